@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
+import { CandidatesModule } from './candidates/candidates.module.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ProjectsModule } from './projects/projects.module.js';
+import { RunsModule } from './runs/runs.module.js';
+import { StepsModule } from './steps/steps.module.js';
+
+@Module({
+  imports: [ConfigModule, DatabaseModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, HealthModule],
+})
+export class AppModule {}

@@ -1,0 +1,70 @@
+import { type INestApplication, RequestMethod } from '@nestjs/common';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { errorBody } from './common/error-body.js';
+import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { createValidationPipe } from './common/validation.js';
+import { APP_CONFIG } from './config/config.module.js';
+import type { AppConfig } from './config/config.js';
+
+/** Body-parser failures answered in the shared error shape (Nest filters never see them). */
+function jsonBody(limit: number) {
+  const parse = express.json({ limit, strict: false });
+  return (req: Request, res: Response, next: NextFunction) => {
+    parse(req, res, (err?: { type?: string; status?: number; limit?: number; message?: string }) => {
+      if (!err) return next();
+      if (err.type === 'entity.too.large') {
+        return res
+          .status(413)
+          .json(errorBody(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes (XRAY_MAX_BODY)`));
+      }
+      if (err.type === 'entity.parse.failed') {
+        return res.status(400).json(errorBody(400, 'MALFORMED_JSON', 'The request body is not valid JSON'));
+      }
+      if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+        return res.status(415).json(errorBody(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as UTF-8 JSON'));
+      }
+      return res.status(err.status && err.status < 500 ? err.status : 400).json(errorBody(400, 'BAD_REQUEST', 'The request body could not be read'));
+    });
+  };
+}
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('xray API')
+    .setDescription(
+      'Decision-level observability for pipelines: runs, their nested steps, and every candidate a step weighed, with the decision and the reason.\n\n' +
+        'Authenticate with a project API key: `Authorization: Bearer xr_…` (or `X-API-Key`). Each operation lists the scope it needs (`x-required-scope`).',
+    )
+    .setVersion('1.0.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A project API key (`xr_…`), or the root key for project management.' }, 'bearer')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, in a header of its own.' }, 'api-key')
+    .build();
+  return SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (_controllerKey, methodKey) => methodKey,
+  });
+}
+
+/** Everything an app needs beyond its modules; main.ts and every e2e test call this. */
+export function configureApp(app: INestApplication): INestApplication {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  const http = app.getHttpAdapter().getInstance() as express.Express;
+  http.disable('x-powered-by');
+  http.set('query parser', 'extended');
+  app.use(jsonBody(config.maxBodyBytes));
+  app.setGlobalPrefix('v1', {
+    exclude: [
+      { path: 'health', method: RequestMethod.ALL },
+      { path: 'health/{*path}', method: RequestMethod.ALL },
+    ],
+  });
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new HttpExceptionFilter());
+  app.enableShutdownHooks();
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    swaggerOptions: { persistAuthorization: true },
+  });
+  return app;
+}

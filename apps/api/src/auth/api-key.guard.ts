@@ -1,0 +1,66 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { AppError } from '../common/app-error.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { ApiKeysService } from './api-keys.service.js';
+import { secretsEqual } from './api-key.util.js';
+import type { AuthenticatedRequest } from './principal.js';
+import { ACCESS, type Access, REQUIRED_SCOPE, type Scope } from './scopes.js';
+
+const unauthorized = (message: string) =>
+  new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
+
+/** Extracts the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function presentedKey(req: Request): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match) return match[1];
+  }
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
+}
+
+/**
+ * The global guard. Every route is closed unless marked public; project routes need a project
+ * key with the route's scope (`admin` implies all), project management needs the root key.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeysService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, targets);
+    if (access === 'public') return true;
+
+    const req = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
+    const key = presentedKey(req);
+    if (!key) throw unauthorized('Missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"');
+
+    if (this.config.rootKey && secretsEqual(key, this.config.rootKey)) {
+      if (access === 'root' || access === 'root-or-project') {
+        req.principal = { kind: 'root' };
+        return true;
+      }
+      throw new AppError(403, 'FORBIDDEN', 'The root key only manages projects; use a project API key for this route');
+    }
+
+    const principal = await this.apiKeys.authenticate(key);
+    if (!principal || principal.kind !== 'project') throw unauthorized('Invalid, revoked or expired API key');
+    if (access === 'root') throw new AppError(403, 'FORBIDDEN', 'Only the operator root key (XRAY_ROOT_KEY) may do this');
+
+    const required = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets) ?? 'admin';
+    if (!principal.scopes.includes('admin') && !principal.scopes.includes(required)) {
+      throw new AppError(403, 'INSUFFICIENT_SCOPE', `This API key lacks the "${required}" scope this route needs`);
+    }
+    req.principal = principal;
+    return true;
+  }
+}

@@ -1,0 +1,19 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const SCOPES = ['ingest', 'read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const REQUIRED_SCOPE = 'xray:required-scope';
+export const ACCESS = 'xray:access';
+
+/** Who may call a route: project keys with a scope, the operator's root key, or nobody (public). */
+export type Access = 'public' | 'root' | 'root-or-project';
+
+/** The scope a project key needs for this route (`admin` implies every scope). */
+export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);
+/** Routes outside `/v1` auth, such as health. */
+export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
+/** Routes only the operator's `XRAY_ROOT_KEY` may call. */
+export const RootOnly = () => SetMetadata(ACCESS, 'root' satisfies Access);
+/** Routes the root key and project keys may both call. */
+export const RootOrProject = () => SetMetadata(ACCESS, 'root-or-project' satisfies Access);

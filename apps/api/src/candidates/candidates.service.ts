@@ -1,0 +1,173 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppError, notFound } from '../common/app-error.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import type {
+  CandidateDto,
+  CandidateInputDto,
+  CandidatePageDto,
+  CandidateSummaryDto,
+  ListCandidatesQueryDto,
+} from './candidates.dto.js';
+
+interface CandidateRow {
+  id: string;
+  key: string;
+  decision: string;
+  score: number | null;
+  rank: number | null;
+  reason: string | null;
+  evaluations: CandidateDto['evaluations'];
+  data: unknown;
+  created_at: Date;
+}
+
+const toCandidateDto = (r: CandidateRow): CandidateDto => ({
+  key: r.key,
+  decision: r.decision,
+  score: r.score,
+  rank: r.rank,
+  reason: r.reason,
+  evaluations: r.evaluations,
+  data: r.data,
+  createdAt: r.created_at.toISOString(),
+});
+
+/**
+ * One statement writes a whole batch: the rows arrive as a single JSON parameter, are upserted
+ * on (step_id, key), and the step's stored counters move by exactly what changed. `prev` reads
+ * the batch's keys as they were before the statement, so replays do not inflate the counts.
+ */
+const UPSERT_BATCH = `
+WITH step AS (
+  SELECT id, run_id, project_id FROM steps WHERE id = $1 AND project_id = $2
+),
+input AS (
+  SELECT * FROM jsonb_to_recordset($3::jsonb)
+    AS x(key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
+),
+prev AS (
+  SELECT c.decision FROM candidates c JOIN input i ON c.key = i.key WHERE c.step_id = $1
+),
+written AS (
+  INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
+  SELECT step.project_id, step.run_id, step.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
+  FROM input i CROSS JOIN step
+  ON CONFLICT (step_id, key) DO UPDATE SET
+    decision = EXCLUDED.decision, score = EXCLUDED.score, rank = EXCLUDED.rank, reason = EXCLUDED.reason,
+    evaluations = EXCLUDED.evaluations, data = EXCLUDED.data, updated_at = now()
+  RETURNING decision
+),
+counted AS (
+  UPDATE steps SET
+    stored_in = stored_in + (SELECT count(*) FROM written) - (SELECT count(*) FROM prev),
+    stored_out = stored_out
+      + (SELECT count(*) FROM written WHERE decision <> 'rejected')
+      - (SELECT count(*) FROM prev WHERE decision <> 'rejected'),
+    updated_at = now()
+  WHERE id = (SELECT id FROM step)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM step)::int AS step_found, (SELECT count(*) FROM written)::int AS stored,
+       (SELECT count(*) FROM counted)::int AS counted`;
+
+@Injectable()
+export class CandidatesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Stores a batch for a step atomically (all or nothing); replays update instead of duplicating. */
+  async createCandidates(projectId: string, stepId: string, candidates: CandidateInputDto[]): Promise<{ stored: number }> {
+    const max = this.config.maxCandidatesPerRequest;
+    if (candidates.length > max) {
+      throw new AppError(
+        413,
+        'TOO_MANY_CANDIDATES',
+        `A request may carry at most ${max} candidates (XRAY_MAX_CANDIDATES_PER_REQUEST); got ${candidates.length}. Split the batch.`,
+      );
+    }
+    const seen = new Set<string>();
+    const duplicates = new Set<string>();
+    for (const c of candidates) (seen.has(c.key) ? duplicates : seen).add(c.key);
+    if (duplicates.size > 0) {
+      const sample = [...duplicates].slice(0, 5);
+      throw new AppError(400, 'DUPLICATE_CANDIDATE_KEY', `Candidate keys must be unique within a request; repeated: ${sample.join(', ')}`, sample.map((key) => ({ field: 'candidates', message: `duplicate key ${key}` })));
+    }
+    const rows = candidates.map((c) => ({
+      key: c.key,
+      decision: c.decision,
+      score: c.score ?? null,
+      rank: c.rank ?? null,
+      reason: c.reason ?? null,
+      evaluations: c.evaluations ?? null,
+      data: c.data === undefined ? null : c.data,
+    }));
+    const [result] = await this.dataSource.query(UPSERT_BATCH, [stepId, projectId, JSON.stringify(rows)]);
+    if (result.step_found === 0) throw notFound('Step', stepId);
+    return { stored: result.stored };
+  }
+
+  async listCandidates(projectId: string, stepId: string, q: ListCandidatesQueryDto): Promise<CandidatePageDto> {
+    await this.assertStep(projectId, stepId);
+    const limit = q.limit ?? 100;
+    const params: unknown[] = [stepId, projectId];
+    const where = ['step_id = $1', 'project_id = $2'];
+    if (q.decision !== undefined) {
+      params.push(q.decision);
+      where.push(`decision = $${params.length}`);
+    }
+    if (q.reason !== undefined) {
+      params.push(q.reason);
+      where.push(`reason = $${params.length}`);
+    }
+    if (q.cursor !== undefined) {
+      const [after] = decodeCursor(q.cursor, ['string']) as [string];
+      if (!/^\d{1,19}$/.test(after)) throw new AppError(400, 'INVALID_CURSOR', 'cursor is not a cursor this API returned');
+      params.push(after);
+      where.push(`id > $${params.length}::bigint`);
+    }
+    params.push(limit + 1);
+    const rows: CandidateRow[] = await this.dataSource.query(
+      `SELECT id, key, decision, score, rank, reason, evaluations, data, created_at
+       FROM candidates WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map(toCandidateDto),
+      nextCursor: rows.length > limit ? encodeCursor([page[page.length - 1].id]) : null,
+    };
+  }
+
+  async summarize(projectId: string, stepId: string): Promise<CandidateSummaryDto> {
+    await this.assertStep(projectId, stepId);
+    const [byDecision, reasons] = await Promise.all([
+      this.dataSource.query(
+        `SELECT decision, count(*)::int AS count FROM candidates WHERE step_id = $1 AND project_id = $2 GROUP BY decision`,
+        [stepId, projectId],
+      ) as Promise<{ decision: string; count: number }[]>,
+      this.dataSource.query(
+        `SELECT reason, count(*)::int AS count FROM candidates
+         WHERE step_id = $1 AND project_id = $2 AND reason IS NOT NULL
+         GROUP BY reason ORDER BY count DESC, reason LIMIT 100`,
+        [stepId, projectId],
+      ) as Promise<{ reason: string; count: number }[]>,
+    ]);
+    const counts = { accepted: 0, rejected: 0, selected: 0 };
+    for (const row of byDecision) counts[row.decision as keyof typeof counts] = row.count;
+    return {
+      total: counts.accepted + counts.rejected + counts.selected,
+      byDecision: counts,
+      reasons,
+    };
+  }
+
+  private async assertStep(projectId: string, stepId: string): Promise<void> {
+    const rows = await this.dataSource.query('SELECT 1 FROM steps WHERE id = $1 AND project_id = $2', [stepId, projectId]);
+    if (rows.length === 0) throw notFound('Step', stepId);
+  }
+}

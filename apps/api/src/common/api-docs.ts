@@ -1,0 +1,32 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtension, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import type { Scope } from '../auth/scopes.js';
+import { RequireScope } from '../auth/scopes.js';
+import { ErrorResponseDto } from './error-response.dto.js';
+
+/** Documents the error answers an operation can give, all in the shared error shape. */
+export const ApiErrors = (...statuses: number[]) =>
+  applyDecorators(...statuses.map((status) => ApiResponse({ status, type: ErrorResponseDto, description: ERROR_TEXT[status] })));
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input (see `details`).',
+  401: 'Missing, unknown, revoked or expired API key.',
+  403: 'The key lacks the scope this operation needs.',
+  404: 'Not found in the caller’s project.',
+  409: 'Conflicts with an existing resource.',
+  413: 'Body or batch larger than the configured limit.',
+  429: 'Rate limit exceeded; retry after `Retry-After` seconds.',
+};
+
+/**
+ * A project-key route needing `scope`: enforces it, documents it in Swagger (security
+ * requirement plus an `x-required-scope` extension) and lists the auth errors.
+ */
+export const ProjectRoute = (scope: Scope) =>
+  applyDecorators(
+    RequireScope(scope),
+    ApiSecurity('bearer'),
+    ApiSecurity('api-key'),
+    ApiExtension('x-required-scope', scope),
+    ApiErrors(401, 403),
+  );

@@ -1,0 +1,62 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+
+/** Any JSON value (object, array, string, number, boolean or null), stored as is. */
+export const OptionalJson = (description: string) =>
+  applyDecorators(ApiPropertyOptional({ description, nullable: true }), IsOptional());
+
+/** A JSON object (for metadata: merged key by key on update). */
+export const OptionalJsonObject = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description, type: 'object', additionalProperties: true }),
+    IsOptional(),
+    IsObject(),
+  );
+
+export const OptionalTimestamp = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description, format: 'date-time', type: String }),
+    IsOptional(),
+    IsISO8601({ strict: true, strictSeparator: true }),
+  );
+
+export const OptionalEnum = (values: readonly string[], description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ description, enum: values }),
+    IsOptional(),
+    IsIn(values as string[], { message: `$property must be one of: ${values.join(', ')}` }),
+  );
+
+/** Query-string `limit` with bounds. */
+export const LimitParam = (max: number, fallback: number) =>
+  applyDecorators(
+    ApiPropertyOptional({ description: `Page size, 1–${max} (default ${fallback}).`, minimum: 1, maximum: max, default: fallback, type: 'integer' }),
+    IsOptional(),
+    Type(() => Number),
+    IsInt(),
+    Min(1),
+    Max(max),
+  );
+
+export const CursorParam = () =>
+  applyDecorators(
+    ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' }),
+    IsOptional(),
+    IsString(),
+    MaxLength(500),
+  );
+
+/** Accepts `?tag=a&tag=b` and `?tag=a` alike as a string array. */
+export const ToArray = () =>
+  Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]));
+
+export class PageDto<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+export { ApiProperty, ApiPropertyOptional };

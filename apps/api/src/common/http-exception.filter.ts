@@ -1,0 +1,107 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { AppError } from './app-error.js';
+import { type ErrorBody, errorBody } from './error-body.js';
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** PostgreSQL error classes that mean "the database is unavailable", not "the input is wrong". */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300']);
+
+function describeDataError(code: string): string {
+  switch (code) {
+    case '22P05':
+    case '22021':
+      return 'A text or JSON value contains a character PostgreSQL cannot store (such as \\u0000)';
+    case '22003':
+      return 'A number is out of the range the field accepts';
+    case '22007':
+    case '22008':
+      return 'A date is invalid or out of range';
+    case '23514':
+      return 'The values break a consistency rule (for example endedAt before startedAt)';
+    default:
+      return 'A value is not valid for its field';
+  }
+}
+
+/** Renders every error, expected or not, as {@link ErrorBody}. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const { body, headers } = this.toBody(exception, req);
+    if (res.headersSent) return;
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, req: Request): { body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof AppError) {
+      return { body: errorBody(exception.status, exception.code, exception.message, exception.details), headers: exception.headers ?? {} };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'string'
+          ? response
+          : typeof (response as { message?: unknown }).message === 'string'
+            ? (response as { message: string }).message
+            : exception.message;
+      return { body: errorBody(status, STATUS_CODES[status] ?? `HTTP_${status}`, message), headers: {} };
+    }
+    const code = (exception as { code?: unknown })?.code;
+    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(code))) {
+      return {
+        body: errorBody(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
+        headers: { 'Retry-After': '5' },
+      };
+    }
+    if (exception instanceof QueryFailedError && typeof code === 'string') {
+      // Values PostgreSQL refused (out-of-range numbers, NUL bytes in JSON, end before start...)
+      // come from client input: a 4xx without SQL in it.
+      if (code.startsWith('22') || code === '23514') {
+        return { body: errorBody(400, 'INVALID_VALUE', describeDataError(code)), headers: {} };
+      }
+      if (code === '23505') {
+        return { body: errorBody(409, 'CONFLICT', 'A resource with this identity already exists'), headers: {} };
+      }
+    }
+    if (exception instanceof QueryFailedError && code === '57014') {
+      return {
+        body: errorBody(503, 'STATEMENT_TIMEOUT', 'The query took longer than the configured statement timeout'),
+        headers: { 'Retry-After': '5' },
+      };
+    }
+    if (exception instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(exception.message)) {
+      return {
+        body: errorBody(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
+        headers: { 'Retry-After': '5' },
+      };
+    }
+    const requestId = (req as { id?: unknown }).id ?? req.headers['x-request-id'];
+    this.logger.error(
+      `Unexpected error on ${req.method} ${req.route?.path ?? '(unrouted)'} request ${String(requestId ?? '-')}: ${
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)
+      }`,
+    );
+    return { body: errorBody(500, 'INTERNAL_ERROR', 'Internal server error'), headers: {} };
+  }
+}

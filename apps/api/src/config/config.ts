@@ -1,0 +1,109 @@
+/**
+ * Typed configuration, read once from the environment and validated at boot.
+ * A bad value stops the process with a message naming the variable.
+ */
+export interface AppConfig {
+  port: number;
+  /** PostgreSQL connection string; undefined means the embedded database. */
+  databaseUrl?: string;
+  /** Folder of the embedded database (`memory://` keeps it in memory). */
+  dataDir: string;
+  /** Operator key allowed to manage projects; undefined disables those routes. */
+  rootKey?: string;
+  migrate: boolean;
+  maxBodyBytes: number;
+  maxCandidatesPerRequest: number;
+  /** Pool size of the PostgreSQL connection pool. */
+  dbPoolSize: number;
+  /** Per-statement timeout in milliseconds (0 disables). */
+  statementTimeoutMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Parses sizes such as `16mb`, `512kb` or a plain byte count. */
+export function parseSize(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]);
+  return bytes > 0 ? bytes : undefined;
+}
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes|on)$/i.test(raw)) return true;
+  if (/^(false|0|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const databaseUrl = read(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(databaseUrl);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'must be a URL like postgres://user:password@host:5432/db');
+    }
+    if (!/^postgres(ql)?:$/.test(url.protocol)) {
+      throw new ConfigError('DATABASE_URL', `must use the postgres:// scheme, got "${url.protocol}"`);
+    }
+  }
+
+  const rootKey = read(env, 'XRAY_ROOT_KEY');
+  if (rootKey !== undefined && rootKey.length < 32) {
+    throw new ConfigError('XRAY_ROOT_KEY', 'must be at least 32 characters long');
+  }
+
+  const maxBodyRaw = read(env, 'XRAY_MAX_BODY') ?? '16mb';
+  const maxBodyBytes = parseSize(maxBodyRaw);
+  if (maxBodyBytes === undefined) {
+    throw new ConfigError('XRAY_MAX_BODY', `must be a size such as 16mb or 512kb, got "${maxBodyRaw}"`);
+  }
+
+  const logLevel = (read(env, 'XRAY_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
+    throw new ConfigError('XRAY_LOG_LEVEL', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
+  }
+
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    databaseUrl,
+    dataDir: read(env, 'XRAY_DATA_DIR') ?? './.xray/data',
+    rootKey,
+    migrate: bool(env, 'XRAY_MIGRATE', true),
+    maxBodyBytes,
+    maxCandidatesPerRequest: int(env, 'XRAY_MAX_CANDIDATES_PER_REQUEST', 10_000, 1, 1_000_000),
+    dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', 10, 1, 200),
+    statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    logLevel: logLevel as AppConfig['logLevel'],
+  };
+}

@@ -1,0 +1,64 @@
+import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { createDataSource } from './data-source.js';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+
+/** Holds the embedded server (when used) so shutdown can stop it after the pool closes. */
+export class DatabaseHandle {
+  constructor(
+    readonly dataSource: DataSource,
+    readonly embedded: EmbeddedPostgres | undefined,
+  ) {}
+}
+
+function describeUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
+
+async function connect(config: AppConfig): Promise<DatabaseHandle> {
+  const logger = new Logger('Database');
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (url) {
+    logger.log(`Storage: PostgreSQL at ${describeUrl(url)} (DATABASE_URL)`);
+  } else {
+    embedded = await EmbeddedPostgres.start(config.dataDir);
+    url = embedded.url;
+    logger.log(`Storage: embedded PostgreSQL (PGlite), data in ${embedded.location}, served on ${describeUrl(url)}`);
+  }
+  // PGlite runs one query at a time; a small pool avoids queueing many idle connections.
+  const poolSize = embedded ? Math.min(config.dbPoolSize, 4) : config.dbPoolSize;
+  const dataSource = createDataSource({ url, poolSize, statementTimeoutMs: config.statementTimeoutMs });
+  try {
+    await dataSource.initialize();
+    if (config.migrate) {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      logger.log(applied.length ? `Applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}` : 'Schema is up to date');
+    }
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  return new DatabaseHandle(dataSource, embedded);
+}
+
+@Global()
+@Module({
+  providers: [
+    { provide: DatabaseHandle, inject: [APP_CONFIG], useFactory: connect },
+    { provide: DataSource, inject: [DatabaseHandle], useFactory: (handle: DatabaseHandle) => handle.dataSource },
+  ],
+  exports: [DataSource, DatabaseHandle],
+})
+export class DatabaseModule implements OnApplicationShutdown {
+  constructor(@Inject(DatabaseHandle) private readonly handle: DatabaseHandle) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.handle.dataSource.isInitialized) await this.handle.dataSource.destroy();
+    await this.handle.embedded?.stop();
+  }
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+/**
+ * The embedded default: PGlite (PostgreSQL compiled to WASM) served on a loopback port, so
+ * the ordinary `pg` driver, our entities and our migrations run against it unchanged.
+ */
+export class EmbeddedPostgres {
+  private constructor(
+    private readonly db: PGlite,
+    private readonly server: PGLiteSocketServer,
+    readonly url: string,
+    readonly location: string,
+  ) {}
+
+  /** Starts PGlite on `dataDir` (`memory://` for a throwaway database) and a socket on a free port. */
+  static async start(dataDir: string, port = 0): Promise<EmbeddedPostgres> {
+    const inMemory = dataDir.startsWith('memory://');
+    const location = inMemory ? dataDir : resolve(dataDir);
+    if (!inMemory) mkdirSync(location, { recursive: true });
+    const db = await PGlite.create(inMemory ? undefined : location);
+    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 64 });
+    await server.start();
+    const url = `postgres://postgres@${server.getServerConn()}/postgres`;
+    return new EmbeddedPostgres(db, server, url, location);
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+    await this.db.close();
+  }
+}

@@ -1,0 +1,5 @@
+import { CreateSchema1795497853374 } from './1795497853374-CreateSchema.js';
+
+// Every migration, in order. A new migration is generated with `npm run migration:generate`
+// and then listed here (an explicit list works the same from TypeScript and compiled JS).
+export const migrations: Function[] = [CreateSchema1795497853374];

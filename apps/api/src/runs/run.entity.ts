@@ -1,0 +1,83 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Project } from '../projects/project.entity.js';
+
+export const RUN_STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** Statuses a client may set; `timed_out` is set only by the server. */
+export const CLIENT_STATUSES = ['running', 'success', 'error', 'cancelled'] as const;
+/** Statuses that end a run or step (and set its end time). */
+export const ENDING_STATUSES: readonly string[] = ['success', 'error', 'cancelled', 'timed_out'];
+export type ClientStatus = (typeof CLIENT_STATUSES)[number];
+
+export interface ErrorInfo {
+  type?: string;
+  message: string;
+  stack?: string;
+}
+
+/** One execution of a pipeline. */
+@Entity({ name: 'runs' })
+@Index('idx_runs_project_started', ['projectId', 'startedAt', 'id'])
+@Index('idx_runs_project_pipeline_started', ['projectId', 'pipeline', 'startedAt', 'id'])
+@Index('idx_runs_project_status_started', ['projectId', 'status', 'startedAt', 'id'])
+@Index('idx_runs_tags', { synchronize: false })
+@Check('chk_runs_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
+@Check('chk_runs_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
+export class Run {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ name: 'project_id', type: 'uuid' })
+  projectId: string;
+
+  @ManyToOne(() => Project, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'project_id' })
+  project?: Relation<Project>;
+
+  @Column({ type: 'text' })
+  pipeline: string;
+
+  @Column({ name: 'pipeline_version', type: 'text', nullable: true })
+  pipelineVersion: string | null;
+
+  @Column({ type: 'text', default: 'running' })
+  status: RunStatus;
+
+  @Column({ type: 'jsonb', nullable: true })
+  input: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  output: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error: ErrorInfo | null;
+
+  @Column({ type: 'jsonb', default: () => `'{}'` })
+  metadata: Record<string, unknown>;
+
+  @Column({ type: 'text', array: true, default: () => `'{}'` })
+  tags: string[];
+
+  @Column({ name: 'started_at', type: 'timestamptz', precision: 3 })
+  startedAt: Date;
+
+  @Column({ name: 'ended_at', type: 'timestamptz', precision: 3, nullable: true })
+  endedAt: Date | null;
+
+  @Column({
+    name: 'duration_ms',
+    type: 'double precision',
+    nullable: true,
+    generatedType: 'STORED',
+    asExpression: `extract(epoch from ("ended_at" - "started_at")) * 1000`,
+    insert: false,
+    update: false,
+  })
+  durationMs: number | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  updatedAt: Date;
+}

@@ -1,0 +1,63 @@
+import { Body, Controller, Get, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ProjectId } from '../auth/principal.js';
+import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
+import { uuidParam } from '../common/uuid.pipe.js';
+import { StepsService } from '../steps/steps.service.js';
+import { RunDetailDto } from './run-detail.dto.js';
+import { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
+import { RunsService } from './runs.service.js';
+
+@ApiTags('runs')
+@Controller('runs')
+export class RunsController {
+  constructor(
+    private readonly runs: RunsService,
+    private readonly steps: StepsService,
+  ) {}
+
+  @Post()
+  @ProjectRoute('ingest')
+  @ApiOperation({ summary: 'Start a run (idempotent by client id)' })
+  @ApiCreatedResponse({ type: RunDto, description: 'Created.' })
+  @ApiOkResponse({ type: RunDto, description: 'A run with this id already existed; the fields sent were updated.' })
+  @ApiErrors(400, 409, 413)
+  async createRun(
+    @ProjectId() projectId: string,
+    @Body() body: CreateRunDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RunDto> {
+    const { run, created } = await this.runs.createRun(projectId, body);
+    res.status(created ? 201 : 200);
+    return run;
+  }
+
+  @Patch(':id')
+  @ProjectRoute('ingest')
+  @ApiOperation({ summary: 'Update a run: complete, fail or cancel it, merge metadata, set tags' })
+  @ApiOkResponse({ type: RunDto })
+  @ApiErrors(400, 404, 413)
+  updateRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Body() body: UpdateRunDto): Promise<RunDto> {
+    return this.runs.updateRun(projectId, id, body);
+  }
+
+  @Get()
+  @ProjectRoute('read')
+  @ApiOperation({ summary: 'List runs, newest first, with filters and cursor paging' })
+  @ApiOkResponse({ type: RunPageDto })
+  @ApiErrors(400)
+  listRuns(@ProjectId() projectId: string, @Query() query: ListRunsQueryDto): Promise<RunPageDto> {
+    return this.runs.listRuns(projectId, query);
+  }
+
+  @Get(':id')
+  @ProjectRoute('read')
+  @ApiOperation({ summary: 'Get a run with its step tree and each step’s candidate counts' })
+  @ApiOkResponse({ type: RunDetailDto })
+  @ApiErrors(400, 404)
+  async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string): Promise<RunDetailDto> {
+    const run = await this.runs.findRun(projectId, id);
+    return { ...run, steps: await this.steps.findStepTree(projectId, id) };
+  }
+}

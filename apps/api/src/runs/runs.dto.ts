@@ -1,0 +1,200 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
+import {
+  CursorParam,
+  LimitParam,
+  OptionalEnum,
+  OptionalJson,
+  OptionalJsonObject,
+  OptionalTimestamp,
+  ToArray,
+} from '../common/dto-helpers.js';
+import { CLIENT_STATUSES, RUN_STATUSES } from './run.entity.js';
+
+export class ErrorInfoDto {
+  @ApiPropertyOptional({ description: 'Error class or category, e.g. `TimeoutError`.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  type?: string;
+
+  @ApiProperty({ description: 'What went wrong.', maxLength: 10_000 })
+  @IsString()
+  @MaxLength(10_000)
+  message: string;
+
+  @ApiPropertyOptional({ description: 'Stack trace, if any.', maxLength: 100_000 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
+  stack?: string;
+}
+
+const TagList = () =>
+  applyDecorators(
+    ApiPropertyOptional({ description: 'Labels for filtering runs (at most 50, each up to 100 characters).', type: [String] }),
+    IsOptional(),
+    IsArray(),
+    ArrayMaxSize(50),
+    IsString({ each: true }),
+    MaxLength(100, { each: true }),
+  );
+
+export class CreateRunDto {
+  @ApiPropertyOptional({
+    description:
+      'Client-chosen UUID. Creating a run whose id already exists in your project updates the fields sent and answers 200.',
+    format: 'uuid',
+  })
+  @IsOptional()
+  @IsUUID('all')
+  id?: string;
+
+  @ApiProperty({ description: 'Pipeline name, e.g. `competitor-selection`.', maxLength: 200 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  pipeline: string;
+
+  @ApiPropertyOptional({ description: 'Version of the pipeline code or prompt set.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  pipelineVersion?: string;
+
+  @OptionalEnum(CLIENT_STATUSES, 'Initial status (default `running`). An ending status also sets `endedAt`.')
+  status?: (typeof CLIENT_STATUSES)[number];
+
+  @OptionalJson('What the run was given.')
+  input?: unknown;
+
+  @OptionalJson('What the run produced.')
+  output?: unknown;
+
+  @OptionalJsonObject('Free-form key/value context (merged on update).')
+  metadata?: Record<string, unknown>;
+
+  @TagList()
+  tags?: string[];
+
+  @OptionalTimestamp('When the run started (default: now).')
+  startedAt?: string;
+}
+
+export class UpdateRunDto {
+  @OptionalEnum(CLIENT_STATUSES, 'New status. `success`, `error` and `cancelled` end the run and set `endedAt` to now unless given.')
+  status?: (typeof CLIENT_STATUSES)[number];
+
+  @OptionalJson('What the run produced.')
+  output?: unknown;
+
+  @ApiPropertyOptional({ type: ErrorInfoDto, description: 'Why the run failed.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ErrorInfoDto)
+  error?: ErrorInfoDto;
+
+  @OptionalJsonObject('Keys to merge into the run’s metadata.')
+  metadata?: Record<string, unknown>;
+
+  @TagList()
+  tags?: string[];
+
+  @OptionalTimestamp('When the run ended.')
+  endedAt?: string;
+}
+
+export class ListRunsQueryDto {
+  @ApiPropertyOptional({ description: 'Only runs of this pipeline.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  pipeline?: string;
+
+  @OptionalEnum(RUN_STATUSES, 'Only runs with this status.')
+  status?: (typeof RUN_STATUSES)[number];
+
+  @ApiPropertyOptional({ description: 'Only runs carrying this tag; repeat to require several.', type: [String] })
+  @IsOptional()
+  @ToArray()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  @MaxLength(100, { each: true })
+  tag?: string[];
+
+  @OptionalTimestamp('Only runs started at or after this time.')
+  from?: string;
+
+  @OptionalTimestamp('Only runs started before this time.')
+  to?: string;
+
+  @LimitParam(200, 50)
+  limit?: number;
+
+  @CursorParam()
+  cursor?: string;
+}
+
+export class RunDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  pipeline: string;
+
+  @ApiProperty({ nullable: true, type: String })
+  pipelineVersion: string | null;
+
+  @ApiProperty({ enum: RUN_STATUSES })
+  status: string;
+
+  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  input: unknown;
+
+  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  output: unknown;
+
+  @ApiProperty({ type: ErrorInfoDto, nullable: true })
+  error: ErrorInfoDto | null;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  metadata: Record<string, unknown>;
+
+  @ApiProperty({ type: [String] })
+  tags: string[];
+
+  @ApiProperty({ format: 'date-time' })
+  startedAt: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  endedAt: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.' })
+  durationMs: number | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+}
+
+export class RunPageDto {
+  @ApiProperty({ type: [RunDto] })
+  items: RunDto[];
+
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  nextCursor: string | null;
+}

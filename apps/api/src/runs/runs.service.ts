@@ -1,0 +1,187 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import { AppError, notFound } from '../common/app-error.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { iso } from '../common/dto-helpers.js';
+import { ENDING_STATUSES } from './run.entity.js';
+import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
+
+
+export interface RunRow {
+  id: string;
+  pipeline: string;
+  pipeline_version: string | null;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: RunDto['error'];
+  metadata: Record<string, unknown>;
+  tags: string[];
+  started_at: Date;
+  ended_at: Date | null;
+  duration_ms: number | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const RUN_COLUMNS = `id, pipeline, pipeline_version, status, input, output, error, metadata, tags,
+  started_at, ended_at, duration_ms, created_at, updated_at`;
+
+export function toRunDto(r: RunRow): RunDto {
+  return {
+    id: r.id,
+    pipeline: r.pipeline,
+    pipelineVersion: r.pipeline_version,
+    status: r.status,
+    input: r.input,
+    output: r.output,
+    error: r.error,
+    metadata: r.metadata,
+    tags: r.tags,
+    startedAt: r.started_at.toISOString(),
+    endedAt: iso(r.ended_at),
+    durationMs: r.duration_ms,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+/** JSON parameters go to PostgreSQL as text; undefined stays "not sent". */
+const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
+
+/** Builds `SET` assignments only for the fields a request carries. */
+class Assignments {
+  readonly parts: string[] = [];
+  constructor(readonly params: unknown[]) {}
+  set(column: string, value: unknown, cast = ''): this {
+    if (value === undefined) return this;
+    this.params.push(value);
+    this.parts.push(`${column} = $${this.params.length}${cast}`);
+    return this;
+  }
+  raw(sql: string): this {
+    this.parts.push(sql);
+    return this;
+  }
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+}
+
+@Injectable()
+export class RunsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
+  async createRun(projectId: string, dto: CreateRunDto): Promise<{ run: RunDto; created: boolean }> {
+    const id = dto.id ?? randomUUID();
+    const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+    const params: unknown[] = [
+      id,
+      projectId,
+      dto.pipeline,
+      dto.pipelineVersion ?? null,
+      dto.status ?? 'running',
+      json(dto.input) ?? null,
+      json(dto.output) ?? null,
+      json(dto.metadata ?? {}),
+      dto.tags ?? [],
+      dto.startedAt ? new Date(dto.startedAt) : new Date(),
+    ];
+    // On a replay, only the fields present in the request are written; metadata merges.
+    const update = new Assignments(params)
+      .raw('pipeline = EXCLUDED.pipeline')
+      .raw('updated_at = now()');
+    if (dto.pipelineVersion !== undefined) update.raw('pipeline_version = EXCLUDED.pipeline_version');
+    if (dto.status !== undefined) update.raw('status = EXCLUDED.status');
+    if (dto.input !== undefined) update.raw('input = EXCLUDED.input');
+    if (dto.output !== undefined) update.raw('output = EXCLUDED.output');
+    if (dto.metadata !== undefined) update.raw('metadata = runs.metadata || EXCLUDED.metadata');
+    if (dto.tags !== undefined) update.raw('tags = EXCLUDED.tags');
+    if (dto.startedAt !== undefined) update.raw('started_at = EXCLUDED.started_at');
+    if (ending) update.raw('ended_at = COALESCE(runs.ended_at, GREATEST(now(), EXCLUDED.started_at))');
+    else if (dto.status === 'running') update.raw('ended_at = NULL');
+
+    const rows: (RunRow & { inserted: boolean })[] = await this.dataSource.query(
+      `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::text[], $10,
+               CASE WHEN $5 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $10) END)
+       ON CONFLICT (id) DO UPDATE SET ${update.parts.join(', ')}
+       WHERE runs.project_id = EXCLUDED.project_id
+       RETURNING ${RUN_COLUMNS}, (xmax = 0) AS inserted`,
+      params,
+    );
+    if (rows.length === 0) {
+      // The id exists, but in another project: never touch or reveal it.
+      throw new AppError(409, 'ID_CONFLICT', `Run id ${id} cannot be used; choose another id`);
+    }
+    return { run: toRunDto(rows[0]), created: rows[0].inserted };
+  }
+
+  async updateRun(projectId: string, id: string, dto: UpdateRunDto): Promise<RunDto> {
+    const params: unknown[] = [id, projectId];
+    const set = new Assignments(params)
+      .set('status', dto.status)
+      .set('output', json(dto.output), '::jsonb')
+      .set('error', json(dto.error), '::jsonb')
+      .set('tags', dto.tags, '::text[]')
+      .raw('updated_at = now()');
+    if (dto.metadata !== undefined) set.raw(`metadata = metadata || ${set.param(json(dto.metadata))}::jsonb`);
+    if (dto.endedAt !== undefined) set.set('ended_at', new Date(dto.endedAt));
+    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) set.raw('ended_at = COALESCE(ended_at, GREATEST(now(), started_at))');
+    else if (dto.status === 'running') set.raw('ended_at = NULL');
+
+    const [rows] = await this.dataSource.query(
+      `UPDATE runs SET ${set.parts.join(', ')} WHERE id = $1 AND project_id = $2 RETURNING ${RUN_COLUMNS}`,
+      params,
+    );
+    if (rows.length === 0) throw notFound('Run', id);
+    return toRunDto(rows[0]);
+  }
+
+  async findRun(projectId: string, id: string): Promise<RunDto> {
+    const rows: RunRow[] = await this.dataSource.query(
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1 AND project_id = $2`,
+      [id, projectId],
+    );
+    if (rows.length === 0) throw notFound('Run', id);
+    return toRunDto(rows[0]);
+  }
+
+  /** Newest first, keyset-paged on (started_at, id) so pages never skip or repeat a run. */
+  async listRuns(projectId: string, q: ListRunsQueryDto): Promise<RunPageDto> {
+    const limit = q.limit ?? 50;
+    const params: unknown[] = [projectId];
+    const where = ['project_id = $1'];
+    const add = (sql: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
+    if (q.pipeline !== undefined) add((p) => `pipeline = ${p}`, q.pipeline);
+    if (q.status !== undefined) add((p) => `status = ${p}`, q.status);
+    if (q.tag?.length) add((p) => `tags @> ${p}::text[]`, q.tag);
+    if (q.from !== undefined) add((p) => `started_at >= ${p}`, new Date(q.from));
+    if (q.to !== undefined) add((p) => `started_at < ${p}`, new Date(q.to));
+    if (q.cursor !== undefined) {
+      const [startedAt, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
+      const at = new Date(startedAt);
+      if (Number.isNaN(at.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw new AppError(400, 'INVALID_CURSOR', 'cursor is not a cursor this API returned');
+      params.push(at, id);
+      where.push(`(started_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
+    }
+    params.push(limit + 1);
+    const rows: RunRow[] = await this.dataSource.query(
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE ${where.join(' AND ')}
+       ORDER BY started_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toRunDto),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
+    };
+  }
+}

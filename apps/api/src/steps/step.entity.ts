@@ -1,0 +1,137 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Project } from '../projects/project.entity.js';
+import { type ErrorInfo, Run, type RunStatus } from '../runs/run.entity.js';
+
+export const STEP_TYPES = ['llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom'] as const;
+export type StepType = (typeof STEP_TYPES)[number];
+
+/** One unit of work inside a run; steps nest through `parentStepId`. */
+@Entity({ name: 'steps' })
+@Index('idx_steps_run_parent_position', ['runId', 'parentStepId', 'position'])
+@Index('idx_steps_project_name_started', ['projectId', 'name', 'startedAt', 'id'])
+@Check('chk_steps_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
+@Check('chk_steps_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
+@Check('chk_steps_type', `"type" IN ('llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom')`)
+export class Step {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column({ name: 'project_id', type: 'uuid' })
+  projectId: string;
+
+  @ManyToOne(() => Project, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'project_id' })
+  project?: Relation<Project>;
+
+  @Column({ name: 'run_id', type: 'uuid' })
+  runId: string;
+
+  @ManyToOne(() => Run, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'run_id' })
+  run?: Relation<Run>;
+
+  @Column({ name: 'parent_step_id', type: 'uuid', nullable: true })
+  parentStepId: string | null;
+
+  @ManyToOne(() => Step, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'parent_step_id' })
+  parentStep?: Relation<Step>;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ type: 'text', default: 'custom' })
+  type: StepType;
+
+  /** Order among siblings (same run and parent), assigned on creation. */
+  @Column({ type: 'integer' })
+  position: number;
+
+  @Column({ type: 'text', default: 'running' })
+  status: RunStatus;
+
+  @Column({ type: 'jsonb', nullable: true })
+  input: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  output: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  error: ErrorInfo | null;
+
+  @Column({ type: 'text', nullable: true })
+  reasoning: string | null;
+
+  @Column({ type: 'jsonb', default: () => `'{}'` })
+  metadata: Record<string, unknown>;
+
+  @Column({ name: 'started_at', type: 'timestamptz', precision: 3 })
+  startedAt: Date;
+
+  @Column({ name: 'ended_at', type: 'timestamptz', precision: 3, nullable: true })
+  endedAt: Date | null;
+
+  @Column({
+    name: 'duration_ms',
+    type: 'double precision',
+    nullable: true,
+    generatedType: 'STORED',
+    asExpression: `extract(epoch from ("ended_at" - "started_at")) * 1000`,
+    insert: false,
+    update: false,
+  })
+  durationMs: number | null;
+
+  /** True totals reported by the client (when it stored only a sample). */
+  @Column({ name: 'reported_in', type: 'integer', nullable: true })
+  reportedIn: number | null;
+
+  @Column({ name: 'reported_out', type: 'integer', nullable: true })
+  reportedOut: number | null;
+
+  /** Counts of stored candidates, kept in step with every candidate write. */
+  @Column({ name: 'stored_in', type: 'integer', default: 0 })
+  storedIn: number;
+
+  /** Stored candidates whose decision is `accepted` or `selected`. */
+  @Column({ name: 'stored_out', type: 'integer', default: 0 })
+  storedOut: number;
+
+  @Column({
+    name: 'candidates_in',
+    type: 'integer',
+    generatedType: 'STORED',
+    asExpression: `coalesce("reported_in", "stored_in")`,
+    insert: false,
+    update: false,
+  })
+  candidatesIn: number;
+
+  @Column({
+    name: 'candidates_out',
+    type: 'integer',
+    generatedType: 'STORED',
+    asExpression: `coalesce("reported_out", "stored_out")`,
+    insert: false,
+    update: false,
+  })
+  candidatesOut: number;
+
+  /** 1 - out/in; null when nothing came in. Stored so cross-run searches can index it. */
+  @Column({
+    name: 'elimination_ratio',
+    type: 'double precision',
+    nullable: true,
+    generatedType: 'STORED',
+    asExpression: `CASE WHEN coalesce("reported_in", "stored_in") > 0 THEN 1 - coalesce("reported_out", "stored_out")::double precision / coalesce("reported_in", "stored_in") END`,
+    insert: false,
+    update: false,
+  })
+  eliminationRatio: number | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
+  updatedAt: Date;
+}

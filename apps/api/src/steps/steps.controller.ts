@@ -1,0 +1,51 @@
+import { Body, Controller, Get, Param, Patch, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ProjectId } from '../auth/principal.js';
+import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
+import { uuidParam } from '../common/uuid.pipe.js';
+import { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
+import { StepsService } from './steps.service.js';
+
+const uuid = uuidParam;
+
+@ApiTags('steps')
+@Controller()
+export class StepsController {
+  constructor(private readonly steps: StepsService) {}
+
+  @Post('runs/:runId/steps')
+  @ProjectRoute('ingest')
+  @ApiOperation({ summary: 'Create a step in a run (idempotent by client id)' })
+  @ApiCreatedResponse({ type: StepDto, description: 'Created.' })
+  @ApiOkResponse({ type: StepDto, description: 'A step with this id already existed; the fields sent were updated.' })
+  @ApiErrors(400, 404, 409, 413)
+  async createStep(
+    @ProjectId() projectId: string,
+    @Param('runId', uuid) runId: string,
+    @Body() body: CreateStepDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StepDto> {
+    const { step, created } = await this.steps.createStep(projectId, runId, body);
+    res.status(created ? 201 : 200);
+    return step;
+  }
+
+  @Patch('steps/:id')
+  @ProjectRoute('ingest')
+  @ApiOperation({ summary: 'Update a step: complete or fail it, merge metadata, report true candidate totals' })
+  @ApiOkResponse({ type: StepDto })
+  @ApiErrors(400, 404, 413)
+  updateStep(@ProjectId() projectId: string, @Param('id', uuid) id: string, @Body() body: UpdateStepDto): Promise<StepDto> {
+    return this.steps.updateStep(projectId, id, body);
+  }
+
+  @Get('steps/:id')
+  @ProjectRoute('read')
+  @ApiOperation({ summary: 'Get a step with its candidate counts and elimination ratio' })
+  @ApiOkResponse({ type: StepDto })
+  @ApiErrors(400, 404)
+  getStep(@ProjectId() projectId: string, @Param('id', uuid) id: string): Promise<StepDto> {
+    return this.steps.findStep(projectId, id);
+  }
+}

@@ -1,0 +1,162 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
+import { CLIENT_STATUSES, RUN_STATUSES } from '../runs/run.entity.js';
+import { ErrorInfoDto } from '../runs/runs.dto.js';
+import { STEP_TYPES } from './step.entity.js';
+
+const MAX_COUNT = 2_000_000_000;
+
+export class CreateStepDto {
+  @ApiPropertyOptional({
+    description: 'Client-chosen UUID. Creating a step whose id already exists in the run updates the fields sent and answers 200.',
+    format: 'uuid',
+  })
+  @IsOptional()
+  @IsUUID('all')
+  id?: string;
+
+  @ApiPropertyOptional({ description: 'The enclosing step, for nested steps. Must belong to the same run.', format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all')
+  parentStepId?: string;
+
+  @ApiProperty({ description: 'Step name, e.g. `filter-by-price`. Steps with the same name are compared across runs.', maxLength: 200 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name: string;
+
+  @OptionalEnum(STEP_TYPES, 'Kind of step (default `custom`).')
+  type?: (typeof STEP_TYPES)[number];
+
+  @OptionalEnum(CLIENT_STATUSES, 'Initial status (default `running`).')
+  status?: (typeof CLIENT_STATUSES)[number];
+
+  @OptionalJson('What the step was given.')
+  input?: unknown;
+
+  @OptionalJson('What the step produced.')
+  output?: unknown;
+
+  @ApiPropertyOptional({ description: 'Why the step decided what it did.', maxLength: 100_000 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
+  reasoning?: string;
+
+  @OptionalJsonObject('Free-form key/value context (merged on update).')
+  metadata?: Record<string, unknown>;
+
+  @OptionalTimestamp('When the step started (default: now).')
+  startedAt?: string;
+}
+
+export class UpdateStepDto {
+  @OptionalEnum(CLIENT_STATUSES, 'New status. `success`, `error` and `cancelled` end the step and set `endedAt` to now unless given.')
+  status?: (typeof CLIENT_STATUSES)[number];
+
+  @OptionalJson('What the step produced.')
+  output?: unknown;
+
+  @ApiPropertyOptional({ type: ErrorInfoDto, description: 'Why the step failed.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ErrorInfoDto)
+  error?: ErrorInfoDto;
+
+  @ApiPropertyOptional({ description: 'Why the step decided what it did.', maxLength: 100_000 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
+  reasoning?: string;
+
+  @OptionalJsonObject('Keys to merge into the step’s metadata.')
+  metadata?: Record<string, unknown>;
+
+  @OptionalTimestamp('When the step ended.')
+  endedAt?: string;
+
+  @ApiPropertyOptional({
+    description: 'True number of candidates the step considered, when only a sample was stored.',
+    type: 'integer',
+    minimum: 0,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_COUNT)
+  candidatesIn?: number;
+
+  @ApiPropertyOptional({ description: 'True number of candidates the step kept (accepted or selected).', type: 'integer', minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_COUNT)
+  candidatesOut?: number;
+}
+
+export class StepDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid' })
+  runId: string;
+
+  @ApiProperty({ format: 'uuid', nullable: true, type: String })
+  parentStepId: string | null;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty({ enum: STEP_TYPES })
+  type: string;
+
+  @ApiProperty({ description: 'Order among its siblings, from 0.', type: 'integer' })
+  position: number;
+
+  @ApiProperty({ enum: RUN_STATUSES })
+  status: string;
+
+  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  input: unknown;
+
+  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  output: unknown;
+
+  @ApiProperty({ type: ErrorInfoDto, nullable: true })
+  error: ErrorInfoDto | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  reasoning: string | null;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  metadata: Record<string, unknown>;
+
+  @ApiProperty({ format: 'date-time' })
+  startedAt: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  endedAt: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.' })
+  durationMs: number | null;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates considered: the reported total, else the number stored.' })
+  candidatesIn: number;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates kept: the reported total, else those stored as accepted or selected.' })
+  candidatesOut: number;
+
+  @ApiProperty({ nullable: true, type: Number, description: '1 − candidatesOut / candidatesIn; null when candidatesIn is 0.' })
+  eliminationRatio: number | null;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates actually stored for this step (may be a sample).' })
+  candidatesStored: number;
+}
+
+export class StepNodeDto extends StepDto {
+  @ApiProperty({ type: () => [StepNodeDto], description: 'Child steps in order, nested to any depth.' })
+  children: StepNodeDto[];
+}

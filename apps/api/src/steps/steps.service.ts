@@ -1,0 +1,183 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AppError, notFound } from '../common/app-error.js';
+import { iso } from '../common/dto-helpers.js';
+import { ENDING_STATUSES } from '../runs/run.entity.js';
+import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
+
+interface StepRow {
+  id: string;
+  run_id: string;
+  parent_step_id: string | null;
+  name: string;
+  type: string;
+  position: number;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: StepDto['error'];
+  reasoning: string | null;
+  metadata: Record<string, unknown>;
+  started_at: Date;
+  ended_at: Date | null;
+  duration_ms: number | null;
+  candidates_in: number;
+  candidates_out: number;
+  elimination_ratio: number | null;
+  stored_in: number;
+}
+
+const STEP_COLUMNS = `id, run_id, parent_step_id, name, type, position, status, input, output, error, reasoning,
+  metadata, started_at, ended_at, duration_ms, candidates_in, candidates_out, elimination_ratio, stored_in`;
+
+function toStepDto(r: StepRow): StepDto {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    parentStepId: r.parent_step_id,
+    name: r.name,
+    type: r.type,
+    position: r.position,
+    status: r.status,
+    input: r.input,
+    output: r.output,
+    error: r.error,
+    reasoning: r.reasoning,
+    metadata: r.metadata,
+    startedAt: r.started_at.toISOString(),
+    endedAt: iso(r.ended_at),
+    durationMs: r.duration_ms,
+    candidatesIn: r.candidates_in,
+    candidatesOut: r.candidates_out,
+    eliminationRatio: r.elimination_ratio,
+    candidatesStored: r.stored_in,
+  };
+}
+
+const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
+
+@Injectable()
+export class StepsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Creates a step under a run (and optionally a parent step of the same run), or updates the
+   * fields sent when the client's id already exists there. Position is the next free slot
+   * among its siblings.
+   */
+  async createStep(projectId: string, runId: string, dto: CreateStepDto): Promise<{ step: StepDto; created: boolean }> {
+    const id = dto.id ?? randomUUID();
+    if (dto.parentStepId === id) throw new AppError(400, 'INVALID_PARENT', 'A step cannot be its own parent');
+
+    const [check] = await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1 AND project_id = $2) AS run_exists,
+              (SELECT run_id FROM steps WHERE id = $3 AND project_id = $2) AS parent_run_id`,
+      [runId, projectId, dto.parentStepId ?? null],
+    );
+    if (!check.run_exists) throw notFound('Run', runId);
+    if (dto.parentStepId) {
+      if (!check.parent_run_id) throw notFound('Parent step', dto.parentStepId);
+      if (check.parent_run_id !== runId) {
+        throw new AppError(400, 'PARENT_IN_OTHER_RUN', `Parent step ${dto.parentStepId} belongs to another run`);
+      }
+    }
+
+    const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+    const updates = ['updated_at = now()', 'name = EXCLUDED.name'];
+    for (const [field, column] of [
+      ['type', 'type'],
+      ['status', 'status'],
+      ['input', 'input'],
+      ['output', 'output'],
+      ['reasoning', 'reasoning'],
+      ['startedAt', 'started_at'],
+    ] as const) {
+      if (dto[field] !== undefined) updates.push(`${column} = EXCLUDED.${column}`);
+    }
+    if (dto.metadata !== undefined) updates.push('metadata = steps.metadata || EXCLUDED.metadata');
+    if (ending) updates.push('ended_at = COALESCE(steps.ended_at, GREATEST(now(), EXCLUDED.started_at))');
+    else if (dto.status === 'running') updates.push('ended_at = NULL');
+
+    const rows: (StepRow & { inserted: boolean })[] = await this.dataSource.query(
+      `INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
+                          metadata, started_at, ended_at, position)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12,
+               CASE WHEN $7 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $12) END,
+               (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
+                 WHERE run_id = $3 AND parent_step_id IS NOT DISTINCT FROM $4::uuid))
+       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}
+       WHERE steps.project_id = EXCLUDED.project_id AND steps.run_id = EXCLUDED.run_id
+       RETURNING ${STEP_COLUMNS}, (xmax = 0) AS inserted`,
+      [
+        id,
+        projectId,
+        runId,
+        dto.parentStepId ?? null,
+        dto.name,
+        dto.type ?? 'custom',
+        dto.status ?? 'running',
+        json(dto.input) ?? null,
+        json(dto.output) ?? null,
+        dto.reasoning ?? null,
+        json(dto.metadata ?? {}),
+        dto.startedAt ? new Date(dto.startedAt) : new Date(),
+      ],
+    );
+    if (rows.length === 0) throw new AppError(409, 'ID_CONFLICT', `Step id ${id} is already used outside this run; choose another id`);
+    return { step: toStepDto(rows[0]), created: rows[0].inserted };
+  }
+
+  async updateStep(projectId: string, id: string, dto: UpdateStepDto): Promise<StepDto> {
+    const params: unknown[] = [id, projectId];
+    const parts = ['updated_at = now()'];
+    const set = (column: string, value: unknown, expr = (p: string) => p) => {
+      if (value === undefined) return;
+      params.push(value);
+      parts.push(`${column} = ${expr(`$${params.length}`)}`);
+    };
+    set('status', dto.status);
+    set('output', json(dto.output), (p) => `${p}::jsonb`);
+    set('error', json(dto.error), (p) => `${p}::jsonb`);
+    set('reasoning', dto.reasoning);
+    set('metadata', json(dto.metadata), (p) => `metadata || ${p}::jsonb`);
+    set('reported_in', dto.candidatesIn);
+    set('reported_out', dto.candidatesOut);
+    if (dto.endedAt !== undefined) set('ended_at', new Date(dto.endedAt));
+    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) parts.push('ended_at = COALESCE(ended_at, GREATEST(now(), started_at))');
+    else if (dto.status === 'running') parts.push('ended_at = NULL');
+
+    const [rows] = await this.dataSource.query(
+      `UPDATE steps SET ${parts.join(', ')} WHERE id = $1 AND project_id = $2 RETURNING ${STEP_COLUMNS}`,
+      params,
+    );
+    if (rows.length === 0) throw notFound('Step', id);
+    return toStepDto(rows[0]);
+  }
+
+  async findStep(projectId: string, id: string): Promise<StepDto> {
+    const rows: StepRow[] = await this.dataSource.query(`SELECT ${STEP_COLUMNS} FROM steps WHERE id = $1 AND project_id = $2`, [
+      id,
+      projectId,
+    ]);
+    if (rows.length === 0) throw notFound('Step', id);
+    return toStepDto(rows[0]);
+  }
+
+  /** The run's steps as a tree: top-level steps in order, each with its children in order. */
+  async findStepTree(projectId: string, runId: string): Promise<StepNodeDto[]> {
+    const rows: StepRow[] = await this.dataSource.query(
+      `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = $1 AND project_id = $2
+       ORDER BY position, started_at, id`,
+      [runId, projectId],
+    );
+    const nodes = new Map<string, StepNodeDto>();
+    for (const row of rows) nodes.set(row.id, { ...toStepDto(row), children: [] });
+    const roots: StepNodeDto[] = [];
+    for (const node of nodes.values()) {
+      const parent = node.parentStepId ? nodes.get(node.parentStepId) : undefined;
+      (parent ? parent.children : roots).push(node);
+    }
+    return roots;
+  }
+}

@@ -31,7 +31,7 @@ export class CandidatesController {
     @Param('stepId', uuidParam) stepId: string,
     @Body() body: CreateCandidatesDto,
   ): Promise<CandidatesStoredDto> {
-    return this.candidates.createCandidates(projectId, stepId, body.candidates);
+    return this.candidates.createCandidates(projectId, stepId, body);
   }
 
   @Get()

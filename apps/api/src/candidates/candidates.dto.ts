@@ -16,6 +16,7 @@ import {
   ValidateNested,
   ArrayMaxSize,
 } from 'class-validator';
+import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
 import { DECISIONS } from './candidate.entity.js';
 
@@ -78,6 +79,8 @@ export class CandidateInputDto {
   data?: unknown;
 }
 
+/** Validated by validateCandidateBatch (same rules, no per-item class instances). */
+@SelfValidated()
 export class CreateCandidatesDto {
   @ApiProperty({ type: [CandidateInputDto], description: 'Candidates to store; keys already stored for the step are updated.' })
   @IsArray()

@@ -4,9 +4,9 @@ import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { validateCandidateBatch } from './candidate-batch.validator.js';
 import type {
   CandidateDto,
-  CandidateInputDto,
   CandidatePageDto,
   CandidateSummaryDto,
   ListCandidatesQueryDto,
@@ -81,15 +81,8 @@ export class CandidatesService {
   ) {}
 
   /** Stores a batch for a step atomically (all or nothing); replays update instead of duplicating. */
-  async createCandidates(projectId: string, stepId: string, candidates: CandidateInputDto[]): Promise<{ stored: number }> {
-    const max = this.config.maxCandidatesPerRequest;
-    if (candidates.length > max) {
-      throw new AppError(
-        413,
-        'TOO_MANY_CANDIDATES',
-        `A request may carry at most ${max} candidates (XRAY_MAX_CANDIDATES_PER_REQUEST); got ${candidates.length}. Split the batch.`,
-      );
-    }
+  async createCandidates(projectId: string, stepId: string, body: unknown): Promise<{ stored: number }> {
+    const candidates = validateCandidateBatch(body, this.config.maxCandidatesPerRequest);
     const seen = new Set<string>();
     const duplicates = new Set<string>();
     for (const c of candidates) (seen.has(c.key) ? duplicates : seen).add(c.key);

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { AppError, type ErrorDetail } from './app-error.js';
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -11,12 +11,29 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return out;
 }
 
+const SELF_VALIDATED = Symbol('xray:self-validated');
+
+/**
+ * Marks a body DTO whose route validates it with a dedicated fast pipe (hot bulk paths);
+ * the global ValidationPipe leaves it alone. The class still documents the contract in Swagger.
+ */
+export const SelfValidated = (): ClassDecorator => (target) => {
+  Reflect.defineMetadata(SELF_VALIDATED, true, target);
+};
+
+class AppValidationPipe extends ValidationPipe {
+  protected override toValidate(metadata: ArgumentMetadata): boolean {
+    if (metadata.metatype && Reflect.getMetadata(SELF_VALIDATED, metadata.metatype)) return false;
+    return super.toValidate(metadata);
+  }
+}
+
 /**
  * Validation for every body and query: unknown fields are rejected, types are enforced and
  * each problem is listed per field in the error's `details`.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

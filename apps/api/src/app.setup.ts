@@ -1,4 +1,4 @@
-import { type INestApplication, RequestMethod } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { errorBody } from './common/error-body.js';
@@ -52,12 +52,6 @@ export function configureApp(app: INestApplication): INestApplication {
   http.disable('x-powered-by');
   http.set('query parser', 'extended');
   app.use(jsonBody(config.maxBodyBytes));
-  app.setGlobalPrefix('v1', {
-    exclude: [
-      { path: 'health', method: RequestMethod.ALL },
-      { path: 'health/{*path}', method: RequestMethod.ALL },
-    ],
-  });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();

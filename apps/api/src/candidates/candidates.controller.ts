@@ -13,7 +13,7 @@ import {
 import { CandidatesService } from './candidates.service.js';
 
 @ApiTags('candidates')
-@Controller('steps/:stepId/candidates')
+@Controller('v1/steps/:stepId/candidates')
 export class CandidatesController {
   constructor(private readonly candidates: CandidatesService) {}
 

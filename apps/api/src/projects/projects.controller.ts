@@ -9,7 +9,7 @@ import { ProjectsService } from './projects.service.js';
 @ApiTags('projects')
 @ApiSecurity('bearer')
 @ApiSecurity('api-key')
-@Controller('projects')
+@Controller('v1/projects')
 export class ProjectsController {
   constructor(private readonly projects: ProjectsService) {}
 

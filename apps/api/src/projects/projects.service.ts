@@ -1,9 +1,11 @@
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../auth/api-keys.service.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../common/app-error.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import { Project } from './project.entity.js';
 import type { CreatedProjectDto, ProjectDto } from './projects.dto.js';
 
@@ -20,6 +22,7 @@ export class ProjectsService implements OnApplicationBootstrap {
   constructor(
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(name: string): Promise<CreatedProjectDto> {
@@ -66,7 +69,7 @@ export class ProjectsService implements OnApplicationBootstrap {
         'First start: created project "default" with an admin API key. It is shown only now; store it:',
         `    ${created.key}`,
         '  Use it as "Authorization: Bearer <key>", e.g.',
-        `    curl -H "Authorization: Bearer ${created.key}" http://localhost:<port>/v1/runs`,
+        `    curl -H "Authorization: Bearer ${created.key}" http://localhost:${this.config.port}/v1/runs`,
       ].join('\n'),
     );
   }

@@ -10,7 +10,7 @@ import { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from
 import { RunsService } from './runs.service.js';
 
 @ApiTags('runs')
-@Controller('runs')
+@Controller('v1/runs')
 export class RunsController {
   constructor(
     private readonly runs: RunsService,

@@ -10,7 +10,7 @@ import { StepsService } from './steps.service.js';
 const uuid = uuidParam;
 
 @ApiTags('steps')
-@Controller()
+@Controller('v1')
 export class StepsController {
   constructor(private readonly steps: StepsService) {}
 

@@ -1,0 +1,59 @@
+import { ConfigError, loadConfig, parseSize } from './config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+      dataDir: './.xray/data',
+      rootKey: undefined,
+      migrate: true,
+      maxBodyBytes: 16 * 1024 * 1024,
+      maxCandidatesPerRequest: 10_000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/xray',
+      XRAY_DATA_DIR: '/data',
+      XRAY_ROOT_KEY: 'r'.repeat(32),
+      XRAY_MIGRATE: 'false',
+      XRAY_MAX_BODY: '512kb',
+      XRAY_MAX_CANDIDATES_PER_REQUEST: '500',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u:p@db:5432/xray',
+      dataDir: '/data',
+      rootKey: 'r'.repeat(32),
+      migrate: false,
+      maxBodyBytes: 512 * 1024,
+      maxCandidatesPerRequest: 500,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'not a url'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['XRAY_ROOT_KEY', 'short'],
+    ['XRAY_MIGRATE', 'maybe'],
+    ['XRAY_MAX_BODY', 'huge'],
+    ['XRAY_MAX_CANDIDATES_PER_REQUEST', '0'],
+    ['XRAY_MAX_CANDIDATES_PER_REQUEST', '-5'],
+  ])('stops with a message naming %s for %j', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('16mb')).toBe(16 * 1024 * 1024);
+    expect(parseSize('1.5KB')).toBe(1536);
+    expect(parseSize('100')).toBe(100);
+    expect(parseSize('0')).toBeUndefined();
+    expect(parseSize('lots')).toBeUndefined();
+  });
+});

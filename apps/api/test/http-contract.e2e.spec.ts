@@ -70,7 +70,15 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       bearer: { type: 'http', scheme: 'bearer' },
       'api-key': { type: 'apiKey', in: 'header', name: 'X-API-Key' },
     });
-    // Every DTO field carries a description or a self-explanatory type.
+    // Every parameter and every DTO field is described for Swagger UI readers.
+    const undocumented: string[] = [];
+    for (const [name, op] of Object.entries(operations)) {
+      for (const param of op.parameters ?? []) if (!param.description) undocumented.push(`${name} ${param.name}`);
+    }
+    for (const [schema, def] of Object.entries(doc.components.schemas as Record<string, { properties?: Record<string, { description?: string }> }>)) {
+      for (const [prop, value] of Object.entries(def.properties ?? {})) if (!value.description) undocumented.push(`${schema}.${prop}`);
+    }
+    expect(undocumented).toEqual([]);
     expect(doc.components.schemas.CreateRunDto.properties.pipeline.description).toBeTruthy();
     expect(doc.components.schemas.CandidateInputDto.properties.decision.enum).toEqual(['accepted', 'rejected', 'selected']);
   });

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProjectId } from '../auth/principal.js';
-import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
+import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import {
   CandidatePageDto,
@@ -13,6 +13,7 @@ import {
 import { CandidatesService } from './candidates.service.js';
 
 @ApiTags('candidates')
+@ApiIdParam('stepId', 'The step the candidates belong to.')
 @Controller('v1/steps/:stepId/candidates')
 export class CandidatesController {
   constructor(private readonly candidates: CandidatesService) {}

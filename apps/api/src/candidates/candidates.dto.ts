@@ -113,33 +113,33 @@ export class ListCandidatesQueryDto {
 }
 
 export class CandidateDto {
-  @ApiProperty()
+  @ApiProperty({ description: 'The item’s own id.' })
   key: string;
 
-  @ApiProperty({ enum: DECISIONS })
+  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.' })
   decision: string;
 
-  @ApiProperty({ nullable: true, type: Number })
+  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.' })
   score: number | null;
 
-  @ApiProperty({ nullable: true, type: 'integer' })
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.' })
   rank: number | null;
 
-  @ApiProperty({ nullable: true, type: String })
+  @ApiProperty({ nullable: true, type: String, description: 'Why the step decided so.' })
   reason: string | null;
 
-  @ApiProperty({ type: [EvaluationDto], nullable: true })
+  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.' })
   evaluations: EvaluationDto[] | null;
 
-  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ nullable: true, description: 'The item itself (any JSON value).' })
   data: unknown;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When it was first stored.' })
   createdAt: string;
 }
 
 export class CandidatePageDto {
-  @ApiProperty({ type: [CandidateDto] })
+  @ApiProperty({ type: [CandidateDto], description: 'This page of candidates, in insertion order.' })
   items: CandidateDto[];
 
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
@@ -147,21 +147,21 @@ export class CandidatePageDto {
 }
 
 export class DecisionCountsDto {
-  @ApiProperty({ type: 'integer' })
+  @ApiProperty({ type: 'integer', description: 'Candidates accepted.' })
   accepted: number;
 
-  @ApiProperty({ type: 'integer' })
+  @ApiProperty({ type: 'integer', description: 'Candidates rejected.' })
   rejected: number;
 
-  @ApiProperty({ type: 'integer' })
+  @ApiProperty({ type: 'integer', description: 'Candidates selected.' })
   selected: number;
 }
 
 export class ReasonCountDto {
-  @ApiProperty()
+  @ApiProperty({ description: 'A reason, exactly as recorded.' })
   reason: string;
 
-  @ApiProperty({ type: 'integer' })
+  @ApiProperty({ type: 'integer', description: 'How many candidates carry it.' })
   count: number;
 }
 
@@ -169,7 +169,7 @@ export class CandidateSummaryDto {
   @ApiProperty({ type: 'integer', description: 'Candidates stored for the step.' })
   total: number;
 
-  @ApiProperty({ type: DecisionCountsDto })
+  @ApiProperty({ type: DecisionCountsDto, description: 'Counts per decision.' })
   byDecision: DecisionCountsDto;
 
   @ApiProperty({ type: [ReasonCountDto], description: 'Reasons, most frequent first (top 100; candidates without a reason are not listed).' })

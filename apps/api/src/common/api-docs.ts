@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtension, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import { ApiExtension, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import type { Scope } from '../auth/scopes.js';
 import { RequireScope } from '../auth/scopes.js';
 import { ErrorResponseDto } from './error-response.dto.js';
@@ -30,3 +30,7 @@ export const ProjectRoute = (scope: Scope) =>
     ApiExtension('x-required-scope', scope),
     ApiErrors(401, 403),
   );
+
+/** Documents a UUID path parameter. */
+export const ApiIdParam = (name: string, description: string) =>
+  ApiParam({ name, description, format: 'uuid', type: String });

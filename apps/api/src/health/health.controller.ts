@@ -5,10 +5,10 @@ import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes.js';
 
 export class HealthDto {
-  @ApiProperty({ enum: ['ok', 'unavailable'] })
+  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'Overall state.' })
   status: 'ok' | 'unavailable';
 
-  @ApiProperty({ enum: ['up', 'down'] })
+  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.' })
   database: 'up' | 'down';
 }
 

@@ -12,27 +12,27 @@ export class CreateProjectDto {
 }
 
 export class ProjectDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', description: 'Project id.' })
   id: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Unique project name.' })
   name: string;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When the project was created.' })
   createdAt: string;
 }
 
 export class NewApiKeyDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', description: 'Key id (for listing and revoking).' })
   id: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Key name.' })
   name: string;
 
   @ApiProperty({ description: 'Display prefix of the key, safe to show.', example: 'xr_4fT9aB2c' })
   prefix: string;
 
-  @ApiProperty({ type: [String], enum: ['ingest', 'read', 'admin'] })
+  @ApiProperty({ type: [String], enum: ['ingest', 'read', 'admin'], description: 'What the key may do.' })
   scopes: string[];
 
   @ApiProperty({ description: 'The secret key. Shown only in this answer; store it now.' })
@@ -45,7 +45,7 @@ export class CreatedProjectDto extends ProjectDto {
 }
 
 export class ProjectListDto {
-  @ApiProperty({ type: [ProjectDto] })
+  @ApiProperty({ type: [ProjectDto], description: 'The projects visible to the caller.' })
   items: ProjectDto[];
 
   @ApiPropertyOptional({ nullable: true, type: String, description: 'Always null: projects are few.' })

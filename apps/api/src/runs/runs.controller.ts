@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Patch, Post, Query, Res } from '@nestjs/c
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ProjectId } from '../auth/principal.js';
-import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
+import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { StepsService } from '../steps/steps.service.js';
 import { RunDetailDto } from './run-detail.dto.js';
@@ -35,6 +35,7 @@ export class RunsController {
 
   @Patch(':id')
   @ProjectRoute('ingest')
+  @ApiIdParam('id', 'Run id.')
   @ApiOperation({ summary: 'Update a run: complete, fail or cancel it, merge metadata, set tags' })
   @ApiOkResponse({ type: RunDto })
   @ApiErrors(400, 404, 413)
@@ -53,6 +54,7 @@ export class RunsController {
 
   @Get(':id')
   @ProjectRoute('read')
+  @ApiIdParam('id', 'Run id.')
   @ApiOperation({ summary: 'Get a run with its step tree and each step’s candidate counts' })
   @ApiOkResponse({ type: RunDetailDto })
   @ApiErrors(400, 404)

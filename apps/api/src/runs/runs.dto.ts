@@ -148,51 +148,51 @@ export class ListRunsQueryDto {
 }
 
 export class RunDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', description: 'Run id.' })
   id: string;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Pipeline name.' })
   pipeline: string;
 
-  @ApiProperty({ nullable: true, type: String })
+  @ApiProperty({ nullable: true, type: String, description: 'Pipeline version, if given.' })
   pipelineVersion: string | null;
 
-  @ApiProperty({ enum: RUN_STATUSES })
+  @ApiProperty({ enum: RUN_STATUSES, description: '`timed_out` is set by the server for runs left running too long.' })
   status: string;
 
-  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ nullable: true, description: 'What the run was given (any JSON value).' })
   input: unknown;
 
-  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ nullable: true, description: 'What the run produced (any JSON value).' })
   output: unknown;
 
-  @ApiProperty({ type: ErrorInfoDto, nullable: true })
+  @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the run failed, if it did.' })
   error: ErrorInfoDto | null;
 
-  @ApiProperty({ type: 'object', additionalProperties: true })
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form key/value context.' })
   metadata: Record<string, unknown>;
 
-  @ApiProperty({ type: [String] })
+  @ApiProperty({ type: [String], description: 'Labels.' })
   tags: string[];
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When the run started.' })
   startedAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the run ended; null while running.' })
   endedAt: string | null;
 
   @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.' })
   durationMs: number | null;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When the server first stored the run.' })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When the server last changed the run.' })
   updatedAt: string;
 }
 
 export class RunPageDto {
-  @ApiProperty({ type: [RunDto] })
+  @ApiProperty({ type: [RunDto], description: 'This page of runs, newest first.' })
   items: RunDto[];
 
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ProjectId } from '../auth/principal.js';
-import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
+import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
 import { StepsService } from './steps.service.js';
@@ -16,6 +16,7 @@ export class StepsController {
 
   @Post('runs/:runId/steps')
   @ProjectRoute('ingest')
+  @ApiIdParam('runId', 'The run to add the step to.')
   @ApiOperation({ summary: 'Create a step in a run (idempotent by client id)' })
   @ApiCreatedResponse({ type: StepDto, description: 'Created.' })
   @ApiOkResponse({ type: StepDto, description: 'A step with this id already existed; the fields sent were updated.' })
@@ -33,6 +34,7 @@ export class StepsController {
 
   @Patch('steps/:id')
   @ProjectRoute('ingest')
+  @ApiIdParam('id', 'Step id.')
   @ApiOperation({ summary: 'Update a step: complete or fail it, merge metadata, report true candidate totals' })
   @ApiOkResponse({ type: StepDto })
   @ApiErrors(400, 404, 413)
@@ -42,6 +44,7 @@ export class StepsController {
 
   @Get('steps/:id')
   @ProjectRoute('read')
+  @ApiIdParam('id', 'Step id.')
   @ApiOperation({ summary: 'Get a step with its candidate counts and elimination ratio' })
   @ApiOkResponse({ type: StepDto })
   @ApiErrors(400, 404)

@@ -98,46 +98,46 @@ export class UpdateStepDto {
 }
 
 export class StepDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', description: 'Step id.' })
   id: string;
 
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', description: 'The run this step belongs to.' })
   runId: string;
 
-  @ApiProperty({ format: 'uuid', nullable: true, type: String })
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The enclosing step; null for top-level steps.' })
   parentStepId: string | null;
 
-  @ApiProperty()
+  @ApiProperty({ description: 'Step name.' })
   name: string;
 
-  @ApiProperty({ enum: STEP_TYPES })
+  @ApiProperty({ enum: STEP_TYPES, description: 'Kind of step.' })
   type: string;
 
   @ApiProperty({ description: 'Order among its siblings, from 0.', type: 'integer' })
   position: number;
 
-  @ApiProperty({ enum: RUN_STATUSES })
+  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
   status: string;
 
-  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ nullable: true, description: 'What the step was given (any JSON value).' })
   input: unknown;
 
-  @ApiPropertyOptional({ nullable: true, description: 'Any JSON value.' })
+  @ApiPropertyOptional({ nullable: true, description: 'What the step produced (any JSON value).' })
   output: unknown;
 
-  @ApiProperty({ type: ErrorInfoDto, nullable: true })
+  @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the step failed, if it did.' })
   error: ErrorInfoDto | null;
 
-  @ApiProperty({ nullable: true, type: String })
+  @ApiProperty({ nullable: true, type: String, description: 'Why the step decided what it did.' })
   reasoning: string | null;
 
-  @ApiProperty({ type: 'object', additionalProperties: true })
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form key/value context.' })
   metadata: Record<string, unknown>;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', description: 'When the step started.' })
   startedAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String })
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the step ended; null while running.' })
   endedAt: string | null;
 
   @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.' })

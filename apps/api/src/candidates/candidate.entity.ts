@@ -16,7 +16,7 @@ export interface Evaluation {
 @Entity({ name: 'candidates' })
 @Index('uq_candidates_step_key', ['stepId', 'key'], { unique: true })
 @Index('idx_candidates_step_decision', ['stepId', 'decision', 'id'])
-@Index('idx_candidates_project_key', ['projectId', 'key'])
+@Index('idx_candidates_project_key', ['projectId', 'key', 'id'])
 @Check('chk_candidates_decision', `"decision" IN ('accepted', 'rejected', 'selected')`)
 export class Candidate {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })

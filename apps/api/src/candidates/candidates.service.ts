@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/config.js';
 import { validateCandidateBatch } from './candidate-batch.validator.js';
 import type {
   CandidateDto,
+  CandidateInputDto,
   CandidatePageDto,
   CandidateSummaryDto,
   ListCandidatesQueryDto,
@@ -36,42 +37,69 @@ const toCandidateDto = (r: CandidateRow): CandidateDto => ({
 });
 
 /**
- * One statement writes a whole batch: the rows arrive as a single JSON parameter, are upserted
- * on (step_id, key), and the step's stored counters move by exactly what changed. `prev` reads
- * the batch's keys as they were before the statement, so replays do not inflate the counts.
+ * One statement writes a whole batch, for one step or several: the rows arrive as a single
+ * JSON parameter, are upserted on (step_id, key), and each step's stored counters move by
+ * exactly what changed. `prev` reads the batch's keys as they were before the statement, so
+ * replays do not inflate the counts. Steps outside the project are ignored (and reported by
+ * their absence from the result).
  */
 const UPSERT_BATCH = `
-WITH step AS (
-  SELECT id, run_id, project_id FROM steps WHERE id = $1 AND project_id = $2
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb)
+    AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
-input AS (
-  SELECT * FROM jsonb_to_recordset($3::jsonb)
-    AS x(key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
+step AS (
+  SELECT id, run_id, project_id FROM steps WHERE project_id = $1 AND id IN (SELECT DISTINCT step_id FROM input)
 ),
 prev AS (
-  SELECT c.decision FROM candidates c JOIN input i ON c.key = i.key WHERE c.step_id = $1
+  SELECT c.step_id, c.decision FROM candidates c
+  JOIN input i ON c.step_id = i.step_id AND c.key = i.key
+  JOIN step s ON s.id = c.step_id
 ),
 written AS (
   INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
-  SELECT step.project_id, step.run_id, step.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
-  FROM input i CROSS JOIN step
+  SELECT s.project_id, s.run_id, s.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
+  FROM input i JOIN step s ON s.id = i.step_id
   ON CONFLICT (step_id, key) DO UPDATE SET
     decision = EXCLUDED.decision, score = EXCLUDED.score, rank = EXCLUDED.rank, reason = EXCLUDED.reason,
     evaluations = EXCLUDED.evaluations, data = EXCLUDED.data, updated_at = now()
-  RETURNING decision
+  RETURNING step_id, decision
+),
+delta AS (
+  SELECT step_id, sum(d_in)::int AS d_in, sum(d_out)::int AS d_out FROM (
+    SELECT step_id, 1 AS d_in, (decision <> 'rejected')::int AS d_out FROM written
+    UNION ALL
+    SELECT step_id, -1, -((decision <> 'rejected')::int) FROM prev
+  ) z GROUP BY step_id
 ),
 counted AS (
-  UPDATE steps SET
-    stored_in = stored_in + (SELECT count(*) FROM written) - (SELECT count(*) FROM prev),
-    stored_out = stored_out
-      + (SELECT count(*) FROM written WHERE decision <> 'rejected')
-      - (SELECT count(*) FROM prev WHERE decision <> 'rejected'),
-    updated_at = now()
-  WHERE id = (SELECT id FROM step)
-  RETURNING 1
+  UPDATE steps s SET stored_in = s.stored_in + d.d_in, stored_out = s.stored_out + d.d_out, updated_at = now()
+  FROM delta d WHERE s.id = d.step_id
+  RETURNING s.id
 )
-SELECT (SELECT count(*) FROM step)::int AS step_found, (SELECT count(*) FROM written)::int AS stored,
-       (SELECT count(*) FROM counted)::int AS counted`;
+SELECT step_id, count(*)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
+FROM written GROUP BY step_id`;
+
+export interface CandidateBatch {
+  stepId: string;
+  candidates: CandidateInputDto[];
+}
+
+/** Rejects a batch that names the same key twice (the upsert could not apply both). */
+export function assertUniqueKeys(candidates: CandidateInputDto[]): void {
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const c of candidates) (seen.has(c.key) ? duplicates : seen).add(c.key);
+  if (duplicates.size > 0) {
+    const sample = [...duplicates].slice(0, 5);
+    throw new AppError(
+      400,
+      'DUPLICATE_CANDIDATE_KEY',
+      `Candidate keys must be unique within a request; repeated: ${sample.join(', ')}`,
+      sample.map((key) => ({ field: 'candidates', message: `duplicate key ${key}` })),
+    );
+  }
+}
 
 @Injectable()
 export class CandidatesService {
@@ -83,25 +111,35 @@ export class CandidatesService {
   /** Stores a batch for a step atomically (all or nothing); replays update instead of duplicating. */
   async createCandidates(projectId: string, stepId: string, body: unknown): Promise<{ stored: number }> {
     const candidates = validateCandidateBatch(body, this.config.maxCandidatesPerRequest);
-    const seen = new Set<string>();
-    const duplicates = new Set<string>();
-    for (const c of candidates) (seen.has(c.key) ? duplicates : seen).add(c.key);
-    if (duplicates.size > 0) {
-      const sample = [...duplicates].slice(0, 5);
-      throw new AppError(400, 'DUPLICATE_CANDIDATE_KEY', `Candidate keys must be unique within a request; repeated: ${sample.join(', ')}`, sample.map((key) => ({ field: 'candidates', message: `duplicate key ${key}` })));
+    assertUniqueKeys(candidates);
+    const stored = await this.upsertBatches(projectId, [{ stepId, candidates }]);
+    if (!stored.has(stepId)) throw notFound('Step', stepId);
+    return { stored: stored.get(stepId)! };
+  }
+
+  /**
+   * Writes validated batches for one or more steps of a project in a single statement.
+   * Answers the number stored per step; a step missing from the answer is not in the project.
+   * Keys must be unique per step across all the batches.
+   */
+  async upsertBatches(projectId: string, batches: CandidateBatch[]): Promise<Map<string, number>> {
+    const rows: unknown[] = [];
+    for (const { stepId, candidates } of batches) {
+      for (const c of candidates) {
+        rows.push({
+          step_id: stepId,
+          key: c.key,
+          decision: c.decision,
+          score: c.score ?? null,
+          rank: c.rank ?? null,
+          reason: c.reason ?? null,
+          evaluations: c.evaluations ?? null,
+          data: c.data === undefined ? null : c.data,
+        });
+      }
     }
-    const rows = candidates.map((c) => ({
-      key: c.key,
-      decision: c.decision,
-      score: c.score ?? null,
-      rank: c.rank ?? null,
-      reason: c.reason ?? null,
-      evaluations: c.evaluations ?? null,
-      data: c.data === undefined ? null : c.data,
-    }));
-    const [result] = await this.dataSource.query(UPSERT_BATCH, [stepId, projectId, JSON.stringify(rows)]);
-    if (result.step_found === 0) throw notFound('Step', stepId);
-    return { stored: result.stored };
+    const result: { step_id: string; stored: number }[] = await this.dataSource.query(UPSERT_BATCH, [projectId, JSON.stringify(rows)]);
+    return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 
   async listCandidates(projectId: string, stepId: string, q: ListCandidatesQueryDto): Promise<CandidatePageDto> {

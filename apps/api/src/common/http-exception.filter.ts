@@ -37,6 +37,61 @@ function describeDataError(code: string): string {
   }
 }
 
+/**
+ * Maps an expected error (ours, Nest's, or a database condition caused by input or by an
+ * outage) to the shared shape; undefined for anything unexpected.
+ */
+export function describeError(exception: unknown): DescribedError | undefined {
+  if (exception instanceof AppError) {
+    return { body: errorBody(exception.status, exception.code, exception.message, exception.details), headers: exception.headers ?? {} };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'string'
+        ? response
+        : typeof (response as { message?: unknown }).message === 'string'
+          ? (response as { message: string }).message
+          : exception.message;
+    return { body: errorBody(status, STATUS_CODES[status] ?? `HTTP_${status}`, message), headers: {} };
+  }
+  const code = (exception as { code?: unknown })?.code;
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(code))) {
+    return unavailable();
+  }
+  if (exception instanceof QueryFailedError && typeof code === 'string') {
+    // Values PostgreSQL refused (out-of-range numbers, NUL bytes in JSON, end before start...)
+    // come from client input: a 4xx without SQL in it.
+    if (code.startsWith('22') || code === '23514') {
+      return { body: errorBody(400, 'INVALID_VALUE', describeDataError(code)), headers: {} };
+    }
+    if (code === '23505') {
+      return { body: errorBody(409, 'CONFLICT', 'A resource with this identity already exists'), headers: {} };
+    }
+    if (code === '57014') {
+      return {
+        body: errorBody(503, 'STATEMENT_TIMEOUT', 'The query took longer than the configured statement timeout (XRAY_STATEMENT_TIMEOUT_MS)'),
+        headers: { 'Retry-After': '5' },
+      };
+    }
+  }
+  if (exception instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Connection refused/i.test(exception.message)) {
+    return unavailable();
+  }
+  return undefined;
+}
+
+const unavailable = (): DescribedError => ({
+  body: errorBody(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
+  headers: { 'Retry-After': '5' },
+});
+
+export interface DescribedError {
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
 /** Renders every error, expected or not, as {@link ErrorBody}. */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
@@ -46,56 +101,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { body, headers } = this.toBody(exception, req);
+    const { body, headers } = describeError(exception) ?? this.unexpected(exception, req);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     res.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown, req: Request): { body: ErrorBody; headers: Record<string, string> } {
-    if (exception instanceof AppError) {
-      return { body: errorBody(exception.status, exception.code, exception.message, exception.details), headers: exception.headers ?? {} };
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const response = exception.getResponse();
-      const message =
-        typeof response === 'string'
-          ? response
-          : typeof (response as { message?: unknown }).message === 'string'
-            ? (response as { message: string }).message
-            : exception.message;
-      return { body: errorBody(status, STATUS_CODES[status] ?? `HTTP_${status}`, message), headers: {} };
-    }
-    const code = (exception as { code?: unknown })?.code;
-    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(code))) {
-      return {
-        body: errorBody(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
-        headers: { 'Retry-After': '5' },
-      };
-    }
-    if (exception instanceof QueryFailedError && typeof code === 'string') {
-      // Values PostgreSQL refused (out-of-range numbers, NUL bytes in JSON, end before start...)
-      // come from client input: a 4xx without SQL in it.
-      if (code.startsWith('22') || code === '23514') {
-        return { body: errorBody(400, 'INVALID_VALUE', describeDataError(code)), headers: {} };
-      }
-      if (code === '23505') {
-        return { body: errorBody(409, 'CONFLICT', 'A resource with this identity already exists'), headers: {} };
-      }
-    }
-    if (exception instanceof QueryFailedError && code === '57014') {
-      return {
-        body: errorBody(503, 'STATEMENT_TIMEOUT', 'The query took longer than the configured statement timeout'),
-        headers: { 'Retry-After': '5' },
-      };
-    }
-    if (exception instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(exception.message)) {
-      return {
-        body: errorBody(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly'),
-        headers: { 'Retry-After': '5' },
-      };
-    }
+  private unexpected(exception: unknown, req: Request): DescribedError {
     const requestId = (req as { id?: unknown }).id ?? req.headers['x-request-id'];
     this.logger.error(
       `Unexpected error on ${req.method} ${req.route?.path ?? '(unrouted)'} request ${String(requestId ?? '-')}: ${

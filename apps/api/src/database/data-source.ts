@@ -1,12 +1,13 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ApiKey } from '../auth/api-key.entity.js';
 import { Candidate } from '../candidates/candidate.entity.js';
+import { IngestEvent } from '../ingest/ingest-event.entity.js';
 import { Project } from '../projects/project.entity.js';
 import { Run } from '../runs/run.entity.js';
 import { Step } from '../steps/step.entity.js';
 import { migrations } from './migrations/index.js';
 
-export const entities = [Project, ApiKey, Run, Step, Candidate];
+export const entities = [Project, ApiKey, Run, Step, Candidate, IngestEvent];
 
 export interface DataSourceSettings {
   url: string;

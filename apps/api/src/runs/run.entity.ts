@@ -21,6 +21,10 @@ export interface ErrorInfo {
 @Index('idx_runs_project_pipeline_started', ['projectId', 'pipeline', 'startedAt', 'id'])
 @Index('idx_runs_project_status_started', ['projectId', 'status', 'startedAt', 'id'])
 @Index('idx_runs_tags', { synchronize: false })
+@Index('idx_runs_metadata', { synchronize: false })
+@Index('idx_runs_search', { synchronize: false })
+@Index('idx_runs_running', { synchronize: false })
+@Index('idx_runs_project_error_type_started', ['projectId', 'errorType', 'startedAt', 'id'])
 @Check('chk_runs_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
 @Check('chk_runs_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
 export class Run {
@@ -74,6 +78,30 @@ export class Run {
     update: false,
   })
   durationMs: number | null;
+
+  /** `error.type`, as a column so runs can be filtered by it through an index. */
+  @Column({
+    name: 'error_type',
+    type: 'text',
+    nullable: true,
+    generatedType: 'STORED',
+    asExpression: `"error" ->> 'type'`,
+    insert: false,
+    update: false,
+  })
+  errorType: string | null;
+
+  /** Text searched by `q`: the pipeline name and the error message. */
+  @Column({
+    name: 'search',
+    type: 'tsvector',
+    generatedType: 'STORED',
+    asExpression: `to_tsvector('simple'::regconfig, coalesce("pipeline", '') || ' ' || coalesce("error" ->> 'message', ''))`,
+    insert: false,
+    update: false,
+    select: false,
+  })
+  search: string;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;

@@ -9,6 +9,8 @@ export type StepType = (typeof STEP_TYPES)[number];
 @Entity({ name: 'steps' })
 @Index('idx_steps_run_parent_position', ['runId', 'parentStepId', 'position'])
 @Index('idx_steps_project_name_started', ['projectId', 'name', 'startedAt', 'id'])
+@Index('idx_steps_project_pipeline_started', ['projectId', 'pipeline', 'startedAt', 'id'])
+@Index('idx_steps_search', { synchronize: false })
 @Check('chk_steps_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
 @Check('chk_steps_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
 @Check('chk_steps_type', `"type" IN ('llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom')`)
@@ -36,6 +38,10 @@ export class Step {
   @ManyToOne(() => Step, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'parent_step_id' })
   parentStep?: Relation<Step>;
+
+  /** The run's pipeline, copied at creation so cross-run searches need no join. */
+  @Column({ type: 'text' })
+  pipeline: string;
 
   @Column({ type: 'text' })
   name: string;
@@ -128,6 +134,18 @@ export class Step {
     update: false,
   })
   eliminationRatio: number | null;
+
+  /** Text searched by the run list's `q`: the step name and its error message. */
+  @Column({
+    name: 'search',
+    type: 'tsvector',
+    generatedType: 'STORED',
+    asExpression: `to_tsvector('simple'::regconfig, coalesce("name", '') || ' ' || coalesce("error" ->> 'message', ''))`,
+    insert: false,
+    update: false,
+    select: false,
+  })
+  search: string;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;

@@ -71,11 +71,11 @@ export class StepsService {
     if (dto.parentStepId === id) throw new AppError(400, 'INVALID_PARENT', 'A step cannot be its own parent');
 
     const [check] = await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1 AND project_id = $2) AS run_exists,
+      `SELECT (SELECT pipeline FROM runs WHERE id = $1 AND project_id = $2) AS run_pipeline,
               (SELECT run_id FROM steps WHERE id = $3 AND project_id = $2) AS parent_run_id`,
       [runId, projectId, dto.parentStepId ?? null],
     );
-    if (!check.run_exists) throw notFound('Run', runId);
+    if (check.run_pipeline === null) throw notFound('Run', runId);
     if (dto.parentStepId) {
       if (!check.parent_run_id) throw notFound('Parent step', dto.parentStepId);
       if (check.parent_run_id !== runId) {
@@ -101,11 +101,11 @@ export class StepsService {
 
     const rows: (StepRow & { inserted: boolean })[] = await this.dataSource.query(
       `INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
-                          metadata, started_at, ended_at, position)
+                          metadata, started_at, ended_at, position, pipeline)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12,
                CASE WHEN $7 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $12) END,
                (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
-                 WHERE run_id = $3 AND parent_step_id IS NOT DISTINCT FROM $4::uuid))
+                 WHERE run_id = $3 AND parent_step_id IS NOT DISTINCT FROM $4::uuid), $13)
        ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}
        WHERE steps.project_id = EXCLUDED.project_id AND steps.run_id = EXCLUDED.run_id
        RETURNING ${STEP_COLUMNS}, (xmax = 0) AS inserted`,
@@ -122,6 +122,7 @@ export class StepsService {
         dto.reasoning ?? null,
         json(dto.metadata ?? {}),
         dto.startedAt ? new Date(dto.startedAt) : new Date(),
+        check.run_pipeline,
       ],
     );
     if (rows.length === 0) throw new AppError(409, 'ID_CONFLICT', `Step id ${id} is already used outside this run; choose another id`);

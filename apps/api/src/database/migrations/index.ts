@@ -1,5 +1,6 @@
 import { CreateSchema1795497853374 } from './1795497853374-CreateSchema.js';
+import { AddIngestAndSearch1795499023482 } from './1795499023482-AddIngestAndSearch.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
-export const migrations: Function[] = [CreateSchema1795497853374];
+export const migrations: Function[] = [CreateSchema1795497853374, AddIngestAndSearch1795499023482];

@@ -4,11 +4,12 @@ import { CandidatesModule } from './candidates/candidates.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { IngestModule } from './ingest/ingest.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { StepsModule } from './steps/steps.module.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, HealthModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, HealthModule],
 })
 export class AppModule {}

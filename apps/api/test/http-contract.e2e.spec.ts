@@ -60,6 +60,7 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       'POST /v1/steps/{stepId}/candidates': 'createCandidates',
       'GET /v1/steps/{stepId}/candidates': 'listCandidates',
       'GET /v1/steps/{stepId}/candidates/summary': 'getCandidateSummary',
+      'POST /v1/ingest': 'ingestEvents',
       'GET /health': 'getHealth',
     });
     for (const [name, op] of Object.entries(operations)) {

@@ -1,4 +1,6 @@
 import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
 import { AppError, type ErrorDetail } from './app-error.js';
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -9,6 +11,21 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
     if (error.children?.length) out.push(...flatten(error.children, field));
   }
   return out;
+}
+
+const DTO_VALIDATION = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
+
+/** Validates a plain value against a DTO class with the same rules as request bodies. */
+export async function validateDto<T extends object>(
+  cls: new () => T,
+  plain: unknown,
+): Promise<{ value: T; details?: undefined } | { value?: undefined; details: ErrorDetail[] }> {
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+    return { details: [{ field: 'body', message: 'body must be an object' }] };
+  }
+  const value = plainToInstance(cls, plain, { enableImplicitConversion: false });
+  const errors = await validate(value, DTO_VALIDATION);
+  return errors.length ? { details: flatten(errors) } : { value };
 }
 
 const SELF_VALIDATED = Symbol('xray:self-validated');

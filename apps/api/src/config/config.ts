@@ -13,6 +13,9 @@ export interface AppConfig {
   migrate: boolean;
   maxBodyBytes: number;
   maxCandidatesPerRequest: number;
+  maxEventsPerBatch: number;
+  /** How long applied ingest event ids are remembered for de-duplication. */
+  ingestDedupeHours: number;
   /** Pool size of the PostgreSQL connection pool. */
   dbPoolSize: number;
   /** Per-statement timeout in milliseconds (0 disables). */
@@ -102,6 +105,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     migrate: bool(env, 'XRAY_MIGRATE', true),
     maxBodyBytes,
     maxCandidatesPerRequest: int(env, 'XRAY_MAX_CANDIDATES_PER_REQUEST', 10_000, 1, 1_000_000),
+    maxEventsPerBatch: int(env, 'XRAY_MAX_EVENTS_PER_BATCH', 1000, 1, 100_000),
+    ingestDedupeHours: int(env, 'XRAY_INGEST_DEDUPE_HOURS', 168, 1, 24 * 365),
     dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', 10, 1, 200),
     statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     logLevel: logLevel as AppConfig['logLevel'],

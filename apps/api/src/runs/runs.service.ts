@@ -75,7 +75,7 @@ export class RunsService {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
-  async createRun(projectId: string, dto: CreateRunDto): Promise<{ run: RunDto; created: boolean }> {
+  async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date): Promise<{ run: RunDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
     const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
     const params: unknown[] = [
@@ -88,7 +88,7 @@ export class RunsService {
       json(dto.output) ?? null,
       json(dto.metadata ?? {}),
       dto.tags ?? [],
-      dto.startedAt ? new Date(dto.startedAt) : new Date(),
+      dto.startedAt ? new Date(dto.startedAt) : (eventTime ?? new Date()),
     ];
     // On a replay, only the fields present in the request are written; metadata merges.
     const update = new Assignments(params)
@@ -120,7 +120,52 @@ export class RunsService {
     return { run: toRunDto(rows[0]), created: rows[0].inserted };
   }
 
-  async updateRun(projectId: string, id: string, dto: UpdateRunDto): Promise<RunDto> {
+  /** Which of these run ids exist, in which project, with which pipeline. */
+  async findOwners(ids: string[]): Promise<Map<string, { projectId: string; pipeline: string }>> {
+    if (ids.length === 0) return new Map();
+    const rows: { id: string; project_id: string; pipeline: string }[] = await this.dataSource.query(
+      'SELECT id, project_id, pipeline FROM runs WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, { projectId: r.project_id, pipeline: r.pipeline }]));
+  }
+
+  /**
+   * Inserts runs whose ids are new, in one statement. Answers the ids actually inserted (an id
+   * created concurrently elsewhere is skipped, for the caller to retry through createRun).
+   */
+  async insertNewRuns(projectId: string, runs: (CreateRunDto & { id: string; eventTime?: Date })[]): Promise<Set<string>> {
+    if (runs.length === 0) return new Set();
+    const rows = runs.map((dto) => {
+      const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
+      const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+      return {
+        id: dto.id,
+        pipeline: dto.pipeline,
+        pipeline_version: dto.pipelineVersion ?? null,
+        status: dto.status ?? 'running',
+        input: dto.input === undefined ? null : dto.input,
+        output: dto.output === undefined ? null : dto.output,
+        metadata: dto.metadata ?? {},
+        tags: dto.tags ?? [],
+        started_at: startedAt.toISOString(),
+        ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+      };
+    });
+    const inserted: { id: string }[] = await this.dataSource.query(
+      `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
+       SELECT x.id, $1, x.pipeline, x.pipeline_version, x.status, x.input, x.output, x.metadata, x.tags, x.started_at, x.ended_at
+       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, pipeline text, pipeline_version text, status text, input jsonb,
+            output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [projectId, JSON.stringify(rows)],
+    );
+    return new Set(inserted.map((r) => r.id));
+  }
+
+  /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */
+  async updateRun(projectId: string, id: string, dto: UpdateRunDto, eventTime?: Date): Promise<RunDto> {
     const params: unknown[] = [id, projectId];
     const set = new Assignments(params)
       .set('status', dto.status)
@@ -130,7 +175,9 @@ export class RunsService {
       .raw('updated_at = now()');
     if (dto.metadata !== undefined) set.raw(`metadata = metadata || ${set.param(json(dto.metadata))}::jsonb`);
     if (dto.endedAt !== undefined) set.set('ended_at', new Date(dto.endedAt));
-    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) set.raw('ended_at = COALESCE(ended_at, GREATEST(now(), started_at))');
+    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) {
+      set.raw(`ended_at = COALESCE(ended_at, GREATEST(${eventTime ? `${set.param(eventTime)}::timestamptz` : 'now()'}, started_at))`);
+    }
     else if (dto.status === 'running') set.raw('ended_at = NULL');
 
     const [rows] = await this.dataSource.query(

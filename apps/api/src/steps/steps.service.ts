@@ -66,7 +66,7 @@ export class StepsService {
    * fields sent when the client's id already exists there. Position is the next free slot
    * among its siblings.
    */
-  async createStep(projectId: string, runId: string, dto: CreateStepDto): Promise<{ step: StepDto; created: boolean }> {
+  async createStep(projectId: string, runId: string, dto: CreateStepDto, eventTime?: Date): Promise<{ step: StepDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
     if (dto.parentStepId === id) throw new AppError(400, 'INVALID_PARENT', 'A step cannot be its own parent');
 
@@ -121,7 +121,7 @@ export class StepsService {
         json(dto.output) ?? null,
         dto.reasoning ?? null,
         json(dto.metadata ?? {}),
-        dto.startedAt ? new Date(dto.startedAt) : new Date(),
+        dto.startedAt ? new Date(dto.startedAt) : (eventTime ?? new Date()),
         check.run_pipeline,
       ],
     );
@@ -129,7 +129,72 @@ export class StepsService {
     return { step: toStepDto(rows[0]), created: rows[0].inserted };
   }
 
-  async updateStep(projectId: string, id: string, dto: UpdateStepDto): Promise<StepDto> {
+  /** Which of these step ids exist, in which project and run. */
+  async findOwners(ids: string[]): Promise<Map<string, { projectId: string; runId: string }>> {
+    if (ids.length === 0) return new Map();
+    const rows: { id: string; project_id: string; run_id: string }[] = await this.dataSource.query(
+      'SELECT id, project_id, run_id FROM steps WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, { projectId: r.project_id, runId: r.run_id }]));
+  }
+
+  /**
+   * Inserts steps whose ids are new, in one statement; parents may be earlier steps of the same
+   * list. Positions continue after the siblings already stored. Answers the ids inserted.
+   */
+  async insertNewSteps(
+    projectId: string,
+    steps: (CreateStepDto & { id: string; runId: string; pipeline: string; eventTime?: Date })[],
+  ): Promise<Set<string>> {
+    if (steps.length === 0) return new Set();
+    const runIds = [...new Set(steps.map((s) => s.runId))];
+    const maxima: { run_id: string; parent_step_id: string | null; max: number }[] = await this.dataSource.query(
+      `SELECT run_id, parent_step_id, max(position)::int AS max FROM steps
+       WHERE project_id = $1 AND run_id = ANY($2::uuid[]) GROUP BY run_id, parent_step_id`,
+      [projectId, runIds],
+    );
+    const next = new Map(maxima.map((m) => [`${m.run_id}/${m.parent_step_id ?? ''}`, m.max + 1]));
+    const rows = steps.map((dto) => {
+      const slot = `${dto.runId}/${dto.parentStepId ?? ''}`;
+      const position = next.get(slot) ?? 0;
+      next.set(slot, position + 1);
+      const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
+      const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+      return {
+        id: dto.id,
+        run_id: dto.runId,
+        parent_step_id: dto.parentStepId ?? null,
+        pipeline: dto.pipeline,
+        name: dto.name,
+        type: dto.type ?? 'custom',
+        status: dto.status ?? 'running',
+        input: dto.input === undefined ? null : dto.input,
+        output: dto.output === undefined ? null : dto.output,
+        reasoning: dto.reasoning ?? null,
+        metadata: dto.metadata ?? {},
+        started_at: startedAt.toISOString(),
+        ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+        position,
+      };
+    });
+    const inserted: { id: string }[] = await this.dataSource.query(
+      `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, status, input, output, reasoning,
+                          metadata, started_at, ended_at, position)
+       SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.status, x.input, x.output, x.reasoning,
+              x.metadata, x.started_at, x.ended_at, x.position
+       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
+            status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz,
+            ended_at timestamptz, position integer)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [projectId, JSON.stringify(rows)],
+    );
+    return new Set(inserted.map((r) => r.id));
+  }
+
+  /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */
+  async updateStep(projectId: string, id: string, dto: UpdateStepDto, eventTime?: Date): Promise<StepDto> {
     const params: unknown[] = [id, projectId];
     const parts = ['updated_at = now()'];
     const set = (column: string, value: unknown, expr = (p: string) => p) => {
@@ -145,7 +210,14 @@ export class StepsService {
     set('reported_in', dto.candidatesIn);
     set('reported_out', dto.candidatesOut);
     if (dto.endedAt !== undefined) set('ended_at', new Date(dto.endedAt));
-    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) parts.push('ended_at = COALESCE(ended_at, GREATEST(now(), started_at))');
+    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) {
+      let end = 'now()';
+      if (eventTime) {
+        params.push(eventTime);
+        end = `$${params.length}::timestamptz`;
+      }
+      parts.push(`ended_at = COALESCE(ended_at, GREATEST(${end}, started_at))`);
+    }
     else if (dto.status === 'running') parts.push('ended_at = NULL');
 
     const [rows] = await this.dataSource.query(

@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { CandidatesModule } from '../candidates/candidates.module.js';
+import { RunsModule } from '../runs/runs.module.js';
+import { StepsModule } from '../steps/steps.module.js';
+import { IngestController } from './ingest.controller.js';
+import { IngestService } from './ingest.service.js';
+
+@Module({ imports: [RunsModule, StepsModule, CandidatesModule], controllers: [IngestController], providers: [IngestService] })
+export class IngestModule {}

@@ -1,0 +1,429 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { CandidatesService } from '../candidates/candidates.service.js';
+import type { CandidateInputDto } from '../candidates/candidates.dto.js';
+import { validateCandidateBatch } from '../candidates/candidate-batch.validator.js';
+import { AppError, type ErrorDetail, notFound } from '../common/app-error.js';
+import { type ErrorBody, errorBody } from '../common/error-body.js';
+import { describeError } from '../common/http-exception.filter.js';
+import { validateDto } from '../common/validation.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { CreateRunDto, UpdateRunDto } from '../runs/runs.dto.js';
+import { RunsService } from '../runs/runs.service.js';
+import { CreateStepDto, UpdateStepDto } from '../steps/steps.dto.js';
+import { StepsService } from '../steps/steps.service.js';
+import { EVENT_TYPES, type EventType, type IngestResultDto } from './ingest.dto.js';
+
+/** An event after validation: what to do, on which ids. */
+type Parsed =
+  | { kind: 'run-create'; id: string; dto: CreateRunDto & { id: string } }
+  | { kind: 'run-update'; id: string; dto: UpdateRunDto }
+  | { kind: 'step-create'; id: string; runId: string; dto: CreateStepDto & { id: string } }
+  | { kind: 'step-update'; id: string; dto: UpdateStepDto }
+  | { kind: 'candidates-create'; stepId: string; candidates: CandidateInputDto[] };
+
+interface Slot {
+  eventId: string;
+  eventTime?: Date;
+  result?: IngestResultDto;
+  parsed?: Parsed;
+  /** Applied one by one, in order, after the grouped writes. */
+  sequential?: boolean;
+}
+
+const EVENT_KEYS = new Set(['id', 'type', 'timestamp', 'body']);
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const failed = (id: string, status: number, error: string, message: string, details?: ErrorDetail[]): IngestResultDto => ({
+  id,
+  status,
+  error: errorBody(status, error, message, details),
+});
+
+/**
+ * The batch endpoint. Events are validated and checked one by one in order (so one bad event
+ * fails alone, and an event whose parent is missing at its position gets a 404 to retry);
+ * then the writes are grouped: all new runs in one statement, all new steps in one, all
+ * candidates in one, and only the rest (updates, replays of existing ids) one by one.
+ */
+@Injectable()
+export class IngestService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly runs: RunsService,
+    private readonly steps: StepsService,
+    private readonly candidates: CandidatesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async ingest(projectId: string, body: unknown): Promise<IngestResultDto[]> {
+    const events = this.readEnvelope(body);
+    const slots: Slot[] = events.map((e) => ({ eventId: e.id as string }));
+
+    // 1. Events applied before (in an earlier batch, or earlier in this one) answer as they did.
+    const seen = await this.seenEvents(projectId, slots.map((s) => s.eventId));
+    const firstInBatch = new Map<string, Slot>();
+    for (const slot of slots) {
+      const earlier = seen.get(slot.eventId);
+      if (earlier !== undefined) slot.result = { id: slot.eventId, status: earlier };
+    }
+
+    // 2. Validate each remaining event on its own.
+    await Promise.all(
+      events.map(async (event, i) => {
+        const slot = slots[i];
+        if (slot.result) return;
+        if (firstInBatch.has(slot.eventId)) return;
+        firstInBatch.set(slot.eventId, slot);
+        const problem = await this.parse(event, slot);
+        if (problem) slot.result = problem;
+      }),
+    );
+
+    // 3. Check references in order against the database and the batch itself.
+    await this.resolve(projectId, slots);
+
+    // 4. Grouped writes, then the rest in order.
+    await this.writeNewRuns(projectId, slots);
+    await this.writeNewSteps(projectId, slots);
+    await this.writeCandidates(projectId, slots);
+    for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(projectId, slot);
+
+    // Duplicates of an event id within the batch answer like their first occurrence.
+    for (const slot of slots) if (!slot.result) slot.result = { ...firstInBatch.get(slot.eventId)!.result!, id: slot.eventId };
+
+    await this.remember(projectId, slots);
+    return slots.map((s) => s.result!);
+  }
+
+  /** The envelope must be sound enough to answer per event; anything else fails the request. */
+  private readEnvelope(body: unknown): Record<string, unknown>[] {
+    const invalid = (message: string, details?: ErrorDetail[]) => new AppError(400, 'VALIDATION_FAILED', message, details);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The body must be an object { events: [...] }');
+    const extra = Object.keys(body).filter((k) => k !== 'events');
+    if (extra.length) throw invalid(`property ${extra[0]} should not exist`, extra.map((k) => ({ field: k, message: `property ${k} should not exist` })));
+    const events = (body as { events?: unknown }).events;
+    if (!Array.isArray(events)) throw invalid('events must be an array', [{ field: 'events', message: 'events must be an array' }]);
+    if (events.length === 0) throw invalid('events must contain at least 1 event', [{ field: 'events', message: 'events must not be empty' }]);
+    const max = this.config.maxEventsPerBatch;
+    if (events.length > max) {
+      throw new AppError(413, 'TOO_MANY_EVENTS', `A batch may carry at most ${max} events (XRAY_MAX_EVENTS_PER_BATCH); got ${events.length}. Split it.`);
+    }
+    const details: ErrorDetail[] = [];
+    events.forEach((e, i) => {
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) details.push({ field: `events.${i}`, message: 'an event must be an object' });
+      else if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 200) {
+        details.push({ field: `events.${i}.id`, message: 'id must be a non-empty string of at most 200 characters' });
+      }
+    });
+    if (details.length) throw invalid('Every event needs an id so its result can be reported', details.slice(0, 20));
+    return events as Record<string, unknown>[];
+  }
+
+  private async parse(event: Record<string, unknown>, slot: Slot): Promise<IngestResultDto | undefined> {
+    const id = slot.eventId;
+    const invalid = (details: ErrorDetail[]) =>
+      failed(id, 400, 'VALIDATION_FAILED', details.length === 1 ? `${details[0].field}: ${details[0].message}` : `${details.length} fields are invalid`, details);
+    const extra = Object.keys(event).filter((k) => !EVENT_KEYS.has(k));
+    if (extra.length) return invalid(extra.map((k) => ({ field: k, message: `property ${k} should not exist` })));
+    const type = event.type as EventType;
+    if (!EVENT_TYPES.includes(type)) return invalid([{ field: 'type', message: `type must be one of: ${EVENT_TYPES.join(', ')}` }]);
+    if (event.timestamp !== undefined) {
+      const time = typeof event.timestamp === 'string' && ISO.test(event.timestamp) ? new Date(event.timestamp) : undefined;
+      if (!time || Number.isNaN(time.getTime())) return invalid([{ field: 'timestamp', message: 'timestamp must be an ISO 8601 date-time' }]);
+      slot.eventTime = time;
+    }
+    const body = event.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid([{ field: 'body', message: 'body must be an object' }]);
+    const { id: entityId, runId, stepId, ...rest } = body as Record<string, unknown>;
+    const needUuid = (field: string, value: unknown): ErrorDetail[] =>
+      typeof value === 'string' && isUUID(value) ? [] : [{ field: `body.${field}`, message: `${field} must be a UUID` }];
+    const checkDto = async <T extends object>(cls: new () => T, plain: object, idDetails: ErrorDetail[]) => {
+      const result = await validateDto(cls, plain);
+      const details = [...idDetails, ...(result.details ?? []).map((d) => ({ ...d, field: `body.${d.field}` }))];
+      return details.length ? { details } : { value: result.value! };
+    };
+    const unexpected = (names: string[]) =>
+      names.filter((n) => (body as Record<string, unknown>)[n] !== undefined).map((n) => ({ field: `body.${n}`, message: `property ${n} should not exist` }));
+
+    switch (type) {
+      case 'run-create': {
+        const r = await checkDto(CreateRunDto, { ...rest, ...(entityId !== undefined ? { id: entityId } : {}) }, unexpected(['runId', 'stepId']));
+        if (r.details) return invalid(r.details);
+        if (!r.value.id) return invalid([{ field: 'body.id', message: 'id is required in a batch so retries stay idempotent' }]);
+        slot.parsed = { kind: type, id: r.value.id, dto: r.value as CreateRunDto & { id: string } };
+        return undefined;
+      }
+      case 'run-update': {
+        const r = await checkDto(UpdateRunDto, rest, [...needUuid('id', entityId), ...unexpected(['runId', 'stepId'])]);
+        if (r.details) return invalid(r.details);
+        slot.parsed = { kind: type, id: entityId as string, dto: r.value };
+        return undefined;
+      }
+      case 'step-create': {
+        const r = await checkDto(CreateStepDto, { ...rest, ...(entityId !== undefined ? { id: entityId } : {}) }, [
+          ...needUuid('runId', runId),
+          ...unexpected(['stepId']),
+        ]);
+        if (r.details) return invalid(r.details);
+        if (!r.value.id) return invalid([{ field: 'body.id', message: 'id is required in a batch so retries stay idempotent' }]);
+        slot.parsed = { kind: type, id: r.value.id, runId: runId as string, dto: r.value as CreateStepDto & { id: string } };
+        return undefined;
+      }
+      case 'step-update': {
+        const r = await checkDto(UpdateStepDto, rest, [...needUuid('id', entityId), ...unexpected(['runId', 'stepId'])]);
+        if (r.details) return invalid(r.details);
+        slot.parsed = { kind: type, id: entityId as string, dto: r.value };
+        return undefined;
+      }
+      case 'candidates-create': {
+        const idDetails = [...needUuid('stepId', stepId), ...unexpected(['id', 'runId'])];
+        if (idDetails.length) return invalid(idDetails);
+        try {
+          slot.parsed = { kind: type, stepId: stepId as string, candidates: validateCandidateBatch(rest, this.config.maxCandidatesPerRequest) };
+          return undefined;
+        } catch (err) {
+          const described = describeError(err)!;
+          const details = described.body.details?.map((d) => ({ ...d, field: `body.${d.field}` }));
+          return failed(id, described.body.statusCode, described.body.error, described.body.message, details);
+        }
+      }
+    }
+  }
+
+  /**
+   * Walks the events in order with what the database holds and what earlier events create,
+   * so each event sees exactly the state it would see if the batch were applied one by one.
+   */
+  private async resolve(projectId: string, slots: Slot[]): Promise<void> {
+    const runIds = new Set<string>();
+    const stepIds = new Set<string>();
+    for (const { parsed: p } of slots) {
+      if (!p) continue;
+      if (p.kind === 'run-create' || p.kind === 'run-update') runIds.add(p.id);
+      if (p.kind === 'step-create') {
+        runIds.add(p.runId);
+        stepIds.add(p.id);
+        if (p.dto.parentStepId) stepIds.add(p.dto.parentStepId);
+      }
+      if (p.kind === 'step-update') stepIds.add(p.id);
+      if (p.kind === 'candidates-create') stepIds.add(p.stepId);
+    }
+    const [runOwners, stepOwners] = await Promise.all([this.runs.findOwners([...runIds]), this.steps.findOwners([...stepIds])]);
+    /** Runs of this project known at the current position: id -> pipeline. */
+    const runs = new Map<string, string>();
+    for (const [id, o] of runOwners) if (o.projectId === projectId) runs.set(id, o.pipeline);
+    /** Steps of this project known at the current position: id -> run id. */
+    const steps = new Map<string, string>();
+    for (const [id, o] of stepOwners) if (o.projectId === projectId) steps.set(id, o.runId);
+    const candidateKeys = new Map<string, Set<string>>();
+
+    for (const slot of slots) {
+      const p = slot.parsed;
+      if (!p || slot.result) continue;
+      const fail = (status: number, code: string, message: string) => (slot.result = failed(slot.eventId, status, code, message));
+      switch (p.kind) {
+        case 'run-create': {
+          const owner = runOwners.get(p.id);
+          if (owner && owner.projectId !== projectId) fail(409, 'ID_CONFLICT', `Run id ${p.id} cannot be used; choose another id`);
+          else if (runs.has(p.id)) slot.sequential = true;
+          else {
+            runs.set(p.id, p.dto.pipeline);
+          }
+          break;
+        }
+        case 'run-update':
+          if (!runs.has(p.id)) fail(404, 'RUN_NOT_FOUND', `Run ${p.id} not found`);
+          else slot.sequential = true;
+          break;
+        case 'step-create': {
+          const owner = stepOwners.get(p.id);
+          const parent = p.dto.parentStepId;
+          if (!runs.has(p.runId)) fail(404, 'RUN_NOT_FOUND', `Run ${p.runId} not found`);
+          else if (parent === p.id) fail(400, 'INVALID_PARENT', 'A step cannot be its own parent');
+          else if (parent && !steps.has(parent)) fail(404, 'PARENT_STEP_NOT_FOUND', `Parent step ${parent} not found`);
+          else if (parent && steps.get(parent) !== p.runId) fail(400, 'PARENT_IN_OTHER_RUN', `Parent step ${parent} belongs to another run`);
+          else if ((owner && owner.projectId !== projectId) || (steps.has(p.id) && steps.get(p.id) !== p.runId)) {
+            fail(409, 'ID_CONFLICT', `Step id ${p.id} is already used outside this run; choose another id`);
+          } else if (steps.has(p.id)) slot.sequential = true;
+          else {
+            steps.set(p.id, p.runId);
+          }
+          break;
+        }
+        case 'step-update':
+          if (!steps.has(p.id)) fail(404, 'STEP_NOT_FOUND', `Step ${p.id} not found`);
+          else slot.sequential = true;
+          break;
+        case 'candidates-create': {
+          if (!steps.has(p.stepId)) {
+            fail(404, 'STEP_NOT_FOUND', `Step ${p.stepId} not found`);
+            break;
+          }
+          const keys = candidateKeys.get(p.stepId) ?? new Set<string>();
+          const local = new Set<string>();
+          let duplicateWithin: string | undefined;
+          let overlapsEarlier = false;
+          for (const c of p.candidates) {
+            if (local.has(c.key)) duplicateWithin ??= c.key;
+            local.add(c.key);
+            if (keys.has(c.key)) overlapsEarlier = true;
+          }
+          if (duplicateWithin !== undefined) {
+            fail(400, 'DUPLICATE_CANDIDATE_KEY', `Candidate keys must be unique within an event; repeated: ${duplicateWithin}`);
+            break;
+          }
+          // Keys already written by an earlier event of this batch: apply after it, in order.
+          if (overlapsEarlier) slot.sequential = true;
+          else for (const k of local) keys.add(k);
+          candidateKeys.set(p.stepId, keys);
+          break;
+        }
+      }
+    }
+  }
+
+  private grouped<K extends Parsed['kind']>(slots: Slot[], kind: K): (Slot & { parsed: Extract<Parsed, { kind: K }> })[] {
+    return slots.filter((s) => !s.result && !s.sequential && s.parsed?.kind === kind) as (Slot & { parsed: Extract<Parsed, { kind: K }> })[];
+  }
+
+  private async writeNewRuns(projectId: string, slots: Slot[]): Promise<void> {
+    const group = this.grouped(slots, 'run-create');
+    if (group.length === 0) return;
+    try {
+      const inserted = await this.runs.insertNewRuns(projectId, group.map((s) => ({ ...s.parsed.dto, eventTime: s.eventTime })));
+      for (const s of group) {
+        if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
+        else s.sequential = true; // created concurrently: the single path upserts or reports the conflict
+      }
+    } catch (err) {
+      this.fallBack(err, group);
+    }
+  }
+
+  private async writeNewSteps(projectId: string, slots: Slot[]): Promise<void> {
+    const group = this.grouped(slots, 'step-create');
+    if (group.length === 0) return;
+    // Only steps whose run, and parent, are stored by now (or come earlier in this group) can
+    // go in the grouped insert; the others wait for the in-order pass after their parents.
+    const ids = group.map((s) => s.parsed.id);
+    const parentIds = group.map((s) => s.parsed.dto.parentStepId).filter((p): p is string => Boolean(p) && !ids.includes(p!));
+    const [runOwners, stepOwners] = await Promise.all([
+      this.runs.findOwners([...new Set(group.map((s) => s.parsed.runId))]),
+      this.steps.findOwners([...new Set(parentIds)]),
+    ]);
+    const insertable: typeof group = [];
+    const inGroup = new Set<string>();
+    for (const s of group) {
+      const parent = s.parsed.dto.parentStepId;
+      const runStored = runOwners.get(s.parsed.runId)?.projectId === projectId;
+      const parentStored = !parent || inGroup.has(parent) || stepOwners.get(parent)?.projectId === projectId;
+      if (runStored && parentStored) {
+        insertable.push(s);
+        inGroup.add(s.parsed.id);
+      } else s.sequential = true;
+    }
+    if (insertable.length === 0) return;
+    try {
+      const inserted = await this.steps.insertNewSteps(
+        projectId,
+        insertable.map((s) => ({
+          ...s.parsed.dto,
+          runId: s.parsed.runId,
+          pipeline: runOwners.get(s.parsed.runId)!.pipeline,
+          eventTime: s.eventTime,
+        })),
+      );
+      for (const s of insertable) {
+        if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
+        else s.sequential = true;
+      }
+    } catch (err) {
+      this.fallBack(err, insertable);
+    }
+  }
+
+  private async writeCandidates(projectId: string, slots: Slot[]): Promise<void> {
+    // Candidates for a step still waiting for the in-order pass go after it, in that pass.
+    const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
+    const group = this.grouped(slots, 'candidates-create').filter((s) => {
+      if (!waiting.has(s.parsed.stepId)) return true;
+      s.sequential = true;
+      return false;
+    });
+    if (group.length === 0) return;
+    try {
+      const stored = await this.candidates.upsertBatches(
+        projectId,
+        group.map((s) => ({ stepId: s.parsed.stepId, candidates: s.parsed.candidates })),
+      );
+      // Several events for one step share its count; each event reports its own size.
+      for (const s of group) {
+        s.result = stored.has(s.parsed.stepId)
+          ? { id: s.eventId, status: 201 }
+          : failed(s.eventId, 404, 'STEP_NOT_FOUND', `Step ${s.parsed.stepId} not found`);
+      }
+    } catch (err) {
+      this.fallBack(err, group);
+    }
+  }
+
+  /** A grouped statement refused by the database (bad value somewhere): retry each event alone. */
+  private fallBack(err: unknown, group: Slot[]): void {
+    const described = describeError(err);
+    const raced = (err as { code?: string }).code === '23503'; // a parent vanished or is not there yet
+    if (!raced && (!described || described.body.statusCode >= 500)) throw err;
+    for (const s of group) s.sequential = true;
+  }
+
+  private async applyOne(projectId: string, slot: Slot): Promise<IngestResultDto> {
+    const p = slot.parsed!;
+    try {
+      switch (p.kind) {
+        case 'run-create':
+          return { id: slot.eventId, status: (await this.runs.createRun(projectId, p.dto, slot.eventTime)).created ? 201 : 200 };
+        case 'run-update':
+          await this.runs.updateRun(projectId, p.id, p.dto, slot.eventTime);
+          return { id: slot.eventId, status: 200 };
+        case 'step-create':
+          return { id: slot.eventId, status: (await this.steps.createStep(projectId, p.runId, p.dto, slot.eventTime)).created ? 201 : 200 };
+        case 'step-update':
+          await this.steps.updateStep(projectId, p.id, p.dto, slot.eventTime);
+          return { id: slot.eventId, status: 200 };
+        case 'candidates-create': {
+          const stored = await this.candidates.upsertBatches(projectId, [{ stepId: p.stepId, candidates: p.candidates }]);
+          if (!stored.has(p.stepId)) throw notFound('Step', p.stepId);
+          return { id: slot.eventId, status: 201 };
+        }
+      }
+    } catch (err) {
+      const described = describeError(err);
+      // Outages and bugs fail the whole request (the client retries it; replays are safe).
+      if (!described || described.body.statusCode >= 500) throw err;
+      return { id: slot.eventId, status: described.body.statusCode, error: described.body as ErrorBody };
+    }
+  }
+
+  private async seenEvents(projectId: string, ids: string[]): Promise<Map<string, number>> {
+    const rows: { event_id: string; status: number }[] = await this.dataSource.query(
+      'SELECT event_id, status FROM ingest_events WHERE project_id = $1 AND event_id = ANY($2::text[])',
+      [projectId, ids],
+    );
+    return new Map(rows.map((r) => [r.event_id, r.status]));
+  }
+
+  /** Successful events are remembered; failed ones are not, so the client can retry them. */
+  private async remember(projectId: string, slots: Slot[]): Promise<void> {
+    const applied = new Map<string, number>();
+    for (const s of slots) if (s.parsed && s.result && s.result.status < 300 && !applied.has(s.eventId)) applied.set(s.eventId, s.result.status);
+    if (applied.size === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO ingest_events (project_id, event_id, status)
+       SELECT $1, e, s FROM unnest($2::text[], $3::smallint[]) AS t(e, s)
+       ON CONFLICT DO NOTHING`,
+      [projectId, [...applied.keys()], [...applied.values()]],
+    );
+  }
+}

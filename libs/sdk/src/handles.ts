@@ -1,0 +1,329 @@
+import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesOptions, type CaptureMode } from './candidates.js';
+import { toErrorInfo, truncate, XrayError } from './errors.js';
+import type { EventType } from './transport.js';
+import { uuidv7 } from './uuid.js';
+
+export const STEP_TYPES = ['llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom'] as const;
+export type StepType = (typeof STEP_TYPES)[number];
+/** Statuses a client may set. */
+export type EndStatus = 'success' | 'error' | 'cancelled';
+
+/** Which value `mask` is looking at. */
+export interface MaskContext {
+  field: 'input' | 'output' | 'data';
+  runId: string;
+  stepId?: string;
+  /** The candidate's key, for `data`. */
+  key?: string;
+}
+
+/** What handles need from the client: kept internal, so the public surface stays small. */
+export interface Core {
+  emit(type: EventType, body: Record<string, unknown>): void;
+  mask(value: unknown, ctx: MaskContext): unknown;
+  report(err: XrayError): void;
+  readonly samplePerReason: number;
+  readonly captureAllLimit: number;
+  readonly candidatesPerEvent: number;
+  readonly maxReasons: number;
+}
+
+export interface StepOptions {
+  /** Kind of step (default `custom`). */
+  type?: StepType;
+  input?: unknown;
+  metadata?: Record<string, unknown>;
+  /** Your own UUID for the step (default: a new UUIDv7). */
+  id?: string;
+}
+
+export interface StepCompleteOptions {
+  output?: unknown;
+  /** Why the step decided what it did. */
+  reasoning?: string;
+  /** Merged into the step's metadata. */
+  metadata?: Record<string, unknown>;
+  /** Default `success`. */
+  status?: EndStatus;
+}
+
+export interface StepFailOptions {
+  output?: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CandidatesResult {
+  capture: CaptureMode;
+  total: number;
+  out: number;
+  stored: number;
+}
+
+const MAX_REASONING = 100_000;
+const now = () => new Date().toISOString();
+
+function guard<T>(core: Core, what: string, fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch (err) {
+    core.report(new XrayError('internal', `${what} failed inside the SDK: ${(err as Error)?.message ?? err}`, { cause: err }));
+    return fallback;
+  }
+}
+
+/** Times `fn` as a step: success when it returns, the error recorded when it throws (then rethrown as is). */
+async function runInStep<T>(step: Step, fn: (step: Step) => T | Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn(step);
+  } catch (err) {
+    step.fail(err);
+    throw err;
+  }
+  if (!step.ended) step.complete();
+  return result;
+}
+
+/** One unit of work in a run. Every method returns at once; nothing here throws. */
+export class Step {
+  readonly id: string;
+  private ending: 'open' | 'ended' = 'open';
+  private tally?: CandidateTally;
+
+  /** @internal use `run.step`, `run.startStep`, `step.step` or `step.startStep`. */
+  constructor(
+    private readonly core: Core,
+    readonly runId: string,
+    readonly name: string,
+    opts: StepOptions = {},
+    readonly parentStepId?: string,
+  ) {
+    this.id = typeof opts.id === 'string' && opts.id ? opts.id : uuidv7();
+    guard(core, 'step()', () => {
+      core.emit('step-create', {
+        runId,
+        id: this.id,
+        name: truncate(String(name), 200),
+        ...(parentStepId ? { parentStepId } : {}),
+        ...(opts.type ? { type: opts.type } : {}),
+        ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
+        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        startedAt: now(),
+      });
+    }, undefined);
+  }
+
+  /** True once the step has been completed or failed. */
+  get ended(): boolean {
+    return this.ending === 'ended';
+  }
+
+  /** Runs `fn` as a child step; returns what it returns, rethrows what it throws. */
+  step<T>(name: string, fn: (step: Step) => T | Promise<T>, opts?: StepOptions): Promise<T> {
+    return runInStep(this.startStep(name, opts), fn);
+  }
+
+  /** Starts a child step you end yourself with `complete` or `fail`. */
+  startStep(name: string, opts?: StepOptions): Step {
+    return new Step(this.core, this.runId, name, opts, this.id);
+  }
+
+  /**
+   * Records the candidates this step weighed. Totals and the reason histogram always cover
+   * the whole list; `capture` decides how many are stored. Can be called several times.
+   */
+  candidates(list: readonly CandidateInput[], opts: CandidatesOptions = {}): CandidatesResult {
+    const empty: CandidatesResult = { capture: opts.capture ?? 'all', total: 0, out: 0, stored: 0 };
+    return guard(this.core, 'candidates()', () => this.recordCandidates(list, opts), empty);
+  }
+
+  private recordCandidates(list: readonly CandidateInput[], opts: CandidatesOptions): CandidatesResult {
+    const core = this.core;
+    if (!Array.isArray(list)) {
+      core.report(new XrayError('usage', `step "${this.name}": candidates() takes an array`));
+      return { capture: opts.capture ?? 'all', total: 0, out: 0, stored: 0 };
+    }
+    const capture: CaptureMode = opts.capture === 'sample' || opts.capture === 'none' ? opts.capture : 'all';
+    const perReason = Math.max(0, Math.floor(opts.samplePerReason ?? core.samplePerReason));
+    const sel = selectCandidates(list, capture, perReason, core.captureAllLimit);
+    if (sel.invalid.length) {
+      core.report(
+        new XrayError('usage', `step "${this.name}": ${sel.invalid.length} candidate(s) without a key or with an unknown decision were skipped`, {
+          count: sel.invalid.length,
+        }),
+      );
+    }
+    const indexes: Iterable<number> =
+      sel.keep === 'none' ? [] : sel.keep === 'all' ? list.keys() : sel.keep;
+    let chunk: Record<string, unknown>[] = [];
+    let stored = 0;
+    const flushChunk = () => {
+      if (chunk.length === 0) return;
+      core.emit('candidates-create', { stepId: this.id, candidates: chunk });
+      stored += chunk.length;
+      chunk = [];
+    };
+    for (const i of indexes) {
+      chunk.push(this.toWire(list[i]));
+      if (chunk.length >= core.candidatesPerEvent) flushChunk();
+    }
+    flushChunk();
+    (this.tally ??= new CandidateTally()).add(sel, stored, perReason);
+    // Counts recorded after the step ended would otherwise never reach the server.
+    if (this.ended) core.emit('step-update', { id: this.id, ...this.countsAndSummary(undefined) });
+    return { capture: sel.capture, total: sel.total, out: sel.out, stored };
+  }
+
+  private toWire(c: CandidateInput): Record<string, unknown> {
+    const key = String(c.key);
+    const out: Record<string, unknown> = { key, decision: c.decision };
+    if (typeof c.score === 'number' && Number.isFinite(c.score)) out.score = c.score;
+    if (typeof c.rank === 'number' && Number.isInteger(c.rank)) out.rank = c.rank;
+    if (typeof c.reason === 'string') out.reason = truncate(c.reason, 2000);
+    if (Array.isArray(c.evaluations)) out.evaluations = c.evaluations;
+    if (c.data !== undefined) out.data = this.core.mask(c.data, { field: 'data', runId: this.runId, stepId: this.id, key });
+    return out;
+  }
+
+  private countsAndSummary(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
+    if (!this.tally) return metadata ? { metadata } : {};
+    return {
+      candidatesIn: this.tally.total,
+      candidatesOut: this.tally.out,
+      metadata: { ...(metadata ?? {}), xray: this.tally.toStats(this.core.maxReasons) },
+    };
+  }
+
+  /** Ends the step (default status `success`) with its output and reasoning. Later calls are ignored. */
+  complete(opts: StepCompleteOptions = {}): void {
+    guard(this.core, 'complete()', () => {
+      if (this.ended) return;
+      this.ending = 'ended';
+      const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
+      this.core.emit('step-update', {
+        id: this.id,
+        status,
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+        ...(typeof opts.reasoning === 'string' ? { reasoning: truncate(opts.reasoning, MAX_REASONING) } : {}),
+        ...this.countsAndSummary(opts.metadata),
+      });
+    }, undefined);
+  }
+
+  /** Ends the step as failed, recording `err` (an Error or anything thrown). */
+  fail(err: unknown, opts: StepFailOptions = {}): void {
+    guard(this.core, 'fail()', () => {
+      // A failure after complete() still wins: the step did not end well after all.
+      this.ending = 'ended';
+      this.core.emit('step-update', {
+        id: this.id,
+        status: 'error',
+        error: toErrorInfo(err),
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+        ...this.countsAndSummary(opts.metadata),
+      });
+    }, undefined);
+  }
+}
+
+export interface StartRunOptions {
+  /** Pipeline name, e.g. `competitor-selection`. */
+  pipeline: string;
+  pipelineVersion?: string;
+  input?: unknown;
+  metadata?: Record<string, unknown>;
+  tags?: string[];
+  /** Your own UUID for the run (default: a new UUIDv7). */
+  id?: string;
+}
+
+export interface RunCompleteOptions {
+  output?: unknown;
+  /** Default `success`. */
+  status?: EndStatus;
+  /** Merged into the run's metadata. */
+  metadata?: Record<string, unknown>;
+  /** Replace the run's tags. */
+  tags?: string[];
+}
+
+export interface RunFailOptions {
+  output?: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+/** One execution of a pipeline. Every method returns at once; nothing here throws. */
+export class Run {
+  readonly id: string;
+  readonly pipeline: string;
+  private endedFlag = false;
+
+  /** @internal use `xray.startRun`. */
+  constructor(
+    private readonly core: Core,
+    opts: StartRunOptions,
+  ) {
+    this.id = typeof opts?.id === 'string' && opts.id ? opts.id : uuidv7();
+    this.pipeline = String(opts?.pipeline ?? '');
+    guard(core, 'startRun()', () => {
+      if (!this.pipeline) core.report(new XrayError('usage', 'startRun() needs a pipeline name'));
+      core.emit('run-create', {
+        id: this.id,
+        pipeline: truncate(this.pipeline || 'unnamed', 200),
+        ...(opts.pipelineVersion ? { pipelineVersion: String(opts.pipelineVersion) } : {}),
+        ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId: this.id }) } : {}),
+        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        ...(opts.tags ? { tags: opts.tags } : {}),
+        startedAt: now(),
+      });
+    }, undefined);
+  }
+
+  get ended(): boolean {
+    return this.endedFlag;
+  }
+
+  /** Runs `fn` as a top-level step; returns what it returns, rethrows what it throws. */
+  step<T>(name: string, fn: (step: Step) => T | Promise<T>, opts?: StepOptions): Promise<T> {
+    return runInStep(this.startStep(name, opts), fn);
+  }
+
+  /** Starts a top-level step you end yourself with `complete` or `fail`. */
+  startStep(name: string, opts?: StepOptions): Step {
+    return new Step(this.core, this.id, name, opts);
+  }
+
+  /** Ends the run (default status `success`). Resolves at once: sending happens in the background. */
+  async complete(opts: RunCompleteOptions = {}): Promise<void> {
+    guard(this.core, 'run.complete()', () => {
+      if (this.endedFlag) return;
+      this.endedFlag = true;
+      const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
+      this.core.emit('run-update', {
+        id: this.id,
+        status,
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
+        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        ...(opts.tags ? { tags: opts.tags } : {}),
+      });
+    }, undefined);
+  }
+
+  /** Ends the run as failed, recording `err`. Resolves at once. */
+  async fail(err: unknown, opts: RunFailOptions = {}): Promise<void> {
+    guard(this.core, 'run.fail()', () => {
+      this.endedFlag = true;
+      this.core.emit('run-update', {
+        id: this.id,
+        status: 'error',
+        error: toErrorInfo(err),
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
+        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+      });
+    }, undefined);
+  }
+}

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsModule } from './analytics/analytics.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { CandidatesModule } from './candidates/candidates.module.js';
 import { ConfigModule } from './config/config.module.js';
@@ -10,6 +11,6 @@ import { RunsModule } from './runs/runs.module.js';
 import { StepsModule } from './steps/steps.module.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, HealthModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, AnalyticsModule, HealthModule],
 })
 export class AppModule {}

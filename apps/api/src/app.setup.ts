@@ -3,6 +3,7 @@ import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swag
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { errorBody } from './common/error-body.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { parseQuery } from './common/query-parser.js';
 import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
@@ -50,7 +51,7 @@ export function configureApp(app: INestApplication): INestApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
-  http.set('query parser', 'extended');
+  http.set('query parser', parseQuery);
   app.use(jsonBody(config.maxBodyBytes));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());

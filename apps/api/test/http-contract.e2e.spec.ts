@@ -61,6 +61,10 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       'GET /v1/steps/{stepId}/candidates': 'listCandidates',
       'GET /v1/steps/{stepId}/candidates/summary': 'getCandidateSummary',
       'POST /v1/ingest': 'ingestEvents',
+      'GET /v1/steps': 'searchSteps',
+      'GET /v1/candidates': 'searchCandidates',
+      'GET /v1/runs/{id}/compare/{otherId}': 'compareRuns',
+      'GET /v1/analytics/pipelines/{pipeline}': 'getPipelineAnalytics',
       'GET /health': 'getHealth',
     });
     for (const [name, op] of Object.entries(operations)) {

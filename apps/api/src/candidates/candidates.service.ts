@@ -197,6 +197,19 @@ export class CandidatesService {
     };
   }
 
+  /** For each step, the keys it kept (accepted or selected) and the keys it rejected. */
+  async keptAndRejectedKeys(projectId: string, stepIds: string[]): Promise<Map<string, { kept: Set<string>; rejected: Set<string> }>> {
+    const out = new Map<string, { kept: Set<string>; rejected: Set<string> }>();
+    if (stepIds.length === 0) return out;
+    const rows: { step_id: string; key: string; decision: string }[] = await this.dataSource.query(
+      'SELECT step_id, key, decision FROM candidates WHERE project_id = $1 AND step_id = ANY($2::uuid[])',
+      [projectId, stepIds],
+    );
+    for (const id of stepIds) out.set(id, { kept: new Set(), rejected: new Set() });
+    for (const r of rows) out.get(r.step_id)![r.decision === 'rejected' ? 'rejected' : 'kept'].add(r.key);
+    return out;
+  }
+
   private async assertStep(projectId: string, stepId: string): Promise<void> {
     const rows = await this.dataSource.query('SELECT 1 FROM steps WHERE id = $1 AND project_id = $2', [stepId, projectId]);
     if (rows.length === 0) throw notFound('Step', stepId);

@@ -16,6 +16,10 @@ export interface AppConfig {
   maxEventsPerBatch: number;
   /** How long applied ingest event ids are remembered for de-duplication. */
   ingestDedupeHours: number;
+  /** A run still running after this long is marked timed_out (ms). */
+  runTimeoutMs: number;
+  /** How often the timeout sweep runs (ms; 0 disables it). */
+  sweepIntervalMs: number;
   /** Pool size of the PostgreSQL connection pool. */
   dbPoolSize: number;
   /** Per-statement timeout in milliseconds (0 disables). */
@@ -67,6 +71,22 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses durations such as `24h`, `30m`, `90s`, `500ms` or a plain number of milliseconds. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  return Math.floor(Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()]);
+}
+
+function duration(env: Env, name: string, fallback: string, min: number): number {
+  const raw = read(env, name) ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < min) throw new ConfigError(name, `must be a duration such as 24h, 30m or 90s (at least ${min} ms), got "${raw}"`);
+  return ms;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const databaseUrl = read(env, 'DATABASE_URL');
   if (databaseUrl !== undefined) {
@@ -107,6 +127,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxCandidatesPerRequest: int(env, 'XRAY_MAX_CANDIDATES_PER_REQUEST', 10_000, 1, 1_000_000),
     maxEventsPerBatch: int(env, 'XRAY_MAX_EVENTS_PER_BATCH', 1000, 1, 100_000),
     ingestDedupeHours: int(env, 'XRAY_INGEST_DEDUPE_HOURS', 168, 1, 24 * 365),
+    runTimeoutMs: duration(env, 'XRAY_RUN_TIMEOUT', '24h', 1000),
+    sweepIntervalMs: duration(env, 'XRAY_SWEEP_INTERVAL', '60s', 0),
     dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', 10, 1, 200),
     statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     logLevel: logLevel as AppConfig['logLevel'],

@@ -2,6 +2,9 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsNumber,
+  Min,
+  ValidateBy,
   ArrayMaxSize,
   IsArray,
   IsNotEmpty,
@@ -40,6 +43,21 @@ export class ErrorInfoDto {
   @MaxLength(100_000)
   stack?: string;
 }
+
+/** At most 10 `metadata.<key>` filters, string keys and values of bounded size. */
+const IsMetadataFilter = () =>
+  ValidateBy({
+    name: 'isMetadataFilter',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).length <= 10 &&
+        Object.entries(value).every(([k, v]) => k.length > 0 && k.length <= 100 && typeof v === 'string' && v.length <= 500),
+      defaultMessage: () => 'metadata filters are metadata.<key>=<value>, at most 10, each key and value given once',
+    },
+  });
 
 const TagList = () =>
   applyDecorators(
@@ -133,6 +151,37 @@ export class ListRunsQueryDto {
   @IsString({ each: true })
   @MaxLength(100, { each: true })
   tag?: string[];
+
+  @ApiPropertyOptional({ description: 'Only runs that took at least this many milliseconds (finished runs only).', minimum: 0, type: Number })
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  minDurationMs?: number;
+
+  @ApiPropertyOptional({ description: 'Only runs whose `error.type` is exactly this.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  errorType?: string;
+
+  @ApiPropertyOptional({
+    description: 'Metadata equality, written `metadata.<key>=<value>` (e.g. `?metadata.customer=acme`); several keys must all match. Values compare as strings.',
+    type: 'object',
+    additionalProperties: { type: 'string' },
+  })
+  @IsOptional()
+  @IsMetadataFilter()
+  metadata?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    description: 'Text search over pipeline name, step names and error messages (whole words; the last word may be a prefix).',
+    maxLength: 200,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  q?: string;
 
   @OptionalTimestamp('Only runs started at or after this time.')
   from?: string;

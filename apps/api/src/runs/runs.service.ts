@@ -47,6 +47,20 @@ export function toRunDto(r: RunRow): RunDto {
   };
 }
 
+/**
+ * Turns free text into a safe tsquery: words joined with AND, the last one a prefix. Only
+ * letters, digits, `_` and `-` survive, so no tsquery syntax can be injected.
+ */
+export function toTsQuery(text: string): string | undefined {
+  const words = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}_]+/u)
+    .filter(Boolean)
+    .slice(0, 8);
+  if (words.length === 0) return undefined;
+  return words.map((w, i) => (i === words.length - 1 ? `${w}:*` : w)).join(' & ');
+}
+
 /** JSON parameters go to PostgreSQL as text; undefined stays "not sent". */
 const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
 
@@ -209,6 +223,19 @@ export class RunsService {
     if (q.pipeline !== undefined) add((p) => `pipeline = ${p}`, q.pipeline);
     if (q.status !== undefined) add((p) => `status = ${p}`, q.status);
     if (q.tag?.length) add((p) => `tags @> ${p}::text[]`, q.tag);
+    if (q.minDurationMs !== undefined) add((p) => `duration_ms >= ${p}`, q.minDurationMs);
+    if (q.errorType !== undefined) add((p) => `error_type = ${p}`, q.errorType);
+    if (q.metadata !== undefined) add((p) => `metadata @> ${p}::jsonb`, JSON.stringify(q.metadata));
+    if (q.q !== undefined) {
+      const query = toTsQuery(q.q);
+      if (query) {
+        params.push(query);
+        const p = `$${params.length}`;
+        where.push(
+          `(search @@ to_tsquery('simple', ${p}) OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = runs.id AND s.search @@ to_tsquery('simple', ${p})))`,
+        );
+      }
+    }
     if (q.from !== undefined) add((p) => `started_at >= ${p}`, new Date(q.from));
     if (q.to !== undefined) add((p) => `started_at < ${p}`, new Date(q.to));
     if (q.cursor !== undefined) {

@@ -1,0 +1,376 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { DECISIONS } from '../candidates/candidate.entity.js';
+import { EvaluationDto } from '../candidates/candidates.dto.js';
+import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp } from '../common/dto-helpers.js';
+import { RUN_STATUSES } from '../runs/run.entity.js';
+import { RunDto } from '../runs/runs.dto.js';
+import { STEP_TYPES } from '../steps/step.entity.js';
+
+const Ratio = (description: string) => [
+  ApiPropertyOptional({ description, minimum: 0, maximum: 1, type: Number }),
+  IsOptional(),
+  Type(() => Number),
+  IsNumber({ allowNaN: false, allowInfinity: false }),
+  Min(0),
+  Max(1),
+];
+const apply = (decorators: PropertyDecorator[]): PropertyDecorator => (t, k) => decorators.forEach((d) => d(t, k));
+
+export class SearchStepsQueryDto {
+  @ApiPropertyOptional({ description: 'Only steps with exactly this name, e.g. `filter-by-price`.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  name?: string;
+
+  @OptionalEnum(STEP_TYPES, 'Only steps of this type.')
+  type?: (typeof STEP_TYPES)[number];
+
+  @OptionalEnum(RUN_STATUSES, 'Only steps with this status.')
+  status?: (typeof RUN_STATUSES)[number];
+
+  @ApiPropertyOptional({ description: 'Only steps of runs of this pipeline.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  pipeline?: string;
+
+  @apply(Ratio('Only steps that eliminated at least this share of their candidates (0–1), e.g. 0.9.'))
+  minEliminationRatio?: number;
+
+  @apply(Ratio('Only steps that eliminated at most this share of their candidates (0–1).'))
+  maxEliminationRatio?: number;
+
+  @ApiPropertyOptional({ description: 'Only steps that took at least this many milliseconds.', minimum: 0, type: Number })
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  minDurationMs?: number;
+
+  @OptionalTimestamp('Only steps started at or after this time.')
+  from?: string;
+
+  @OptionalTimestamp('Only steps started before this time.')
+  to?: string;
+
+  @LimitParam(200, 50)
+  limit?: number;
+
+  @CursorParam()
+  cursor?: string;
+}
+
+export class StepSearchItemDto {
+  @ApiProperty({ format: 'uuid', description: 'Step id.' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid', description: 'The run it belongs to.' })
+  runId: string;
+
+  @ApiProperty({ description: 'The run’s pipeline.' })
+  pipeline: string;
+
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'Enclosing step, if nested.' })
+  parentStepId: string | null;
+
+  @ApiProperty({ description: 'Step name.' })
+  name: string;
+
+  @ApiProperty({ enum: STEP_TYPES, description: 'Kind of step.' })
+  type: string;
+
+  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
+  status: string;
+
+  @ApiProperty({ format: 'date-time', description: 'When the step started.' })
+  startedAt: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the step ended.' })
+  endedAt: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'How long it took, in milliseconds.' })
+  durationMs: number | null;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates considered.' })
+  candidatesIn: number;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates kept.' })
+  candidatesOut: number;
+
+  @ApiProperty({ nullable: true, type: Number, description: '1 − candidatesOut / candidatesIn; null when nothing came in.' })
+  eliminationRatio: number | null;
+}
+
+export class StepSearchPageDto {
+  @ApiProperty({ type: [StepSearchItemDto], description: 'Matching steps, newest first.' })
+  items: StepSearchItemDto[];
+
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  nextCursor: string | null;
+}
+
+export class SearchCandidatesQueryDto {
+  @ApiProperty({ description: 'The item’s key (e.g. a product id): every evaluation of it across runs.', maxLength: 500 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(500)
+  key: string;
+
+  @ApiPropertyOptional({ description: 'Only evaluations in runs of this pipeline.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  pipeline?: string;
+
+  @OptionalEnum(DECISIONS, 'Only evaluations with this decision.')
+  decision?: (typeof DECISIONS)[number];
+
+  @OptionalTimestamp('Only evaluations recorded at or after this time.')
+  from?: string;
+
+  @OptionalTimestamp('Only evaluations recorded before this time.')
+  to?: string;
+
+  @LimitParam(1000, 100)
+  limit?: number;
+
+  @CursorParam()
+  cursor?: string;
+}
+
+export class CandidateEvaluationDto {
+  @ApiProperty({ format: 'uuid', description: 'The run.' })
+  runId: string;
+
+  @ApiProperty({ format: 'uuid', description: 'The step that evaluated the item.' })
+  stepId: string;
+
+  @ApiProperty({ description: 'That step’s name.' })
+  stepName: string;
+
+  @ApiProperty({ description: 'The run’s pipeline.' })
+  pipeline: string;
+
+  @ApiProperty({ description: 'The item’s key.' })
+  key: string;
+
+  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.' })
+  decision: string;
+
+  @ApiProperty({ nullable: true, type: String, description: 'Why.' })
+  reason: string | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.' })
+  score: number | null;
+
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.' })
+  rank: number | null;
+
+  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.' })
+  evaluations: EvaluationDto[] | null;
+
+  @ApiProperty({ format: 'date-time', description: 'When it was recorded.' })
+  createdAt: string;
+}
+
+export class CandidateEvaluationPageDto {
+  @ApiProperty({ type: [CandidateEvaluationDto], description: 'Evaluations of the item, newest first.' })
+  items: CandidateEvaluationDto[];
+
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  nextCursor: string | null;
+}
+
+export class ValuePairDto {
+  @ApiProperty({ nullable: true, description: 'Value in the first run.', oneOf: [{ type: 'string' }, { type: 'number' }] })
+  left: string | number | null;
+
+  @ApiProperty({ nullable: true, description: 'Value in the second run.', oneOf: [{ type: 'string' }, { type: 'number' }] })
+  right: string | number | null;
+}
+
+export class StepSideDto {
+  @ApiProperty({ format: 'uuid', description: 'Step id.' })
+  id: string;
+
+  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
+  status: string;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Duration in milliseconds.' })
+  durationMs: number | null;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates considered.' })
+  candidatesIn: number;
+
+  @ApiProperty({ type: 'integer', description: 'Candidates kept.' })
+  candidatesOut: number;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Elimination ratio.' })
+  eliminationRatio: number | null;
+}
+
+export class CandidateFlipsDto {
+  @ApiProperty({ type: [String], description: 'Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).' })
+  keptLeftRejectedRight: string[];
+
+  @ApiProperty({ type: [String], description: 'Keys kept in the second run and rejected in the first (at most 1000).' })
+  keptRightRejectedLeft: string[];
+
+  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the first and rejected in the second.' })
+  keptLeftRejectedRightCount: number;
+
+  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the second and rejected in the first.' })
+  keptRightRejectedLeftCount: number;
+}
+
+export class StepComparisonDto {
+  @ApiProperty({
+    type: [String],
+    description: 'Step names from the root; a repeated sibling name gets `#2`, `#3`… so each path is unique.',
+  })
+  path: string[];
+
+  @ApiProperty({ type: StepSideDto, nullable: true, description: 'The step in the first run, if it has one at this path.' })
+  left: StepSideDto | null;
+
+  @ApiProperty({ type: StepSideDto, nullable: true, description: 'The step in the second run, if it has one at this path.' })
+  right: StepSideDto | null;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/ValuePairDto' },
+    description: 'Fields that differ (`status`, `durationMs`, `candidatesIn`, `candidatesOut`), each with both values.',
+  })
+  differences: Record<string, ValuePairDto>;
+
+  @ApiProperty({ type: CandidateFlipsDto, nullable: true, description: 'Candidate keys decided differently; null unless both sides stored candidates.' })
+  candidates: CandidateFlipsDto | null;
+}
+
+export class RunComparisonDto {
+  @ApiProperty({ type: RunDto, description: 'The first run.' })
+  left: RunDto;
+
+  @ApiProperty({ type: RunDto, description: 'The second run.' })
+  right: RunDto;
+
+  @ApiProperty({ type: [StepComparisonDto], description: 'Steps aligned by path, in the first run’s order, then steps only the second has.' })
+  steps: StepComparisonDto[];
+}
+
+export class PipelineAnalyticsQueryDto {
+  @OptionalTimestamp('Start of the range (default: 7 days before `to`).')
+  from?: string;
+
+  @OptionalTimestamp('End of the range (default: now).')
+  to?: string;
+}
+
+export class StatusCountsDto {
+  @ApiProperty({ type: 'integer', description: 'Runs still running.' })
+  running: number;
+
+  @ApiProperty({ type: 'integer', description: 'Runs that succeeded.' })
+  success: number;
+
+  @ApiProperty({ type: 'integer', description: 'Runs that failed.' })
+  error: number;
+
+  @ApiProperty({ type: 'integer', description: 'Runs cancelled.' })
+  cancelled: number;
+
+  @ApiProperty({ type: 'integer', description: 'Runs marked timed out by the server.' })
+  timed_out: number;
+}
+
+export class RunStatsDto {
+  @ApiProperty({ type: 'integer', description: 'Runs started in the range.' })
+  total: number;
+
+  @ApiProperty({ type: StatusCountsDto, description: 'Runs by status.' })
+  byStatus: StatusCountsDto;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Failed (error or timed out) / finished runs; null when none finished.' })
+  errorRate: number | null;
+}
+
+export class StepStatsDto {
+  @ApiProperty({ description: 'Step name.' })
+  name: string;
+
+  @ApiProperty({ type: 'integer', description: 'Steps with this name in the range.' })
+  count: number;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Failed / finished steps with this name.' })
+  errorRate: number | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds.' })
+  p50DurationMs: number | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds.' })
+  p95DurationMs: number | null;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Mean elimination ratio over steps that had candidates.' })
+  meanEliminationRatio: number | null;
+}
+
+export class ReasonStatDto {
+  @ApiProperty({ description: 'Rejection reason.' })
+  reason: string;
+
+  @ApiProperty({ type: 'integer', description: 'Rejected candidates with this reason.' })
+  count: number;
+}
+
+export class StepReasonsDto {
+  @ApiProperty({ description: 'Filter step name.' })
+  stepName: string;
+
+  @ApiProperty({ type: [ReasonStatDto], description: 'Top 10 rejection reasons, most frequent first.' })
+  reasons: ReasonStatDto[];
+}
+
+export class TimePointDto {
+  @ApiProperty({ format: 'date-time', description: 'Start of the bucket.' })
+  start: string;
+
+  @ApiProperty({ type: 'integer', description: 'Runs started in the bucket.' })
+  runs: number;
+
+  @ApiProperty({ type: 'integer', description: 'Of those, runs that ended in error or timed out.' })
+  errors: number;
+}
+
+export class TimeSeriesDto {
+  @ApiProperty({ enum: ['hour', 'day'], description: 'Bucket size: hours for ranges up to 2 days, days beyond.' })
+  bucket: 'hour' | 'day';
+
+  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.' })
+  points: TimePointDto[];
+}
+
+export class PipelineAnalyticsDto {
+  @ApiProperty({ description: 'The pipeline.' })
+  pipeline: string;
+
+  @ApiProperty({ format: 'date-time', description: 'Start of the range.' })
+  from: string;
+
+  @ApiProperty({ format: 'date-time', description: 'End of the range.' })
+  to: string;
+
+  @ApiProperty({ type: RunStatsDto, description: 'Runs started in the range.' })
+  runs: RunStatsDto;
+
+  @ApiProperty({ type: [StepStatsDto], description: 'Per step name, most frequent first.' })
+  steps: StepStatsDto[];
+
+  @ApiProperty({ type: [StepReasonsDto], description: 'Top rejection reasons of each filter step.' })
+  topRejectionReasons: StepReasonsDto[];
+
+  @ApiProperty({ type: TimeSeriesDto, description: 'Runs and errors over time.' })
+  timeSeries: TimeSeriesDto;
+}

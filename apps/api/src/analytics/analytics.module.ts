@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { CandidatesModule } from '../candidates/candidates.module.js';
+import { RunsModule } from '../runs/runs.module.js';
+import { StepsModule } from '../steps/steps.module.js';
+import { AnalyticsController } from './analytics.controller.js';
+import { AnalyticsService } from './analytics.service.js';
+
+@Module({ imports: [RunsModule, StepsModule, CandidatesModule], controllers: [AnalyticsController], providers: [AnalyticsService] })
+export class AnalyticsModule {}

@@ -1,0 +1,335 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CandidatesService } from '../candidates/candidates.service.js';
+import { AppError } from '../common/app-error.js';
+import { decodeCursor, encodeCursor } from '../common/cursor.js';
+import { iso } from '../common/dto-helpers.js';
+import { RunsService } from '../runs/runs.service.js';
+import type { StepNodeDto } from '../steps/steps.dto.js';
+import { StepsService } from '../steps/steps.service.js';
+import type {
+  CandidateEvaluationPageDto,
+  PipelineAnalyticsDto,
+  PipelineAnalyticsQueryDto,
+  RunComparisonDto,
+  SearchCandidatesQueryDto,
+  SearchStepsQueryDto,
+  StepComparisonDto,
+  StepSearchPageDto,
+  StepSideDto,
+} from './analytics.dto.js';
+
+const DAY = 86_400_000;
+const MAX_RANGE_DAYS = 366;
+const MAX_FLIPS = 1000;
+
+/** Collects WHERE clauses with numbered parameters. */
+class Where {
+  readonly clauses: string[] = [];
+  constructor(readonly params: unknown[]) {}
+  add(sql: (p: string) => string, value: unknown): void {
+    if (value === undefined) return;
+    this.params.push(value);
+    this.clauses.push(sql(`$${this.params.length}`));
+  }
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+  toString(): string {
+    return this.clauses.join(' AND ');
+  }
+}
+
+function timeCursor(cursor: string | undefined): [Date, string] | undefined {
+  if (cursor === undefined) return undefined;
+  const [at, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime())) throw new AppError(400, 'INVALID_CURSOR', 'cursor is not a cursor this API returned');
+  return [date, id];
+}
+
+/** Cross-run questions: step search, candidate lineage, run comparison and pipeline analytics. */
+@Injectable()
+export class AnalyticsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly runs: RunsService,
+    private readonly steps: StepsService,
+    private readonly candidates: CandidatesService,
+  ) {}
+
+  /** "Where did the price filter drop more than 90%?" — steps across runs, newest first. */
+  async searchSteps(projectId: string, q: SearchStepsQueryDto): Promise<StepSearchPageDto> {
+    if (q.minEliminationRatio !== undefined && q.maxEliminationRatio !== undefined && q.minEliminationRatio > q.maxEliminationRatio) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'minEliminationRatio must not exceed maxEliminationRatio');
+    }
+    const limit = q.limit ?? 50;
+    const where = new Where([projectId]);
+    where.clauses.push('project_id = $1');
+    where.add((p) => `name = ${p}`, q.name);
+    where.add((p) => `type = ${p}`, q.type);
+    where.add((p) => `status = ${p}`, q.status);
+    where.add((p) => `pipeline = ${p}`, q.pipeline);
+    where.add((p) => `elimination_ratio >= ${p}`, q.minEliminationRatio);
+    where.add((p) => `elimination_ratio <= ${p}`, q.maxEliminationRatio);
+    where.add((p) => `duration_ms >= ${p}`, q.minDurationMs);
+    where.add((p) => `started_at >= ${p}`, q.from && new Date(q.from));
+    where.add((p) => `started_at < ${p}`, q.to && new Date(q.to));
+    const after = timeCursor(q.cursor);
+    if (after) where.clauses.push(`(started_at, id) < (${where.param(after[0])}, ${where.param(after[1])}::uuid)`);
+    const rows: {
+      id: string;
+      run_id: string;
+      pipeline: string;
+      parent_step_id: string | null;
+      name: string;
+      type: string;
+      status: string;
+      started_at: Date;
+      ended_at: Date | null;
+      duration_ms: number | null;
+      candidates_in: number;
+      candidates_out: number;
+      elimination_ratio: number | null;
+    }[] = await this.dataSource.query(
+      `SELECT id, run_id, pipeline, parent_step_id, name, type, status, started_at, ended_at, duration_ms,
+              candidates_in, candidates_out, elimination_ratio
+       FROM steps WHERE ${where} ORDER BY started_at DESC, id DESC LIMIT ${where.param(limit + 1)}`,
+      where.params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        id: r.id,
+        runId: r.run_id,
+        pipeline: r.pipeline,
+        parentStepId: r.parent_step_id,
+        name: r.name,
+        type: r.type,
+        status: r.status,
+        startedAt: r.started_at.toISOString(),
+        endedAt: iso(r.ended_at),
+        durationMs: r.duration_ms,
+        candidatesIn: r.candidates_in,
+        candidatesOut: r.candidates_out,
+        eliminationRatio: r.elimination_ratio,
+      })),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
+    };
+  }
+
+  /** "Why was B0XYZ never selected?" — every evaluation of one item, newest first. */
+  async searchCandidates(projectId: string, q: SearchCandidatesQueryDto): Promise<CandidateEvaluationPageDto> {
+    const limit = q.limit ?? 100;
+    const where = new Where([projectId, q.key]);
+    where.clauses.push('c.project_id = $1', 'c.key = $2');
+    where.add((p) => `s.pipeline = ${p}`, q.pipeline);
+    where.add((p) => `c.decision = ${p}`, q.decision);
+    where.add((p) => `c.created_at >= ${p}`, q.from && new Date(q.from));
+    where.add((p) => `c.created_at < ${p}`, q.to && new Date(q.to));
+    if (q.cursor !== undefined) {
+      const [before] = decodeCursor(q.cursor, ['string']) as [string];
+      if (!/^\d{1,19}$/.test(before)) throw new AppError(400, 'INVALID_CURSOR', 'cursor is not a cursor this API returned');
+      where.clauses.push(`c.id < ${where.param(before)}::bigint`);
+    }
+    const rows: {
+      id: string;
+      run_id: string;
+      step_id: string;
+      step_name: string;
+      pipeline: string;
+      key: string;
+      decision: string;
+      reason: string | null;
+      score: number | null;
+      rank: number | null;
+      evaluations: null;
+      created_at: Date;
+    }[] = await this.dataSource.query(
+      `SELECT c.id, c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
+              c.evaluations, c.created_at
+       FROM candidates c JOIN steps s ON s.id = c.step_id
+       WHERE ${where} ORDER BY c.id DESC LIMIT ${where.param(limit + 1)}`,
+      where.params,
+    );
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        runId: r.run_id,
+        stepId: r.step_id,
+        stepName: r.step_name,
+        pipeline: r.pipeline,
+        key: r.key,
+        decision: r.decision,
+        reason: r.reason,
+        score: r.score,
+        rank: r.rank,
+        evaluations: r.evaluations,
+        createdAt: r.created_at.toISOString(),
+      })),
+      nextCursor: rows.length > limit ? encodeCursor([page[page.length - 1].id]) : null,
+    };
+  }
+
+  /** Two runs' step trees aligned by path, with what differs and which candidates flipped. */
+  async compareRuns(projectId: string, leftId: string, rightId: string): Promise<RunComparisonDto> {
+    const [left, right, leftTree, rightTree] = await Promise.all([
+      this.runs.findRun(projectId, leftId),
+      this.runs.findRun(projectId, rightId),
+      this.steps.findStepTree(projectId, leftId),
+      this.steps.findStepTree(projectId, rightId),
+    ]);
+    const leftSteps = flattenByPath(leftTree);
+    const rightSteps = flattenByPath(rightTree);
+    const paths = [...leftSteps.keys(), ...[...rightSteps.keys()].filter((k) => !leftSteps.has(k))];
+
+    const withCandidates = paths
+      .map((p) => [leftSteps.get(p), rightSteps.get(p)] as const)
+      .filter(([l, r]) => l && r && l.candidatesStored > 0 && r.candidatesStored > 0);
+    const kept = await this.candidates.keptAndRejectedKeys(
+      projectId,
+      withCandidates.flatMap(([l, r]) => [l!.id, r!.id]),
+    );
+
+    const steps: StepComparisonDto[] = paths.map((path) => {
+      const l = leftSteps.get(path);
+      const r = rightSteps.get(path);
+      const differences: StepComparisonDto['differences'] = {};
+      if (l && r) {
+        for (const field of ['status', 'durationMs', 'candidatesIn', 'candidatesOut'] as const) {
+          if (l[field] !== r[field]) differences[field] = { left: l[field], right: r[field] };
+        }
+      }
+      let candidates: StepComparisonDto['candidates'] = null;
+      if (l && r && kept.has(l.id) && kept.has(r.id)) {
+        const a = kept.get(l.id)!;
+        const b = kept.get(r.id)!;
+        const keptLeft = [...a.kept].filter((k) => b.rejected.has(k)).sort();
+        const keptRight = [...b.kept].filter((k) => a.rejected.has(k)).sort();
+        candidates = {
+          keptLeftRejectedRight: keptLeft.slice(0, MAX_FLIPS),
+          keptRightRejectedLeft: keptRight.slice(0, MAX_FLIPS),
+          keptLeftRejectedRightCount: keptLeft.length,
+          keptRightRejectedLeftCount: keptRight.length,
+        };
+      }
+      return { path: JSON.parse(path) as string[], left: l ? side(l) : null, right: r ? side(r) : null, differences, candidates };
+    });
+    return { left, right, steps };
+  }
+
+  async pipelineAnalytics(projectId: string, pipeline: string, q: PipelineAnalyticsQueryDto): Promise<PipelineAnalyticsDto> {
+    const to = q.to ? new Date(q.to) : new Date();
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 7 * DAY);
+    if (from >= to) throw new AppError(400, 'INVALID_RANGE', '`from` must be before `to`');
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY) {
+      throw new AppError(400, 'INVALID_RANGE', `The range may span at most ${MAX_RANGE_DAYS} days`);
+    }
+    const bucket: 'hour' | 'day' = to.getTime() - from.getTime() <= 2 * DAY ? 'hour' : 'day';
+    const args = [projectId, pipeline, from, to];
+
+    const [statusRows, stepRows, reasonRows, seriesRows] = await Promise.all([
+      this.dataSource.query(
+        `SELECT status, count(*)::int AS n FROM runs
+         WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY status`,
+        args,
+      ) as Promise<{ status: string; n: number }[]>,
+      this.dataSource.query(
+        `SELECT name, count(*)::int AS count,
+                count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS failed,
+                count(*) FILTER (WHERE status <> 'running')::int AS finished,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+                avg(elimination_ratio) AS mean_ratio
+         FROM steps
+         WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4
+         GROUP BY name ORDER BY count(*) DESC, name LIMIT 200`,
+        args,
+      ) as Promise<{ name: string; count: number; failed: number; finished: number; p50: number | null; p95: number | null; mean_ratio: number | null }[]>,
+      this.dataSource.query(
+        `SELECT step_name, reason, n FROM (
+           SELECT s.name AS step_name, c.reason, count(*)::int AS n,
+                  row_number() OVER (PARTITION BY s.name ORDER BY count(*) DESC, c.reason) AS rk
+           FROM steps s JOIN candidates c ON c.step_id = s.id
+           WHERE s.project_id = $1 AND s.pipeline = $2 AND s.started_at >= $3 AND s.started_at < $4
+             AND s.type = 'filter' AND c.decision = 'rejected' AND c.reason IS NOT NULL
+           GROUP BY s.name, c.reason
+         ) ranked WHERE rk <= 10 ORDER BY step_name, n DESC, reason`,
+        args,
+      ) as Promise<{ step_name: string; reason: string; n: number }[]>,
+      this.dataSource.query(
+        `SELECT date_trunc('${bucket}', started_at, 'UTC') AS start, count(*)::int AS runs,
+                count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS errors
+         FROM runs WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4
+         GROUP BY 1 ORDER BY 1`,
+        args,
+      ) as Promise<{ start: Date; runs: number; errors: number }[]>,
+    ]);
+
+    const byStatus = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
+    for (const r of statusRows) byStatus[r.status as keyof typeof byStatus] = r.n;
+    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    const finished = total - byStatus.running;
+    const failedRuns = byStatus.error + byStatus.timed_out;
+
+    const reasons = new Map<string, { reason: string; count: number }[]>();
+    for (const r of reasonRows) {
+      const list = reasons.get(r.step_name) ?? [];
+      list.push({ reason: r.reason, count: r.n });
+      reasons.set(r.step_name, list);
+    }
+
+    const counts = new Map(seriesRows.map((r) => [r.start.getTime(), r]));
+    const points: PipelineAnalyticsDto['timeSeries']['points'] = [];
+    const size = bucket === 'hour' ? 3_600_000 : DAY;
+    for (let t = Math.floor(from.getTime() / size) * size; t < to.getTime(); t += size) {
+      const row = counts.get(t);
+      points.push({ start: new Date(t).toISOString(), runs: row?.runs ?? 0, errors: row?.errors ?? 0 });
+    }
+
+    return {
+      pipeline,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      runs: { total, byStatus, errorRate: finished > 0 ? failedRuns / finished : null },
+      steps: stepRows.map((s) => ({
+        name: s.name,
+        count: s.count,
+        errorRate: s.finished > 0 ? s.failed / s.finished : null,
+        p50DurationMs: s.p50 === null ? null : Number(s.p50),
+        p95DurationMs: s.p95 === null ? null : Number(s.p95),
+        meanEliminationRatio: s.mean_ratio === null ? null : Number(s.mean_ratio),
+      })),
+      topRejectionReasons: [...reasons].map(([stepName, list]) => ({ stepName, reasons: list })),
+      timeSeries: { bucket, points },
+    };
+  }
+}
+
+/** Steps keyed by their path of names (JSON), siblings with the same name numbered `#2`, `#3`… */
+function flattenByPath(roots: StepNodeDto[]): Map<string, StepNodeDto> {
+  const out = new Map<string, StepNodeDto>();
+  const walk = (nodes: StepNodeDto[], prefix: string[]) => {
+    const seen = new Map<string, number>();
+    for (const node of nodes) {
+      const n = (seen.get(node.name) ?? 0) + 1;
+      seen.set(node.name, n);
+      const path = [...prefix, n === 1 ? node.name : `${node.name}#${n}`];
+      out.set(JSON.stringify(path), node);
+      walk(node.children, path);
+    }
+  };
+  walk(roots, []);
+  return out;
+}
+
+const side = (s: StepNodeDto): StepSideDto => ({
+  id: s.id,
+  status: s.status,
+  durationMs: s.durationMs,
+  candidatesIn: s.candidatesIn,
+  candidatesOut: s.candidatesOut,
+  eliminationRatio: s.eliminationRatio,
+});

@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -23,6 +23,26 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
  * Service health: 200 when the database answers, 503 when it does not
  */
 export const getHealth = <ThrowOnError extends boolean = false>(options?: Options<GetHealthData, ThrowOnError>) => (options?.client ?? client).get<GetHealthResponses, GetHealthErrors, ThrowOnError>({ url: '/health', ...options });
+
+/**
+ * Pipeline analytics: runs by status, per-step statistics, top rejection reasons, runs and errors over time
+ */
+export const getPipelineAnalytics = <ThrowOnError extends boolean = false>(options: Options<GetPipelineAnalyticsData, ThrowOnError>) => (options.client ?? client).get<GetPipelineAnalyticsResponses, GetPipelineAnalyticsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/analytics/pipelines/{pipeline}',
+    ...options
+});
+
+/**
+ * Candidate lineage: every evaluation of one item across runs, newest first
+ *
+ * “Why was product B0XYZ never selected?” is `?key=B0XYZ`.
+ */
+export const searchCandidates = <ThrowOnError extends boolean = false>(options: Options<SearchCandidatesData, ThrowOnError>) => (options.client ?? client).get<SearchCandidatesResponses, SearchCandidatesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/candidates',
+    ...options
+});
 
 /**
  * Apply a batch of events (run/step creates and updates, candidate batches) with a result per event
@@ -65,6 +85,7 @@ export const createProject = <ThrowOnError extends boolean = false>(options: Opt
  * List runs, newest first, with filters and cursor paging
  */
 export const listRuns = <ThrowOnError extends boolean = false>(options?: Options<ListRunsData, ThrowOnError>) => (options?.client ?? client).get<ListRunsResponses, ListRunsErrors, ThrowOnError>({
+    querySerializer: { parameters: { metadata: { object: { style: 'form' } } } },
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/runs',
     ...options
@@ -106,6 +127,15 @@ export const updateRun = <ThrowOnError extends boolean = false>(options: Options
 });
 
 /**
+ * Compare two runs step by step: status, duration, candidate counts and candidates decided differently
+ */
+export const compareRuns = <ThrowOnError extends boolean = false>(options: Options<CompareRunsData, ThrowOnError>) => (options.client ?? client).get<CompareRunsResponses, CompareRunsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/runs/{id}/compare/{otherId}',
+    ...options
+});
+
+/**
  * Create a step in a run (idempotent by client id)
  */
 export const createStep = <ThrowOnError extends boolean = false>(options: Options<CreateStepData, ThrowOnError>) => (options.client ?? client).post<CreateStepResponses, CreateStepErrors, ThrowOnError>({
@@ -116,6 +146,17 @@ export const createStep = <ThrowOnError extends boolean = false>(options: Option
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * Search steps across runs (by name, type, status, pipeline, elimination ratio, duration, time)
+ *
+ * “Which runs’ price filter dropped more than 90%?” is `?name=filter-by-price&minEliminationRatio=0.9`.
+ */
+export const searchSteps = <ThrowOnError extends boolean = false>(options?: Options<SearchStepsData, ThrowOnError>) => (options?.client ?? client).get<SearchStepsResponses, SearchStepsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/steps',
+    ...options
 });
 
 /**

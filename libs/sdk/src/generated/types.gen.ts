@@ -42,6 +42,83 @@ export type CandidateDto = {
     createdAt: string;
 };
 
+export type CandidateEvaluationDto = {
+    /**
+     * The run.
+     */
+    runId: string;
+    /**
+     * The step that evaluated the item.
+     */
+    stepId: string;
+    /**
+     * That step’s name.
+     */
+    stepName: string;
+    /**
+     * The run’s pipeline.
+     */
+    pipeline: string;
+    /**
+     * The item’s key.
+     */
+    key: string;
+    /**
+     * What the step decided.
+     */
+    decision: 'accepted' | 'rejected' | 'selected';
+    /**
+     * Why.
+     */
+    reason: string | null;
+    /**
+     * Score the step gave it.
+     */
+    score: number | null;
+    /**
+     * Rank the step gave it.
+     */
+    rank: number | null;
+    /**
+     * Per-check results.
+     */
+    evaluations: Array<EvaluationDto> | null;
+    /**
+     * When it was recorded.
+     */
+    createdAt: string;
+};
+
+export type CandidateEvaluationPageDto = {
+    /**
+     * Evaluations of the item, newest first.
+     */
+    items: Array<CandidateEvaluationDto>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    nextCursor: string | null;
+};
+
+export type CandidateFlipsDto = {
+    /**
+     * Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).
+     */
+    keptLeftRejectedRight: Array<string>;
+    /**
+     * Keys kept in the second run and rejected in the first (at most 1000).
+     */
+    keptRightRejectedLeft: Array<string>;
+    /**
+     * Total number of keys kept in the first and rejected in the second.
+     */
+    keptLeftRejectedRightCount: number;
+    /**
+     * Total number of keys kept in the second and rejected in the first.
+     */
+    keptRightRejectedLeftCount: number;
+};
+
 export type CandidateInputDto = {
     /**
      * The item’s own id (e.g. a product id); unique within the step.
@@ -394,6 +471,37 @@ export type NewApiKeyDto = {
     key: string;
 };
 
+export type PipelineAnalyticsDto = {
+    /**
+     * The pipeline.
+     */
+    pipeline: string;
+    /**
+     * Start of the range.
+     */
+    from: string;
+    /**
+     * End of the range.
+     */
+    to: string;
+    /**
+     * Runs started in the range.
+     */
+    runs: RunStatsDto;
+    /**
+     * Per step name, most frequent first.
+     */
+    steps: Array<StepStatsDto>;
+    /**
+     * Top rejection reasons of each filter step.
+     */
+    topRejectionReasons: Array<StepReasonsDto>;
+    /**
+     * Runs and errors over time.
+     */
+    timeSeries: TimeSeriesDto;
+};
+
 export type ProjectDto = {
     /**
      * Project id.
@@ -429,6 +537,32 @@ export type ReasonCountDto = {
      * How many candidates carry it.
      */
     count: number;
+};
+
+export type ReasonStatDto = {
+    /**
+     * Rejection reason.
+     */
+    reason: string;
+    /**
+     * Rejected candidates with this reason.
+     */
+    count: number;
+};
+
+export type RunComparisonDto = {
+    /**
+     * The first run.
+     */
+    left: RunDto;
+    /**
+     * The second run.
+     */
+    right: RunDto;
+    /**
+     * Steps aligned by path, in the first run’s order, then steps only the second has.
+     */
+    steps: Array<StepComparisonDto>;
 };
 
 export type RunDetailDto = {
@@ -574,6 +708,69 @@ export type RunPageDto = {
      * Pass as `cursor` for the next page; null on the last page.
      */
     nextCursor: string | null;
+};
+
+export type RunStatsDto = {
+    /**
+     * Runs started in the range.
+     */
+    total: number;
+    /**
+     * Runs by status.
+     */
+    byStatus: StatusCountsDto;
+    /**
+     * Failed (error or timed out) / finished runs; null when none finished.
+     */
+    errorRate: number | null;
+};
+
+export type StatusCountsDto = {
+    /**
+     * Runs still running.
+     */
+    running: number;
+    /**
+     * Runs that succeeded.
+     */
+    success: number;
+    /**
+     * Runs that failed.
+     */
+    error: number;
+    /**
+     * Runs cancelled.
+     */
+    cancelled: number;
+    /**
+     * Runs marked timed out by the server.
+     */
+    timed_out: number;
+};
+
+export type StepComparisonDto = {
+    /**
+     * Step names from the root; a repeated sibling name gets `#2`, `#3`… so each path is unique.
+     */
+    path: Array<string>;
+    /**
+     * The step in the first run, if it has one at this path.
+     */
+    left: StepSideDto | null;
+    /**
+     * The step in the second run, if it has one at this path.
+     */
+    right: StepSideDto | null;
+    /**
+     * Fields that differ (`status`, `durationMs`, `candidatesIn`, `candidatesOut`), each with both values.
+     */
+    differences: {
+        [key: string]: ValuePairDto;
+    };
+    /**
+     * Candidate keys decided differently; null unless both sides stored candidates.
+     */
+    candidates: CandidateFlipsDto | null;
 };
 
 export type StepDto = {
@@ -750,6 +947,163 @@ export type StepNodeDto = {
     children: Array<StepNodeDto>;
 };
 
+export type StepReasonsDto = {
+    /**
+     * Filter step name.
+     */
+    stepName: string;
+    /**
+     * Top 10 rejection reasons, most frequent first.
+     */
+    reasons: Array<ReasonStatDto>;
+};
+
+export type StepSearchItemDto = {
+    /**
+     * Step id.
+     */
+    id: string;
+    /**
+     * The run it belongs to.
+     */
+    runId: string;
+    /**
+     * The run’s pipeline.
+     */
+    pipeline: string;
+    /**
+     * Enclosing step, if nested.
+     */
+    parentStepId: string | null;
+    /**
+     * Step name.
+     */
+    name: string;
+    /**
+     * Kind of step.
+     */
+    type: 'llm' | 'retrieval' | 'filter' | 'rank' | 'transform' | 'tool' | 'custom';
+    /**
+     * Step status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * When the step started.
+     */
+    startedAt: string;
+    /**
+     * When the step ended.
+     */
+    endedAt: string | null;
+    /**
+     * How long it took, in milliseconds.
+     */
+    durationMs: number | null;
+    /**
+     * Candidates considered.
+     */
+    candidatesIn: number;
+    /**
+     * Candidates kept.
+     */
+    candidatesOut: number;
+    /**
+     * 1 − candidatesOut / candidatesIn; null when nothing came in.
+     */
+    eliminationRatio: number | null;
+};
+
+export type StepSearchPageDto = {
+    /**
+     * Matching steps, newest first.
+     */
+    items: Array<StepSearchItemDto>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    nextCursor: string | null;
+};
+
+export type StepSideDto = {
+    /**
+     * Step id.
+     */
+    id: string;
+    /**
+     * Step status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * Duration in milliseconds.
+     */
+    durationMs: number | null;
+    /**
+     * Candidates considered.
+     */
+    candidatesIn: number;
+    /**
+     * Candidates kept.
+     */
+    candidatesOut: number;
+    /**
+     * Elimination ratio.
+     */
+    eliminationRatio: number | null;
+};
+
+export type StepStatsDto = {
+    /**
+     * Step name.
+     */
+    name: string;
+    /**
+     * Steps with this name in the range.
+     */
+    count: number;
+    /**
+     * Failed / finished steps with this name.
+     */
+    errorRate: number | null;
+    /**
+     * Median duration in milliseconds.
+     */
+    p50DurationMs: number | null;
+    /**
+     * 95th percentile duration in milliseconds.
+     */
+    p95DurationMs: number | null;
+    /**
+     * Mean elimination ratio over steps that had candidates.
+     */
+    meanEliminationRatio: number | null;
+};
+
+export type TimePointDto = {
+    /**
+     * Start of the bucket.
+     */
+    start: string;
+    /**
+     * Runs started in the bucket.
+     */
+    runs: number;
+    /**
+     * Of those, runs that ended in error or timed out.
+     */
+    errors: number;
+};
+
+export type TimeSeriesDto = {
+    /**
+     * Bucket size: hours for ranges up to 2 days, days beyond.
+     */
+    bucket: 'hour' | 'day';
+    /**
+     * Every bucket of the range, empty ones included.
+     */
+    points: Array<TimePointDto>;
+};
+
 export type UpdateRunDto = {
     /**
      * New status. `success`, `error` and `cancelled` end the run and set `endedAt` to now unless given.
@@ -820,6 +1174,17 @@ export type UpdateStepDto = {
     candidatesOut?: number;
 };
 
+export type ValuePairDto = {
+    /**
+     * Value in the first run.
+     */
+    left: string | number | null;
+    /**
+     * Value in the second run.
+     */
+    right: string | number | null;
+};
+
 export type GetHealthData = {
     body?: never;
     path?: never;
@@ -838,6 +1203,109 @@ export type GetHealthResponses = {
 };
 
 export type GetHealthResponse = GetHealthResponses[keyof GetHealthResponses];
+
+export type GetPipelineAnalyticsData = {
+    body?: never;
+    path: {
+        /**
+         * Pipeline name.
+         */
+        pipeline: string;
+    };
+    query?: {
+        /**
+         * Start of the range (default: 7 days before `to`).
+         */
+        from?: string;
+        /**
+         * End of the range (default: now).
+         */
+        to?: string;
+    };
+    url: '/v1/analytics/pipelines/{pipeline}';
+};
+
+export type GetPipelineAnalyticsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+};
+
+export type GetPipelineAnalyticsError = GetPipelineAnalyticsErrors[keyof GetPipelineAnalyticsErrors];
+
+export type GetPipelineAnalyticsResponses = {
+    200: PipelineAnalyticsDto;
+};
+
+export type GetPipelineAnalyticsResponse = GetPipelineAnalyticsResponses[keyof GetPipelineAnalyticsResponses];
+
+export type SearchCandidatesData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * The item’s key (e.g. a product id): every evaluation of it across runs.
+         */
+        key: string;
+        /**
+         * Only evaluations in runs of this pipeline.
+         */
+        pipeline?: string;
+        /**
+         * Only evaluations with this decision.
+         */
+        decision?: 'accepted' | 'rejected' | 'selected';
+        /**
+         * Only evaluations recorded at or after this time.
+         */
+        from?: string;
+        /**
+         * Only evaluations recorded before this time.
+         */
+        to?: string;
+        /**
+         * Page size, 1–1000 (default 100).
+         */
+        limit?: number;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/candidates';
+};
+
+export type SearchCandidatesErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+};
+
+export type SearchCandidatesError = SearchCandidatesErrors[keyof SearchCandidatesErrors];
+
+export type SearchCandidatesResponses = {
+    200: CandidateEvaluationPageDto;
+};
+
+export type SearchCandidatesResponse = SearchCandidatesResponses[keyof SearchCandidatesResponses];
 
 export type IngestEventsData = {
     body: IngestBatchDto;
@@ -952,6 +1420,24 @@ export type ListRunsData = {
          * Only runs carrying this tag; repeat to require several.
          */
         tag?: Array<string>;
+        /**
+         * Only runs that took at least this many milliseconds (finished runs only).
+         */
+        minDurationMs?: number;
+        /**
+         * Only runs whose `error.type` is exactly this.
+         */
+        errorType?: string;
+        /**
+         * Metadata equality, written `metadata.<key>=<value>` (e.g. `?metadata.customer=acme`); several keys must all match. Values compare as strings.
+         */
+        metadata?: {
+            [key: string]: string;
+        };
+        /**
+         * Text search over pipeline name, step names and error messages (whole words; the last word may be a prefix).
+         */
+        q?: string;
         /**
          * Only runs started at or after this time.
          */
@@ -1122,6 +1608,49 @@ export type UpdateRunResponses = {
 
 export type UpdateRunResponse = UpdateRunResponses[keyof UpdateRunResponses];
 
+export type CompareRunsData = {
+    body?: never;
+    path: {
+        /**
+         * The first run.
+         */
+        id: string;
+        /**
+         * The run to compare it with.
+         */
+        otherId: string;
+    };
+    query?: never;
+    url: '/v1/runs/{id}/compare/{otherId}';
+};
+
+export type CompareRunsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+};
+
+export type CompareRunsError = CompareRunsErrors[keyof CompareRunsErrors];
+
+export type CompareRunsResponses = {
+    200: RunComparisonDto;
+};
+
+export type CompareRunsResponse = CompareRunsResponses[keyof CompareRunsResponses];
+
 export type CreateStepData = {
     body: CreateStepDto;
     path: {
@@ -1175,6 +1704,81 @@ export type CreateStepResponses = {
 };
 
 export type CreateStepResponse = CreateStepResponses[keyof CreateStepResponses];
+
+export type SearchStepsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only steps with exactly this name, e.g. `filter-by-price`.
+         */
+        name?: string;
+        /**
+         * Only steps of this type.
+         */
+        type?: 'llm' | 'retrieval' | 'filter' | 'rank' | 'transform' | 'tool' | 'custom';
+        /**
+         * Only steps with this status.
+         */
+        status?: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+        /**
+         * Only steps of runs of this pipeline.
+         */
+        pipeline?: string;
+        /**
+         * Only steps that eliminated at least this share of their candidates (0–1), e.g. 0.9.
+         */
+        minEliminationRatio?: number;
+        /**
+         * Only steps that eliminated at most this share of their candidates (0–1).
+         */
+        maxEliminationRatio?: number;
+        /**
+         * Only steps that took at least this many milliseconds.
+         */
+        minDurationMs?: number;
+        /**
+         * Only steps started at or after this time.
+         */
+        from?: string;
+        /**
+         * Only steps started before this time.
+         */
+        to?: string;
+        /**
+         * Page size, 1–200 (default 50).
+         */
+        limit?: number;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/steps';
+};
+
+export type SearchStepsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+};
+
+export type SearchStepsError = SearchStepsErrors[keyof SearchStepsErrors];
+
+export type SearchStepsResponses = {
+    200: StepSearchPageDto;
+};
+
+export type SearchStepsResponse = SearchStepsResponses[keyof SearchStepsResponses];
 
 export type GetStepData = {
     body?: never;

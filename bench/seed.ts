@@ -1,0 +1,199 @@
+/**
+ * Fills a database with realistic pipeline data, fast: every table is written by a few
+ * server-side multi-row INSERT … SELECT statements (generate_series), never row by row.
+ *
+ *   npm run seed -- --runs 100000 [--project seed] [--days 30]
+ *
+ * Per run: 10 steps (7 top level, 3 nested) and 100 candidates (30 in each of three filter
+ * steps, 10 in the rank step), so --runs 100000 gives 1,000,000 steps and 10,000,000
+ * candidates. Product keys come from a pool of 200,000, so each key is evaluated many times
+ * across runs. Uses DATABASE_URL, or the embedded database in XRAY_DATA_DIR.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { generateApiKey } from '../apps/api/src/auth/api-key.util.js';
+import { loadConfig } from '../apps/api/src/config/config.js';
+import { createDataSource } from '../apps/api/src/database/data-source.js';
+import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
+
+export interface SeedResult {
+  projectId: string;
+  apiKey: string;
+  runs: number;
+  steps: number;
+  candidates: number;
+  seconds: number;
+}
+
+/** The step plan of one run: position among siblings, name, type, parent (by plan index). */
+const PLAN: [number, string, string, number | null][] = [
+  [0, 'keyword-generation', 'llm', null],
+  [1, 'search', 'retrieval', null],
+  [2, 'filter-by-price', 'filter', null],
+  [3, 'filter-by-rating', 'filter', null],
+  [4, 'filter-by-category', 'filter', null],
+  [5, 'rank', 'rank', null],
+  [6, 'select', 'transform', null],
+  [0, 'prompt', 'llm', 0],
+  [0, 'price-rule', 'custom', 2],
+  [0, 'embed-query', 'tool', 5],
+];
+
+/** A deterministic RFC 4122 version-4-shaped UUID from any text (ids must derive from (run, index)). */
+const uuidOf = (expr: string) => `overlay(overlay(md5(${expr}) placing '4' from 13 for 1) placing '8' from 17 for 1)::uuid`;
+
+const REASONS: Record<string, string[]> = {
+  'filter-by-price': ['price above $50', 'price above $100', 'price missing'],
+  'filter-by-rating': ['rating below 4', 'fewer than 10 reviews'],
+  'filter-by-category': ['wrong category', 'accessory, not the product', 'bundle'],
+  rank: ['low relevance', 'duplicate listing'],
+};
+
+export async function seed(url: string, runs: number, projectName: string, days: number, log = console.log): Promise<SeedResult> {
+  const started = Date.now();
+  const ds = createDataSource({ url, poolSize: 2, statementTimeoutMs: 0 });
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+    const key = generateApiKey();
+    const projectId = randomUUID();
+    await ds.query('INSERT INTO projects (id, name) VALUES ($1, $2)', [projectId, projectName]);
+    await ds.query(`INSERT INTO api_keys (id, project_id, name, prefix, hash, scopes) VALUES ($1, $2, 'seed admin', $3, $4, '{admin}')`, [
+      randomUUID(),
+      projectId,
+      key.prefix,
+      key.hash,
+    ]);
+    const step = async (label: string, sql: string, params: unknown[]) => {
+      const t = Date.now();
+      await ds.query(sql, params);
+      log(`  ${label} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    };
+
+    // Runs: three pipelines, spread over the last `days` days; 90% success, 6% error, 2% cancelled, 2% running.
+    await step(
+      `${runs} runs`,
+      `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, error, metadata, tags, started_at, ended_at)
+       SELECT ${uuidOf("$1::text || g")}, $1::uuid,
+              (ARRAY['competitor-selection', 'listing-optimisation', 'support-answer'])[1 + g % 3],
+              'v' || (1 + g % 4),
+              CASE WHEN g % 50 = 7 THEN 'running' WHEN g % 50 = 9 THEN 'cancelled' WHEN g % 17 = 3 THEN 'error' ELSE 'success' END,
+              jsonb_build_object('title', 'Product ' || g, 'market', (ARRAY['us', 'uk', 'de'])[1 + g % 3]),
+              CASE WHEN g % 17 <> 3 THEN jsonb_build_object('selected', 'B0' || lpad((g * 7919 % 200000)::text, 8, '0')) END,
+              CASE WHEN g % 17 = 3 AND g % 50 NOT IN (7, 9) THEN jsonb_build_object('type', (ARRAY['TimeoutError', 'RateLimitError', 'ValidationError'])[1 + g % 3],
+                   'message', (ARRAY['ranker timed out after 30s', 'LLM rate limited', 'no candidates survived the filters'])[1 + g % 3]) END,
+              jsonb_build_object('customer', (ARRAY['acme', 'globex', 'initech', 'umbrella'])[1 + g % 4], 'region', (ARRAY['eu', 'us'])[1 + g % 2]),
+              ARRAY[(ARRAY['nightly', 'adhoc', 'backfill'])[1 + g % 3]],
+              now() - make_interval(secs => ($2::float8 * 86400) * (g::float8 / $3)),
+              CASE WHEN g % 50 <> 7 THEN now() - make_interval(secs => ($2::float8 * 86400) * (g::float8 / $3)) + make_interval(secs => 2 + (g % 40)) END
+       FROM generate_series(1, $3) g`,
+      [projectId, days, runs],
+    );
+
+    // Steps: the plan above for every run. Ids derive from (run, plan index) so parents resolve.
+    const plan = JSON.stringify(PLAN.map(([position, name, type, parent], i) => ({ i, position, name, type, parent })));
+    await step(
+      `${runs * PLAN.length} steps`,
+      `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, position, status, input, output,
+                          reasoning, metadata, started_at, ended_at, error)
+       SELECT ${uuidOf('r.id::text || p.i')}, r.project_id, r.id,
+              CASE WHEN p.parent IS NOT NULL THEN ${uuidOf('r.id::text || p.parent')} END,
+              r.pipeline, p.name, p.type, p.position,
+              CASE WHEN r.status = 'error' AND p.name = 'rank' THEN 'error' WHEN r.status = 'running' AND p.i >= 5 THEN 'running' ELSE 'success' END,
+              jsonb_build_object('step', p.name), jsonb_build_object('ok', true),
+              CASE WHEN p.type = 'filter' THEN 'kept items that passed ' || p.name END,
+              '{}'::jsonb,
+              r.started_at + make_interval(secs => p.i * 0.2),
+              CASE WHEN NOT (r.status = 'running' AND p.i >= 5)
+                   THEN r.started_at + make_interval(secs => p.i * 0.2 + ((hashtext(r.id::text || p.i)::bigint & 2147483647) % 1500) / 1000.0) END,
+              CASE WHEN r.status = 'error' AND p.name = 'rank' THEN r.error END
+       FROM runs r CROSS JOIN jsonb_to_recordset($2::jsonb) AS p(i int, position int, name text, type text, parent int)
+       WHERE r.project_id = $1`,
+      [projectId, plan],
+    );
+
+    // Candidates: 30 per filter step, 10 for rank. Each step keeps a share drawn from its own hash.
+    const reasons = JSON.stringify(Object.entries(REASONS).map(([name, list]) => ({ name, list })));
+    await step(
+      `${runs * 100} candidates`,
+      `INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
+       SELECT s.project_id, s.run_id, s.id,
+              'B0' || lpad((((hashtext(s.id::text)::bigint & 2147483647) + g * 7919) % 200000)::text, 8, '0'),
+              CASE WHEN s.name = 'rank' AND g = 1 THEN 'selected'
+                   WHEN ((hashtext(s.id::text || g)::bigint & 2147483647) % 100) < s.keep THEN 'accepted' ELSE 'rejected' END,
+              round((((hashtext(s.id::text || g)::bigint & 2147483647) % 1000) / 1000.0)::numeric, 3)::float8,
+              CASE WHEN s.name = 'rank' THEN g END,
+              CASE WHEN NOT (s.name = 'rank' AND g = 1) AND ((hashtext(s.id::text || g)::bigint & 2147483647) % 100) >= s.keep
+                   THEN (rs.list)[1 + g % jsonb_array_length(to_jsonb(rs.list))] END,
+              CASE WHEN s.type = 'filter' THEN jsonb_build_array(jsonb_build_object('check', s.name,
+                   'passed', ((hashtext(s.id::text || g)::bigint & 2147483647) % 100) < s.keep, 'detail', '$' || (g * 13 % 200))) END,
+              jsonb_build_object('title', 'Item ' || g, 'price', g * 13 % 200)
+       FROM (SELECT st.*, CASE WHEN (hashtext(st.id::text)::bigint & 2147483647) % 10 < 3 THEN 3 + (hashtext(st.id::text)::bigint & 2147483647) % 7
+                               ELSE 30 + (hashtext(st.id::text)::bigint & 2147483647) % 60 END AS keep
+             FROM steps st WHERE st.project_id = $1 AND st.name IN ('filter-by-price', 'filter-by-rating', 'filter-by-category', 'rank')) s
+       JOIN (SELECT x.name, ARRAY(SELECT jsonb_array_elements_text(x.list)) AS list
+             FROM jsonb_to_recordset($2::jsonb) AS x(name text, list jsonb)) rs ON rs.name = s.name
+       CROSS JOIN generate_series(1, CASE WHEN s.name = 'rank' THEN 10 ELSE 30 END) g`,
+      [projectId, reasons],
+    );
+
+    await step(
+      'step counters',
+      `UPDATE steps s SET stored_in = c.n, stored_out = c.k
+       FROM (SELECT step_id, count(*)::int AS n, count(*) FILTER (WHERE decision <> 'rejected')::int AS k
+             FROM candidates WHERE project_id = $1 GROUP BY step_id) c
+       WHERE s.id = c.step_id`,
+      [projectId],
+    );
+    await step('analyze', 'ANALYZE', []);
+    const [counts] = await ds.query(
+      `SELECT (SELECT count(*) FROM runs WHERE project_id = $1)::int AS runs,
+              (SELECT count(*) FROM steps WHERE project_id = $1)::int AS steps,
+              (SELECT count(*) FROM candidates WHERE project_id = $1)::int AS candidates`,
+      [projectId],
+    );
+    return { projectId, apiKey: key.key, ...counts, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await ds.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '1000' },
+      project: { type: 'string' },
+      days: { type: 'string', default: '30' },
+    },
+  });
+  const runs = Number(values.runs);
+  const days = Number(values.days);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive whole number');
+  if (!(days > 0)) throw new Error('--days must be positive');
+  const config = loadConfig();
+  let url = config.databaseUrl;
+  let embedded: EmbeddedPostgres | undefined;
+  if (!url) {
+    embedded = await EmbeddedPostgres.start(config.dataDir);
+    url = embedded.url;
+  }
+  const project = values.project ?? `seed-${Date.now()}`;
+  console.log(`Seeding ${runs} runs into project "${project}" (${config.databaseUrl ? 'DATABASE_URL' : `embedded database in ${config.dataDir}`})`);
+  try {
+    const result = await seed(url, runs, project, days);
+    console.log(
+      `Done in ${result.seconds.toFixed(1)} s: ${result.runs} runs, ${result.steps} steps, ${result.candidates} candidates.\n` +
+        `Project ${result.projectId}, admin key (shown once): ${result.apiKey}`,
+    );
+  } finally {
+    await embedded?.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

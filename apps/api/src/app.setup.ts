@@ -1,19 +1,41 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import { errorBody } from './common/error-body.js';
+import { checkJson } from './common/json-limits.js';
+import type { JsonLogger } from './common/json-logger.js';
+import { requestContext } from './common/request-context.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { parseQuery } from './common/query-parser.js';
 import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 
-/** Body-parser failures answered in the shared error shape (Nest filters never see them). */
-function jsonBody(limit: number) {
+/**
+ * JSON bodies: parsed with the size limit, then checked for nesting depth, string length and
+ * `__proto__` keys. Failures answer in the shared error shape (Nest filters never see them).
+ */
+function jsonBody(config: AppConfig) {
+  const limit = config.maxBodyBytes;
   const parse = express.json({ limit, strict: false });
+  const limits = { maxDepth: config.maxJsonDepth, maxStringLength: config.maxStringLength };
   return (req: Request, res: Response, next: NextFunction) => {
     parse(req, res, (err?: { type?: string; status?: number; limit?: number; message?: string }) => {
-      if (!err) return next();
+      if (!err) {
+        const violation = req.body === undefined ? undefined : checkJson(req.body, limits);
+        if (!violation) return next();
+        const where = violation.path ? ` (at ${violation.path})` : '';
+        if (violation.kind === 'depth') {
+          return res.status(400).json(errorBody(400, 'JSON_TOO_DEEP', `JSON nesting exceeds ${limits.maxDepth} levels (XRAY_MAX_JSON_DEPTH)${where}`));
+        }
+        if (violation.kind === 'string') {
+          return res
+            .status(413)
+            .json(errorBody(413, 'STRING_TOO_LONG', `A string exceeds ${limits.maxStringLength} characters (XRAY_MAX_STRING_LENGTH)${where}`));
+        }
+        return res.status(400).json(errorBody(400, 'FORBIDDEN_KEY', `"__proto__" is not allowed as a JSON key${where}`));
+      }
       if (err.type === 'entity.too.large') {
         return res
           .status(413)
@@ -46,13 +68,36 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   });
 }
 
+export interface AppOptions {
+  /** Logs one structured line per request (main.ts passes it in JSON log mode). */
+  requestLogger?: JsonLogger;
+}
+
 /** Everything an app needs beyond its modules; main.ts and every e2e test call this. */
-export function configureApp(app: INestApplication): INestApplication {
+export function configureApp(app: INestApplication, options: AppOptions = {}): INestApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
   http.set('query parser', parseQuery);
-  app.use(jsonBody(config.maxBodyBytes));
+  app.use(requestContext(options.requestLogger));
+  app.use(
+    helmet({
+      // Swagger UI's own page needs inline styles and data: images; the API answers JSON only.
+      contentSecurityPolicy: {
+        directives: { 'img-src': ["'self'", 'data:', 'validator.swagger.io'], 'style-src': ["'self'", "'unsafe-inline'"] },
+      },
+    }),
+  );
+  if (config.corsOrigins.length > 0) {
+    app.enableCors({
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After'],
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      maxAge: 600,
+    });
+  }
+  app.use(jsonBody(config));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();

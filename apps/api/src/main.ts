@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { Logger, type LogLevel } from '@nestjs/common';
+import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
+import { JsonLogger } from './common/json-logger.js';
 import { ConfigError, type AppConfig, loadConfig } from './config/config.js';
 
 const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
@@ -24,8 +25,27 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const app = await NestFactory.create(AppModule, { bodyParser: false, logger: LOG_LEVELS[config.logLevel] });
-  configureApp(app);
+  // JSON lines for machines (the default when stdout is not a terminal), readable text for people.
+  const format = process.env.XRAY_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (format !== 'json' && format !== 'pretty') {
+    console.error('Invalid configuration: XRAY_LOG_FORMAT must be json or pretty');
+    process.exit(1);
+  }
+  const jsonLogger = format === 'json' ? new JsonLogger(config.logLevel) : undefined;
+  const logger: LoggerService | LogLevel[] | false = jsonLogger ?? LOG_LEVELS[config.logLevel];
+
+  const app = await NestFactory.create(AppModule, { bodyParser: false, logger });
+  configureApp(app, { requestLogger: jsonLogger });
+
+  // Graceful shutdown (Nest's shutdown hooks): stop accepting, let in-flight requests finish,
+  // close the pool. If that takes longer than XRAY_SHUTDOWN_TIMEOUT, exit anyway.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      new Logger('xray').log(`${signal} received: finishing in-flight requests, then exiting`);
+      if (config.shutdownTimeoutMs > 0) setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
+    });
+  }
+
   await app.listen(config.port);
   const url = `http://localhost:${config.port}`;
   new Logger('xray').log(`API listening on ${url} (Swagger UI at ${url}/docs)`);

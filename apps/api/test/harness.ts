@@ -19,6 +19,8 @@ export interface TestApp {
   http: ReturnType<INestApplication['getHttpServer']>;
   config: AppConfig;
   rootKey: string;
+  /** The PostgreSQL URL the app talks to (a test database, or the embedded server's socket). */
+  databaseUrl: string;
   /** The database the app uses, for assertions that must look under the API. */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Creates a project through the API and returns its admin key. */
@@ -49,11 +51,18 @@ async function createTestDatabase(adminUrl: string): Promise<{ url: string; drop
   };
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Share another test app's database, as a second API process would. */
+  shareDatabaseWith?: TestApp;
+}
+
+export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const rootKey = `root-${randomBytes(24).toString('hex')}`;
   let drop: (() => Promise<void>) | undefined;
   let databaseUrl: string | undefined;
-  if (usingRealPostgres()) {
+  if (options.shareDatabaseWith) {
+    databaseUrl = options.shareDatabaseWith.databaseUrl;
+  } else if (usingRealPostgres()) {
     const db = await createTestDatabase(process.env.DATABASE_URL!);
     databaseUrl = db.url;
     drop = db.drop;
@@ -61,6 +70,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const config = loadConfig({
     XRAY_DATA_DIR: 'memory://',
     XRAY_LOG_LEVEL: 'silent',
+    XRAY_SWEEP_INTERVAL: '0',
     ...env,
     XRAY_ROOT_KEY: env.XRAY_ROOT_KEY ?? rootKey,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
@@ -77,6 +87,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const http = app.getHttpServer();
   const { DataSource } = await import('typeorm');
   const dataSource = app.get(DataSource);
+  const { DatabaseHandle } = await import('../src/database/database.module.js');
+  const handle = app.get(DatabaseHandle);
 
   let counter = 0;
   return {
@@ -84,6 +96,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     http,
     config,
     rootKey: config.rootKey ?? rootKey,
+    databaseUrl: databaseUrl ?? handle.embedded!.url,
     sql: (text, params) => dataSource.query(text, params),
     async newProject(prefix = 'team') {
       const name = `${prefix}-${++counter}-${randomBytes(3).toString('hex')}`;

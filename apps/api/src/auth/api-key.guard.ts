@@ -52,8 +52,18 @@ export class ApiKeyGuard implements CanActivate {
       throw new AppError(403, 'FORBIDDEN', 'The root key only manages projects; use a project API key for this route');
     }
 
-    const principal = await this.apiKeys.authenticate(key);
-    if (!principal || principal.kind !== 'project') throw unauthorized('Invalid, revoked or expired API key');
+    const auth = await this.apiKeys.authenticate(key);
+    if (!auth) throw unauthorized('Invalid, revoked or expired API key');
+    const { principal } = auth;
+    if (auth.limited) {
+      throw new AppError(
+        429,
+        'RATE_LIMITED',
+        `This API key exceeded ${auth.limited.limit} requests per minute (XRAY_RATE_LIMIT); retry after ${auth.limited.retryAfterSeconds} s`,
+        undefined,
+        { 'Retry-After': String(auth.limited.retryAfterSeconds) },
+      );
+    }
     if (access === 'root') throw new AppError(403, 'FORBIDDEN', 'Only the operator root key (XRAY_ROOT_KEY) may do this');
 
     const required = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets) ?? 'admin';

@@ -1,13 +1,35 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ApiKey } from './api-key.entity.js';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, secretsEqual } from './api-key.util.js';
 import type { Principal } from './principal.js';
 import type { Scope } from './scopes.js';
+import { AppError, notFound } from '../common/app-error.js';
+import { iso } from '../common/dto-helpers.js';
+import type { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-keys.dto.js';
+
+const toApiKeyDto = (k: ApiKey): ApiKeyDto => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.prefix,
+  scopes: k.scopes,
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: iso(k.lastUsedAt),
+  expiresAt: iso(k.expiresAt),
+  revokedAt: iso(k.revokedAt),
+});
 
 /** How often at most `last_used_at` is written for one key. */
 const LAST_USED_INTERVAL_MS = 60_000;
+
+export interface AuthResult {
+  principal: Extract<Principal, { kind: 'project' }>;
+  /** Set when the key has used up its requests for the current minute. */
+  limited?: { limit: number; retryAfterSeconds: number };
+}
 
 export interface CreatedApiKey {
   entity: ApiKey;
@@ -19,7 +41,10 @@ export interface CreatedApiKey {
 export class ApiKeysService {
   private readonly lastUsedWritten = new Map<string, number>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async create(
     manager: EntityManager,
@@ -45,24 +70,68 @@ export class ApiKeysService {
     return { entity: saved, key: generated.key };
   }
 
+  async list(projectId: string): Promise<ApiKeyDto[]> {
+    const rows = await this.dataSource.getRepository(ApiKey).find({ where: { projectId }, order: { createdAt: 'DESC', id: 'DESC' } });
+    return rows.map(toApiKeyDto);
+  }
+
+  async createForProject(projectId: string, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    const expiresAt = dto.expiresAt ? new Date(dto.expiresAt) : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'expiresAt must be in the future', [{ field: 'expiresAt', message: 'expiresAt must be in the future' }]);
+    }
+    const scopes = [...new Set(dto.scopes)];
+    const { entity, key } = await this.create(this.dataSource.manager, projectId, dto.name, scopes, expiresAt);
+    const { lastUsedAt: _l, revokedAt: _r, ...shown } = toApiKeyDto(entity);
+    return { ...shown, key };
+  }
+
+  /** Revokes a key of the project (idempotent); another project's key id is a 404. */
+  async revoke(projectId: string, id: string): Promise<void> {
+    const [rows] = await this.dataSource.query(
+      'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND project_id = $2 RETURNING id',
+      [id, projectId],
+    );
+    if (rows.length === 0) throw notFound('API key', id);
+  }
+
   /**
    * Resolves a presented project key. Malformed keys (wrong shape or checksum) are rejected
    * without touching the database; valid ones are looked up by hash on every request so a
    * revocation or expiry takes effect at once on every replica.
    */
-  async authenticate(key: string): Promise<Principal | null> {
+  async authenticate(key: string): Promise<AuthResult | null> {
     if (!isWellFormedApiKey(key)) return null;
     const hash = hashApiKey(key);
-    const row = await this.dataSource
-      .getRepository(ApiKey)
-      .createQueryBuilder('k')
-      .where('k.hash = :hash', { hash })
-      .andWhere('k.revoked_at IS NULL')
-      .andWhere('(k.expires_at IS NULL OR k.expires_at > now())')
-      .getOne();
+    // One round trip: find the live key and, when rate limiting is on, count this request in
+    // the key's current one-minute window (shared by every API process).
+    const limit = this.config.rateLimitPerMinute;
+    const rows: { id: string; project_id: string; scopes: string[]; hash: string; count: number | null; reset_in: number }[] =
+      await this.dataSource.query(
+        limit > 0
+          ? `WITH k AS (
+               SELECT id, project_id, scopes, hash FROM api_keys
+               WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+             ), counted AS (
+               INSERT INTO rate_limit_counters (key_id, window_start, count)
+               SELECT id, date_trunc('minute', now()), 1 FROM k
+               ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
+               RETURNING count
+             )
+             SELECT k.*, (SELECT count FROM counted) AS count,
+                    60 - extract(second FROM now())::int AS reset_in
+             FROM k`
+          : `SELECT id, project_id, scopes, hash, NULL::int AS count, 0 AS reset_in FROM api_keys
+             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+        [hash],
+      );
+    const row = rows[0];
     if (!row || !secretsEqual(row.hash, hash)) return null;
     this.touch(row.id);
-    return { kind: 'project', projectId: row.projectId, keyId: row.id, scopes: row.scopes as Scope[] };
+    return {
+      principal: { kind: 'project', projectId: row.project_id, keyId: row.id, scopes: row.scopes as Scope[] },
+      limited: limit > 0 && (row.count ?? 0) > limit ? { limit, retryAfterSeconds: Math.max(1, row.reset_in) } : undefined,
+    };
   }
 
   /** Records use at most once a minute per key, off the request's path. */

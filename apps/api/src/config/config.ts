@@ -16,6 +16,16 @@ export interface AppConfig {
   maxEventsPerBatch: number;
   /** How long applied ingest event ids are remembered for de-duplication. */
   ingestDedupeHours: number;
+  /** Requests per minute per API key (0: no limit). */
+  rateLimitPerMinute: number;
+  /** Allowed browser origins for CORS (empty: CORS off). */
+  corsOrigins: string[];
+  /** Deepest nesting accepted in a JSON body. */
+  maxJsonDepth: number;
+  /** Longest string accepted anywhere in a JSON body (characters). */
+  maxStringLength: number;
+  /** How long a graceful shutdown may take before the process exits anyway (ms). */
+  shutdownTimeoutMs: number;
   /** A run still running after this long is marked timed_out (ms). */
   runTimeoutMs: number;
   /** How often the timeout sweep runs (ms; 0 disables it). */
@@ -87,6 +97,22 @@ function duration(env: Env, name: string, fallback: string, min: number): number
   return ms;
 }
 
+function corsOrigins(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError('XRAY_CORS_ORIGINS', `must be * or a comma-separated list of origins like https://app.example.com, got "${origin}"`);
+    }
+    if (url.origin !== origin) throw new ConfigError('XRAY_CORS_ORIGINS', `"${origin}" is not an origin (scheme://host[:port], no path)`);
+  }
+  return origins;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const databaseUrl = read(env, 'DATABASE_URL');
   if (databaseUrl !== undefined) {
@@ -127,6 +153,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxCandidatesPerRequest: int(env, 'XRAY_MAX_CANDIDATES_PER_REQUEST', 10_000, 1, 1_000_000),
     maxEventsPerBatch: int(env, 'XRAY_MAX_EVENTS_PER_BATCH', 1000, 1, 100_000),
     ingestDedupeHours: int(env, 'XRAY_INGEST_DEDUPE_HOURS', 168, 1, 24 * 365),
+    rateLimitPerMinute: int(env, 'XRAY_RATE_LIMIT', 6000, 0, 10_000_000),
+    corsOrigins: corsOrigins(read(env, 'XRAY_CORS_ORIGINS')),
+    maxJsonDepth: int(env, 'XRAY_MAX_JSON_DEPTH', 32, 2, 1000),
+    maxStringLength: int(env, 'XRAY_MAX_STRING_LENGTH', 1_000_000, 100, 100_000_000),
+    shutdownTimeoutMs: duration(env, 'XRAY_SHUTDOWN_TIMEOUT', '25s', 0),
     runTimeoutMs: duration(env, 'XRAY_RUN_TIMEOUT', '24h', 1000),
     sweepIntervalMs: duration(env, 'XRAY_SWEEP_INTERVAL', '60s', 0),
     dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', 10, 1, 200),

@@ -12,6 +12,22 @@ export class HealthDto {
   database: 'up' | 'down';
 }
 
+export class LiveDto {
+  @ApiProperty({ enum: ['ok'], description: 'Always ok while the process answers.' })
+  status: 'ok';
+}
+
+export class ReadyDto {
+  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'ok when the API can serve requests.' })
+  status: 'ok' | 'unavailable';
+
+  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.' })
+  database: 'up' | 'down';
+
+  @ApiProperty({ enum: ['applied', 'pending', 'unknown'], description: 'Whether every migration of this build is applied.' })
+  migrations: 'applied' | 'pending' | 'unknown';
+}
+
 @ApiTags('health')
 @Public()
 @Controller('health')
@@ -28,12 +44,42 @@ export class HealthController {
     return up ? { status: 'ok', database: 'up' } : { status: 'unavailable', database: 'down' };
   }
 
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness: 200 while the process serves HTTP (no dependencies checked)' })
+  @ApiOkResponse({ type: LiveDto })
+  getLiveness(): LiveDto {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @ApiOperation({ summary: 'Readiness: 200 when the database answers and every migration is applied, else 503' })
+  @ApiOkResponse({ type: ReadyDto })
+  @ApiServiceUnavailableResponse({ type: ReadyDto })
+  async getReadiness(@Res({ passthrough: true }) res: Response): Promise<ReadyDto> {
+    const database = await this.databaseUp();
+    let migrations: ReadyDto['migrations'] = 'unknown';
+    if (database) {
+      try {
+        migrations = (await this.withTimeout(this.dataSource.showMigrations())) ? 'pending' : 'applied';
+      } catch {
+        migrations = 'unknown';
+      }
+    }
+    const ready = database && migrations === 'applied';
+    res.status(ready ? 200 : 503);
+    return { status: ready ? 'ok' : 'unavailable', database: database ? 'up' : 'down', migrations };
+  }
+
+  private withTimeout<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([
+      work,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health check timed out')), 2000).unref()),
+    ]);
+  }
+
   private async databaseUp(): Promise<boolean> {
     try {
-      await Promise.race([
-        this.dataSource.query('SELECT 1'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('health check timed out')), 2000).unref()),
-      ]);
+      await this.withTimeout(this.dataSource.query('SELECT 1'));
       return true;
     } catch {
       return false;

@@ -58,6 +58,7 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
          SELECT (SELECT count(*) FROM stale)::int AS runs, (SELECT count(*) FROM open_steps)::int AS steps`,
         [this.config.runTimeoutMs],
       );
+      await manager.query(`DELETE FROM rate_limit_counters WHERE window_start < now() - interval '2 minutes'`);
       await manager.query(`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => $1)`, [this.config.ingestDedupeHours]);
       if (counts.runs > 0) this.logger.log(`Marked ${counts.runs} run(s) and ${counts.steps} open step(s) as timed_out`);
       return counts;

@@ -1,6 +1,7 @@
 import { CreateSchema1795497853374 } from './1795497853374-CreateSchema.js';
 import { AddIngestAndSearch1795499023482 } from './1795499023482-AddIngestAndSearch.js';
+import { AddRateLimitCounters1795500600000 } from './1795500600000-AddRateLimitCounters.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
-export const migrations: Function[] = [CreateSchema1795497853374, AddIngestAndSearch1795499023482];
+export const migrations: Function[] = [CreateSchema1795497853374, AddIngestAndSearch1795499023482, AddRateLimitCounters1795500600000];

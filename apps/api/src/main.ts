@@ -47,7 +47,8 @@ async function bootstrap(): Promise<void> {
   }
 
   await app.listen(config.port);
-  const url = `http://localhost:${config.port}`;
+  const address = app.getHttpServer().address();
+  const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;
   new Logger('xray').log(`API listening on ${url} (Swagger UI at ${url}/docs)`);
 }
 

@@ -30,7 +30,7 @@ export interface TestApp {
 
 export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
 
-async function createTestDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `xray_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   // Tests only ever create, use and drop databases whose names say they are for tests.
   if (!/^xray_test_/.test(name)) throw new Error(`refusing to use database ${name}`);

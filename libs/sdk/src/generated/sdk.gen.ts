@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -25,11 +25,52 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 export const getHealth = <ThrowOnError extends boolean = false>(options?: Options<GetHealthData, ThrowOnError>) => (options?.client ?? client).get<GetHealthResponses, GetHealthErrors, ThrowOnError>({ url: '/health', ...options });
 
 /**
+ * Liveness: 200 while the process serves HTTP (no dependencies checked)
+ */
+export const getLiveness = <ThrowOnError extends boolean = false>(options?: Options<GetLivenessData, ThrowOnError>) => (options?.client ?? client).get<GetLivenessResponses, unknown, ThrowOnError>({ url: '/health/live', ...options });
+
+/**
+ * Readiness: 200 when the database answers and every migration is applied, else 503
+ */
+export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>) => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/health/ready', ...options });
+
+/**
  * Pipeline analytics: runs by status, per-step statistics, top rejection reasons, runs and errors over time
  */
 export const getPipelineAnalytics = <ThrowOnError extends boolean = false>(options: Options<GetPipelineAnalyticsData, ThrowOnError>) => (options.client ?? client).get<GetPipelineAnalyticsResponses, GetPipelineAnalyticsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/analytics/pipelines/{pipeline}',
+    ...options
+});
+
+/**
+ * List your project’s API keys (never their secrets)
+ */
+export const listApiKeys = <ThrowOnError extends boolean = false>(options?: Options<ListApiKeysData, ThrowOnError>) => (options?.client ?? client).get<ListApiKeysResponses, ListApiKeysErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/api-keys',
+    ...options
+});
+
+/**
+ * Create an API key for your project with the scopes it needs; the secret is shown only in this answer
+ */
+export const createApiKey = <ThrowOnError extends boolean = false>(options: Options<CreateApiKeyData, ThrowOnError>) => (options.client ?? client).post<CreateApiKeyResponses, CreateApiKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/api-keys',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke an API key: it answers 401 from the next request on, on every API process
+ */
+export const revokeApiKey = <ThrowOnError extends boolean = false>(options: Options<RevokeApiKeyData, ThrowOnError>) => (options.client ?? client).delete<RevokeApiKeyResponses, RevokeApiKeyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/api-keys/{id}',
     ...options
 });
 

@@ -5,6 +5,52 @@ export type ClientOptions = {
     baseUrl: string;
 };
 
+export type ApiKeyDto = {
+    /**
+     * Key id.
+     */
+    id: string;
+    /**
+     * Key name.
+     */
+    name: string;
+    /**
+     * The first characters of the key, to recognise it.
+     */
+    prefix: string;
+    /**
+     * What the key may do.
+     */
+    scopes: Array<'ingest' | 'read' | 'admin'>;
+    /**
+     * When the key was created.
+     */
+    createdAt: string;
+    /**
+     * Last use, to the minute; null if never used.
+     */
+    lastUsedAt: string | null;
+    /**
+     * When the key expires; null if never.
+     */
+    expiresAt: string | null;
+    /**
+     * When the key was revoked; null if active.
+     */
+    revokedAt: string | null;
+};
+
+export type ApiKeyListDto = {
+    /**
+     * The project’s keys, newest first, revoked ones included.
+     */
+    items: Array<ApiKeyDto>;
+    /**
+     * Always null: a project has few keys.
+     */
+    nextCursor?: string | null;
+};
+
 export type CandidateDto = {
     /**
      * The item’s own id.
@@ -185,6 +231,21 @@ export type CandidatesStoredDto = {
     stored: number;
 };
 
+export type CreateApiKeyDto = {
+    /**
+     * What the key is for, e.g. `checkout-pipeline (prod)`.
+     */
+    name: string;
+    /**
+     * `ingest` (write runs, steps, candidates), `read` (every GET), `admin` (keys, and everything else).
+     */
+    scopes: Array<'ingest' | 'read' | 'admin'>;
+    /**
+     * When the key stops working (default: never). Must be in the future.
+     */
+    expiresAt?: string;
+};
+
 export type CreateCandidatesDto = {
     /**
      * Candidates to store; keys already stored for the step are updated.
@@ -291,6 +352,37 @@ export type CreateStepDto = {
      * When the step started (default: now).
      */
     startedAt?: string;
+};
+
+export type CreatedApiKeyDto = {
+    /**
+     * Key id.
+     */
+    id: string;
+    /**
+     * Key name.
+     */
+    name: string;
+    /**
+     * The first characters of the key.
+     */
+    prefix: string;
+    /**
+     * What the key may do.
+     */
+    scopes: Array<'ingest' | 'read' | 'admin'>;
+    /**
+     * When the key was created.
+     */
+    createdAt: string;
+    /**
+     * When the key expires; null if never.
+     */
+    expiresAt: string | null;
+    /**
+     * The secret key. Shown only in this answer: store it now.
+     */
+    key: string;
 };
 
 export type CreatedProjectDto = {
@@ -448,6 +540,13 @@ export type IngestResultDto = {
     error?: ErrorResponseDto;
 };
 
+export type LiveDto = {
+    /**
+     * Always ok while the process answers.
+     */
+    status: 'ok';
+};
+
 export type NewApiKeyDto = {
     /**
      * Key id (for listing and revoking).
@@ -526,6 +625,21 @@ export type ProjectListDto = {
      * Always null: projects are few.
      */
     nextCursor?: string | null;
+};
+
+export type ReadyDto = {
+    /**
+     * ok when the API can serve requests.
+     */
+    status: 'ok' | 'unavailable';
+    /**
+     * Whether the database answered within 2 seconds.
+     */
+    database: 'up' | 'down';
+    /**
+     * Whether every migration of this build is applied.
+     */
+    migrations: 'applied' | 'pending' | 'unknown';
 };
 
 export type ReasonCountDto = {
@@ -1204,6 +1318,38 @@ export type GetHealthResponses = {
 
 export type GetHealthResponse = GetHealthResponses[keyof GetHealthResponses];
 
+export type GetLivenessData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/health/live';
+};
+
+export type GetLivenessResponses = {
+    200: LiveDto;
+};
+
+export type GetLivenessResponse = GetLivenessResponses[keyof GetLivenessResponses];
+
+export type GetReadinessData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/health/ready';
+};
+
+export type GetReadinessErrors = {
+    503: ReadyDto;
+};
+
+export type GetReadinessError = GetReadinessErrors[keyof GetReadinessErrors];
+
+export type GetReadinessResponses = {
+    200: ReadyDto;
+};
+
+export type GetReadinessResponse = GetReadinessResponses[keyof GetReadinessResponses];
+
 export type GetPipelineAnalyticsData = {
     body?: never;
     path: {
@@ -1247,6 +1393,104 @@ export type GetPipelineAnalyticsResponses = {
 };
 
 export type GetPipelineAnalyticsResponse = GetPipelineAnalyticsResponses[keyof GetPipelineAnalyticsResponses];
+
+export type ListApiKeysData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/api-keys';
+};
+
+export type ListApiKeysErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+};
+
+export type ListApiKeysError = ListApiKeysErrors[keyof ListApiKeysErrors];
+
+export type ListApiKeysResponses = {
+    200: ApiKeyListDto;
+};
+
+export type ListApiKeysResponse = ListApiKeysResponses[keyof ListApiKeysResponses];
+
+export type CreateApiKeyData = {
+    body: CreateApiKeyDto;
+    path?: never;
+    query?: never;
+    url: '/v1/api-keys';
+};
+
+export type CreateApiKeyErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+};
+
+export type CreateApiKeyError = CreateApiKeyErrors[keyof CreateApiKeyErrors];
+
+export type CreateApiKeyResponses = {
+    201: CreatedApiKeyDto;
+};
+
+export type CreateApiKeyResponse = CreateApiKeyResponses[keyof CreateApiKeyResponses];
+
+export type RevokeApiKeyData = {
+    body?: never;
+    path: {
+        /**
+         * Key id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/api-keys/{id}';
+};
+
+export type RevokeApiKeyErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+};
+
+export type RevokeApiKeyError = RevokeApiKeyErrors[keyof RevokeApiKeyErrors];
+
+export type RevokeApiKeyResponses = {
+    /**
+     * Revoked.
+     */
+    204: void;
+};
+
+export type RevokeApiKeyResponse = RevokeApiKeyResponses[keyof RevokeApiKeyResponses];
 
 export type SearchCandidatesData = {
     body?: never;

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
-import { XrayClient, type XrayClientOptions } from './client.js';
+import { configureApi, XrayClient, type XrayClientOptions } from './client.js';
 import type { XrayError } from './errors.js';
 import { isUuidV7 } from './uuid.js';
 
@@ -218,6 +218,32 @@ describe('XrayClient against a fake ingest endpoint', () => {
     expect(result.drained).toBe(false);
     expect(dead.stats()).toMatchObject({ unsent: result.unsent, queued: 0 });
     expect(result.unsent).toBe(201);
+  });
+
+  it('logs what it does through debug, and flushes by itself when the process is about to exit', async () => {
+    const lines: string[] = [];
+    const logged = new XrayClient({ baseUrl: server.url, apiKey: 'k', flushIntervalMs: 60_000, debug: (m) => lines.push(m) });
+    const run = await logged.startRun({ pipeline: 'p' });
+    await run.complete();
+    expect(server.events).toHaveLength(0);
+    process.emit('beforeExit', 0);
+    for (let i = 0; i < 300 && server.events.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.events.map((e) => e.type)).toEqual(['run-create', 'run-update']);
+    expect(lines.some((l) => l.includes('process exiting'))).toBe(true);
+    expect(await logged.shutdown()).toEqual({ drained: true, unsent: 0 });
+  });
+
+  it('configureApi sets the key once for the generated functions used without a client', async () => {
+    const seen: (string | null)[] = [];
+    const spy: typeof fetch = async (input) => {
+      seen.push((input as Request).headers.get('authorization'));
+      return new Response(JSON.stringify({ status: 'ok', database: 'up' }), { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    configureApi({ baseUrl: 'http://xray.invalid', apiKey: 'xr_default', fetch: spy });
+    const { getHealth, listProjects } = await import('./generated/sdk.gen.js');
+    expect((await getHealth()).data).toEqual({ status: 'ok', database: 'up' });
+    await listProjects();
+    expect(seen).toEqual(['Bearer xr_default', 'Bearer xr_default']);
   });
 
   it('exposes the generated API client with the key set once', async () => {

@@ -387,6 +387,8 @@ export class Transport {
         body: `{"events":[${batch.map((e) => e.json).join(',')}]}`,
         signal: abort.signal,
       });
+      // Shut down while the request was out: its events are already counted as unsent.
+      if (this.stopped) return;
       outcome = await this.handleResponse(batch, res);
     } catch (err) {
       if (this.stopped) return;
@@ -424,6 +426,9 @@ export class Transport {
       this.retryAt = 0;
       this.batchCap = Infinity;
       this.dropping = false;
+      if (!Array.isArray(results)) {
+        this.report(new XrayError('http', `ingest answered ${status} without per-event results; is ${this.url} an xray server? Counting the events as sent`, { status }));
+      }
       this.settle(batch, Array.isArray(results) ? results : []);
       return 'ok';
     }

@@ -229,6 +229,28 @@ describe('cross-run queries', () => {
     });
   });
 
+  describe('rejection reason counts', () => {
+    it('stay exact when a replay changes decisions and reasons', async () => {
+      const run = (await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${key}`).send({ pipeline: 'reasons-replay' })).body;
+      const step = (await request(t.http).post(`/v1/runs/${run.id}/steps`).set('Authorization', `Bearer ${key}`).send({ name: 'f', type: 'filter' })).body;
+      const send = (candidates: object[]) => request(t.http).post(`/v1/steps/${step.id}/candidates`).set('Authorization', `Bearer ${key}`).send({ candidates });
+      await send([
+        { key: 'a', decision: 'rejected', reason: 'r1' },
+        { key: 'b', decision: 'rejected', reason: 'r1' },
+        { key: 'c', decision: 'rejected', reason: 'r2' },
+      ]);
+      await send([
+        { key: 'a', decision: 'accepted' },
+        { key: 'b', decision: 'rejected', reason: 'r2' },
+      ]);
+      await send([{ key: 'c', decision: 'rejected', reason: 'r2' }]);
+      const res = await get('/v1/analytics/pipelines/reasons-replay', { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() });
+      expect(res.body.topRejectionReasons).toEqual([{ stepName: 'f', reasons: [{ reason: 'r2', count: 2 }] }]);
+      const summary = (await get(`/v1/steps/${step.id}/candidates/summary`)).body;
+      expect(summary.reasons).toEqual([{ reason: 'r2', count: 2 }]);
+    });
+  });
+
   describe('GET /v1/runs filters', () => {
     it('filters by minimum duration, error type, metadata and text', async () => {
       const ids = (res: request.Response) => res.body.items.map((r: { id: string }) => r.id).sort();

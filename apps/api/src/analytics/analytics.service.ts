@@ -250,12 +250,12 @@ export class AnalyticsService {
       ) as Promise<{ name: string; count: number; failed: number; finished: number; p50: number | null; p95: number | null; mean_ratio: number | null }[]>,
       this.dataSource.query(
         `SELECT step_name, reason, n FROM (
-           SELECT s.name AS step_name, c.reason, count(*)::int AS n,
-                  row_number() OVER (PARTITION BY s.name ORDER BY count(*) DESC, c.reason) AS rk
-           FROM steps s JOIN candidates c ON c.step_id = s.id
+           SELECT s.name AS step_name, r.reason, sum(r.count)::int AS n,
+                  row_number() OVER (PARTITION BY s.name ORDER BY sum(r.count) DESC, r.reason) AS rk
+           FROM steps s JOIN step_reason_counts r ON r.step_id = s.id
            WHERE s.project_id = $1 AND s.pipeline = $2 AND s.started_at >= $3 AND s.started_at < $4
-             AND s.type = 'filter' AND c.decision = 'rejected' AND c.reason IS NOT NULL
-           GROUP BY s.name, c.reason
+             AND s.type = 'filter' AND r.count > 0
+           GROUP BY s.name, r.reason
          ) ranked WHERE rk <= 10 ORDER BY step_name, n DESC, reason`,
         args,
       ) as Promise<{ step_name: string; reason: string; n: number }[]>,

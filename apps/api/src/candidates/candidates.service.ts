@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
 import { validateCandidateBatch } from './candidate-batch.validator.js';
 import type {
@@ -122,7 +123,7 @@ export class CandidatesService {
    * Answers the number stored per step; a step missing from the answer is not in the project.
    * Keys must be unique per step across all the batches.
    */
-  async upsertBatches(projectId: string, batches: CandidateBatch[]): Promise<Map<string, number>> {
+  async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource): Promise<Map<string, number>> {
     const rows: unknown[] = [];
     for (const { stepId, candidates } of batches) {
       for (const c of candidates) {
@@ -138,7 +139,7 @@ export class CandidatesService {
         });
       }
     }
-    const result: { step_id: string; stored: number }[] = await this.dataSource.query(UPSERT_BATCH, [projectId, JSON.stringify(rows)]);
+    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, JSON.stringify(rows)]);
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 

@@ -9,6 +9,7 @@ import { type ErrorBody, errorBody } from '../common/error-body.js';
 import { describeError } from '../common/http-exception.filter.js';
 import { validateDto } from '../common/validation.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
 import { CreateRunDto, UpdateRunDto } from '../runs/runs.dto.js';
 import { RunsService } from '../runs/runs.service.js';
@@ -60,10 +61,16 @@ export class IngestService {
 
   async ingest(projectId: string, body: unknown): Promise<IngestResultDto[]> {
     const events = this.readEnvelope(body);
+    // One transaction per request: a batch is stored whole or not at all, so a crash, an outage
+    // or a timeout mid-batch leaves nothing half-written; the client's retry applies it whole.
+    return this.dataSource.transaction((manager) => this.apply(manager, projectId, events));
+  }
+
+  private async apply(db: Queryable, projectId: string, events: Record<string, unknown>[]): Promise<IngestResultDto[]> {
     const slots: Slot[] = events.map((e) => ({ eventId: e.id as string }));
 
     // 1. Events applied before (in an earlier batch, or earlier in this one) answer as they did.
-    const seen = await this.seenEvents(projectId, slots.map((s) => s.eventId));
+    const seen = await this.seenEvents(db, projectId, slots.map((s) => s.eventId));
     const firstInBatch = new Map<string, Slot>();
     for (const slot of slots) {
       const earlier = seen.get(slot.eventId);
@@ -83,18 +90,18 @@ export class IngestService {
     );
 
     // 3. Check references in order against the database and the batch itself.
-    await this.resolve(projectId, slots);
+    await this.resolve(db, projectId, slots);
 
     // 4. Grouped writes, then the rest in order.
-    await this.writeNewRuns(projectId, slots);
-    await this.writeNewSteps(projectId, slots);
-    await this.writeCandidates(projectId, slots);
-    for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(projectId, slot);
+    await this.writeNewRuns(db, projectId, slots);
+    await this.writeNewSteps(db, projectId, slots);
+    await this.writeCandidates(db, projectId, slots);
+    for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(db, projectId, slot);
 
     // Duplicates of an event id within the batch answer like their first occurrence.
     for (const slot of slots) if (!slot.result) slot.result = { ...firstInBatch.get(slot.eventId)!.result!, id: slot.eventId };
 
-    await this.remember(projectId, slots);
+    await this.remember(db, projectId, slots);
     return slots.map((s) => s.result!);
   }
 
@@ -197,7 +204,7 @@ export class IngestService {
    * Walks the events in order with what the database holds and what earlier events create,
    * so each event sees exactly the state it would see if the batch were applied one by one.
    */
-  private async resolve(projectId: string, slots: Slot[]): Promise<void> {
+  private async resolve(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     const runIds = new Set<string>();
     const stepIds = new Set<string>();
     for (const { parsed: p } of slots) {
@@ -211,7 +218,7 @@ export class IngestService {
       if (p.kind === 'step-update') stepIds.add(p.id);
       if (p.kind === 'candidates-create') stepIds.add(p.stepId);
     }
-    const [runOwners, stepOwners] = await Promise.all([this.runs.findOwners([...runIds]), this.steps.findOwners([...stepIds])]);
+    const [runOwners, stepOwners] = await Promise.all([this.runs.findOwners([...runIds], db), this.steps.findOwners([...stepIds], db)]);
     /** Runs of this project known at the current position: id -> pipeline. */
     const runs = new Map<string, string>();
     for (const [id, o] of runOwners) if (o.projectId === projectId) runs.set(id, o.pipeline);
@@ -289,11 +296,11 @@ export class IngestService {
     return slots.filter((s) => !s.result && !s.sequential && s.parsed?.kind === kind) as (Slot & { parsed: Extract<Parsed, { kind: K }> })[];
   }
 
-  private async writeNewRuns(projectId: string, slots: Slot[]): Promise<void> {
+  private async writeNewRuns(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     const group = this.grouped(slots, 'run-create');
     if (group.length === 0) return;
     try {
-      const inserted = await this.runs.insertNewRuns(projectId, group.map((s) => ({ ...s.parsed.dto, eventTime: s.eventTime })));
+      const inserted = await this.guarded(db, () => this.runs.insertNewRuns(projectId, group.map((s) => ({ ...s.parsed.dto, eventTime: s.eventTime })), db));
       for (const s of group) {
         if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
         else s.sequential = true; // created concurrently: the single path upserts or reports the conflict
@@ -303,7 +310,7 @@ export class IngestService {
     }
   }
 
-  private async writeNewSteps(projectId: string, slots: Slot[]): Promise<void> {
+  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     const group = this.grouped(slots, 'step-create');
     if (group.length === 0) return;
     // Only steps whose run, and parent, are stored by now (or come earlier in this group) can
@@ -311,8 +318,8 @@ export class IngestService {
     const ids = group.map((s) => s.parsed.id);
     const parentIds = group.map((s) => s.parsed.dto.parentStepId).filter((p): p is string => Boolean(p) && !ids.includes(p!));
     const [runOwners, stepOwners] = await Promise.all([
-      this.runs.findOwners([...new Set(group.map((s) => s.parsed.runId))]),
-      this.steps.findOwners([...new Set(parentIds)]),
+      this.runs.findOwners([...new Set(group.map((s) => s.parsed.runId))], db),
+      this.steps.findOwners([...new Set(parentIds)], db),
     ]);
     const insertable: typeof group = [];
     const inGroup = new Set<string>();
@@ -327,7 +334,7 @@ export class IngestService {
     }
     if (insertable.length === 0) return;
     try {
-      const inserted = await this.steps.insertNewSteps(
+      const inserted = await this.guarded(db, () => this.steps.insertNewSteps(
         projectId,
         insertable.map((s) => ({
           ...s.parsed.dto,
@@ -335,7 +342,8 @@ export class IngestService {
           pipeline: runOwners.get(s.parsed.runId)!.pipeline,
           eventTime: s.eventTime,
         })),
-      );
+        db,
+      ));
       for (const s of insertable) {
         if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
         else s.sequential = true;
@@ -345,7 +353,7 @@ export class IngestService {
     }
   }
 
-  private async writeCandidates(projectId: string, slots: Slot[]): Promise<void> {
+  private async writeCandidates(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     // Candidates for a step still waiting for the in-order pass go after it, in that pass.
     const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
     const group = this.grouped(slots, 'candidates-create').filter((s) => {
@@ -355,10 +363,11 @@ export class IngestService {
     });
     if (group.length === 0) return;
     try {
-      const stored = await this.candidates.upsertBatches(
+      const stored = await this.guarded(db, () => this.candidates.upsertBatches(
         projectId,
         group.map((s) => ({ stepId: s.parsed.stepId, candidates: s.parsed.candidates })),
-      );
+        db,
+      ));
       // Several events for one step share its count; each event reports its own size.
       for (const s of group) {
         s.result = stored.has(s.parsed.stepId)
@@ -378,26 +387,25 @@ export class IngestService {
     for (const s of group) s.sequential = true;
   }
 
-  private async applyOne(projectId: string, slot: Slot): Promise<IngestResultDto> {
-    const p = slot.parsed!;
+  /**
+   * Runs one write under a savepoint: a statement PostgreSQL refuses (a bad value, a parent
+   * gone) then undoes only itself, and the batch's transaction goes on with the other events.
+   */
+  private async guarded<T>(db: Queryable, write: () => Promise<T>): Promise<T> {
+    await db.query('SAVEPOINT ingest_write');
     try {
-      switch (p.kind) {
-        case 'run-create':
-          return { id: slot.eventId, status: (await this.runs.createRun(projectId, p.dto, slot.eventTime)).created ? 201 : 200 };
-        case 'run-update':
-          await this.runs.updateRun(projectId, p.id, p.dto, slot.eventTime);
-          return { id: slot.eventId, status: 200 };
-        case 'step-create':
-          return { id: slot.eventId, status: (await this.steps.createStep(projectId, p.runId, p.dto, slot.eventTime)).created ? 201 : 200 };
-        case 'step-update':
-          await this.steps.updateStep(projectId, p.id, p.dto, slot.eventTime);
-          return { id: slot.eventId, status: 200 };
-        case 'candidates-create': {
-          const stored = await this.candidates.upsertBatches(projectId, [{ stepId: p.stepId, candidates: p.candidates }]);
-          if (!stored.has(p.stepId)) throw notFound('Step', p.stepId);
-          return { id: slot.eventId, status: 201 };
-        }
-      }
+      const result = await write();
+      await db.query('RELEASE SAVEPOINT ingest_write');
+      return result;
+    } catch (err) {
+      await db.query('ROLLBACK TO SAVEPOINT ingest_write');
+      throw err;
+    }
+  }
+
+  private async applyOne(db: Queryable, projectId: string, slot: Slot): Promise<IngestResultDto> {
+    try {
+      return await this.guarded(db, () => this.applyParsed(db, projectId, slot));
     } catch (err) {
       const described = describeError(err);
       // Outages and bugs fail the whole request (the client retries it; replays are safe).
@@ -406,8 +414,29 @@ export class IngestService {
     }
   }
 
-  private async seenEvents(projectId: string, ids: string[]): Promise<Map<string, number>> {
-    const rows: { event_id: string; status: number }[] = await this.dataSource.query(
+  private async applyParsed(db: Queryable, projectId: string, slot: Slot): Promise<IngestResultDto> {
+    const p = slot.parsed!;
+    switch (p.kind) {
+      case 'run-create':
+        return { id: slot.eventId, status: (await this.runs.createRun(projectId, p.dto, slot.eventTime, db)).created ? 201 : 200 };
+      case 'run-update':
+        await this.runs.updateRun(projectId, p.id, p.dto, slot.eventTime, db);
+        return { id: slot.eventId, status: 200 };
+      case 'step-create':
+        return { id: slot.eventId, status: (await this.steps.createStep(projectId, p.runId, p.dto, slot.eventTime, db)).created ? 201 : 200 };
+      case 'step-update':
+        await this.steps.updateStep(projectId, p.id, p.dto, slot.eventTime, db);
+        return { id: slot.eventId, status: 200 };
+      case 'candidates-create': {
+        const stored = await this.candidates.upsertBatches(projectId, [{ stepId: p.stepId, candidates: p.candidates }], db);
+        if (!stored.has(p.stepId)) throw notFound('Step', p.stepId);
+        return { id: slot.eventId, status: 201 };
+      }
+    }
+  }
+
+  private async seenEvents(db: Queryable, projectId: string, ids: string[]): Promise<Map<string, number>> {
+    const rows: { event_id: string; status: number }[] = await db.query(
       'SELECT event_id, status FROM ingest_events WHERE project_id = $1 AND event_id = ANY($2::text[])',
       [projectId, ids],
     );
@@ -415,11 +444,11 @@ export class IngestService {
   }
 
   /** Successful events are remembered; failed ones are not, so the client can retry them. */
-  private async remember(projectId: string, slots: Slot[]): Promise<void> {
+  private async remember(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     const applied = new Map<string, number>();
     for (const s of slots) if (s.parsed && s.result && s.result.status < 300 && !applied.has(s.eventId)) applied.set(s.eventId, s.result.status);
     if (applied.size === 0) return;
-    await this.dataSource.query(
+    await db.query(
       `INSERT INTO ingest_events (project_id, event_id, status)
        SELECT $1, e, s FROM unnest($2::text[], $3::smallint[]) AS t(e, s)
        ON CONFLICT DO NOTHING`,

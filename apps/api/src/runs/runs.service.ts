@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
+import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from './run.entity.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 
@@ -89,7 +90,7 @@ export class RunsService {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
-  async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date): Promise<{ run: RunDto; created: boolean }> {
+  async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<{ run: RunDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
     const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
     const params: unknown[] = [
@@ -118,7 +119,7 @@ export class RunsService {
     if (ending) update.raw('ended_at = COALESCE(runs.ended_at, GREATEST(now(), EXCLUDED.started_at))');
     else if (dto.status === 'running') update.raw('ended_at = NULL');
 
-    const rows: (RunRow & { inserted: boolean })[] = await this.dataSource.query(
+    const rows: (RunRow & { inserted: boolean })[] = await db.query(
       `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::text[], $10,
                CASE WHEN $5 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $10) END)
@@ -135,9 +136,9 @@ export class RunsService {
   }
 
   /** Which of these run ids exist, in which project, with which pipeline. */
-  async findOwners(ids: string[]): Promise<Map<string, { projectId: string; pipeline: string }>> {
+  async findOwners(ids: string[], db: Queryable = this.dataSource): Promise<Map<string, { projectId: string; pipeline: string }>> {
     if (ids.length === 0) return new Map();
-    const rows: { id: string; project_id: string; pipeline: string }[] = await this.dataSource.query(
+    const rows: { id: string; project_id: string; pipeline: string }[] = await db.query(
       'SELECT id, project_id, pipeline FROM runs WHERE id = ANY($1::uuid[])',
       [ids],
     );
@@ -148,7 +149,7 @@ export class RunsService {
    * Inserts runs whose ids are new, in one statement. Answers the ids actually inserted (an id
    * created concurrently elsewhere is skipped, for the caller to retry through createRun).
    */
-  async insertNewRuns(projectId: string, runs: (CreateRunDto & { id: string; eventTime?: Date })[]): Promise<Set<string>> {
+  async insertNewRuns(projectId: string, runs: (CreateRunDto & { id: string; eventTime?: Date })[], db: Queryable = this.dataSource): Promise<Set<string>> {
     if (runs.length === 0) return new Set();
     const rows = runs.map((dto) => {
       const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
@@ -166,7 +167,7 @@ export class RunsService {
         ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
       };
     });
-    const inserted: { id: string }[] = await this.dataSource.query(
+    const inserted: { id: string }[] = await db.query(
       `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
        SELECT x.id, $1, x.pipeline, x.pipeline_version, x.status, x.input, x.output, x.metadata, x.tags, x.started_at, x.ended_at
        FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, pipeline text, pipeline_version text, status text, input jsonb,
@@ -179,7 +180,7 @@ export class RunsService {
   }
 
   /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */
-  async updateRun(projectId: string, id: string, dto: UpdateRunDto, eventTime?: Date): Promise<RunDto> {
+  async updateRun(projectId: string, id: string, dto: UpdateRunDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<RunDto> {
     const params: unknown[] = [id, projectId];
     const set = new Assignments(params)
       .set('status', dto.status)
@@ -194,7 +195,7 @@ export class RunsService {
     }
     else if (dto.status === 'running') set.raw('ended_at = NULL');
 
-    const [rows] = await this.dataSource.query(
+    const [rows] = await db.query(
       `UPDATE runs SET ${set.parts.join(', ')} WHERE id = $1 AND project_id = $2 RETURNING ${RUN_COLUMNS}`,
       params,
     );

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
+import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from '../runs/run.entity.js';
 import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
 
@@ -66,11 +67,11 @@ export class StepsService {
    * fields sent when the client's id already exists there. Position is the next free slot
    * among its siblings.
    */
-  async createStep(projectId: string, runId: string, dto: CreateStepDto, eventTime?: Date): Promise<{ step: StepDto; created: boolean }> {
+  async createStep(projectId: string, runId: string, dto: CreateStepDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<{ step: StepDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
     if (dto.parentStepId === id) throw new AppError(400, 'INVALID_PARENT', 'A step cannot be its own parent');
 
-    const [check] = await this.dataSource.query(
+    const [check] = await db.query(
       `SELECT (SELECT pipeline FROM runs WHERE id = $1 AND project_id = $2) AS run_pipeline,
               (SELECT run_id FROM steps WHERE id = $3 AND project_id = $2) AS parent_run_id`,
       [runId, projectId, dto.parentStepId ?? null],
@@ -99,7 +100,7 @@ export class StepsService {
     if (ending) updates.push('ended_at = COALESCE(steps.ended_at, GREATEST(now(), EXCLUDED.started_at))');
     else if (dto.status === 'running') updates.push('ended_at = NULL');
 
-    const rows: (StepRow & { inserted: boolean })[] = await this.dataSource.query(
+    const rows: (StepRow & { inserted: boolean })[] = await db.query(
       `INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
                           metadata, started_at, ended_at, position, pipeline)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12,
@@ -130,9 +131,9 @@ export class StepsService {
   }
 
   /** Which of these step ids exist, in which project and run. */
-  async findOwners(ids: string[]): Promise<Map<string, { projectId: string; runId: string }>> {
+  async findOwners(ids: string[], db: Queryable = this.dataSource): Promise<Map<string, { projectId: string; runId: string }>> {
     if (ids.length === 0) return new Map();
-    const rows: { id: string; project_id: string; run_id: string }[] = await this.dataSource.query(
+    const rows: { id: string; project_id: string; run_id: string }[] = await db.query(
       'SELECT id, project_id, run_id FROM steps WHERE id = ANY($1::uuid[])',
       [ids],
     );
@@ -146,10 +147,11 @@ export class StepsService {
   async insertNewSteps(
     projectId: string,
     steps: (CreateStepDto & { id: string; runId: string; pipeline: string; eventTime?: Date })[],
+    db: Queryable = this.dataSource,
   ): Promise<Set<string>> {
     if (steps.length === 0) return new Set();
     const runIds = [...new Set(steps.map((s) => s.runId))];
-    const maxima: { run_id: string; parent_step_id: string | null; max: number }[] = await this.dataSource.query(
+    const maxima: { run_id: string; parent_step_id: string | null; max: number }[] = await db.query(
       `SELECT run_id, parent_step_id, max(position)::int AS max FROM steps
        WHERE project_id = $1 AND run_id = ANY($2::uuid[]) GROUP BY run_id, parent_step_id`,
       [projectId, runIds],
@@ -178,7 +180,7 @@ export class StepsService {
         position,
       };
     });
-    const inserted: { id: string }[] = await this.dataSource.query(
+    const inserted: { id: string }[] = await db.query(
       `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, status, input, output, reasoning,
                           metadata, started_at, ended_at, position)
        SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.status, x.input, x.output, x.reasoning,
@@ -194,7 +196,7 @@ export class StepsService {
   }
 
   /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */
-  async updateStep(projectId: string, id: string, dto: UpdateStepDto, eventTime?: Date): Promise<StepDto> {
+  async updateStep(projectId: string, id: string, dto: UpdateStepDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<StepDto> {
     const params: unknown[] = [id, projectId];
     const parts = ['updated_at = now()'];
     const set = (column: string, value: unknown, expr = (p: string) => p) => {
@@ -220,7 +222,7 @@ export class StepsService {
     }
     else if (dto.status === 'running') parts.push('ended_at = NULL');
 
-    const [rows] = await this.dataSource.query(
+    const [rows] = await db.query(
       `UPDATE steps SET ${parts.join(', ')} WHERE id = $1 AND project_id = $2 RETURNING ${STEP_COLUMNS}`,
       params,
     );

@@ -1,5 +1,6 @@
 import type { ErrorDetail } from '../common/app-error.js';
 import { AppError } from '../common/app-error.js';
+import { jsonValueProblems } from '../common/validation.js';
 import { DECISIONS } from './candidate.entity.js';
 import type { CandidateInputDto } from './candidates.dto.js';
 
@@ -22,6 +23,7 @@ function checkString(value: unknown, max: number, required: boolean): string | u
   if (typeof value !== 'string') return 'must be a string';
   if (required && value.length === 0) return 'must not be empty';
   if (value.length > max) return `must be at most ${max} characters`;
+  if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) return 'must be valid Unicode text (it contains a lone surrogate)';
   return undefined;
 }
 
@@ -69,6 +71,7 @@ function validateOne(c: unknown, path: string, out: ErrorDetail[]): void {
       });
     }
   }
+  if (c.data !== undefined && c.data !== null && typeof c.data !== 'boolean') jsonValueProblems(c.data, `${path}.data`, out);
 }
 
 /**

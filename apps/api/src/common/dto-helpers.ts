@@ -2,10 +2,11 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { RawJson } from './validation.js';
 
 /** Any JSON value (object, array, string, number, boolean or null), stored as is. */
 export const OptionalJson = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ description, nullable: true }), IsOptional());
+  applyDecorators(ApiPropertyOptional({ description, nullable: true }), IsOptional(), RawJson());
 
 /** A JSON object (for metadata: merged key by key on update). */
 export const OptionalJsonObject = (description: string) =>
@@ -13,6 +14,7 @@ export const OptionalJsonObject = (description: string) =>
     ApiPropertyOptional({ description, type: 'object', additionalProperties: true }),
     IsOptional(),
     IsObject(),
+    RawJson(),
   );
 
 export const OptionalTimestamp = (description: string) =>

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
+import { isISO8601, isUUID } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { CandidatesService } from '../candidates/candidates.service.js';
 import type { CandidateInputDto } from '../candidates/candidates.dto.js';
@@ -123,6 +123,9 @@ export class IngestService {
       if (typeof e !== 'object' || e === null || Array.isArray(e)) details.push({ field: `events.${i}`, message: 'an event must be an object' });
       else if (typeof e.id !== 'string' || e.id.length === 0 || e.id.length > 200) {
         details.push({ field: `events.${i}.id`, message: 'id must be a non-empty string of at most 200 characters' });
+      } else if (e.id.includes('\u0000') || !(e.id as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+        // PostgreSQL cannot store NUL, and a lone surrogate would be stored as U+FFFD, making distinct ids collide.
+        details.push({ field: `events.${i}.id`, message: 'id must be valid Unicode text without NUL characters' });
       }
     });
     if (details.length) throw invalid('Every event needs an id so its result can be reported', details.slice(0, 20));
@@ -138,7 +141,11 @@ export class IngestService {
     const type = event.type as EventType;
     if (!EVENT_TYPES.includes(type)) return invalid([{ field: 'type', message: `type must be one of: ${EVENT_TYPES.join(', ')}` }]);
     if (event.timestamp !== undefined) {
-      const time = typeof event.timestamp === 'string' && ISO.test(event.timestamp) ? new Date(event.timestamp) : undefined;
+      // The same rule as every date-time field of the DTOs (no 2024-02-30, no year 0).
+      const time =
+        typeof event.timestamp === 'string' && ISO.test(event.timestamp) && isISO8601(event.timestamp, { strict: true, strictSeparator: true })
+          ? new Date(event.timestamp)
+          : undefined;
       if (!time || Number.isNaN(time.getTime())) return invalid([{ field: 'timestamp', message: 'timestamp must be an ISO 8601 date-time' }]);
       slot.eventTime = time;
     }

@@ -23,6 +23,7 @@ import {
   OptionalTimestamp,
   ToArray,
 } from '../common/dto-helpers.js';
+import { RawJson } from '../common/validation.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from './run.entity.js';
 
 export class ErrorInfoDto {
@@ -172,6 +173,7 @@ export class ListRunsQueryDto {
   })
   @IsOptional()
   @IsMetadataFilter()
+  @RawJson()
   metadata?: Record<string, string>;
 
   @ApiPropertyOptional({

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import helmet from 'helmet';
 import { errorBody } from './common/error-body.js';
 import { checkJson } from './common/json-limits.js';
@@ -52,6 +54,31 @@ function jsonBody(config: AppConfig) {
   };
 }
 
+/**
+ * Requests Node's HTTP parser refuses before any middleware runs (a request line or headers
+ * over the header size limit, e.g. a 20,000-character id in the path, or a malformed request)
+ * are answered in the shared error shape too, instead of Node's bare 431/400 without a body.
+ */
+function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'The request line and headers exceed the size the server accepts; shorten the URL or headers']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'The request was not received in time']
+          : [400, 'Bad Request', 'BAD_REQUEST', 'The HTTP request is malformed'];
+    const body = JSON.stringify(errorBody(status, code, message));
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('xray API')
@@ -97,6 +124,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
       maxAge: 600,
     });
   }
+  answerClientErrors(app.getHttpServer() as Server);
   app.use(jsonBody(config));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { createTestApp, expectError, type TestApp } from '../harness.js';
 import { fingerprint } from './support.js';
@@ -206,6 +207,30 @@ describe('hostile input: regressions', () => {
       .set(auth())
       .send({ events: [{ id: randomUUID(), type: 'run-create', timestamp: '2024-02-29T23:59:59.123+01:00', body: { id: randomUUID(), pipeline: 'ts' } }] });
     expect(fine.body.results[0].status).toBe(201);
+  });
+
+  it('answers what Node’s HTTP parser refuses in the error shape (it was a bare 431 or 400 without a body)', async () => {
+    const long = await get(`/v1/runs/${'x'.repeat(20_000)}`);
+    expectError(long, 431, 'HEADERS_TOO_LARGE');
+    const server = t.http as import('node:http').Server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.end('GET /v1/runs HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'));
+        let text = '';
+        socket.on('data', (d) => (text += d.toString('utf8')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      const [head, body] = answer.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head).toMatch(/content-type: application\/json/i);
+      expect(JSON.parse(body)).toEqual({ statusCode: 400, error: 'BAD_REQUEST', message: expect.any(String) });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses non-object bodies of DTO routes with one clear detail', async () => {

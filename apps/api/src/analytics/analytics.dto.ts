@@ -307,10 +307,10 @@ export class StepStatsDto {
   @ApiProperty({ nullable: true, type: Number, description: 'Failed / finished steps with this name.' })
   errorRate: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).' })
   p50DurationMs: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds.' })
+  @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds (within 10% of the exact value).' })
   p95DurationMs: number | null;
 
   @ApiProperty({ nullable: true, type: Number, description: 'Mean elimination ratio over steps that had candidates.' })
@@ -365,7 +365,7 @@ export class PipelineAnalyticsDto {
   @ApiProperty({ type: RunStatsDto, description: 'Runs started in the range.' })
   runs: RunStatsDto;
 
-  @ApiProperty({ type: [StepStatsDto], description: 'Per step name, most frequent first.' })
+  @ApiProperty({ type: [StepStatsDto], description: 'Per step name, most frequent first; steps counted by the hour they started, the range widened to whole hours.' })
   steps: StepStatsDto[];
 
   @ApiProperty({ type: [StepReasonsDto], description: 'Top rejection reasons of each filter step.' })

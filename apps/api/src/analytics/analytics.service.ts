@@ -230,35 +230,38 @@ export class AnalyticsService {
     const bucket: 'hour' | 'day' = to.getTime() - from.getTime() <= 2 * DAY ? 'hour' : 'day';
     const args = [projectId, pipeline, from, to];
 
-    const [statusRows, stepRows, reasonRows, seriesRows] = await Promise.all([
+    const [statusRows, stepRows, reasonRows, durationRows, seriesRows] = await Promise.all([
       this.dataSource.query(
         `SELECT status, count(*)::int AS n FROM runs
          WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY status`,
         args,
       ) as Promise<{ status: string; n: number }[]>,
+      // Step statistics and reasons come from hourly rollups kept by triggers (see the
+      // AddHourlyRollups migration): whole hours of step start times, whatever the data volume.
       this.dataSource.query(
-        `SELECT name, count(*)::int AS count,
-                count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS failed,
-                count(*) FILTER (WHERE status <> 'running')::int AS finished,
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
-                avg(elimination_ratio) AS mean_ratio
-         FROM steps
-         WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4
-         GROUP BY name ORDER BY count(*) DESC, name LIMIT 200`,
+        `SELECT name, sum(steps)::int AS count, sum(failed)::int AS failed, sum(finished)::int AS finished,
+                sum(ratio_sum) AS ratio_sum, sum(ratio_n)::int AS ratio_n
+         FROM step_stats_hourly
+         WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+         GROUP BY name HAVING sum(steps) > 0 ORDER BY sum(steps) DESC, name LIMIT 200`,
         args,
-      ) as Promise<{ name: string; count: number; failed: number; finished: number; p50: number | null; p95: number | null; mean_ratio: number | null }[]>,
+      ) as Promise<{ name: string; count: number; failed: number; finished: number; ratio_sum: number; ratio_n: number }[]>,
       this.dataSource.query(
         `SELECT step_name, reason, n FROM (
-           SELECT s.name AS step_name, r.reason, sum(r.count)::int AS n,
-                  row_number() OVER (PARTITION BY s.name ORDER BY sum(r.count) DESC, r.reason) AS rk
-           FROM steps s JOIN step_reason_counts r ON r.step_id = s.id
-           WHERE s.project_id = $1 AND s.pipeline = $2 AND s.started_at >= $3 AND s.started_at < $4
-             AND s.type = 'filter' AND r.count > 0
-           GROUP BY s.name, r.reason
+           SELECT name AS step_name, reason, sum(count)::int AS n,
+                  row_number() OVER (PARTITION BY name ORDER BY sum(count) DESC, reason) AS rk
+           FROM reason_counts_hourly
+           WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+           GROUP BY name, reason HAVING sum(count) > 0
          ) ranked WHERE rk <= 10 ORDER BY step_name, n DESC, reason`,
         args,
       ) as Promise<{ step_name: string; reason: string; n: number }[]>,
+      this.dataSource.query(
+        `SELECT name, bucket, sum(count)::int AS n FROM step_durations_hourly
+         WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+         GROUP BY name, bucket HAVING sum(count) > 0 ORDER BY name, bucket`,
+        args,
+      ) as Promise<{ name: string; bucket: number; n: number }[]>,
       this.dataSource.query(
         `SELECT date_trunc('${bucket}', started_at, 'UTC') AS start, count(*)::int AS runs,
                 count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS errors
@@ -281,6 +284,13 @@ export class AnalyticsService {
       reasons.set(r.step_name, list);
     }
 
+    const durations = new Map<string, { bucket: number; n: number }[]>();
+    for (const r of durationRows) {
+      const list = durations.get(r.name) ?? [];
+      list.push({ bucket: r.bucket, n: r.n });
+      durations.set(r.name, list);
+    }
+
     const counts = new Map(seriesRows.map((r) => [r.start.getTime(), r]));
     const points: PipelineAnalyticsDto['timeSeries']['points'] = [];
     const size = bucket === 'hour' ? 3_600_000 : DAY;
@@ -294,18 +304,43 @@ export class AnalyticsService {
       from: from.toISOString(),
       to: to.toISOString(),
       runs: { total, byStatus, errorRate: finished > 0 ? failedRuns / finished : null },
-      steps: stepRows.map((s) => ({
-        name: s.name,
-        count: s.count,
-        errorRate: s.finished > 0 ? s.failed / s.finished : null,
-        p50DurationMs: s.p50 === null ? null : Number(s.p50),
-        p95DurationMs: s.p95 === null ? null : Number(s.p95),
-        meanEliminationRatio: s.mean_ratio === null ? null : Number(s.mean_ratio),
-      })),
+      steps: stepRows.map((s) => {
+        const histogram = durations.get(s.name) ?? [];
+        return {
+          name: s.name,
+          count: s.count,
+          errorRate: s.finished > 0 ? s.failed / s.finished : null,
+          p50DurationMs: percentileFromBuckets(histogram, 0.5),
+          p95DurationMs: percentileFromBuckets(histogram, 0.95),
+          meanEliminationRatio: s.ratio_n > 0 ? Number(s.ratio_sum) / s.ratio_n : null,
+        };
+      }),
       topRejectionReasons: [...reasons].map(([stepName, list]) => ({ stepName, reasons: list })),
       timeSeries: { bucket, points },
     };
   }
+}
+
+/** Bucket b >= 1 of the duration histograms holds [1.1^(b-1), 1.1^b) ms; bucket 0 holds [0, 1). */
+const bucketBounds = (b: number): [number, number] => (b === 0 ? [0, 1] : [1.1 ** (b - 1), 1.1 ** b]);
+
+/**
+ * The q-quantile of a histogram (buckets ascending), interpolating linearly inside the bucket
+ * that holds it: within the bucket's 10% width of the exact value.
+ */
+export function percentileFromBuckets(buckets: { bucket: number; n: number }[], q: number): number | null {
+  const total = buckets.reduce((a, b) => a + b.n, 0);
+  if (total === 0) return null;
+  const rank = q * (total - 1);
+  let seen = 0;
+  for (const { bucket, n } of buckets) {
+    if (rank < seen + n) {
+      const [lo, hi] = bucketBounds(bucket);
+      return lo + (hi - lo) * ((rank - seen + 0.5) / n);
+    }
+    seen += n;
+  }
+  return bucketBounds(buckets[buckets.length - 1].bucket)[1];
 }
 
 /** Steps keyed by their path of names (JSON), siblings with the same name numbered `#2`, `#3`… */

@@ -79,6 +79,25 @@ function answerClientErrors(server: Server): void {
   });
 }
 
+/**
+ * Graceful shutdown under load. Closing the server refuses new connections, but a keep-alive
+ * connection that a client keeps busy never turns idle, so the server would wait for it until
+ * XRAY_SHUTDOWN_TIMEOUT and then cut off whatever was in flight. Once the server has stopped
+ * listening, requests still arriving on an open connection are served with `Connection: close`,
+ * and a connection whose request finishes then is closed as soon as it is idle.
+ */
+function drainOnClose(server: Server) {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    if (!server.listening) res.setHeader('Connection', 'close');
+    else {
+      res.once('finish', () => {
+        if (!server.listening) setImmediate(() => server.closeIdleConnections());
+      });
+    }
+    next();
+  };
+}
+
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('xray API')
@@ -106,6 +125,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
   http.set('query parser', parseQuery);
+  app.use(drainOnClose(app.getHttpServer() as Server));
   app.use(requestContext(options.requestLogger));
   app.use(
     helmet({

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createTestApp, type TestApp } from './harness.js';
 
@@ -87,4 +88,47 @@ describe('faults mid-request', () => {
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 201, 400, 200, 200]);
     expect(await stored(runId, stepId, [events[0].id])).toMatchObject({ runs: 1, steps: 1, candidates: 0, events: 1 });
   });
+});
+
+describe('shutdown under load', () => {
+  it('app.close() ends busy keep-alive connections instead of waiting for the client to stop', async () => {
+    const t = await createTestApp();
+    let closed = false;
+    try {
+      const { key } = await t.newProject('drain');
+      await t.app.listen(0, '127.0.0.1');
+      const base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+      // Clients that never pause: their keep-alive connections are never idle.
+      const answers: { status: number; connection: string | null }[] = [];
+      let stop = false;
+      const client = async () => {
+        while (!stop) {
+          try {
+            const res = await fetch(`${base}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${key}` } });
+            await res.arrayBuffer();
+            answers.push({ status: res.status, connection: res.headers.get('connection') });
+          } catch {
+            await new Promise((r) => setTimeout(r, 20)); // refused or closed: the server is going away
+          }
+        }
+      };
+      const clients = [client(), client(), client()];
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const closing = t.close().then(() => (closed = true));
+      // Before the fix, close() waited for as long as the clients kept sending (here 15 s).
+      const deadline = new Promise((r) => setTimeout(r, 15_000));
+      await Promise.race([closing, deadline]);
+      const tookMs = Date.now() - started;
+      stop = true;
+      await Promise.all(clients);
+      await closing;
+      expect(closed).toBe(true);
+      expect(tookMs).toBeLessThan(10_000);
+      expect(answers.length).toBeGreaterThan(0);
+      expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    } finally {
+      if (!closed) await t.close();
+    }
+  }, 60_000);
 });

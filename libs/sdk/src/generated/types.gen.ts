@@ -588,7 +588,7 @@ export type PipelineAnalyticsDto = {
      */
     runs: RunStatsDto;
     /**
-     * Per step name, most frequent first.
+     * Per step name, most frequent first; steps counted by the hour they started, the range widened to whole hours.
      */
     steps: Array<StepStatsDto>;
     /**
@@ -1179,11 +1179,11 @@ export type StepStatsDto = {
      */
     errorRate: number | null;
     /**
-     * Median duration in milliseconds.
+     * Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).
      */
     p50DurationMs: number | null;
     /**
-     * 95th percentile duration in milliseconds.
+     * 95th percentile duration in milliseconds (within 10% of the exact value).
      */
     p95DurationMs: number | null;
     /**

@@ -96,6 +96,7 @@ export class IngestService {
     await this.writeNewRuns(db, projectId, slots);
     await this.writeNewSteps(db, projectId, slots);
     await this.writeCandidates(db, projectId, slots);
+    await this.writeUpdates(db, projectId, slots);
     for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(db, projectId, slot);
 
     // Duplicates of an event id within the batch answer like their first occurrence.
@@ -384,6 +385,38 @@ export class IngestService {
     } catch (err) {
       this.fallBack(err, group);
     }
+  }
+
+  /**
+   * Updates of runs and steps, grouped: one statement for the steps, one for the runs. Only an
+   * update that is the single in-order event left for its run or step goes in a group, so
+   * applying it before, after or among the other in-order events gives the same result; the
+   * rest (several updates of one step, an update after a replayed create…) stay in order.
+   */
+  private async writeUpdates(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+    const target = (p: Parsed) => (p.kind === 'candidates-create' ? `candidates:${p.stepId}` : `${p.kind.startsWith('run') ? 'run' : 'step'}:${p.id}`);
+    const pending = new Map<string, number>();
+    for (const s of slots) if (s.sequential && !s.result && s.parsed) pending.set(target(s.parsed), (pending.get(target(s.parsed)) ?? 0) + 1);
+    const alone = (kind: 'run-update' | 'step-update') =>
+      slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === kind && pending.get(target(s.parsed)) === 1);
+    const apply = async <D>(group: Slot[], write: (updates: { id: string; dto: D; eventTime?: Date }[]) => Promise<Set<string>>) => {
+      if (group.length === 0) return;
+      const updates = group.map((s) => {
+        const p = s.parsed as unknown as { id: string; dto: D };
+        return { id: p.id, dto: p.dto, eventTime: s.eventTime };
+      });
+      try {
+        const updated = await this.guarded(db, () => write(updates));
+        // A row gone meanwhile stays for the single path, which reports it.
+        group.forEach((s, i) => {
+          if (updated.has(updates[i].id)) s.result = { id: s.eventId, status: 200 };
+        });
+      } catch (err) {
+        this.fallBack(err, group);
+      }
+    };
+    await apply<UpdateStepDto>(alone('step-update'), (updates) => this.steps.updateStepsGrouped(projectId, updates, db));
+    await apply<UpdateRunDto>(alone('run-update'), (updates) => this.runs.updateRunsGrouped(projectId, updates, db));
   }
 
   /** A grouped statement refused by the database (bad value somewhere): retry each event alone. */

@@ -5,6 +5,7 @@ import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import type { Queryable } from '../database/queryable.js';
+import { endedAtChange } from '../steps/steps.service.js';
 import { ENDING_STATUSES } from './run.entity.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 
@@ -177,6 +178,33 @@ export class RunsService {
       [projectId, JSON.stringify(rows)],
     );
     return new Set(inserted.map((r) => r.id));
+  }
+
+  /**
+   * Applies many run updates in one statement, with exactly the semantics of updateRun for
+   * each. Each run must appear at most once. Answers the ids updated.
+   */
+  async updateRunsGrouped(projectId: string, updates: { id: string; dto: UpdateRunDto; eventTime?: Date }[], db: Queryable = this.dataSource): Promise<Set<string>> {
+    if (updates.length === 0) return new Set();
+    const rows = updates.map(({ id, dto, eventTime }) => ({ id, d: dto, ...endedAtChange(dto, eventTime) }));
+    // UPDATE answers [rows, count].
+    const [updated]: [{ id: string }[], number] = await db.query(
+      `UPDATE runs r SET
+         updated_at = now(),
+         status = CASE WHEN u.d ? 'status' THEN u.d->>'status' ELSE r.status END,
+         output = CASE WHEN u.d ? 'output' THEN u.d->'output' ELSE r.output END,
+         error = CASE WHEN u.d ? 'error' THEN u.d->'error' ELSE r.error END,
+         tags = CASE WHEN u.d ? 'tags' THEN ARRAY(SELECT jsonb_array_elements_text(u.d->'tags')) ELSE r.tags END,
+         metadata = CASE WHEN u.d ? 'metadata' THEN r.metadata || (u.d->'metadata') ELSE r.metadata END,
+         ended_at = CASE u.end_mode WHEN 'set' THEN u.ended_at
+                                    WHEN 'end' THEN COALESCE(r.ended_at, GREATEST(COALESCE(u.event_time, now()), r.started_at))
+                                    WHEN 'clear' THEN NULL ELSE r.ended_at END
+       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, d jsonb, end_mode text, ended_at timestamptz, event_time timestamptz)
+       WHERE r.id = u.id AND r.project_id = $1
+       RETURNING r.id`,
+      [projectId, JSON.stringify(rows)],
+    );
+    return new Set(updated.map((r) => r.id));
   }
 
   /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */

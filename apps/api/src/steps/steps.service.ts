@@ -58,6 +58,21 @@ function toStepDto(r: StepRow): StepDto {
 
 const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
 
+/**
+ * How an update moves the end time, as updateStep/updateRun decide it: set to the endedAt
+ * sent, end now (or at the event's time) if an ending status arrives, clear it when the
+ * status goes back to running, or keep it.
+ */
+export function endedAtChange(
+  dto: { status?: string; endedAt?: string },
+  eventTime?: Date,
+): { end_mode: 'set' | 'end' | 'clear' | 'keep'; ended_at?: string; event_time?: string } {
+  if (dto.endedAt !== undefined) return { end_mode: 'set', ended_at: new Date(dto.endedAt).toISOString() };
+  if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) return { end_mode: 'end', event_time: eventTime?.toISOString() };
+  if (dto.status === 'running') return { end_mode: 'clear' };
+  return { end_mode: 'keep' };
+}
+
 @Injectable()
 export class StepsService {
   constructor(private readonly dataSource: DataSource) {}
@@ -193,6 +208,36 @@ export class StepsService {
       [projectId, JSON.stringify(rows)],
     );
     return new Set(inserted.map((r) => r.id));
+  }
+
+  /**
+   * Applies many step updates in one statement, with exactly the semantics of updateStep for
+   * each (only the fields sent are written; metadata merges; an ending status sets the end
+   * time once). Each step must appear at most once. Answers the ids updated.
+   */
+  async updateStepsGrouped(projectId: string, updates: { id: string; dto: UpdateStepDto; eventTime?: Date }[], db: Queryable = this.dataSource): Promise<Set<string>> {
+    if (updates.length === 0) return new Set();
+    const rows = updates.map(({ id, dto, eventTime }) => ({ id, d: dto, ...endedAtChange(dto, eventTime) }));
+    // UPDATE answers [rows, count].
+    const [updated]: [{ id: string }[], number] = await db.query(
+      `UPDATE steps s SET
+         updated_at = now(),
+         status = CASE WHEN u.d ? 'status' THEN u.d->>'status' ELSE s.status END,
+         output = CASE WHEN u.d ? 'output' THEN u.d->'output' ELSE s.output END,
+         error = CASE WHEN u.d ? 'error' THEN u.d->'error' ELSE s.error END,
+         reasoning = CASE WHEN u.d ? 'reasoning' THEN u.d->>'reasoning' ELSE s.reasoning END,
+         metadata = CASE WHEN u.d ? 'metadata' THEN s.metadata || (u.d->'metadata') ELSE s.metadata END,
+         reported_in = CASE WHEN u.d ? 'candidatesIn' THEN (u.d->>'candidatesIn')::int ELSE s.reported_in END,
+         reported_out = CASE WHEN u.d ? 'candidatesOut' THEN (u.d->>'candidatesOut')::int ELSE s.reported_out END,
+         ended_at = CASE u.end_mode WHEN 'set' THEN u.ended_at
+                                    WHEN 'end' THEN COALESCE(s.ended_at, GREATEST(COALESCE(u.event_time, now()), s.started_at))
+                                    WHEN 'clear' THEN NULL ELSE s.ended_at END
+       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, d jsonb, end_mode text, ended_at timestamptz, event_time timestamptz)
+       WHERE s.id = u.id AND s.project_id = $1
+       RETURNING s.id`,
+      [projectId, JSON.stringify(rows)],
+    );
+    return new Set(updated.map((r) => r.id));
   }
 
   /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */

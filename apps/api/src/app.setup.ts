@@ -4,6 +4,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import helmet from 'helmet';
+import { ApiKeysService } from './auth/api-keys.service.js';
+import { authenticateFirst, type EarlyAuthentication } from './auth/authenticate-first.js';
 import { errorBody } from './common/error-body.js';
 import { checkJson } from './common/json-limits.js';
 import type { JsonLogger } from './common/json-logger.js';
@@ -15,14 +17,16 @@ import { APP_CONFIG } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 
 /**
- * JSON bodies: parsed with the size limit, then checked for nesting depth, string length and
- * `__proto__` keys. Failures answer in the shared error shape (Nest filters never see them).
+ * JSON bodies (of authenticated callers only: see authenticateFirst): parsed with the size
+ * limit, then checked for nesting depth, string length and `__proto__` keys. Failures answer in
+ * the shared error shape (Nest filters never see them).
  */
 function jsonBody(config: AppConfig) {
   const limit = config.maxBodyBytes;
   const parse = express.json({ limit, strict: false });
   const limits = { maxDepth: config.maxJsonDepth, maxStringLength: config.maxStringLength };
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req: Request & EarlyAuthentication, res: Response, next: NextFunction) => {
+    if (req.skipBody) return next();
     parse(req, res, (err?: { type?: string; status?: number; limit?: number; message?: string }) => {
       if (!err) {
         const violation = req.body === undefined ? undefined : checkJson(req.body, limits);
@@ -145,6 +149,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
     });
   }
   answerClientErrors(app.getHttpServer() as Server);
+  app.use(authenticateFirst(app.get(ApiKeysService), config));
   app.use(jsonBody(config));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());

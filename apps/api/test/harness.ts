@@ -6,6 +6,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { AppModule } from '../src/app.module.js';
 import { configureApp } from '../src/app.setup.js';
+import type { JsonLogger } from '../src/common/json-logger.js';
 import { APP_CONFIG } from '../src/config/config.module.js';
 import { type AppConfig, loadConfig } from '../src/config/config.js';
 
@@ -54,6 +55,8 @@ export async function createTestDatabase(adminUrl: string): Promise<{ url: strin
 export interface TestAppOptions {
   /** Share another test app's database, as a second API process would. */
   shareDatabaseWith?: TestApp;
+  /** Send the app's logs (Nest logger and per-request lines) to this logger, as main.ts does in JSON mode. */
+  logger?: JsonLogger;
 }
 
 export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -82,7 +85,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     .compile();
   moduleRef.useLogger(false);
   const app = moduleRef.createNestApplication({ bodyParser: false, logger: false });
-  configureApp(app);
+  if (options.logger) app.useLogger(options.logger);
+  configureApp(app, { requestLogger: options.logger });
   await app.init();
   const http = app.getHttpServer();
   const { DataSource } = await import('typeorm');

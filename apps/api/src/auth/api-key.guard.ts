@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { secretsEqual } from './api-key.util.js';
+import type { EarlyAuthentication } from './authenticate-first.js';
 import type { AuthenticatedRequest } from './principal.js';
 import { ACCESS, type Access, REQUIRED_SCOPE, type Scope } from './scopes.js';
 
@@ -52,7 +53,10 @@ export class ApiKeyGuard implements CanActivate {
       throw new AppError(403, 'FORBIDDEN', 'The root key only manages projects; use a project API key for this route');
     }
 
-    const auth = await this.apiKeys.authenticate(key);
+    // The key may have been looked up already, before the body was read (authenticateFirst).
+    const early = (req as EarlyAuthentication).earlyAuth;
+    if (early?.key === key && 'error' in early) throw early.error;
+    const auth = early?.key === key && 'result' in early ? early.result : await this.apiKeys.authenticate(key);
     if (!auth) throw unauthorized('Invalid, revoked or expired API key');
     const { principal } = auth;
     if (auth.limited) {

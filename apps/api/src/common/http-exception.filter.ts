@@ -107,13 +107,20 @@ export class HttpExceptionFilter implements ExceptionFilter {
     res.status(body.statusCode).json(body);
   }
 
+  /**
+   * Logs an unexpected error as one line (class, SQLSTATE or code, first line of the message),
+   * never a stack trace or a query: those go to the debug level only.
+   */
   private unexpected(exception: unknown, req: Request): DescribedError {
-    const requestId = (req as { id?: unknown }).id ?? req.headers['x-request-id'];
+    const requestId = String((req as { id?: unknown }).id ?? '-');
+    const error = exception instanceof Error ? exception : undefined;
+    const code = (exception as { code?: unknown } | undefined)?.code;
+    const message = (error?.message ?? String(exception)).split('\n')[0].slice(0, 300);
     this.logger.error(
-      `Unexpected error on ${req.method} ${req.route?.path ?? '(unrouted)'} request ${String(requestId ?? '-')}: ${
-        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)
-      }`,
+      `Unexpected error on ${req.method} ${req.route?.path ?? '(unrouted)'} request ${requestId}: ` +
+        `${error?.name ?? typeof exception}${typeof code === 'string' || typeof code === 'number' ? ` (${code})` : ''}: ${message}`,
     );
+    if (error?.stack) this.logger.debug(`Stack trace of request ${requestId}: ${error.stack}`);
     return { body: errorBody(500, 'INTERNAL_ERROR', 'Internal server error'), headers: {} };
   }
 }

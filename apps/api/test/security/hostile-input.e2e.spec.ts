@@ -24,7 +24,7 @@ describe('hostile input: regressions', () => {
     key = (await t.newProject('hostile')).key;
     runId = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'hostile' })).body.id;
     stepId = (await request(t.http).post(`/v1/runs/${runId}/steps`).set(auth()).send({ name: 'filter' })).body.id;
-  });
+  }, 180_000);
   afterAll(async () => t?.close());
 
   /** Asserts the request is refused and leaves every table exactly as it was. */

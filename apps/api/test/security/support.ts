@@ -1,14 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { JsonLogger } from '../../src/common/json-logger.js';
 import type { TestApp } from '../harness.js';
 
-/** Captures every log line the app writes (Nest logger and request lines) instead of printing it. */
+/**
+ * Captures the log lines the app writes (Nest logger and request lines) instead of printing
+ * them, at the default level (`info`; stack traces of unexpected errors are `debug` only).
+ */
 export class CapturingLogger extends JsonLogger {
   readonly lines: string[] = [];
-  constructor() {
-    super('debug');
+  constructor(level: 'debug' | 'info' = 'info') {
+    super(level);
   }
   override write(level: string, fields: Record<string, unknown>): void {
+    if (!this.enabled(level)) return;
     this.lines.push(JSON.stringify({ level, ...fields }));
   }
 }
@@ -23,6 +28,8 @@ export interface Operation {
   pathParams: { name: string; schema: Schema }[];
   queryParams: { name: string; required: boolean; schema: Schema }[];
   body?: Schema;
+  /** Response schemas by status code. */
+  responses: Record<string, Schema | undefined>;
   /** `x-required-scope`, or `root` / `root-or-read` for project management, `public` for health. */
   access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin';
 }
@@ -48,22 +55,21 @@ export interface OpenApiDoc {
   components: { schemas: Record<string, Schema> };
 }
 
-/** Every operation of the app's OpenAPI document, with `$ref`s resolved. */
+/** Follows `$ref`s and single-member `allOf`s (how Nest's Swagger writes nested DTOs). */
+export function resolveSchema(doc: OpenApiDoc, schema: Schema | undefined): Schema {
+  let s = schema ?? {};
+  for (let i = 0; i < 10 && (s.$ref || s.allOf?.length === 1); i++) {
+    const next = s.$ref ? doc.components.schemas[s.$ref.replace('#/components/schemas/', '')] : s.allOf![0];
+    s = { ...next, ...(s.nullable ? { nullable: true } : {}) };
+  }
+  return s;
+}
+
+/** Every operation of the app's OpenAPI document (schemas as written, `$ref`s kept). */
 export async function loadOperations(http: TestApp['http']): Promise<{ doc: OpenApiDoc; operations: Operation[] }> {
   const res = await request(http).get('/docs-json');
   if (res.status !== 200) throw new Error(`GET /docs-json answered ${res.status}`);
   const doc = res.body as OpenApiDoc;
-  const resolve = (schema: Schema | undefined, depth = 0): Schema | undefined => {
-    if (!schema || depth > 8) return schema;
-    if (schema.$ref) return resolve(doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')], depth + 1);
-    if (schema.allOf?.length === 1) return resolve(schema.allOf[0], depth + 1);
-    const out: Schema = { ...schema };
-    if (schema.items) out.items = resolve(schema.items, depth + 1);
-    if (schema.properties) {
-      out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, resolve(v, depth + 1)!]));
-    }
-    return out;
-  };
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
@@ -75,18 +81,88 @@ export async function loadOperations(http: TestApp['http']): Promise<{ doc: Open
       if (scope) access = scope;
       else if (!security || security.length === 0) access = 'public';
       else access = method === 'get' ? 'root-or-read' : 'root';
+      const responses: Record<string, Schema | undefined> = {};
+      for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, { content?: Record<string, { schema: Schema }> }>)) {
+        responses[status] = r.content?.['application/json']?.schema;
+      }
       operations.push({
         operationId: op.operationId as string,
         method: method as Method,
         path,
-        pathParams: params.filter((p) => p.in === 'path').map((p) => ({ name: p.name, schema: resolve(p.schema)! })),
-        queryParams: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, required: Boolean(p.required), schema: resolve(p.schema)! })),
-        body: resolve(body),
+        pathParams: params.filter((p) => p.in === 'path').map((p) => ({ name: p.name, schema: resolveSchema(doc, p.schema) })),
+        queryParams: params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, required: Boolean(p.required), schema: resolveSchema(doc, p.schema) })),
+        body,
+        responses,
         access,
       });
     }
   }
   return { doc, operations };
+}
+
+/** The smallest body the document says is valid: required fields only, simplest values. */
+export function minimalBody(doc: OpenApiDoc, schema: Schema | undefined): unknown {
+  const s = resolveSchema(doc, schema);
+  if (s.enum) return s.enum[0];
+  switch (s.type) {
+    case 'string':
+      if (s.format === 'uuid') return randomUUID();
+      if (s.format === 'date-time') return new Date(Date.now() + 86_400_000).toISOString();
+      return `v-${randomUUID().slice(0, 8)}`;
+    case 'integer':
+    case 'number':
+      return s.minimum ?? 0;
+    case 'boolean':
+      return true;
+    case 'array':
+      return [minimalBody(doc, s.items)];
+    default: {
+      const out: Record<string, unknown> = {};
+      for (const key of s.required ?? []) out[key] = minimalBody(doc, s.properties?.[key]);
+      return out;
+    }
+  }
+}
+
+/**
+ * Keys of a response the document does not declare (excessive data exposure), as dotted
+ * paths. Free-form values (an object schema without properties) are not walked.
+ */
+export function undeclaredKeys(doc: OpenApiDoc, schema: Schema | undefined, value: unknown, path = '', out: string[] = []): string[] {
+  const s = resolveSchema(doc, schema);
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => undeclaredKeys(doc, s.items, v, `${path}[${i}]`, out));
+  } else if (typeof value === 'object' && value !== null && s.properties) {
+    for (const [key, v] of Object.entries(value)) {
+      if (!(key in s.properties)) out.push(path ? `${path}.${key}` : key);
+      else undeclaredKeys(doc, s.properties[key], v, path ? `${path}.${key}` : key, out);
+    }
+  }
+  return out;
+}
+
+/** Ids of one project's resources, for filling path parameters. */
+export interface ResourceIds {
+  runId: string;
+  otherRunId: string;
+  stepId: string;
+  apiKeyId: string;
+  pipeline: string;
+}
+
+/** Path values naming the given resources: `{id}` after `runs` is a run, after `steps` a step, and so on. */
+export function pathValues(op: Operation, ids: ResourceIds): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const p of op.pathParams) {
+    const before = op.path.split(`{${p.name}}`)[0].split('/').filter(Boolean).pop();
+    if (p.name === 'pipeline') values[p.name] = ids.pipeline;
+    else if (p.name === 'otherId') values[p.name] = ids.otherRunId;
+    else if (p.name === 'runId' || (p.name === 'id' && before === 'runs')) values[p.name] = ids.runId;
+    else if (p.name === 'stepId' || (p.name === 'id' && before === 'steps')) values[p.name] = ids.stepId;
+    else if (p.name === 'id' && before === 'api-keys') values[p.name] = ids.apiKeyId;
+    else values[p.name] = p.schema.format === 'uuid' ? randomUUID() : 'x';
+  }
+  return values;
 }
 
 /** Fills `{name}` placeholders, encoding each value as one path segment. */
@@ -148,11 +224,16 @@ const LEAKS: [string, RegExp][] = [
   ['an API key', /xr_[0-9A-Za-z]{38}/],
 ];
 
-/** Names what leaks in `text` (stack traces, SQL, keys, the given secrets), or [] when nothing does. */
-export function findLeaks(text: string, secrets: string[] = []): string[] {
-  const found = LEAKS.filter(([, re]) => re.test(text)).map(([what]) => what);
+/** Only for error bodies: a log line may name the error class and PostgreSQL's message for the operator. */
+const BODY_ONLY = new Set(['a database error class', 'a PostgreSQL message', 'a JavaScript engine error']);
+
+/**
+ * Names what leaks in `text` (stack traces, SQL, keys, the given secrets), or [] when nothing
+ * does. `log: true` checks a log line: the error class and PostgreSQL's message may appear there.
+ */
+export function findLeaks(text: string, secrets: string[] = [], options: { log?: boolean } = {}): string[] {
+  const found = LEAKS.filter(([what, re]) => !(options.log && BODY_ONLY.has(what)) && re.test(text)).map(([what]) => what);
   for (const secret of secrets) if (secret && text.includes(secret)) found.push(`the secret ${secret.slice(0, 6)}…`);
-  // A key's hash or its base62 body alone would be as bad as the key.
   return found;
 }
 

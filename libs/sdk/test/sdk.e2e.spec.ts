@@ -4,6 +4,9 @@ import { createTestApp, type TestApp } from '../../../apps/api/test/harness.js';
 import { XrayClient, type XrayClientOptions } from '../src/client.js';
 import type { XrayError } from '../src/errors.js';
 import { getCandidateSummary, getRun, getStep, listCandidates, listRuns, type StepNodeDto } from '../src/generated/index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { normalizeOpenApi } from '../scripts/openapi-spec.js';
 import { freePort } from './fake-ingest.js';
 
 /**
@@ -39,6 +42,13 @@ describe('SDK against the real server', () => {
     if (!res.data) throw new Error(`getRun ${res.response.status}: ${JSON.stringify(res.error)}`);
     return res.data;
   };
+
+  it('is generated from the document the running server serves', async () => {
+    // The spec is emitted without providers (Nest preview mode); a fully booted app must agree.
+    const served = (await (await fetch(`${baseUrl}/docs-json`)).json()) as Record<string, unknown>;
+    const committed = await readFile(join(process.cwd(), 'libs', 'sdk', 'openapi.json'), 'utf8');
+    expect(`${JSON.stringify(normalizeOpenApi(served), null, 2)}\n`).toBe(committed);
+  });
 
   it('lands the quick start whole: run, nested steps, candidates, statuses', async () => {
     const xray = client();

@@ -122,7 +122,7 @@ async function insertRows(client: pg.Client, projectId: string, from: number, to
 
 export async function benchIngest(ctx: BenchContext): Promise<IngestFigures> {
   const { log } = ctx;
-  const runsPerRound = ctx.smoke ? 20 : 2_500;
+  const runsPerRound = ctx.smoke ? 20 : 1_500;
   const roundCount = ctx.rounds ?? (ctx.smoke ? 1 : 3);
   const batchEvents = 100;
   const db = await createDatabase(ctx.adminUrl, 'ingest');

@@ -155,6 +155,41 @@ describe('Transport', () => {
     await t.shutdown(1000);
   });
 
+  it('cuts a candidate batch the server finds too large in halves until it fits', async () => {
+    const sizes: number[] = [];
+    server.reply = (events) => {
+      const tooBig = events.find((e) => e.type === 'candidates-create' && (e.body.candidates as unknown[]).length > 300);
+      // Whole-request 413 when alone, per-event 413 when with others: both are handled.
+      if (tooBig && events.length === 1) return { status: 413, body: { statusCode: 413, error: 'PAYLOAD_TOO_LARGE', message: 'too large' } };
+      return {
+        status: 207,
+        body: {
+          results: events.map((e) => {
+            const n = e.type === 'candidates-create' ? (e.body.candidates as unknown[]).length : 0;
+            if (n > 300) return { id: e.id, status: 413, error: { statusCode: 413, error: 'TOO_MANY_CANDIDATES', message: 'too many' } };
+            if (n) sizes.push(n);
+            return { id: e.id, status: 201 };
+          }),
+        },
+      };
+    };
+    const errors: XrayError[] = [];
+    const t = transport(server.url, {}, errors);
+    const candidates = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${from + i}`, decision: 'accepted' }));
+    t.enqueue('step-create', { id: 's' }, ts());
+    t.enqueue('candidates-create', { stepId: 's', candidates: candidates(0, 1000) }, ts());
+    expect(await t.flush(10_000)).toBe(true);
+    t.enqueue('candidates-create', { stepId: 's', candidates: candidates(1000, 500) }, ts());
+    expect(await t.flush(10_000)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1500);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(300);
+    const keys = server.events.filter((e) => e.type === 'candidates-create' && (e.body.candidates as unknown[]).length <= 300).flatMap((e) => (e.body.candidates as { key: string }[]).map((c) => c.key));
+    expect(new Set(keys).size).toBe(1500);
+    expect(t.stats()).toMatchObject({ rejected: 0, queued: 0, sent: t.stats().enqueued });
+    expect(errors.filter((e) => e.kind === 'rejected')).toEqual([]);
+    await t.shutdown(1000);
+  });
+
   it('with the server down: keeps a bounded buffer, drops the oldest, and shuts down by its deadline', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const errors: XrayError[] = [];

@@ -189,14 +189,40 @@ export class Transport {
       if (this.counters.unsent === 1) this.report(new XrayError('unsent', 'Event recorded after shutdown(); it is not sent'));
       return;
     }
-    const id = uuidv7();
-    const event = `{"id":"${id}","type":"${type}","timestamp":"${timestamp}","body":${this.serialize(body)}}`;
-    const item: PendingEvent = { id, type, seq: ++this.seq, json: event, bytes: byteLength(event), serverErrors: 0, notFound: 0, notBefore: 0 };
+    const item = this.makeEvent(type, this.serialize(body), timestamp, ++this.seq);
     this.counters.enqueued++;
     this.pending.push(item);
     this.pendingBytes += item.bytes;
     this.enforceBounds();
     this.schedule();
+  }
+
+  private makeEvent(type: EventType, bodyJson: string, timestamp: string, seq: number): PendingEvent {
+    const id = uuidv7();
+    const json = `{"id":"${id}","type":"${type}","timestamp":"${timestamp}","body":${bodyJson}}`;
+    return { id, type, seq, json, bytes: byteLength(json), serverErrors: 0, notFound: 0, notBefore: 0 };
+  }
+
+  /**
+   * A candidate batch the server finds too large (413: body size or candidates per request)
+   * is cut in two halves, sent as new events; undefined when it cannot be cut further.
+   */
+  private splitCandidates(e: PendingEvent): PendingEvent[] | undefined {
+    if (e.type !== 'candidates-create') return undefined;
+    let parsed: { timestamp: string; body: { candidates?: unknown[] } & Record<string, unknown> };
+    try {
+      parsed = JSON.parse(e.json) as typeof parsed;
+    } catch {
+      return undefined;
+    }
+    const list = parsed.body.candidates;
+    if (!Array.isArray(list) || list.length < 2) return undefined;
+    const half = Math.ceil(list.length / 2);
+    this.counters.enqueued++;
+    this.opts.log(`413 for a batch of ${list.length} candidates; sending it in two halves`);
+    return [list.slice(0, half), list.slice(half)].map((part) =>
+      this.makeEvent('candidates-create', JSON.stringify({ ...parsed.body, candidates: part }), parsed.timestamp, e.seq),
+    );
   }
 
   private serialize(body: Record<string, unknown>): string {
@@ -434,6 +460,12 @@ export class Transport {
     }
     const text = await res.text().catch(() => '');
     const detail = errorMessage(text);
+    const halves = status === 413 && batch.length === 1 ? this.splitCandidates(batch[0]) : undefined;
+    if (halves) {
+      batch.splice(0, 1, ...halves);
+      this.counters.retries++;
+      return 'retry';
+    }
     if (status === 413 && batch.length > 1) {
       this.batchCap = Math.max(1, Math.floor(batch.length / 2));
       this.counters.retries++;
@@ -478,13 +510,17 @@ export class Transport {
     const byId = new Map<string, (typeof results)[number]>();
     for (const r of results) if (r && typeof r.id === 'string') byId.set(r.id, r);
     const refused: RejectedEvent[] = [];
+    const resend: PendingEvent[] = [];
     const now = Date.now();
     for (const e of batch) {
       const r = byId.get(e.id);
       // A result the server left out is taken as accepted: resending could not tell us more.
       const st = typeof r?.status === 'number' ? r.status : 200;
+      const halves = st === 413 ? this.splitCandidates(e) : undefined;
       if (st < 300) {
         this.counters.sent++;
+      } else if (halves) {
+        resend.push(...halves);
       } else if (st === 404 && e.notFound < this.opts.maxParentRetries) {
         e.notFound++;
         e.notBefore = now + backoffDelay(e.notFound, this.opts.retryBaseMs, this.opts.retryMaxMs);
@@ -505,6 +541,10 @@ export class Transport {
         this.counters.rejected++;
         refused.push({ id: e.id, type: e.type, status: st, error: r?.error });
       }
+    }
+    if (resend.length) {
+      this.pending.unshiftAll(resend);
+      this.pendingBytes += resend.reduce((n, e) => n + e.bytes, 0);
     }
     if (refused.length) {
       const first = refused[0];

@@ -46,8 +46,9 @@ const toCandidateDto = (r: CandidateRow): CandidateDto => ({
  */
 const UPSERT_BATCH = `
 WITH input AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb)
-    AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
+  SELECT b.step_id, x.* FROM jsonb_to_recordset($2::jsonb) AS b(step_id uuid, candidates jsonb),
+    jsonb_to_recordset(b.candidates)
+      AS x(key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
 step AS (
   SELECT id, run_id, project_id FROM steps WHERE project_id = $1 AND id IN (SELECT DISTINCT step_id FROM input)
@@ -124,22 +125,10 @@ export class CandidatesService {
    * Keys must be unique per step across all the batches.
    */
   async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource): Promise<Map<string, number>> {
-    const rows: unknown[] = [];
-    for (const { stepId, candidates } of batches) {
-      for (const c of candidates) {
-        rows.push({
-          step_id: stepId,
-          key: c.key,
-          decision: c.decision,
-          score: c.score ?? null,
-          rank: c.rank ?? null,
-          reason: c.reason ?? null,
-          evaluations: c.evaluations ?? null,
-          data: c.data === undefined ? null : c.data,
-        });
-      }
-    }
-    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, JSON.stringify(rows)]);
+    // The validated candidates go as they are (the validator admits only the known fields):
+    // no per-row copy, one JSON.stringify of the whole batch. A missing field reads as NULL.
+    const payload = JSON.stringify(batches.map((b) => ({ step_id: b.stepId, candidates: b.candidates })));
+    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload]);
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 

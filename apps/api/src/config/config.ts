@@ -2,6 +2,8 @@
  * Typed configuration, read once from the environment and validated at boot.
  * A bad value stops the process with a message naming the variable.
  */
+import { availableParallelism } from 'node:os';
+
 export interface AppConfig {
   port: number;
   /** PostgreSQL connection string; undefined means the embedded database. */
@@ -113,6 +115,14 @@ function corsOrigins(raw: string | undefined): string[] {
   return origins;
 }
 
+/**
+ * Connections PostgreSQL can use well: about two per core (one running, one waiting on I/O)
+ * plus one; more only queue inside the server. 5 on the 2-core machines xray is sized for.
+ */
+export function defaultPoolSize(): number {
+  return Math.min(10, 2 * availableParallelism() + 1);
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const databaseUrl = read(env, 'DATABASE_URL');
   if (databaseUrl !== undefined) {
@@ -160,7 +170,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs: duration(env, 'XRAY_SHUTDOWN_TIMEOUT', '25s', 0),
     runTimeoutMs: duration(env, 'XRAY_RUN_TIMEOUT', '24h', 1000),
     sweepIntervalMs: duration(env, 'XRAY_SWEEP_INTERVAL', '60s', 0),
-    dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', 10, 1, 200),
+    dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', defaultPoolSize(), 1, 200),
     statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     logLevel: logLevel as AppConfig['logLevel'],
   };

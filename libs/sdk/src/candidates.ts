@@ -51,7 +51,7 @@ export interface CandidateStats {
   samplePerReason?: number;
   /** Set when `all` was asked for a list longer than `captureAllLimit`. */
   sampledAbove?: number;
-  /** Items skipped because they had no key or an unknown decision. */
+  /** Items skipped because they had no usable key (1–500 characters) or an unknown decision. */
   invalid?: number;
 }
 
@@ -66,6 +66,10 @@ export function hashKey(key: string): number {
 }
 
 const isDecision = (d: unknown): d is Decision => d === 'accepted' || d === 'rejected' || d === 'selected';
+
+/** The API takes keys of 1 to 500 characters; a key cannot be shortened without changing its identity. */
+const validKey = (k: unknown): boolean =>
+  (typeof k === 'string' && k.length > 0 && k.length <= 500) || (typeof k === 'number' && Number.isFinite(k));
 
 export interface Selection {
   /** Indexes into the list of the candidates to store, in list order. */
@@ -95,7 +99,7 @@ export function selectCandidates(
   const n = list.length;
   for (let i = 0; i < n; i++) {
     const c = list[i];
-    if (!c || !isDecision(c.decision) || (typeof c.key !== 'string' && typeof c.key !== 'number') || c.key === '') {
+    if (!c || !isDecision(c.decision) || !validKey(c.key)) {
       invalid.push(i);
       continue;
     }

@@ -193,6 +193,35 @@ describe('XrayClient against a fake ingest endpoint', () => {
     expect(ofType(server.events, 'candidates-create')[0].body.candidates).toEqual([{ key: 'ok', decision: 'accepted' }]);
   });
 
+  it('makes fields the server would refuse acceptable, so one bad field does not lose a run or a batch', async () => {
+    const run = await xray.startRun({ pipeline: '', tags: ['ok', 7 as never, 'x'.repeat(150), ...Array.from({ length: 60 }, (_, i) => `t${i}`)], metadata: 'nope' as never });
+    await run.step(
+      '',
+      (step) => {
+        step.candidates([
+          { key: 'a', decision: 'accepted', evaluations: [{ check: 'price', passed: true }, { check: '', passed: true }, { check: 'x', passed: 'yes' as never }, null as never] },
+          { key: 'k'.repeat(501), decision: 'accepted' },
+          { key: 3, decision: 'rejected', reason: 'r'.repeat(3000) },
+        ]);
+      },
+      { type: 'magic' as never },
+    );
+    await xray.flush();
+    const created = ofType(server.events, 'run-create')[0].body;
+    expect(created.pipeline).toBe('unnamed');
+    expect(created.metadata).toBeUndefined();
+    const tags = created.tags as string[];
+    expect(tags).toHaveLength(50);
+    expect(tags.every((t) => t.length <= 100)).toBe(true);
+    const step = ofType(server.events, 'step-create')[0].body;
+    expect(step).toMatchObject({ name: 'unnamed', type: 'custom' });
+    const [a, three] = ofType(server.events, 'candidates-create')[0].body.candidates as { key: string; reason?: string; evaluations?: unknown[] }[];
+    expect(a.evaluations).toEqual([{ check: 'price', passed: true }]);
+    expect(three.key).toBe('3');
+    expect(three.reason!.length).toBeLessThanOrEqual(2000);
+    expect(errors.map((e) => e.kind).sort()).toEqual(['usage', 'usage', 'usage']);
+  });
+
   it('is disabled, loudly but harmlessly, without a key', async () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
     const seen: XrayError[] = [];

@@ -60,6 +60,22 @@ export interface CandidatesResult {
 }
 
 const MAX_REASONING = 100_000;
+
+// The server refuses a whole event over one bad field (and then everything under it, a run's
+// steps or a step's children, as "parent not found"), so fields are made acceptable here.
+function stepType(core: Core, type: unknown): StepType {
+  if ((STEP_TYPES as readonly unknown[]).includes(type)) return type as StepType;
+  core.report(new XrayError('usage', `unknown step type "${String(type)}"; recorded as "custom" (one of: ${STEP_TYPES.join(', ')})`));
+  return 'custom';
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const metadataOf = (m: unknown): { metadata?: Record<string, unknown> } => (isPlainObject(m) ? { metadata: m } : {});
+
+/** At most 50 tags of at most 100 characters, as the API takes them. */
+const tagsOf = (tags: unknown): { tags?: string[] } =>
+  Array.isArray(tags) ? { tags: tags.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, 50).map((t) => truncate(t, 100)) } : {};
 const now = () => new Date().toISOString();
 
 function guard<T>(core: Core, what: string, fn: () => T, fallback: T): T {
@@ -103,11 +119,11 @@ export class Step {
       core.emit('step-create', {
         runId,
         id: this.id,
-        name: truncate(String(name), 200),
+        name: truncate(String(name ?? '') || 'unnamed', 200),
         ...(parentStepId ? { parentStepId } : {}),
-        ...(opts.type ? { type: opts.type } : {}),
+        ...(opts.type ? { type: stepType(core, opts.type) } : {}),
         ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
-        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        ...metadataOf(opts.metadata),
         startedAt: now(),
       });
     }, undefined);
@@ -180,17 +196,27 @@ export class Step {
     if (typeof c.score === 'number' && Number.isFinite(c.score)) out.score = c.score;
     if (typeof c.rank === 'number' && Number.isInteger(c.rank)) out.rank = c.rank;
     if (typeof c.reason === 'string') out.reason = truncate(c.reason, 2000);
-    if (Array.isArray(c.evaluations)) out.evaluations = c.evaluations;
+    if (Array.isArray(c.evaluations)) {
+      // One malformed evaluation would make the server refuse the whole batch: keep the sound ones.
+      const evals = [];
+      for (const e of c.evaluations) {
+        if (!e || typeof e.check !== 'string' || e.check === '' || typeof e.passed !== 'boolean') continue;
+        evals.push(typeof e.detail === 'string' ? { check: truncate(e.check, 200), passed: e.passed, detail: truncate(e.detail, 2000) } : { check: truncate(e.check, 200), passed: e.passed });
+        if (evals.length === 100) break;
+      }
+      out.evaluations = evals;
+    }
     if (c.data !== undefined) out.data = this.core.mask(c.data, { field: 'data', runId: this.runId, stepId: this.id, key });
     return out;
   }
 
   private countsAndSummary(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
-    if (!this.tally) return metadata ? { metadata } : {};
+    const own = isPlainObject(metadata) ? metadata : undefined;
+    if (!this.tally) return own ? { metadata: own } : {};
     return {
       candidatesIn: this.tally.total,
       candidatesOut: this.tally.out,
-      metadata: { ...(metadata ?? {}), xray: this.tally.toStats(this.core.maxReasons) },
+      metadata: { ...(own ?? {}), xray: this.tally.toStats(this.core.maxReasons) },
     };
   }
 
@@ -272,10 +298,10 @@ export class Run {
       core.emit('run-create', {
         id: this.id,
         pipeline: truncate(this.pipeline || 'unnamed', 200),
-        ...(opts.pipelineVersion ? { pipelineVersion: String(opts.pipelineVersion) } : {}),
+        ...(opts.pipelineVersion ? { pipelineVersion: truncate(String(opts.pipelineVersion), 200) } : {}),
         ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId: this.id }) } : {}),
-        ...(opts.metadata ? { metadata: opts.metadata } : {}),
-        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...metadataOf(opts.metadata),
+        ...tagsOf(opts.tags),
         startedAt: now(),
       });
     }, undefined);
@@ -306,8 +332,8 @@ export class Run {
         status,
         endedAt: now(),
         ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
-        ...(opts.metadata ? { metadata: opts.metadata } : {}),
-        ...(opts.tags ? { tags: opts.tags } : {}),
+        ...metadataOf(opts.metadata),
+        ...tagsOf(opts.tags),
       });
     }, undefined);
   }
@@ -322,7 +348,7 @@ export class Run {
         error: toErrorInfo(err),
         endedAt: now(),
         ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
-        ...(opts.metadata ? { metadata: opts.metadata } : {}),
+        ...metadataOf(opts.metadata),
       });
     }, undefined);
   }

@@ -220,6 +220,8 @@ export const BUILT_SERVER = 'dist/apps/api/src/main.js';
  */
 export class ApiProcess {
   private output = '';
+  /** With `traceGc`: the heap that survived each full (mark-compact) collection, in MB, over time. */
+  readonly liveHeap: { at: number; mb: number }[] = [];
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null; at: number };
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   private readonly unregister: () => void;
@@ -228,6 +230,7 @@ export class ApiProcess {
     readonly child: ChildProcess,
     readonly port: number,
     readonly rootKey: string,
+    private readonly tracingGc = false,
   ) {
     this.exited = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
@@ -235,18 +238,43 @@ export class ApiProcess {
         resolve(this.exitInfo);
       }),
     );
-    const keep = (d: Buffer) => {
-      this.output += d.toString();
-      if (this.output.length > 512 * 1024) this.output = this.output.slice(-256 * 1024);
+    const keeper = () => {
+      let partial = '';
+      return (d: Buffer) => {
+        let text = d.toString();
+        if (this.tracingGc) {
+          // GC trace lines are parsed and kept out of the log; everything else is kept.
+          const lines = (partial + text).split('\n');
+          partial = lines.pop() ?? '';
+          const rest: string[] = [];
+          for (const line of lines) {
+            const gc = /Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(/.exec(line);
+            if (gc) this.liveHeap.push({ at: Date.now(), mb: Number(gc[1]) });
+            else if (!/: (Scavenge|Mark-Compact|Mark-Sweep|Minor)/.test(line)) rest.push(line);
+          }
+          text = rest.length ? `${rest.join('\n')}\n` : '';
+        }
+        this.output += text;
+        if (this.output.length > 512 * 1024) this.output = this.output.slice(-256 * 1024);
+      };
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout!.on('data', keeper());
+    child.stderr!.on('data', keeper());
     this.unregister = onExit(() => {
       if (this.alive) child.kill('SIGKILL');
     });
   }
 
-  static async start(databaseUrl: string, env: Record<string, string> = {}, rootKey = `root-${randomBytes(24).toString('hex')}`): Promise<ApiProcess> {
+  /**
+   * `traceGc` runs node with `--trace-gc` (a diagnostic flag that changes nothing else) so the
+   * live heap after every full collection can be followed: the signal for a leak.
+   */
+  static async start(
+    databaseUrl: string,
+    env: Record<string, string> = {},
+    rootKey = `root-${randomBytes(24).toString('hex')}`,
+    opts: { traceGc?: boolean } = {},
+  ): Promise<ApiProcess> {
     if (!existsSync(BUILT_SERVER)) throw new Error(`${BUILT_SERVER} is missing: build it first (npx tsc -p tsconfig.build.json)`);
     const port = await freePort();
     const childEnv: NodeJS.ProcessEnv = { ...process.env };
@@ -260,8 +288,9 @@ export class ApiProcess {
       XRAY_SWEEP_INTERVAL: '0',
       ...env,
     });
-    const child = spawn(process.execPath, [BUILT_SERVER], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    const api = new ApiProcess(child, port, rootKey);
+    const args = opts.traceGc ? ['--trace-gc', BUILT_SERVER] : [BUILT_SERVER];
+    const child = spawn(process.execPath, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const api = new ApiProcess(child, port, rootKey, opts.traceGc);
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (!api.alive) throw new Error(`the API exited during start (${JSON.stringify(api.exitInfo)}):\n${api.log()}`);

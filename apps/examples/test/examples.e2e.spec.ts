@@ -17,7 +17,7 @@ describe('example pipelines', () => {
     await t.app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     xray = new XrayClient({ baseUrl, apiKey: (await t.newProject('examples')).key, exitFlushTimeoutMs: 0 });
-  });
+  }, 180_000); // booting the app and the embedded database is the slow part on a busy machine
   afterAll(async () => {
     await xray?.shutdown({ timeoutMs: 1000 });
     await t?.close();

@@ -31,7 +31,7 @@ describe('SDK against the real server', () => {
     await t.app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     key = (await t.newProject('sdk')).key;
-  });
+  }, 180_000); // booting the app and the embedded database is the slow part on a busy machine
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.shutdown({ timeoutMs: 1000 })));
     await t?.close();

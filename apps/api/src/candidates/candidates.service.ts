@@ -46,9 +46,9 @@ const toCandidateDto = (r: CandidateRow): CandidateDto => ({
  */
 const UPSERT_BATCH = `
 WITH input AS (
-  SELECT b.step_id, x.* FROM jsonb_to_recordset($2::jsonb) AS b(step_id uuid, candidates jsonb),
-    jsonb_to_recordset(b.candidates)
-      AS x(key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
+  SELECT COALESCE($3::uuid, x.step_id) AS step_id, x.key, x.decision, x.score, x.rank, x.reason, x.evaluations, x.data
+  FROM jsonb_to_recordset($2::jsonb)
+    AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
 step AS (
   SELECT id, run_id, project_id FROM steps WHERE project_id = $1 AND id IN (SELECT DISTINCT step_id FROM input)
@@ -125,10 +125,26 @@ export class CandidatesService {
    * Keys must be unique per step across all the batches.
    */
   async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource): Promise<Map<string, number>> {
-    // The validated candidates go as they are (the validator admits only the known fields):
-    // no per-row copy, one JSON.stringify of the whole batch. A missing field reads as NULL.
-    const payload = JSON.stringify(batches.map((b) => ({ step_id: b.stepId, candidates: b.candidates })));
-    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload]);
+    // One step (every POST /v1/steps/:id/candidates): the validated candidates go as they are,
+    // with the step id as a parameter, so no per-row copy is made before JSON.stringify (the
+    // validator admits only the known fields; a missing one reads as NULL). Several steps (a
+    // /v1/ingest batch): one flat list of rows, each with its step id. Either way the input is
+    // one flat jsonb_to_recordset, whose row estimate keeps the planner on the (step_id, key) index.
+    let payload: string;
+    let single: string | null = null;
+    if (batches.length === 1) {
+      single = batches[0].stepId;
+      payload = JSON.stringify(batches[0].candidates);
+    } else {
+      const rows: unknown[] = [];
+      for (const { stepId, candidates } of batches) {
+        for (const c of candidates) {
+          rows.push({ step_id: stepId, key: c.key, decision: c.decision, score: c.score, rank: c.rank, reason: c.reason, evaluations: c.evaluations, data: c.data });
+        }
+      }
+      payload = JSON.stringify(rows);
+    }
+    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload, single]);
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 

@@ -65,7 +65,12 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       'GET /v1/candidates': 'searchCandidates',
       'GET /v1/runs/{id}/compare/{otherId}': 'compareRuns',
       'GET /v1/analytics/pipelines/{pipeline}': 'getPipelineAnalytics',
+      'POST /v1/api-keys': 'createApiKey',
+      'GET /v1/api-keys': 'listApiKeys',
+      'DELETE /v1/api-keys/{id}': 'revokeApiKey',
       'GET /health': 'getHealth',
+      'GET /health/live': 'getLiveness',
+      'GET /health/ready': 'getReadiness',
     });
     for (const [name, op] of Object.entries(operations)) {
       expect({ name, summary: Boolean(op.summary) }).toEqual({ name, summary: true });

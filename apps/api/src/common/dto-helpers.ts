@@ -1,8 +1,14 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { RawJson } from './validation.js';
+
+/**
+ * The field may be left out, but not sent as null (class-validator's IsOptional lets null
+ * through every other rule; for a column that cannot be null that reached the database).
+ */
+export const OptionalNotNull = () => ValidateIf((_object, value) => value !== undefined);
 
 /** Any JSON value (object, array, string, number, boolean or null), stored as is. */
 export const OptionalJson = (description: string) =>
@@ -12,7 +18,7 @@ export const OptionalJson = (description: string) =>
 export const OptionalJsonObject = (description: string) =>
   applyDecorators(
     ApiPropertyOptional({ description, type: 'object', additionalProperties: true }),
-    IsOptional(),
+    OptionalNotNull(),
     IsObject(),
     RawJson(),
   );
@@ -20,14 +26,14 @@ export const OptionalJsonObject = (description: string) =>
 export const OptionalTimestamp = (description: string) =>
   applyDecorators(
     ApiPropertyOptional({ description, format: 'date-time', type: String }),
-    IsOptional(),
+    OptionalNotNull(),
     IsISO8601({ strict: true, strictSeparator: true }),
   );
 
 export const OptionalEnum = (values: readonly string[], description: string) =>
   applyDecorators(
     ApiPropertyOptional({ description, enum: values }),
-    IsOptional(),
+    OptionalNotNull(),
     IsIn(values as string[], { message: `$property must be one of: ${values.join(', ')}` }),
   );
 

@@ -32,6 +32,8 @@ function describeDataError(code: string): string {
       return 'A date is invalid or out of range';
     case '23514':
       return 'The values break a consistency rule (for example endedAt before startedAt)';
+    case '23502':
+      return 'A field that needs a value was sent as null';
     default:
       return 'A value is not valid for its field';
   }
@@ -63,7 +65,7 @@ export function describeError(exception: unknown): DescribedError | undefined {
   if (exception instanceof QueryFailedError && typeof code === 'string') {
     // Values PostgreSQL refused (out-of-range numbers, NUL bytes in JSON, end before start...)
     // come from client input: a 4xx without SQL in it.
-    if (code.startsWith('22') || code === '23514') {
+    if (code.startsWith('22') || code === '23514' || code === '23502') {
       return { body: errorBody(400, 'INVALID_VALUE', describeDataError(code)), headers: {} };
     }
     if (code === '23505') {

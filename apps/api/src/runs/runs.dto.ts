@@ -20,6 +20,7 @@ import {
   OptionalEnum,
   OptionalJson,
   OptionalJsonObject,
+  OptionalNotNull,
   OptionalTimestamp,
   ToArray,
 } from '../common/dto-helpers.js';
@@ -63,7 +64,7 @@ const IsMetadataFilter = () =>
 const TagList = () =>
   applyDecorators(
     ApiPropertyOptional({ description: 'Labels for filtering runs (at most 50, each up to 100 characters).', type: [String] }),
-    IsOptional(),
+    OptionalNotNull(),
     IsArray(),
     ArrayMaxSize(50),
     IsString({ each: true }),

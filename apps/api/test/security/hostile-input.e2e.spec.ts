@@ -194,6 +194,48 @@ describe('hostile input: regressions', () => {
     });
   });
 
+  describe('null where a value is needed (status: null reached a NOT NULL column: a 500)', () => {
+    it.each([
+      ['run status', 'patch', '/v1/runs/{run}', { status: null }, 'status'],
+      ['run metadata', 'patch', '/v1/runs/{run}', { metadata: null }, 'metadata'],
+      ['run tags', 'patch', '/v1/runs/{run}', { tags: null }, 'tags'],
+      ['run end', 'patch', '/v1/runs/{run}', { endedAt: null }, 'endedAt'],
+      ['run start on a replay', 'post', '/v1/runs', { id: '{run}', pipeline: 'hostile', startedAt: null }, 'startedAt'],
+      ['step status', 'patch', '/v1/steps/{step}', { status: null }, 'status'],
+      ['step type', 'post', '/v1/runs/{run}/steps', { name: 's', type: null }, 'type'],
+      ['step metadata', 'post', '/v1/runs/{run}/steps', { name: 's', metadata: null }, 'metadata'],
+    ])('%s', async (_label, method, path, body, field) => {
+      const text = JSON.stringify(body).replace('{run}', runId);
+      const res = await refusedWithoutWrites(
+        () => raw(method as 'post' | 'patch', path.replace('{run}', runId).replace('{step}', stepId), text),
+        400,
+        'VALIDATION_FAILED',
+      );
+      expect((res.details as { field: string }[]).map((d) => d.field)).toContain(field);
+    });
+
+    it('fails only that event in a batch, while null stays a value in free-form JSON', async () => {
+      const res = await request(t.http)
+        .post('/v1/ingest')
+        .set(auth())
+        .send({
+          events: [
+            { id: randomUUID(), type: 'step-update', body: { id: stepId, status: null } },
+            { id: randomUUID(), type: 'run-update', body: { id: runId, output: null, metadata: { gone: null } } },
+          ],
+        });
+      expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([400, 200]);
+      expect((await get(`/v1/runs/${runId}`)).body).toMatchObject({ output: null, metadata: { gone: null } });
+    });
+
+    it('answers a NOT NULL violation from the database as a 400, should a null get past validation', async () => {
+      const { describeError } = await import('../../src/common/http-exception.filter.js');
+      const { QueryFailedError } = await import('typeorm');
+      const error = Object.assign(new QueryFailedError('UPDATE', [], new Error('null value in column')), { code: '23502' });
+      expect(describeError(error)?.body).toEqual({ statusCode: 400, error: 'INVALID_VALUE', message: 'A field that needs a value was sent as null' });
+    });
+  });
+
   it('applies the date-time rule of every other field to ingest timestamps (2024-02-30 became March 1, year 0 was accepted)', async () => {
     for (const timestamp of ['2024-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:01Z']) {
       const res = await request(t.http)

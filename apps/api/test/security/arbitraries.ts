@@ -213,6 +213,24 @@ export const hostilePathSegment: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('%zz', '%', '%ED%A0%80', '%C0%AF', '%2e%2e', '..', '.', '%2F..%2F', '%252F', 'a%2Fb', '%00', '%20', '+', 'x'.repeat(10_000)),
 );
 
+/**
+ * Cursors that decode (base64url JSON arrays, the shape the API hands out) but hold hostile
+ * values: dates at the ends of the JavaScript range, ids that are not UUIDs, numbers beyond
+ * bigint, NULs.
+ */
+export const hostileCursor: fc.Arbitrary<string> = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '1970-01-01T00:00:00.000Z', '9999999999999999999', '99999999999999999999', '0', '-1'),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.uuid(),
+      hostileString.map((v) => v.slice(0, 100)),
+      hostileNumber,
+    ),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((values) => Buffer.from(JSON.stringify(values)).toString('base64url'));
+
 export function encodeQueryValue(s: string): string {
   try {
     return encodeURIComponent(s);

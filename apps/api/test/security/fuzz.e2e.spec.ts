@@ -7,6 +7,7 @@ import {
   encodeQueryValue,
   FUZZ_LIMITS,
   hostileContentType,
+  hostileCursor,
   hostileJson,
   hostilePathSegment,
   hostileString,
@@ -267,6 +268,7 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
             : fc.constant([[name, 'x']]);
       return fc.oneof(
         valid,
+        name === 'cursor' ? hostileCursor.map((v): [string, string][] => [[name, v]]) : valid,
         hostileString.map((v): [string, string][] => [[name, v.slice(0, 3000)]]),
         fc.array(fc.oneof(hostileString.map((v) => v.slice(0, 300)), fc.constant('')), { minLength: 2, maxLength: 30 }).map((vs) => vs.map((v): [string, string] => [name, v])),
         fc.constant<[string, string][]>([[name, '']]),
@@ -295,6 +297,19 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
           { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '&&&', '=', '==', 'a==b', ';', '+', '%ED%A0%80=1', 'limit=%ED%A0%80', `cursor=${'A'.repeat(600)}`, 'limit=1e400', 'from=%00') },
         ),
       (op, parts) => ({ method: op.method, path: fillPath(op.path, validPath(op)), query: Array.isArray(parts) ? parts.filter(Boolean).join('&') : parts }),
+    );
+    expect(failures).toEqual([]);
+  }, TEST_TIMEOUT_MS);
+
+  it('answers cursors that decode but hold hostile values (dates beyond PostgreSQL, ids that are not UUIDs, numbers beyond bigint)', async () => {
+    const failures = await fuzz(
+      'cursor',
+      (op) => op.queryParams.some((p) => p.name === 'cursor'),
+      () => hostileCursor,
+      (op, cursor) => {
+        const required = op.queryParams.filter((p) => p.required).map((p) => `${p.name}=x`);
+        return { method: op.method, path: fillPath(op.path, validPath(op)), query: [...required, `cursor=${cursor}`].join('&') };
+      },
     );
     expect(failures).toEqual([]);
   }, TEST_TIMEOUT_MS);

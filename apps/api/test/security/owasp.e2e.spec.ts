@@ -419,6 +419,23 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       expect(await fingerprint(t)).toEqual(before);
     });
 
+    it('counts XRAY_MAX_BODY after decompression (a gzip bomb is refused, not inflated in memory)', async () => {
+      const { gzipSync } = await import('node:zlib');
+      const inflated = Buffer.alloc(t.config.maxBodyBytes + 1024, ' ');
+      inflated.write('{"pipeline":"bomb","input":"');
+      const bomb = gzipSync(inflated);
+      expect(bomb.length).toBeLessThan(100_000);
+      const res = await request(t.http)
+        .post('/v1/runs')
+        .set(as(a.admin))
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        .serialize((b: unknown) => b as string) // send the bytes as they are, not as JSON
+        .send(bomb);
+      count('API4 compressed bodies over the limit');
+      expect(expectError(res, 413, 'PAYLOAD_TOO_LARGE').message).toContain('XRAY_MAX_BODY');
+    });
+
     it('does not read or parse the body of a request whose key is missing or invalid', async () => {
       // A malformed, too deep or oversized body from an unauthenticated caller answers 401: the
       // body was never parsed (so such callers cannot make the server parse megabytes of JSON).

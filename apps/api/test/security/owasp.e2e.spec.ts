@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { jest } from '@jest/globals';
 import { generateApiKey } from '../../src/auth/api-key.util.js';
+import { ApiKeysService } from '../../src/auth/api-keys.service.js';
 import { createTestApp, expectError, type TestApp, usingRealPostgres } from '../harness.js';
 import {
   CapturingLogger,
@@ -449,6 +451,25 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
           count('API4 unauthenticated bodies left unparsed');
           expect({ op: op.operationId, status: res.status }).toEqual({ op: op.operationId, status: 401 });
         }
+      }
+    });
+
+    it('looks a key up once per request with a body, and answers 503 (not a parse) when the lookup fails', async () => {
+      const keys = t.app.get(ApiKeysService);
+      const spy = jest.spyOn(keys, 'authenticate');
+      try {
+        const ok = await request(t.http).post('/v1/runs').set(as(a.admin)).send({ pipeline: 'once' });
+        expect(ok.status).toBe(201);
+        expect(spy).toHaveBeenCalledTimes(1);
+        spy.mockClear();
+        spy.mockRejectedValueOnce(new Error('Connection terminated unexpectedly'));
+        const down = await request(t.http).post('/v1/runs').set(as(a.admin)).set('Content-Type', 'application/json').send('{"broken":');
+        count('API4 key lookups before the body');
+        expect(expectError(down, 503, 'DATABASE_UNAVAILABLE')).toBeDefined();
+        expect(down.headers['retry-after']).toBeDefined();
+        expect(spy).toHaveBeenCalledTimes(1);
+      } finally {
+        spy.mockRestore();
       }
     });
 

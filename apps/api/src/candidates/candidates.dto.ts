@@ -18,6 +18,7 @@ import {
 } from 'class-validator';
 import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
+import { JsonField } from '../common/dto-helpers.js';
 import { DECISIONS } from './candidate.entity.js';
 
 export class EvaluationDto {
@@ -131,7 +132,7 @@ export class CandidateDto {
   @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.' })
   evaluations: EvaluationDto[] | null;
 
-  @ApiPropertyOptional({ nullable: true, description: 'The item itself (any JSON value).' })
+  @JsonField('The item itself (any JSON value).')
   data: unknown;
 
   @ApiProperty({ format: 'date-time', description: 'When it was first stored.' })

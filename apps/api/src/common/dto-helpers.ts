@@ -10,9 +10,24 @@ import { RawJson } from './validation.js';
  */
 export const OptionalNotNull = () => ValidateIf((_object, value) => value !== undefined);
 
+/** OpenAPI schema of "any JSON value", so generated clients accept strings, numbers and arrays too. */
+export const ANY_JSON = {
+  nullable: true,
+  oneOf: [
+    { type: 'object', additionalProperties: true },
+    { type: 'array', items: {} },
+    { type: 'string' },
+    { type: 'number' },
+    { type: 'boolean' },
+  ],
+} as const;
+
+/** Documents a response field holding any JSON value. */
+export const JsonField = (description: string) => ApiPropertyOptional({ description, ...ANY_JSON } as never);
+
 /** Any JSON value (object, array, string, number, boolean or null), stored as is. */
 export const OptionalJson = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ description, nullable: true }), IsOptional(), RawJson());
+  applyDecorators(ApiPropertyOptional({ description, ...ANY_JSON } as never), IsOptional(), RawJson());
 
 /** A JSON object (for metadata: merged key by key on update). */
 export const OptionalJsonObject = (description: string) =>

@@ -24,6 +24,7 @@ import {
   OptionalTimestamp,
   ToArray,
 } from '../common/dto-helpers.js';
+import { JsonField } from '../common/dto-helpers.js';
 import { RawJson } from '../common/validation.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from './run.entity.js';
 
@@ -212,10 +213,10 @@ export class RunDto {
   @ApiProperty({ enum: RUN_STATUSES, description: '`timed_out` is set by the server for runs left running too long.' })
   status: string;
 
-  @ApiPropertyOptional({ nullable: true, description: 'What the run was given (any JSON value).' })
+  @JsonField('What the run was given (any JSON value).')
   input: unknown;
 
-  @ApiPropertyOptional({ nullable: true, description: 'What the run produced (any JSON value).' })
+  @JsonField('What the run produced (any JSON value).')
   output: unknown;
 
   @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the run failed, if it did.' })

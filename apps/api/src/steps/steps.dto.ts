@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
+import { JsonField } from '../common/dto-helpers.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from '../runs/run.entity.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
 import { STEP_TYPES } from './step.entity.js';
@@ -119,10 +120,10 @@ export class StepDto {
   @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
   status: string;
 
-  @ApiPropertyOptional({ nullable: true, description: 'What the step was given (any JSON value).' })
+  @JsonField('What the step was given (any JSON value).')
   input: unknown;
 
-  @ApiPropertyOptional({ nullable: true, description: 'What the step produced (any JSON value).' })
+  @JsonField('What the step produced (any JSON value).')
   output: unknown;
 
   @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the step failed, if it did.' })

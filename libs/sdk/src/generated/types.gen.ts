@@ -81,7 +81,7 @@ export type CandidateDto = {
      */
     data?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * When it was first stored.
      */
@@ -195,7 +195,7 @@ export type CandidateInputDto = {
      */
     data?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
 };
 
 export type CandidatePageDto = {
@@ -282,13 +282,13 @@ export type CreateRunDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the run produced.
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Free-form key/value context (merged on update).
      */
@@ -331,13 +331,13 @@ export type CreateStepDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the step produced.
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the step decided what it did.
      */
@@ -701,13 +701,13 @@ export type RunDetailDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the run produced (any JSON value).
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the run failed, if it did.
      */
@@ -770,13 +770,13 @@ export type RunDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the run produced (any JSON value).
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the run failed, if it did.
      */
@@ -921,13 +921,13 @@ export type StepDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the step produced (any JSON value).
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the step failed, if it did.
      */
@@ -1006,13 +1006,13 @@ export type StepNodeDto = {
      */
     input?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * What the step produced (any JSON value).
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the step failed, if it did.
      */
@@ -1228,7 +1228,7 @@ export type UpdateRunDto = {
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the run failed.
      */
@@ -1259,7 +1259,7 @@ export type UpdateStepDto = {
      */
     output?: {
         [key: string]: unknown;
-    } | null;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * Why the step failed.
      */

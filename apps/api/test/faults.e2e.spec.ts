@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, connect, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { createTestApp, type TestApp } from './harness.js';
+import type { DataSource } from 'typeorm';
+import { describeError } from '../src/common/http-exception.filter.js';
+import { createDataSource } from '../src/database/data-source.js';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
+import { createTestApp, createTestDatabase, type TestApp, usingRealPostgres } from './harness.js';
 
 /**
  * Regression tests for what the reliability suites (`npm run test:reliability`) found, small
@@ -131,4 +135,109 @@ describe('shutdown under load', () => {
       if (!closed) await t.close();
     }
   }, 60_000);
+});
+
+/**
+ * A TCP proxy in front of the database that can stop passing bytes: a database that hangs
+ * (stalled host, network partition) without closing anything.
+ */
+class FreezableProxy {
+  private sockets: Socket[] = [];
+  private frozen = false;
+  private constructor(private readonly server: Server) {}
+
+  static async start(target: URL): Promise<FreezableProxy> {
+    const server = createServer();
+    const proxy = new FreezableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.pipe(b);
+        a.on('error', () => b.destroy());
+        a.on('close', () => b.destroy());
+      }
+      proxy.sockets.push(client, upstream);
+      if (proxy.frozen) proxy.freeze();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return proxy;
+  }
+
+  url(database: URL): string {
+    const url = new URL(database);
+    url.hostname = '127.0.0.1';
+    url.port = String((this.server.address() as AddressInfo).port);
+    return url.toString();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const s of this.sockets) s.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+describe('a database that hangs', () => {
+  let embedded: EmbeddedPostgres | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  let proxy: FreezableProxy | undefined;
+  let ds: DataSource | undefined;
+
+  beforeAll(async () => {
+    let url: string;
+    if (usingRealPostgres()) {
+      const db = await createTestDatabase(process.env.DATABASE_URL!);
+      url = db.url;
+      drop = db.drop;
+    } else {
+      embedded = await EmbeddedPostgres.start('memory://');
+      url = embedded.url;
+    }
+    proxy = await FreezableProxy.start(new URL(url));
+    ds = createDataSource({ url: proxy.url(new URL(url)), poolSize: 2, queryTimeoutMs: 1500 });
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    proxy?.thaw();
+    if (ds?.isInitialized) await ds.destroy();
+    await proxy?.close();
+    await drop?.();
+    await embedded?.stop();
+  });
+
+  it('fails queries by the client-side deadline (503), drops the stuck connection, and serves again after', async () => {
+    // Two open connections in the pool (both pool slots), so nothing below needs a new one.
+    expect(await Promise.all([ds!.query('SELECT 1 AS ok'), ds!.query('SELECT 1 AS ok')])).toEqual([[{ ok: 1 }], [{ ok: 1 }]]);
+    proxy!.freeze();
+    try {
+      let started = Date.now();
+      const err = await ds!.query('SELECT 2').catch((e: unknown) => e);
+      const tookMs = Date.now() - started;
+      // Before the fix there was no deadline: the query waited as long as the database hung.
+      expect(String(err)).toMatch(/Query read timeout/);
+      expect(tookMs).toBeLessThan(5000);
+      expect(describeError(err)).toMatchObject({ body: { statusCode: 503, error: 'DATABASE_UNAVAILABLE' }, headers: { 'Retry-After': '5' } });
+
+      // A transaction on the other connection: BEGIN times out; its ROLLBACK must not wait a
+      // second deadline on the same stuck connection (it is ended, so the ROLLBACK fails at once).
+      started = Date.now();
+      const txErr = await ds!.transaction((m) => m.query('SELECT 3')).catch((e: unknown) => e);
+      expect(describeError(txErr)?.body.statusCode).toBe(503);
+      expect(Date.now() - started).toBeLessThan(2700); // one deadline (1.5 s), not two
+    } finally {
+      proxy!.thaw();
+    }
+    // The pool replaced the abandoned connections: queries work again without a restart.
+    expect(await ds!.query('SELECT 4 AS ok')).toEqual([{ ok: 4 }]);
+    expect(await ds!.transaction((m) => m.query('SELECT 5 AS ok'))).toEqual([{ ok: 5 }]);
+  }, 30_000);
 });

@@ -78,7 +78,12 @@ export function describeError(exception: unknown): DescribedError | undefined {
       };
     }
   }
-  if (exception instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Connection refused/i.test(exception.message)) {
+  // Connection-level failures from the pg driver: the server went away, did not accept a
+  // connection in time, or did not answer a query by the client-side deadline (it hangs).
+  if (
+    exception instanceof Error &&
+    /Connection terminated|timeout exceeded when trying to connect|Connection refused|Query read timeout|not queryable/i.test(exception.message)
+  ) {
     return unavailable();
   }
   return undefined;

@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nes
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import { createDataSource } from './data-source.js';
+import { createDataSource, QUERY_TIMEOUT_MARGIN_MS } from './data-source.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 
 /** Holds the embedded server (when used) so shutdown can stop it after the pool closes. */
@@ -31,7 +31,10 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
   }
   // PGlite runs one query at a time; a small pool avoids queueing many idle connections.
   const poolSize = embedded ? Math.min(config.dbPoolSize, 4) : config.dbPoolSize;
-  const dataSource = createDataSource({ url, poolSize, statementTimeoutMs: config.statementTimeoutMs });
+  // A real server that hangs cannot time its statements out: the client stops waiting a little
+  // after the statement timeout. (Not for the embedded database, which runs in this process.)
+  const queryTimeoutMs = !embedded && config.statementTimeoutMs > 0 ? config.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : undefined;
+  const dataSource = createDataSource({ url, poolSize, statementTimeoutMs: config.statementTimeoutMs, queryTimeoutMs });
   try {
     await dataSource.initialize();
     if (config.migrate) {

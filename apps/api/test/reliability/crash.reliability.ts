@@ -89,7 +89,7 @@ describe('crash mid-batch (SIGKILL)', () => {
       ];
       const running = Promise.all(loops.map((l) => l()));
       // Let some requests complete, then kill at an arbitrary moment with six in flight.
-      await sleep(2500 + round * 700);
+      await sleep(2000 + round * 500);
       const inFlight = direct.filter((d) => !d.answer).length + batches.filter((b) => !b.answer).length;
       api.kill('SIGKILL');
       await api.exited;

@@ -33,8 +33,11 @@ describe('database outage', () => {
     api = await ApiProcess.start(cluster.url(), { XRAY_RATE_LIMIT: '0' });
   }, 120_000);
 
+  let hungApi: ApiProcess | undefined;
+
   afterAll(async () => {
     await api?.stop();
+    await hungApi?.stop();
     await cluster?.destroy();
   });
 
@@ -87,7 +90,7 @@ describe('database outage', () => {
     const sdkErrors: XrayError[] = [];
     const xray = new XrayClient({ baseUrl: base, apiKey: key, flushIntervalMs: 50, retryBaseMs: 100, retryMaxMs: 2000, exitFlushTimeoutMs: 0, onError: (e) => sdkErrors.push(e) });
 
-    await sleep(3000);
+    await sleep(2000);
     const killStarted = Date.now();
     await cluster!.kill();
     const killed = Date.now();
@@ -101,7 +104,7 @@ describe('database outage', () => {
     }, { type: 'filter' });
     await sdkRun.complete({ output: { done: true } });
 
-    await sleep(6000);
+    await sleep(5000);
     const restartAt = Date.now();
     await cluster!.start();
     const upAt = Date.now();
@@ -162,7 +165,7 @@ describe('database outage', () => {
     );
 
     const latencyDuring = during.map((a) => a.ms);
-    report('database outage (pg_ctl stop -m immediate, 6 s, then start)', [
+    report('database outage (pg_ctl stop -m immediate, 5 s, then start)', [
       ['requests sent', answers.length],
       ['statuses (all)', countBy(answers, (a) => a.status)],
       ['during the outage', `${during.length} requests: ${JSON.stringify(countBy(during, (a) => `${a.kind}:${a.status}`))}`],
@@ -215,5 +218,98 @@ describe('database outage', () => {
     expect(sdkFlushed).toBe(true);
     expect(sdkStats).toMatchObject({ rejected: 0, dropped: 0, unsent: 0, queued: 0 });
     expect(sdkRows).toEqual([{ status: 'success', steps: 1, candidates: 300 }]);
+  }, 150_000);
+
+  it('answers 503 by the statement timeout plus a margin while the database hangs, then heals', async () => {
+    // The database hangs (SIGSTOP: connections stay open, nothing answers). Statements cannot
+    // be cut by PostgreSQL then, so the API must stop waiting by itself.
+    const STATEMENT_TIMEOUT = 2000;
+    await api?.stop();
+    api = undefined;
+    hungApi = await ApiProcess.start(cluster!.url(), { XRAY_RATE_LIMIT: '0', XRAY_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT) });
+    const { key } = await hungApi.createProject('hung');
+    const base = hungApi.base;
+    const call = (method: string, path: string, body?: unknown) => request(base, method, path, body, { key, timeoutMs: 60_000 });
+
+    type Kind = 'ingest' | 'read' | 'ready';
+    const answers: (Answer & { kind: Kind })[] = [];
+    const batches: { batch: IngestBatch; answer: Answer }[] = [];
+    let stop = false;
+    const loop = async (fn: () => Promise<void>) => {
+      while (!stop) {
+        await fn();
+        await sleep(20);
+      }
+    };
+    const clients = [
+      ...[0, 1, 2].map(() =>
+        loop(async () => {
+          const batch = ingestBatch('hung', 10);
+          const answer = await call('POST', '/v1/ingest', batch.body);
+          answers.push({ ...answer, kind: 'ingest' });
+          batches.push({ batch, answer });
+        }),
+      ),
+      loop(async () => {
+        answers.push({ ...(await call('GET', '/v1/runs?limit=5')), kind: 'read' });
+        answers.push({ ...(await request(base, 'GET', '/health/ready', undefined, { timeoutMs: 60_000 })), kind: 'ready' });
+      }),
+    ];
+    await sleep(2000);
+    const frozenAt = Date.now();
+    cluster!.freeze();
+    await sleep(20_000);
+    const thawedAt = Date.now();
+    cluster!.thaw();
+    let readyAt = 0;
+    while (Date.now() - thawedAt < 30_000) {
+      if ((await request(base, 'GET', '/health/ready', undefined, { timeoutMs: 5000 })).status === 200) {
+        readyAt = Date.now();
+        break;
+      }
+      await sleep(100);
+    }
+    await sleep(3000);
+    stop = true;
+    await Promise.all(clients);
+
+    // Started while frozen: answered by the deadline. Also answered while still frozen: a 503.
+    const started = answers.filter((a) => a.startedAt >= frozenAt && a.startedAt < thawedAt);
+    const during = started.filter((a) => a.startedAt + a.ms < thawedAt);
+    const slowest = Math.max(0, ...started.map((a) => a.ms));
+    const settled = answers.filter((a) => readyAt && a.startedAt >= readyAt + 1000);
+    const unacked = batches.filter((b) => !allApplied(b.answer));
+    const replays = await mapLimit(unacked, 4, (b) => call('POST', '/v1/ingest', b.batch.body));
+    const [{ runs }] = await cluster!.query<{ runs: number }>('SELECT count(*)::int AS runs FROM runs WHERE id = ANY($1::uuid[])', [batches.map((b) => b.batch.runId)]);
+    const [{ candidates: stored }] = await cluster!.query<{ candidates: number }>(
+      'SELECT count(*)::int AS candidates FROM candidates WHERE step_id = ANY($1::uuid[])',
+      [batches.flatMap((b) => b.batch.stepIds)],
+    );
+
+    report(`database hangs (SIGSTOP of every PostgreSQL process for 20 s; XRAY_STATEMENT_TIMEOUT_MS=${STATEMENT_TIMEOUT})`, [
+      ['requests sent', `${answers.length}: ${JSON.stringify(countBy(answers, (a) => a.status))}`],
+      ['started and answered while frozen', `${during.length}: ${JSON.stringify(countBy(during, (a) => `${a.kind}:${a.status} ${(a.body as { error?: string })?.error ?? ''}`.trim()))}`],
+      ['latency of those started while frozen', `p50 ${percentile(started.map((a) => a.ms), 50)} ms, max ${slowest} ms`],
+      ['ready again after thaw', readyAt ? `${readyAt - thawedAt} ms` : 'NOT within 30 s'],
+      ['after recovery (+1 s)', countBy(settled, (a) => a.status)],
+      ['ingest batches acked / sent', `${batches.length - unacked.length} / ${batches.length}; replayed ${replays.length}: ${JSON.stringify(countBy(replays, (r) => r.status))}`],
+      ['runs / candidates expected / found', `${batches.length} / ${runs}, ${batches.length * 20} / ${stored}`],
+    ]);
+
+    expect(hungApi.alive).toBe(true);
+    expect(answers.filter((a) => a.status === 0 || (a.status >= 500 && a.status !== 503))).toEqual([]);
+    expect(during.length).toBeGreaterThan(3);
+    for (const a of during) {
+      expect({ kind: a.kind, status: a.status }).toEqual({ kind: a.kind, status: 503 });
+      if (a.kind !== 'ready') expect(a.headers?.get('retry-after')).toBeTruthy();
+    }
+    // Bounded by the statement timeout plus the client's 5 s margin (or the pool's 10 s connect
+    // timeout for a new connection), not by the length of the hang (20 s).
+    expect(slowest).toBeLessThan(13_000);
+    expect(readyAt).toBeGreaterThan(0);
+    expect(settled.filter((a) => a.status >= 300)).toEqual([]);
+    expect(replays.filter((r) => !allApplied(r))).toEqual([]);
+    expect(runs).toBe(batches.length);
+    expect(stored).toBe(batches.length * 20);
   }, 150_000);
 });

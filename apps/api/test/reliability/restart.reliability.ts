@@ -94,7 +94,7 @@ describe('graceful restart (SIGTERM under load)', () => {
       }
     })();
 
-    await sleep(4000);
+    await sleep(3000);
     const inFlight = direct.filter((d) => !d.answer).length + batches.filter((b) => !b.answer).length;
     const signalledAt = Date.now();
     api.kill('SIGTERM');
@@ -167,7 +167,7 @@ describe('graceful restart (SIGTERM under load)', () => {
 
     report('graceful restart (SIGTERM under load)', [
       ['load', `2 candidate writers (${DIRECT_SIZE} per batch), 4 ingest writers (run, 2 steps, ${2 * PER_STEP} candidates), 1 reader`],
-      ['fault', `SIGTERM after 4 s with ${inFlight} writes in flight`],
+      ['fault', `SIGTERM after 3 s with ${inFlight} writes in flight`],
       ['exit', `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} after ${exit.at - signalledAt} ms (deadline 25 s)`],
       ['API sessions gone', backendsGoneMs >= 0 ? `${backendsGoneMs} ms after exit` : 'NOT within 10 s'],
       ['API sessions sampled (load, shutdown)', `${sessions.length} samples, ${openTransactions.length} idle in transaction, longest transaction ${longest} ms`],

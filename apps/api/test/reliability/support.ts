@@ -75,6 +75,7 @@ function postgresBinDir(): string {
  */
 export class PgCluster {
   private running = false;
+  private frozen = false;
   private readonly unregister: () => void;
 
   private constructor(
@@ -157,6 +158,32 @@ export class PgCluster {
     this.running = false;
   }
 
+  /** The postmaster and every backend, for freezing the whole server. */
+  private processes(): number[] {
+    const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let children: number[] = [];
+    try {
+      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    } catch {
+      /* no children */
+    }
+    return [pid, ...children];
+  }
+
+  /**
+   * The fault "the database hangs" (a stalled host, a network partition without resets): every
+   * PostgreSQL process is stopped with SIGSTOP. Connections stay open and nothing answers.
+   */
+  freeze(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGSTOP');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    for (const pid of this.processes()) process.kill(pid, 'SIGCONT');
+    this.frozen = false;
+  }
+
   /** Its own log, for diagnostics. */
   log(): string {
     try {
@@ -191,6 +218,13 @@ export class PgCluster {
   }
 
   private destroySync(): void {
+    if (this.frozen) {
+      try {
+        this.thaw();
+      } catch {
+        /* already gone */
+      }
+    }
     if (this.running) {
       try {
         const [cmd, argv] = this.command('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']);

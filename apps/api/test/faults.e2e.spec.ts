@@ -4,13 +4,61 @@ import request from 'supertest';
 import type { DataSource } from 'typeorm';
 import { describeError } from '../src/common/http-exception.filter.js';
 import { createDataSource } from '../src/database/data-source.js';
-import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
-import { createTestApp, createTestDatabase, type TestApp, usingRealPostgres } from './harness.js';
+import { createTestApp, type TestApp } from './harness.js';
+
+/**
+ * A TCP proxy in front of the database that can stop passing bytes: a database that hangs
+ * (stalled host, network partition) without closing anything.
+ */
+class FreezableProxy {
+  private sockets: Socket[] = [];
+  private frozen = false;
+  private constructor(private readonly server: Server) {}
+
+  static async start(target: URL): Promise<FreezableProxy> {
+    const server = createServer();
+    const proxy = new FreezableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        a.pipe(b);
+        a.on('error', () => b.destroy());
+        a.on('close', () => b.destroy());
+      }
+      proxy.sockets.push(client, upstream);
+      if (proxy.frozen) proxy.freeze();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return proxy;
+  }
+
+  url(database: URL): string {
+    const url = new URL(database);
+    url.hostname = '127.0.0.1';
+    url.port = String((this.server.address() as AddressInfo).port);
+    return url.toString();
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const s of this.sockets) s.resume();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
 
 /**
  * Regression tests for what the reliability suites (`npm run test:reliability`) found, small
- * enough for every `npm test` run on both databases. Faults are injected with triggers that
- * raise the error PostgreSQL sends when it is shut down mid-statement (57P01).
+ * enough for every `npm test` run on both databases. One app (one database boot) serves them all;
+ * the last test closes it.
  */
 describe('faults mid-request', () => {
   let t: TestApp;
@@ -31,7 +79,18 @@ describe('faults mid-request', () => {
       END $$`);
     await t.sql('CREATE TRIGGER xray_test_boom BEFORE INSERT ON candidates FOR EACH ROW EXECUTE FUNCTION xray_test_boom()');
   });
-  afterAll(async () => t?.close());
+  let closed = false;
+  let proxy: FreezableProxy | undefined;
+  let ds: DataSource | undefined;
+
+  afterAll(async () => {
+    proxy?.thaw();
+    if (ds?.isInitialized) await ds.destroy();
+    await proxy?.close();
+    if (!closed) await t?.close();
+  });
+
+  // A trigger raises what PostgreSQL sends when it is shut down mid-statement (57P01).
 
   const batch = (candidateKey: string) => {
     const runId = randomUUID();
@@ -92,129 +151,12 @@ describe('faults mid-request', () => {
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 201, 400, 200, 200]);
     expect(await stored(runId, stepId, [events[0].id])).toMatchObject({ runs: 1, steps: 1, candidates: 0, events: 1 });
   });
-});
 
-describe('shutdown under load', () => {
-  it('app.close() ends busy keep-alive connections instead of waiting for the client to stop', async () => {
-    const t = await createTestApp();
-    let closed = false;
-    try {
-      const { key } = await t.newProject('drain');
-      await t.app.listen(0, '127.0.0.1');
-      const base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
-      // Clients that never pause: their keep-alive connections are never idle.
-      const answers: { status: number; connection: string | null }[] = [];
-      let stop = false;
-      const client = async () => {
-        while (!stop) {
-          try {
-            const res = await fetch(`${base}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${key}` } });
-            await res.arrayBuffer();
-            answers.push({ status: res.status, connection: res.headers.get('connection') });
-          } catch {
-            await new Promise((r) => setTimeout(r, 20)); // refused or closed: the server is going away
-          }
-        }
-      };
-      const clients = [client(), client(), client()];
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
-      const closing = t.close().then(() => (closed = true));
-      // Before the fix, close() waited for as long as the clients kept sending (here 15 s).
-      const deadline = new Promise((r) => setTimeout(r, 15_000));
-      await Promise.race([closing, deadline]);
-      const tookMs = Date.now() - started;
-      stop = true;
-      await Promise.all(clients);
-      await closing;
-      expect(closed).toBe(true);
-      expect(tookMs).toBeLessThan(10_000);
-      expect(answers.length).toBeGreaterThan(0);
-      expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    } finally {
-      if (!closed) await t.close();
-    }
-  }, 60_000);
-});
-
-/**
- * A TCP proxy in front of the database that can stop passing bytes: a database that hangs
- * (stalled host, network partition) without closing anything.
- */
-class FreezableProxy {
-  private sockets: Socket[] = [];
-  private frozen = false;
-  private constructor(private readonly server: Server) {}
-
-  static async start(target: URL): Promise<FreezableProxy> {
-    const server = createServer();
-    const proxy = new FreezableProxy(server);
-    server.on('connection', (client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-        a.pipe(b);
-        a.on('error', () => b.destroy());
-        a.on('close', () => b.destroy());
-      }
-      proxy.sockets.push(client, upstream);
-      if (proxy.frozen) proxy.freeze();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return proxy;
-  }
-
-  url(database: URL): string {
-    const url = new URL(database);
-    url.hostname = '127.0.0.1';
-    url.port = String((this.server.address() as AddressInfo).port);
-    return url.toString();
-  }
-
-  freeze(): void {
-    this.frozen = true;
-    for (const s of this.sockets) s.pause();
-  }
-
-  thaw(): void {
-    this.frozen = false;
-    for (const s of this.sockets) s.resume();
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
-  }
-}
-
-describe('a database that hangs', () => {
-  let embedded: EmbeddedPostgres | undefined;
-  let drop: (() => Promise<void>) | undefined;
-  let proxy: FreezableProxy | undefined;
-  let ds: DataSource | undefined;
-
-  beforeAll(async () => {
-    let url: string;
-    if (usingRealPostgres()) {
-      const db = await createTestDatabase(process.env.DATABASE_URL!);
-      url = db.url;
-      drop = db.drop;
-    } else {
-      embedded = await EmbeddedPostgres.start('memory://');
-      url = embedded.url;
-    }
-    proxy = await FreezableProxy.start(new URL(url));
-    ds = createDataSource({ url: proxy.url(new URL(url)), poolSize: 2, queryTimeoutMs: 1500 });
+  it('a database that hangs: queries fail by the client-side deadline (503), the stuck connection is dropped, and they work again after', async () => {
+    // A pool of its own (two connections, 1.5 s deadline) through a proxy in front of the app's database.
+    proxy = await FreezableProxy.start(new URL(t.databaseUrl));
+    ds = createDataSource({ url: proxy.url(new URL(t.databaseUrl)), poolSize: 2, queryTimeoutMs: 1500 });
     await ds.initialize();
-  });
-  afterAll(async () => {
-    proxy?.thaw();
-    if (ds?.isInitialized) await ds.destroy();
-    await proxy?.close();
-    await drop?.();
-    await embedded?.stop();
-  });
-
-  it('fails queries by the client-side deadline (503), drops the stuck connection, and serves again after', async () => {
     // Two open connections in the pool (both pool slots), so nothing below needs a new one.
     expect(await Promise.all([ds!.query('SELECT 1 AS ok'), ds!.query('SELECT 1 AS ok')])).toEqual([[{ ok: 1 }], [{ ok: 1 }]]);
     proxy!.freeze();
@@ -239,5 +181,43 @@ describe('a database that hangs', () => {
     // The pool replaced the abandoned connections: queries work again without a restart.
     expect(await ds!.query('SELECT 4 AS ok')).toEqual([{ ok: 4 }]);
     expect(await ds!.transaction((m) => m.query('SELECT 5 AS ok'))).toEqual([{ ok: 5 }]);
+    await ds!.destroy();
+    await proxy!.close();
+    proxy = undefined;
   }, 30_000);
+
+  it('app.close() ends busy keep-alive connections instead of waiting for the client to stop', async () => {
+    // Last: it closes the app the tests above share.
+    await t.app.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    // Clients that never pause: their keep-alive connections are never idle.
+    const answers: { status: number; connection: string | null }[] = [];
+    let stop = false;
+    const client = async () => {
+      while (!stop) {
+        try {
+          const res = await fetch(`${base}/v1/runs?limit=1`, { headers: { authorization: `Bearer ${key}` } });
+          await res.arrayBuffer();
+          answers.push({ status: res.status, connection: res.headers.get('connection') });
+        } catch {
+          await new Promise((r) => setTimeout(r, 20)); // refused or closed: the server is going away
+        }
+      }
+    };
+    const clients = [client(), client(), client()];
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const closing = t.close().then(() => (closed = true));
+    // Before the fix, close() waited for as long as the clients kept sending (here 15 s).
+    const deadline = new Promise((r) => setTimeout(r, 15_000));
+    await Promise.race([closing, deadline]);
+    const tookMs = Date.now() - started;
+    stop = true;
+    await Promise.all(clients);
+    await closing;
+    expect(closed).toBe(true);
+    expect(tookMs).toBeLessThan(10_000);
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+  }, 60_000);
 });

@@ -3,10 +3,12 @@ import { AddIngestAndSearch1795499023482 } from './1795499023482-AddIngestAndSea
 import { AddRateLimitCounters1795500600000 } from './1795500600000-AddRateLimitCounters.js';
 import { AddReasonCountsAndCoveringIndexes1795502400000 } from './1795502400000-AddReasonCountsAndCoveringIndexes.js';
 import { AddHourlyRollups1795503600000 } from './1795503600000-AddHourlyRollups.js';
+import { AddRollupCoveringIndexes1795505400000 } from './1795505400000-AddRollupCoveringIndexes.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
 export const migrations: Function[] = [CreateSchema1795497853374, AddIngestAndSearch1795499023482, AddRateLimitCounters1795500600000,
   AddReasonCountsAndCoveringIndexes1795502400000,
   AddHourlyRollups1795503600000,
+  AddRollupCoveringIndexes1795505400000,
 ];

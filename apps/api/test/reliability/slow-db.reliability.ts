@@ -51,7 +51,7 @@ describe('slow database (statement timeout)', () => {
     // --- 1. pg_sleep in a trigger: every candidate insert takes 5 s, far past the 1 s timeout.
     await q(`CREATE FUNCTION xray_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$`);
     await q('CREATE TRIGGER xray_slow BEFORE INSERT ON candidates FOR EACH STATEMENT EXECUTE FUNCTION xray_slow()');
-    const slowWrites = Array.from({ length: 3 * POOL }, (_, i) => ({ keys: candidates(50, `slow-${i}`) }));
+    const slowWrites = Array.from({ length: 2 * POOL }, (_, i) => ({ keys: candidates(50, `slow-${i}`) }));
     const slowBatches = Array.from({ length: POOL }, () => ingestBatch('slow-ingest', 20));
     const started = Date.now();
     const [writes, ingests, reads] = await Promise.all([

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, connect, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import type { DataSource } from 'typeorm';
+import { type DataSource, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { describeError } from '../src/common/http-exception.filter.js';
 import { createDataSource } from '../src/database/data-source.js';
 import { createTestApp, type TestApp } from './harness.js';
@@ -151,6 +151,44 @@ describe('faults mid-request', () => {
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 201, 400, 200, 200]);
     expect(await stored(runId, stepId, [events[0].id])).toMatchObject({ runs: 1, steps: 1, candidates: 0, events: 1 });
   });
+
+  it('a statement sent on a connection TypeORM already gave up (it broke mid-transaction) is a 503, not a 500', () => {
+    // What the savepoint rollback of a batch hit in an outage: the driver had reported the
+    // connection broken, so TypeORM released it before the rollback was sent.
+    for (const err of [new QueryRunnerProviderAlreadyReleasedError(), new QueryRunnerAlreadyReleasedError()]) {
+      expect(describeError(err)).toMatchObject({ body: { statusCode: 503, error: 'DATABASE_UNAVAILABLE' }, headers: { 'Retry-After': '5' } });
+    }
+  });
+
+  (process.env.DATABASE_URL ? it : it.skip)(
+    'an ingest batch whose connection is killed mid-write answers 503 (never 500) and leaves nothing behind',
+    async () => {
+      // The server ends the session of the write itself, as a database restart or failover does.
+      await t.sql(`
+        CREATE FUNCTION xray_test_kill() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.key LIKE 'kill%' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+          RETURN NEW;
+        END $$`);
+      await t.sql('CREATE TRIGGER xray_test_kill BEFORE INSERT ON candidates FOR EACH ROW EXECUTE FUNCTION xray_test_kill()');
+      try {
+        for (let i = 0; i < 5; i++) {
+          const { runId, stepId, events } = batch(`kill-${i}`);
+          const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+          expect({ status: res.status, error: res.body.error }).toEqual({ status: 503, error: 'DATABASE_UNAVAILABLE' });
+          expect(res.headers['retry-after']).toBe('5');
+          expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
+        }
+      } finally {
+        await t.sql('DROP TRIGGER xray_test_kill ON candidates');
+      }
+      // The pool replaced the killed connections.
+      const { runId, stepId, events } = batch('fine-2');
+      const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+      expect(res.status).toBe(207);
+      expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 1, steps: 1, candidates: 2, events: 5 });
+    },
+  );
 
   it('a database that hangs: queries fail by the client-side deadline (503), the stuck connection is dropped, and they work again after', async () => {
     // A pool of its own (two connections, 1.5 s deadline) through a proxy in front of the app's database.

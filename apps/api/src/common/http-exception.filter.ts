@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { AppError } from './app-error.js';
 import { type ErrorBody, errorBody } from './error-body.js';
 
@@ -84,6 +84,11 @@ export function describeError(exception: unknown): DescribedError | undefined {
     exception instanceof Error &&
     /Connection terminated|timeout exceeded when trying to connect|Connection refused|Query read timeout|not queryable/i.test(exception.message)
   ) {
+    return unavailable();
+  }
+  // TypeORM releases a transaction's connection as soon as the driver reports it broken; any
+  // later statement of that transaction (its ROLLBACK included) then fails with one of these.
+  if (exception instanceof QueryRunnerAlreadyReleasedError || exception instanceof QueryRunnerProviderAlreadyReleasedError) {
     return unavailable();
   }
   return undefined;

@@ -438,7 +438,11 @@ export class IngestService {
       await db.query('RELEASE SAVEPOINT ingest_write');
       return result;
     } catch (err) {
-      await db.query('ROLLBACK TO SAVEPOINT ingest_write');
+      // If the connection died under the write, the rollback fails too (the query runner is
+      // released by then): the write's own error says what happened, so that one is thrown.
+      await db.query('ROLLBACK TO SAVEPOINT ingest_write').catch(() => {
+        throw err;
+      });
       throw err;
     }
   }

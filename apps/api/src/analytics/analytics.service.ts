@@ -5,6 +5,7 @@ import { AppError } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import { RunsService } from '../runs/runs.service.js';
+import { rollupUnion, runSpans, stepSpans } from './rollup-range.js';
 import type { StepNodeDto } from '../steps/steps.dto.js';
 import { StepsService } from '../steps/steps.service.js';
 import type {
@@ -228,51 +229,63 @@ export class AnalyticsService {
       throw new AppError(400, 'INVALID_RANGE', `The range may span at most ${MAX_RANGE_DAYS} days`);
     }
     const bucket: 'hour' | 'day' = to.getTime() - from.getTime() <= 2 * DAY ? 'hour' : 'day';
-    const args = [projectId, pipeline, from, to];
 
-    const [statusRows, stepRows, reasonRows, durationRows, seriesRows] = await Promise.all([
-      this.dataSource.query(
-        `SELECT status, count(*)::int AS n FROM runs
-         WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY status`,
-        args,
-      ) as Promise<{ status: string; n: number }[]>,
-      // Step statistics and reasons come from hourly rollups kept by triggers (see the
-      // AddHourlyRollups migration): whole hours of step start times, whatever the data volume.
-      this.dataSource.query(
-        `SELECT name, sum(steps)::int AS count, sum(failed)::int AS failed, sum(finished)::int AS finished,
+    // Everything comes from rollups kept by triggers (AddHourlyRollups, AddDailyRollups): whole
+    // UTC days from the daily tables, the hours around them from the hourly ones, so the cost
+    // follows the days in the range, not the runs, steps or candidates in it. Steps count by the
+    // hour they started (the range widened to whole hours); runs are exact, the partial hours
+    // at the edges read from the runs table. An hourly series reads hourly rollups only.
+    const query = <T>(sql: (params: unknown[]) => string) => {
+      const params: unknown[] = [projectId, pipeline];
+      const text = sql(params);
+      return this.dataSource.query(text, params) as Promise<T[]>;
+    };
+    const steps = stepSpans(from, to);
+    const runs = runSpans(from, to, bucket === 'day');
+    const rawRuns = (params: unknown[], [a, b]: [Date, Date]) => {
+      params.push(a, b);
+      return `SELECT started_at AS t, status, 1 AS count FROM runs
+              WHERE project_id = $1 AND pipeline = $2 AND started_at >= $${params.length - 1} AND started_at < $${params.length}`;
+    };
+
+    const [runRows, stepRows, reasonRows, durationRows] = await Promise.all([
+      query<{ start: Date; status: string; n: number }>(
+        (params) => `SELECT date_trunc('${bucket}', t, 'UTC') AS start, status, sum(count)::int AS n FROM (
+           ${rollupUnion('run_stats', 'status, count', runs.spans, params)}
+           UNION ALL ${rawRuns(params, runs.rawHead)}
+           UNION ALL ${rawRuns(params, runs.rawTail)}
+         ) r GROUP BY 1, 2 HAVING sum(count) > 0`,
+      ),
+      query<{ name: string; count: number; failed: number; finished: number; ratio_sum: number; ratio_n: number }>(
+        (params) => `SELECT name, sum(steps)::int AS count, sum(failed)::int AS failed, sum(finished)::int AS finished,
                 sum(ratio_sum) AS ratio_sum, sum(ratio_n)::int AS ratio_n
-         FROM step_stats_hourly
-         WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+         FROM (${rollupUnion('step_stats', 'name, steps, failed, finished, ratio_sum, ratio_n', steps, params)}) r
          GROUP BY name HAVING sum(steps) > 0 ORDER BY sum(steps) DESC, name LIMIT 200`,
-        args,
-      ) as Promise<{ name: string; count: number; failed: number; finished: number; ratio_sum: number; ratio_n: number }[]>,
-      this.dataSource.query(
-        `SELECT step_name, reason, n FROM (
+      ),
+      query<{ step_name: string; reason: string; n: number }>(
+        (params) => `SELECT step_name, reason, n FROM (
            SELECT name AS step_name, reason, sum(count)::int AS n,
                   row_number() OVER (PARTITION BY name ORDER BY sum(count) DESC, reason) AS rk
-           FROM reason_counts_hourly
-           WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+           FROM (${rollupUnion('reason_counts', 'name, reason, count', steps, params)}) r
            GROUP BY name, reason HAVING sum(count) > 0
          ) ranked WHERE rk <= 10 ORDER BY step_name, n DESC, reason`,
-        args,
-      ) as Promise<{ step_name: string; reason: string; n: number }[]>,
-      this.dataSource.query(
-        `SELECT name, bucket, sum(count)::int AS n FROM step_durations_hourly
-         WHERE project_id = $1 AND pipeline = $2 AND hour >= date_trunc('hour', $3::timestamptz, 'UTC') AND hour < $4
+      ),
+      query<{ name: string; bucket: number; n: number }>(
+        (params) => `SELECT name, bucket, sum(count)::int AS n
+         FROM (${rollupUnion('step_durations', 'name, bucket, count', steps, params)}) r
          GROUP BY name, bucket HAVING sum(count) > 0 ORDER BY name, bucket`,
-        args,
-      ) as Promise<{ name: string; bucket: number; n: number }[]>,
-      this.dataSource.query(
-        `SELECT date_trunc('${bucket}', started_at, 'UTC') AS start, count(*)::int AS runs,
-                count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS errors
-         FROM runs WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4
-         GROUP BY 1 ORDER BY 1`,
-        args,
-      ) as Promise<{ start: Date; runs: number; errors: number }[]>,
+      ),
     ]);
 
     const byStatus = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
-    for (const r of statusRows) byStatus[r.status as keyof typeof byStatus] = r.n;
+    const series = new Map<number, { runs: number; errors: number }>();
+    for (const r of runRows) {
+      byStatus[r.status as keyof typeof byStatus] += r.n;
+      const point = series.get(r.start.getTime()) ?? { runs: 0, errors: 0 };
+      point.runs += r.n;
+      if (r.status === 'error' || r.status === 'timed_out') point.errors += r.n;
+      series.set(r.start.getTime(), point);
+    }
     const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
     const finished = total - byStatus.running;
     const failedRuns = byStatus.error + byStatus.timed_out;
@@ -291,11 +304,10 @@ export class AnalyticsService {
       durations.set(r.name, list);
     }
 
-    const counts = new Map(seriesRows.map((r) => [r.start.getTime(), r]));
     const points: PipelineAnalyticsDto['timeSeries']['points'] = [];
     const size = bucket === 'hour' ? 3_600_000 : DAY;
     for (let t = Math.floor(from.getTime() / size) * size; t < to.getTime(); t += size) {
-      const row = counts.get(t);
+      const row = series.get(t);
       points.push({ start: new Date(t).toISOString(), runs: row?.runs ?? 0, errors: row?.errors ?? 0 });
     }
 

@@ -4,6 +4,7 @@ import { AddRateLimitCounters1795500600000 } from './1795500600000-AddRateLimitC
 import { AddReasonCountsAndCoveringIndexes1795502400000 } from './1795502400000-AddReasonCountsAndCoveringIndexes.js';
 import { AddHourlyRollups1795503600000 } from './1795503600000-AddHourlyRollups.js';
 import { AddRollupCoveringIndexes1795505400000 } from './1795505400000-AddRollupCoveringIndexes.js';
+import { AddDailyRollups1795510800000 } from './1795510800000-AddDailyRollups.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -11,4 +12,5 @@ export const migrations: Function[] = [CreateSchema1795497853374, AddIngestAndSe
   AddReasonCountsAndCoveringIndexes1795502400000,
   AddHourlyRollups1795503600000,
   AddRollupCoveringIndexes1795505400000,
+  AddDailyRollups1795510800000,
 ];

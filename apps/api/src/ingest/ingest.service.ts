@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isISO8601, isUUID } from 'class-validator';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { CandidatesService } from '../candidates/candidates.service.js';
 import type { CandidateInputDto } from '../candidates/candidates.dto.js';
 import { validateCandidateBatch } from '../candidates/candidate-batch.validator.js';
@@ -16,6 +16,36 @@ import { RunsService } from '../runs/runs.service.js';
 import { CreateStepDto, UpdateStepDto } from '../steps/steps.dto.js';
 import { StepsService } from '../steps/steps.service.js';
 import { EVENT_TYPES, type EventType, type IngestResultDto } from './ingest.dto.js';
+
+/** What the database held when the batch was resolved: run and step owners by id. */
+interface StoredBefore {
+  runOwners: Map<string, { projectId: string; pipeline: string }>;
+  stepOwners: Map<string, { projectId: string; runId: string }>;
+}
+
+/** A batch's transaction, and whether its writes run under savepoints (see IngestService.ingest). */
+class BatchDb implements Queryable {
+  constructor(
+    private readonly manager: EntityManager,
+    readonly careful: boolean,
+  ) {}
+  query<T = any>(text: string, params?: unknown[]): Promise<T> {
+    return this.manager.query(text, params);
+  }
+}
+
+/** Thrown out of a try without savepoints when a write failed in a way only some events should. */
+class ApplyCarefully extends Error {}
+
+/**
+ * A write that failed for some events, not the request: a value the database refused (4xx), a
+ * parent gone or not there yet (23503), or an event's own 4xx raised between its statements.
+ */
+function recoverable(err: unknown): boolean {
+  if ((err as { code?: string }).code === '23503') return true;
+  const described = describeError(err);
+  return described !== undefined && described.body.statusCode < 500;
+}
 
 /** An event after validation: what to do, on which ids. */
 type Parsed =
@@ -63,10 +93,18 @@ export class IngestService {
     const events = this.readEnvelope(body);
     // One transaction per request: a batch is stored whole or not at all, so a crash, an outage
     // or a timeout mid-batch leaves nothing half-written; the client's retry applies it whole.
-    return this.dataSource.transaction((manager) => this.apply(manager, projectId, events));
+    // First without savepoints (the common case: every write goes through). If the database
+    // refuses a write for a reason that fails only some events, that try is rolled back and
+    // the batch applied again with a savepoint around each write, so just those events fail.
+    try {
+      return await this.dataSource.transaction((manager) => this.apply(new BatchDb(manager, false), projectId, events));
+    } catch (err) {
+      if (!(err instanceof ApplyCarefully)) throw err;
+      return this.dataSource.transaction((manager) => this.apply(new BatchDb(manager, true), projectId, events));
+    }
   }
 
-  private async apply(db: Queryable, projectId: string, events: Record<string, unknown>[]): Promise<IngestResultDto[]> {
+  private async apply(db: BatchDb, projectId: string, events: Record<string, unknown>[]): Promise<IngestResultDto[]> {
     const slots: Slot[] = events.map((e) => ({ eventId: e.id as string }));
 
     // 1. Events applied before (in an earlier batch, or earlier in this one) answer as they did.
@@ -90,11 +128,11 @@ export class IngestService {
     );
 
     // 3. Check references in order against the database and the batch itself.
-    await this.resolve(db, projectId, slots);
+    const stored = await this.resolve(db, projectId, slots);
 
     // 4. Grouped writes, then the rest in order.
     await this.writeNewRuns(db, projectId, slots);
-    await this.writeNewSteps(db, projectId, slots);
+    await this.writeNewSteps(db, projectId, slots, stored);
     await this.writeCandidates(db, projectId, slots);
     await this.writeUpdates(db, projectId, slots);
     for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(db, projectId, slot);
@@ -212,7 +250,7 @@ export class IngestService {
    * Walks the events in order with what the database holds and what earlier events create,
    * so each event sees exactly the state it would see if the batch were applied one by one.
    */
-  private async resolve(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+  private async resolve(db: Queryable, projectId: string, slots: Slot[]): Promise<StoredBefore> {
     const runIds = new Set<string>();
     const stepIds = new Set<string>();
     for (const { parsed: p } of slots) {
@@ -298,6 +336,7 @@ export class IngestService {
         }
       }
     }
+    return { runOwners, stepOwners };
   }
 
   private grouped<K extends Parsed['kind']>(slots: Slot[], kind: K): (Slot & { parsed: Extract<Parsed, { kind: K }> })[] {
@@ -318,23 +357,24 @@ export class IngestService {
     }
   }
 
-  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[], before: StoredBefore): Promise<void> {
     const group = this.grouped(slots, 'step-create');
     if (group.length === 0) return;
     // Only steps whose run, and parent, are stored by now (or come earlier in this group) can
     // go in the grouped insert; the others wait for the in-order pass after their parents.
-    const ids = group.map((s) => s.parsed.id);
-    const parentIds = group.map((s) => s.parsed.dto.parentStepId).filter((p): p is string => Boolean(p) && !ids.includes(p!));
-    const [runOwners, stepOwners] = await Promise.all([
-      this.runs.findOwners([...new Set(group.map((s) => s.parsed.runId))], db),
-      this.steps.findOwners([...new Set(parentIds)], db),
-    ]);
+    // Stored by now: found when the batch was resolved, or inserted by the grouped run insert
+    // (anything else a concurrent request did in between shows up as a refused insert).
+    const pipelines = new Map<string, string>();
+    for (const [id, o] of before.runOwners) if (o.projectId === projectId) pipelines.set(id, o.pipeline);
+    for (const s of slots) {
+      if (s.parsed?.kind === 'run-create' && !s.sequential && s.result?.status === 201) pipelines.set(s.parsed.id, s.parsed.dto.pipeline);
+    }
     const insertable: typeof group = [];
     const inGroup = new Set<string>();
     for (const s of group) {
       const parent = s.parsed.dto.parentStepId;
-      const runStored = runOwners.get(s.parsed.runId)?.projectId === projectId;
-      const parentStored = !parent || inGroup.has(parent) || stepOwners.get(parent)?.projectId === projectId;
+      const runStored = pipelines.has(s.parsed.runId);
+      const parentStored = !parent || inGroup.has(parent) || before.stepOwners.get(parent)?.projectId === projectId;
       if (runStored && parentStored) {
         insertable.push(s);
         inGroup.add(s.parsed.id);
@@ -347,7 +387,7 @@ export class IngestService {
         insertable.map((s) => ({
           ...s.parsed.dto,
           runId: s.parsed.runId,
-          pipeline: runOwners.get(s.parsed.runId)!.pipeline,
+          pipeline: pipelines.get(s.parsed.runId)!,
           eventTime: s.eventTime,
         })),
         db,
@@ -421,9 +461,7 @@ export class IngestService {
 
   /** A grouped statement refused by the database (bad value somewhere): retry each event alone. */
   private fallBack(err: unknown, group: Slot[]): void {
-    const described = describeError(err);
-    const raced = (err as { code?: string }).code === '23503'; // a parent vanished or is not there yet
-    if (!raced && (!described || described.body.statusCode >= 500)) throw err;
+    if (!recoverable(err)) throw err;
     for (const s of group) s.sequential = true;
   }
 
@@ -432,6 +470,15 @@ export class IngestService {
    * gone) then undoes only itself, and the batch's transaction goes on with the other events.
    */
   private async guarded<T>(db: Queryable, write: () => Promise<T>): Promise<T> {
+    if (!(db as BatchDb).careful) {
+      try {
+        return await write();
+      } catch (err) {
+        // The transaction is aborted now: start again, carefully (see ingest()).
+        if (recoverable(err)) throw new ApplyCarefully();
+        throw err;
+      }
+    }
     await db.query('SAVEPOINT ingest_write');
     try {
       const result = await write();

@@ -51,7 +51,7 @@ WITH input AS (
     AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
 step AS (
-  SELECT id, run_id, project_id FROM steps WHERE project_id = $1 AND id IN (SELECT DISTINCT step_id FROM input)
+  SELECT id, run_id, project_id FROM steps WHERE id = ANY($4::uuid[]) AND project_id = $1
 ),
 prev AS (
   SELECT c.step_id, c.decision FROM candidates c
@@ -144,7 +144,10 @@ export class CandidatesService {
       }
       payload = JSON.stringify(rows);
     }
-    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload, single]);
+    // The step ids as their own parameter: the steps are then found by primary key, whatever
+    // the planner believes about the rows jsonb_to_recordset yields.
+    const stepIds = [...new Set(batches.map((b) => b.stepId))];
+    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload, single, stepIds]);
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 

@@ -107,19 +107,11 @@ export class IngestService {
   private async apply(db: BatchDb, projectId: string, events: Record<string, unknown>[]): Promise<IngestResultDto[]> {
     const slots: Slot[] = events.map((e) => ({ eventId: e.id as string }));
 
-    // 1. Events applied before (in an earlier batch, or earlier in this one) answer as they did.
-    const seen = await this.seenEvents(db, projectId, slots.map((s) => s.eventId));
+    // 1. Validate each event on its own (a repeated event id once).
     const firstInBatch = new Map<string, Slot>();
-    for (const slot of slots) {
-      const earlier = seen.get(slot.eventId);
-      if (earlier !== undefined) slot.result = { id: slot.eventId, status: earlier };
-    }
-
-    // 2. Validate each remaining event on its own.
     await Promise.all(
       events.map(async (event, i) => {
         const slot = slots[i];
-        if (slot.result) return;
         if (firstInBatch.has(slot.eventId)) return;
         firstInBatch.set(slot.eventId, slot);
         const problem = await this.parse(event, slot);
@@ -127,8 +119,12 @@ export class IngestService {
       }),
     );
 
+    // 2. One round trip for what the database already holds: events applied before (they
+    // answer as they did) and the owners of every run and step the events name.
+    const stored = await this.lookUp(db, projectId, slots);
+
     // 3. Check references in order against the database and the batch itself.
-    const stored = await this.resolve(db, projectId, slots);
+    this.resolve(projectId, slots, stored);
 
     // 4. Grouped writes, then the rest in order.
     await this.writeNewRuns(db, projectId, slots);
@@ -246,11 +242,8 @@ export class IngestService {
     }
   }
 
-  /**
-   * Walks the events in order with what the database holds and what earlier events create,
-   * so each event sees exactly the state it would see if the batch were applied one by one.
-   */
-  private async resolve(db: Queryable, projectId: string, slots: Slot[]): Promise<StoredBefore> {
+  /** Reads, in one statement, the events of the batch seen before and the runs and steps it names. */
+  private async lookUp(db: Queryable, projectId: string, slots: Slot[]): Promise<StoredBefore> {
     const runIds = new Set<string>();
     const stepIds = new Set<string>();
     for (const { parsed: p } of slots) {
@@ -264,7 +257,35 @@ export class IngestService {
       if (p.kind === 'step-update') stepIds.add(p.id);
       if (p.kind === 'candidates-create') stepIds.add(p.stepId);
     }
-    const [runOwners, stepOwners] = await Promise.all([this.runs.findOwners([...runIds], db), this.steps.findOwners([...stepIds], db)]);
+    const rows: { kind: 'event' | 'run' | 'step'; id: string; project_id: string | null; ref: string }[] = await db.query(
+      `SELECT 'event' AS kind, event_id AS id, NULL::uuid AS project_id, status::text AS ref
+         FROM ingest_events WHERE project_id = $1 AND event_id = ANY($2::text[])
+       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY($3::uuid[])
+       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY($4::uuid[])`,
+      [projectId, [...new Set(slots.map((s) => s.eventId))], [...runIds], [...stepIds]],
+    );
+    const stored: StoredBefore = { runOwners: new Map(), stepOwners: new Map() };
+    const seen = new Map<string, number>();
+    for (const r of rows) {
+      if (r.kind === 'event') seen.set(r.id, Number(r.ref));
+      else if (r.kind === 'run') stored.runOwners.set(r.id, { projectId: r.project_id!, pipeline: r.ref });
+      else stored.stepOwners.set(r.id, { projectId: r.project_id!, runId: r.ref });
+    }
+    // Events applied before (in an earlier batch, or earlier in this one) answer as they did.
+    for (const slot of slots) {
+      const earlier = seen.get(slot.eventId);
+      if (earlier === undefined) continue;
+      slot.result = { id: slot.eventId, status: earlier };
+      slot.parsed = undefined;
+    }
+    return stored;
+  }
+
+  /**
+   * Walks the events in order with what the database holds and what earlier events create,
+   * so each event sees exactly the state it would see if the batch were applied one by one.
+   */
+  private resolve(projectId: string, slots: Slot[], { runOwners, stepOwners }: StoredBefore): void {
     /** Runs of this project known at the current position: id -> pipeline. */
     const runs = new Map<string, string>();
     for (const [id, o] of runOwners) if (o.projectId === projectId) runs.set(id, o.pipeline);
@@ -336,7 +357,6 @@ export class IngestService {
         }
       }
     }
-    return { runOwners, stepOwners };
   }
 
   private grouped<K extends Parsed['kind']>(slots: Slot[], kind: K): (Slot & { parsed: Extract<Parsed, { kind: K }> })[] {
@@ -524,14 +544,6 @@ export class IngestService {
         return { id: slot.eventId, status: 201 };
       }
     }
-  }
-
-  private async seenEvents(db: Queryable, projectId: string, ids: string[]): Promise<Map<string, number>> {
-    const rows: { event_id: string; status: number }[] = await db.query(
-      'SELECT event_id, status FROM ingest_events WHERE project_id = $1 AND event_id = ANY($2::text[])',
-      [projectId, ids],
-    );
-    return new Map(rows.map((r) => [r.event_id, r.status]));
   }
 
   /** Successful events are remembered; failed ones are not, so the client can retry them. */

@@ -136,16 +136,6 @@ export class RunsService {
     return { run: toRunDto(rows[0]), created: rows[0].inserted };
   }
 
-  /** Which of these run ids exist, in which project, with which pipeline. */
-  async findOwners(ids: string[], db: Queryable = this.dataSource): Promise<Map<string, { projectId: string; pipeline: string }>> {
-    if (ids.length === 0) return new Map();
-    const rows: { id: string; project_id: string; pipeline: string }[] = await db.query(
-      'SELECT id, project_id, pipeline FROM runs WHERE id = ANY($1::uuid[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, { projectId: r.project_id, pipeline: r.pipeline }]));
-  }
-
   /**
    * Inserts runs whose ids are new, in one statement. Answers the ids actually inserted (an id
    * created concurrently elsewhere is skipped, for the caller to retry through createRun).

@@ -145,16 +145,6 @@ export class StepsService {
     return { step: toStepDto(rows[0]), created: rows[0].inserted };
   }
 
-  /** Which of these step ids exist, in which project and run. */
-  async findOwners(ids: string[], db: Queryable = this.dataSource): Promise<Map<string, { projectId: string; runId: string }>> {
-    if (ids.length === 0) return new Map();
-    const rows: { id: string; project_id: string; run_id: string }[] = await db.query(
-      'SELECT id, project_id, run_id FROM steps WHERE id = ANY($1::uuid[])',
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, { projectId: r.project_id, runId: r.run_id }]));
-  }
-
   /**
    * Inserts steps whose ids are new, in one statement; parents may be earlier steps of the same
    * list. Positions continue after the siblings already stored. Answers the ids inserted.

@@ -152,6 +152,33 @@ describe('faults mid-request', () => {
     expect(await stored(runId, stepId, [events[0].id])).toMatchObject({ runs: 1, steps: 1, candidates: 0, events: 1 });
   });
 
+  it('a deadlock or serialization failure is a 503 TRANSIENT_CONFLICT with Retry-After, and nothing is written', async () => {
+    // What PostgreSQL answers when it picks this transaction as a deadlock's victim (40P01) or
+    // cannot serialize it (40001): the request was fine and a retry will go through.
+    await t.sql(`
+      CREATE FUNCTION xray_test_conflict() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.key = 'deadlock' THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF;
+        IF NEW.key = 'serialize' THEN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END IF;
+        RETURN NEW;
+      END $$`);
+    await t.sql('CREATE TRIGGER xray_test_conflict BEFORE INSERT ON candidates FOR EACH ROW EXECUTE FUNCTION xray_test_conflict()');
+    try {
+      for (const candidateKey of ['deadlock', 'serialize']) {
+        const { runId, stepId, events } = batch(candidateKey);
+        const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+        expect({ status: res.status, error: res.body.error, retryAfter: res.headers['retry-after'] }).toEqual({
+          status: 503,
+          error: 'TRANSIENT_CONFLICT',
+          retryAfter: '1',
+        });
+        expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
+      }
+    } finally {
+      await t.sql('DROP TRIGGER xray_test_conflict ON candidates');
+    }
+  });
+
   it('a statement sent on a connection TypeORM already gave up (it broke mid-transaction) is a 503, not a 500', () => {
     // What the savepoint rollback of a batch hit in an outage: the driver had reported the
     // connection broken, so TypeORM released it before the rollback was sent.

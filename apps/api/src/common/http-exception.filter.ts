@@ -20,6 +20,9 @@ const STATUS_CODES: Record<number, string> = {
 /** PostgreSQL error classes that mean "the database is unavailable", not "the input is wrong". */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300']);
 
+/** Deadlock, serialization failure, lock not available: nothing wrong with the request, retry it. */
+const TRANSIENT_CONFLICT_SQLSTATES = new Set(['40P01', '40001', '55P03']);
+
 function describeDataError(code: string): string {
   switch (code) {
     case '22P05':
@@ -70,6 +73,12 @@ export function describeError(exception: unknown): DescribedError | undefined {
     }
     if (code === '23505') {
       return { body: errorBody(409, 'CONFLICT', 'A resource with this identity already exists'), headers: {} };
+    }
+    if (TRANSIENT_CONFLICT_SQLSTATES.has(code)) {
+      return {
+        body: errorBody(503, 'TRANSIENT_CONFLICT', 'The database aborted this request to resolve a conflict with a concurrent one; retry it'),
+        headers: { 'Retry-After': '1' },
+      };
     }
     if (code === '57014') {
       return {

@@ -100,6 +100,14 @@ describe('Transport', () => {
     expect(t.stats()).toMatchObject({ sent: 1, retries: 2, rejected: 0 });
     await t.shutdown(1000);
 
+    // 503 (and 502/504) say the server is unavailable: retried past the give-up count, for as long as it lasts.
+    server.reply = (events, n) => (n <= 8 ? { status: [502, 503, 504][n % 3], body: {} } : { status: 207, body: { results: events.map((e) => ({ id: e.id, status: 201 })) } });
+    const t1 = transport(server.url, { maxServerErrorAttempts: 3, retryMaxMs: 30 });
+    t1.enqueue('run-create', { n: 3 }, ts());
+    expect(await t1.flush(10_000)).toBe(true);
+    expect(t1.stats()).toMatchObject({ sent: 1, rejected: 0, retries: 5 });
+    await t1.shutdown(1000);
+
     server.reply = () => ({ status: 500, body: {} });
     const errors: XrayError[] = [];
     const t2 = transport(server.url, { maxServerErrorAttempts: 3, retryMaxMs: 30 }, errors);

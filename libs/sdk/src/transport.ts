@@ -21,7 +21,12 @@ export interface TransportOptions {
   retryBaseMs: number;
   /** Longest retry delay, and the longest Retry-After honoured. */
   retryMaxMs: number;
-  /** Attempts for a batch answered 5xx before its events are given up. Network errors retry until the buffer or shutdown ends them. */
+  /**
+   * Attempts for a batch answered 500 (or another 5xx that may be caused by the events) before its
+   * events are given up. 502, 503 and 504 (the server or a proxy says it is unavailable) and network
+   * errors retry until the buffer's bounds or shutdown end them: an outage of any length loses nothing
+   * the buffer can hold.
+   */
   maxServerErrorAttempts: number;
   /** Times an event answered 404 (its parent not there yet) is tried again later. */
   maxParentRetries: number;
@@ -136,6 +141,9 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /** Exponential backoff with jitter: between half and all of base·2^(n−1), capped. */
+/** Answers that say the server (or a proxy before it) is unavailable, not that the events are at fault. */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
 export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
   return Math.round(exp / 2 + random() * (exp / 2));
@@ -477,7 +485,7 @@ export class Transport {
       const hinted = status === 429 || status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
       const delay = hinted !== undefined ? Math.min(hinted, this.opts.retryMaxMs) : backoffDelay(this.failures, this.opts.retryBaseMs, this.opts.retryMaxMs);
       this.retryAt = Date.now() + delay;
-      if (status >= 500) {
+      if (status >= 500 && !UNAVAILABLE.has(status)) {
         const given = batch.filter((e) => ++e.serverErrors >= this.opts.maxServerErrorAttempts);
         if (given.length) {
           // Those that keep failing are given up so that one poisoned event cannot block the rest.

@@ -48,7 +48,8 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
   const state = async (runId: string) => {
     const [run] = await t.sql(`SELECT status, output, error, metadata, tags, ended_at IS NULL AS open, ended_at FROM runs WHERE id = $1`, [runId]);
     const steps = await t.sql(
-      `SELECT name, status, output, error, reasoning, metadata, reported_in, reported_out, ended_at IS NULL AS open, ended_at FROM steps WHERE run_id = $1 ORDER BY name`,
+      `SELECT name, position, status, output, error, reasoning, metadata, reported_in, reported_out, ended_at IS NULL AS open, ended_at
+       FROM steps WHERE run_id = $1 ORDER BY name`,
       [runId],
     );
     return { run, steps };
@@ -72,6 +73,49 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual(events.map(() => 200));
     expect(await state(batch.runId)).toEqual(await state(single.runId));
     expect(i).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a step created and updated in one batch ends as the create and then the PATCH leave it', async () => {
+    // The batch inserts such a step with its update applied (one statement instead of two).
+    const timestamp = '2026-05-01T10:00:04.000Z';
+    const withEnd = (u: Record<string, unknown>) => (u.status && u.status !== 'running' && !u.endedAt ? { ...u, endedAt: timestamp } : u);
+    const created = (i: number) => ({ name: `s${i}`, type: 'filter', metadata: { a: 1 }, output: { first: true }, reasoning: 'at first', startedAt: '2026-05-01T10:00:00.000Z' });
+    const single = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped', startedAt: '2026-05-01T10:00:00.000Z' }).expect(201)).body.id;
+    const batch = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped', startedAt: '2026-05-01T10:00:00.000Z' }).expect(201)).body.id;
+    const events: unknown[] = [];
+    for (const [i, u] of stepUpdates.entries()) {
+      const step = (await request(t.http).post(`/v1/runs/${single}/steps`).set(auth()).send(created(i)).expect(201)).body;
+      await request(t.http).patch(`/v1/steps/${step.id}`).set(auth()).send(withEnd(u)).expect(200);
+      const id = randomUUID();
+      events.push({ id: randomUUID(), type: 'step-create', body: { id, runId: batch, ...created(i) } });
+      events.push({ id: randomUUID(), type: 'step-update', timestamp, body: { id, ...u } });
+    }
+    const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+    expect(res.body.results.map((r: { status: number }) => r.status)).toEqual(stepUpdates.flatMap(() => [201, 200]));
+    expect((await state(batch)).steps).toEqual((await state(single)).steps);
+  });
+
+  it('keeps a step update in order with a replayed create of the same step in the batch', async () => {
+    const runId = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped' }).expect(201)).body.id;
+    const [a, b] = [randomUUID(), randomUUID()];
+    const ev = (type: string, body: object) => ({ id: randomUUID(), type, body });
+    const events = [
+      // a: create, update, replayed create: the replay comes last and wins.
+      ev('step-create', { id: a, runId, name: 'a', reasoning: 'one' }),
+      ev('step-update', { id: a, reasoning: 'two' }),
+      ev('step-create', { id: a, runId, name: 'a', reasoning: 'three' }),
+      // b: create, replayed create, update: the update comes last and wins.
+      ev('step-create', { id: b, runId, name: 'b', reasoning: 'one' }),
+      ev('step-create', { id: b, runId, name: 'b', reasoning: 'two' }),
+      ev('step-update', { id: b, reasoning: 'three', status: 'success' }),
+    ];
+    const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+    expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 200, 200, 201, 200, 200]);
+    const { steps } = await state(runId);
+    expect(steps.map((s: { name: string; reasoning: string; status: string }) => [s.name, s.reasoning, s.status])).toEqual([
+      ['a', 'three', 'running'],
+      ['b', 'three', 'success'],
+    ]);
   });
 
   it('keeps several updates of one step in order', async () => {

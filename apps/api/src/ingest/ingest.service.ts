@@ -401,24 +401,59 @@ export class IngestService {
       } else s.sequential = true;
     }
     if (insertable.length === 0) return;
+    const updates = this.foldableUpdates(db, slots, inGroup);
     try {
       const inserted = await this.guarded(db, () => this.steps.insertNewSteps(
         projectId,
-        insertable.map((s) => ({
-          ...s.parsed.dto,
-          runId: s.parsed.runId,
-          pipeline: pipelines.get(s.parsed.runId)!,
-          eventTime: s.eventTime,
-        })),
+        insertable.map((s) => {
+          const update = updates.get(s.parsed.id);
+          return {
+            ...s.parsed.dto,
+            runId: s.parsed.runId,
+            pipeline: pipelines.get(s.parsed.runId)!,
+            eventTime: s.eventTime,
+            ...(update ? { update: { dto: (update.parsed as { dto: UpdateStepDto }).dto, eventTime: update.eventTime } } : {}),
+          };
+        }),
         db,
       ));
       for (const s of insertable) {
-        if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
-        else s.sequential = true;
+        if (!inserted.has(s.parsed.id)) {
+          s.sequential = true; // and its update, if any, stays for the in-order pass
+          continue;
+        }
+        s.result = { id: s.eventId, status: 201 };
+        const update = updates.get(s.parsed.id);
+        if (update) update.result = { id: update.eventId, status: 200 };
       }
     } catch (err) {
       this.fallBack(err, insertable);
     }
+  }
+
+  /**
+   * The common batch holds a step's create and, later, its one update (the SDK sends both when
+   * a step is quick): such an update is applied as the step is inserted, saving the grouped
+   * UPDATE. Only when it is the step's single update waiting for the in-order pass (the same
+   * condition as the grouped updates, so the result is the same), and not under savepoints:
+   * if the insert is refused, the careful try applies creates and updates apart.
+   */
+  private foldableUpdates(db: Queryable, slots: Slot[], inserting: Set<string>): Map<string, Slot> {
+    const folded = new Map<string, Slot>();
+    if ((db as BatchDb).careful) return folded;
+    // Everything else still in order for the step (another update, a replayed create) keeps
+    // the update in order too.
+    const count = new Map<string, number>();
+    const waiting = slots.filter((s) => s.sequential && !s.result && (s.parsed?.kind === 'step-update' || s.parsed?.kind === 'step-create'));
+    for (const s of waiting) {
+      const id = (s.parsed as { id: string }).id;
+      count.set(id, (count.get(id) ?? 0) + 1);
+    }
+    for (const s of waiting.filter((w) => w.parsed!.kind === 'step-update')) {
+      const id = (s.parsed as { id: string }).id;
+      if (count.get(id) === 1 && inserting.has(id)) folded.set(id, s);
+    }
+    return folded;
   }
 
   private async writeCandidates(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {

@@ -73,6 +73,37 @@ export function endedAtChange(
   return { end_mode: 'keep' };
 }
 
+/**
+ * The columns a step update writes, as SQL over the step's current values (`cur`) and the
+ * update's columns, named `${u}d` (its fields as sent), `${u}end_mode`, `${u}ended_at` and
+ * `${u}event_time` (see endedAtChange). One definition for the grouped UPDATE and for a new
+ * step inserted with its update already applied.
+ */
+function updatedStepColumns(cur: string, u: string): Record<string, string> {
+  const field = (column: string, key: string, read = '->') => `CASE WHEN ${u}d ? '${key}' THEN ${u}d${read}'${key}' ELSE ${cur}.${column} END`;
+  return {
+    status: field('status', 'status', '->>'),
+    output: field('output', 'output'),
+    error: field('error', 'error'),
+    reasoning: field('reasoning', 'reasoning', '->>'),
+    metadata: `CASE WHEN ${u}d ? 'metadata' THEN ${cur}.metadata || (${u}d->'metadata') ELSE ${cur}.metadata END`,
+    reported_in: `CASE WHEN ${u}d ? 'candidatesIn' THEN (${u}d->>'candidatesIn')::int ELSE ${cur}.reported_in END`,
+    reported_out: `CASE WHEN ${u}d ? 'candidatesOut' THEN (${u}d->>'candidatesOut')::int ELSE ${cur}.reported_out END`,
+    ended_at: `CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
+                 WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(COALESCE(${u}event_time, now()), ${cur}.started_at))
+                 WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`,
+  };
+}
+
+/** An update's columns for updatedStepColumns, their names starting with `prefix`. */
+function updateColumns(prefix: string, dto: UpdateStepDto, eventTime?: Date): Record<string, unknown> {
+  const { end_mode, ended_at, event_time } = endedAtChange(dto, eventTime);
+  return { [`${prefix}d`]: dto, [`${prefix}end_mode`]: end_mode, [`${prefix}ended_at`]: ended_at, [`${prefix}event_time`]: event_time };
+}
+
+/** Every column a step update writes, in the order of updatedStepColumns. */
+const UPDATED_COLUMNS = ['status', 'output', 'error', 'reasoning', 'metadata', 'reported_in', 'reported_out', 'ended_at'];
+
 @Injectable()
 export class StepsService {
   constructor(private readonly dataSource: DataSource) {}
@@ -147,25 +178,17 @@ export class StepsService {
 
   /**
    * Inserts steps whose ids are new, in one statement; parents may be earlier steps of the same
-   * list. Positions continue after the siblings already stored. Answers the ids inserted.
+   * list. Positions continue after the siblings already stored, in list order. A step may carry
+   * an update, applied as it is inserted exactly as updateStepsGrouped would apply it after.
+   * Answers the ids inserted.
    */
   async insertNewSteps(
     projectId: string,
-    steps: (CreateStepDto & { id: string; runId: string; pipeline: string; eventTime?: Date })[],
+    steps: (CreateStepDto & { id: string; runId: string; pipeline: string; eventTime?: Date; update?: { dto: UpdateStepDto; eventTime?: Date } })[],
     db: Queryable = this.dataSource,
   ): Promise<Set<string>> {
     if (steps.length === 0) return new Set();
-    const runIds = [...new Set(steps.map((s) => s.runId))];
-    const maxima: { run_id: string; parent_step_id: string | null; max: number }[] = await db.query(
-      `SELECT run_id, parent_step_id, max(position)::int AS max FROM steps
-       WHERE project_id = $1 AND run_id = ANY($2::uuid[]) GROUP BY run_id, parent_step_id`,
-      [projectId, runIds],
-    );
-    const next = new Map(maxima.map((m) => [`${m.run_id}/${m.parent_step_id ?? ''}`, m.max + 1]));
-    const rows = steps.map((dto) => {
-      const slot = `${dto.runId}/${dto.parentStepId ?? ''}`;
-      const position = next.get(slot) ?? 0;
-      next.set(slot, position + 1);
+    const rows = steps.map((dto, i) => {
       const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
       const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
       return {
@@ -182,20 +205,32 @@ export class StepsService {
         metadata: dto.metadata ?? {},
         started_at: startedAt.toISOString(),
         ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
-        position,
+        ord: i,
+        ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });
+    const set = updatedStepColumns('x', 'x.u_');
     const inserted: { id: string }[] = await db.query(
-      `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, status, input, output, reasoning,
-                          metadata, started_at, ended_at, position)
-       SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.status, x.input, x.output, x.reasoning,
-              x.metadata, x.started_at, x.ended_at, x.position
-       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
-            status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz,
-            ended_at timestamptz, position integer)
+      `WITH x AS (
+         SELECT x.*, NULL::jsonb AS error, NULL::integer AS reported_in, NULL::integer AS reported_out
+         FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
+              status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
+              ord integer, u_d jsonb, u_end_mode text, u_ended_at timestamptz, u_event_time timestamptz)
+       ),
+       last AS (
+         SELECT run_id, parent_step_id, max(position) AS max FROM steps
+         WHERE project_id = $1 AND run_id = ANY($3::uuid[]) GROUP BY run_id, parent_step_id
+       )
+       INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, position,
+                          ${UPDATED_COLUMNS.join(', ')})
+       SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at,
+              COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
+              ${UPDATED_COLUMNS.map((c) => set[c]).join(',\n              ')}
+       FROM x LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
+       ORDER BY x.ord
        ON CONFLICT (id) DO NOTHING
        RETURNING id`,
-      [projectId, JSON.stringify(rows)],
+      [projectId, JSON.stringify(rows), [...new Set(steps.map((s) => s.runId))]],
     );
     return new Set(inserted.map((r) => r.id));
   }
@@ -207,21 +242,11 @@ export class StepsService {
    */
   async updateStepsGrouped(projectId: string, updates: { id: string; dto: UpdateStepDto; eventTime?: Date }[], db: Queryable = this.dataSource): Promise<Set<string>> {
     if (updates.length === 0) return new Set();
-    const rows = updates.map(({ id, dto, eventTime }) => ({ id, d: dto, ...endedAtChange(dto, eventTime) }));
+    const rows = updates.map(({ id, dto, eventTime }) => ({ id, ...updateColumns('', dto, eventTime) }));
+    const set = updatedStepColumns('s', 'u.');
     // UPDATE answers [rows, count].
     const [updated]: [{ id: string }[], number] = await db.query(
-      `UPDATE steps s SET
-         updated_at = now(),
-         status = CASE WHEN u.d ? 'status' THEN u.d->>'status' ELSE s.status END,
-         output = CASE WHEN u.d ? 'output' THEN u.d->'output' ELSE s.output END,
-         error = CASE WHEN u.d ? 'error' THEN u.d->'error' ELSE s.error END,
-         reasoning = CASE WHEN u.d ? 'reasoning' THEN u.d->>'reasoning' ELSE s.reasoning END,
-         metadata = CASE WHEN u.d ? 'metadata' THEN s.metadata || (u.d->'metadata') ELSE s.metadata END,
-         reported_in = CASE WHEN u.d ? 'candidatesIn' THEN (u.d->>'candidatesIn')::int ELSE s.reported_in END,
-         reported_out = CASE WHEN u.d ? 'candidatesOut' THEN (u.d->>'candidatesOut')::int ELSE s.reported_out END,
-         ended_at = CASE u.end_mode WHEN 'set' THEN u.ended_at
-                                    WHEN 'end' THEN COALESCE(s.ended_at, GREATEST(COALESCE(u.event_time, now()), s.started_at))
-                                    WHEN 'clear' THEN NULL ELSE s.ended_at END
+      `UPDATE steps s SET updated_at = now(), ${UPDATED_COLUMNS.map((c) => `${c} = ${set[c]}`).join(',\n         ')}
        FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, d jsonb, end_mode text, ended_at timestamptz, event_time timestamptz)
        WHERE s.id = u.id AND s.project_id = $1
        RETURNING s.id`,

@@ -95,6 +95,42 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     expect((await state(batch)).steps).toEqual((await state(single)).steps);
   });
 
+  it('a run created and updated in one batch ends as the create and then the PATCH leave it', async () => {
+    const timestamp = '2026-05-01T10:00:06.000Z';
+    const withEnd = (u: Record<string, unknown>) => (u.status && u.status !== 'running' && !u.endedAt ? { ...u, endedAt: timestamp } : u);
+    const created = { pipeline: 'grouped', metadata: { a: 1 }, tags: ['t'], output: { first: true }, startedAt: '2026-05-01T10:00:00.000Z' };
+    const events: unknown[] = [];
+    const pairs: [string, string][] = [];
+    for (const u of runUpdates) {
+      const single = (await request(t.http).post('/v1/runs').set(auth()).send(created).expect(201)).body.id;
+      await request(t.http).patch(`/v1/runs/${single}`).set(auth()).send(withEnd(u)).expect(200);
+      const id = randomUUID();
+      events.push({ id: randomUUID(), type: 'run-create', body: { id, ...created } });
+      events.push({ id: randomUUID(), type: 'run-update', timestamp, body: { id, ...u } });
+      pairs.push([single, id]);
+    }
+    const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+    expect(res.body.results.map((r: { status: number }) => r.status)).toEqual(runUpdates.flatMap(() => [201, 200]));
+    for (const [single, batch] of pairs) expect((await state(batch)).run).toEqual((await state(single)).run);
+  });
+
+  it('keeps a run update in order with a replayed create of the same run in the batch', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const ev = (type: string, body: object) => ({ id: randomUUID(), type, body });
+    const events = [
+      ev('run-create', { id: a, pipeline: 'grouped', tags: ['one'] }),
+      ev('run-update', { id: a, tags: ['two'] }),
+      ev('run-create', { id: a, pipeline: 'grouped', tags: ['three'] }),
+      ev('run-create', { id: b, pipeline: 'grouped', tags: ['one'] }),
+      ev('run-create', { id: b, pipeline: 'grouped', tags: ['two'] }),
+      ev('run-update', { id: b, tags: ['three'], status: 'success' }),
+    ];
+    const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+    expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 200, 200, 201, 200, 200]);
+    expect((await state(a)).run).toMatchObject({ tags: ['three'], status: 'running' });
+    expect((await state(b)).run).toMatchObject({ tags: ['three'], status: 'success' });
+  });
+
   it('keeps a step update in order with a replayed create of the same step in the batch', async () => {
     const runId = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped' }).expect(201)).body.id;
     const [a, b] = [randomUUID(), randomUUID()];

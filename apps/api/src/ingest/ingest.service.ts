@@ -34,6 +34,16 @@ class BatchDb implements Queryable {
   }
 }
 
+/** The update an event carries, for an insert to apply (see foldableUpdates). */
+function updateOf<D>(slot: Slot | undefined): { dto: D; eventTime?: Date } | undefined {
+  return slot ? { dto: (slot.parsed as unknown as { dto: D }).dto, eventTime: slot.eventTime } : undefined;
+}
+
+/** A folded update's result, once its row is inserted. */
+function settle(slot: Slot | undefined): void {
+  if (slot) slot.result = { id: slot.eventId, status: 200 };
+}
+
 /** Thrown out of a try without savepoints when a write failed in a way only some events should. */
 class ApplyCarefully extends Error {}
 
@@ -366,11 +376,20 @@ export class IngestService {
   private async writeNewRuns(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
     const group = this.grouped(slots, 'run-create');
     if (group.length === 0) return;
+    const updates = this.foldableUpdates(db, slots, 'run', new Set(group.map((s) => s.parsed.id)));
     try {
-      const inserted = await this.guarded(db, () => this.runs.insertNewRuns(projectId, group.map((s) => ({ ...s.parsed.dto, eventTime: s.eventTime })), db));
+      const inserted = await this.guarded(db, () => this.runs.insertNewRuns(
+        projectId,
+        group.map((s) => ({ ...s.parsed.dto, eventTime: s.eventTime, update: updateOf<UpdateRunDto>(updates.get(s.parsed.id)) })),
+        db,
+      ));
       for (const s of group) {
-        if (inserted.has(s.parsed.id)) s.result = { id: s.eventId, status: 201 };
-        else s.sequential = true; // created concurrently: the single path upserts or reports the conflict
+        if (!inserted.has(s.parsed.id)) {
+          s.sequential = true; // created concurrently: the single path upserts or reports the conflict (its update waits)
+          continue;
+        }
+        s.result = { id: s.eventId, status: 201 };
+        settle(updates.get(s.parsed.id));
       }
     } catch (err) {
       this.fallBack(err, group);
@@ -401,20 +420,17 @@ export class IngestService {
       } else s.sequential = true;
     }
     if (insertable.length === 0) return;
-    const updates = this.foldableUpdates(db, slots, inGroup);
+    const updates = this.foldableUpdates(db, slots, 'step', inGroup);
     try {
       const inserted = await this.guarded(db, () => this.steps.insertNewSteps(
         projectId,
-        insertable.map((s) => {
-          const update = updates.get(s.parsed.id);
-          return {
-            ...s.parsed.dto,
-            runId: s.parsed.runId,
-            pipeline: pipelines.get(s.parsed.runId)!,
-            eventTime: s.eventTime,
-            ...(update ? { update: { dto: (update.parsed as { dto: UpdateStepDto }).dto, eventTime: update.eventTime } } : {}),
-          };
-        }),
+        insertable.map((s) => ({
+          ...s.parsed.dto,
+          runId: s.parsed.runId,
+          pipeline: pipelines.get(s.parsed.runId)!,
+          eventTime: s.eventTime,
+          update: updateOf<UpdateStepDto>(updates.get(s.parsed.id)),
+        })),
         db,
       ));
       for (const s of insertable) {
@@ -423,8 +439,7 @@ export class IngestService {
           continue;
         }
         s.result = { id: s.eventId, status: 201 };
-        const update = updates.get(s.parsed.id);
-        if (update) update.result = { id: update.eventId, status: 200 };
+        settle(updates.get(s.parsed.id));
       }
     } catch (err) {
       this.fallBack(err, insertable);
@@ -432,24 +447,24 @@ export class IngestService {
   }
 
   /**
-   * The common batch holds a step's create and, later, its one update (the SDK sends both when
-   * a step is quick): such an update is applied as the step is inserted, saving the grouped
-   * UPDATE. Only when it is the step's single update waiting for the in-order pass (the same
+   * The common batch holds a run's or step's create and, later, its one update (the SDK sends
+   * both when the work is quick): such an update is applied as the row is inserted, saving the
+   * grouped UPDATE. Only when it is the single update waiting for the in-order pass (the same
    * condition as the grouped updates, so the result is the same), and not under savepoints:
    * if the insert is refused, the careful try applies creates and updates apart.
    */
-  private foldableUpdates(db: Queryable, slots: Slot[], inserting: Set<string>): Map<string, Slot> {
+  private foldableUpdates(db: Queryable, slots: Slot[], entity: 'run' | 'step', inserting: Set<string>): Map<string, Slot> {
     const folded = new Map<string, Slot>();
     if ((db as BatchDb).careful) return folded;
-    // Everything else still in order for the step (another update, a replayed create) keeps
-    // the update in order too.
+    // Anything else still in order for the row (another update, a replayed create) keeps the
+    // update in order too.
     const count = new Map<string, number>();
-    const waiting = slots.filter((s) => s.sequential && !s.result && (s.parsed?.kind === 'step-update' || s.parsed?.kind === 'step-create'));
+    const waiting = slots.filter((s) => s.sequential && !s.result && (s.parsed?.kind === `${entity}-update` || s.parsed?.kind === `${entity}-create`));
     for (const s of waiting) {
       const id = (s.parsed as { id: string }).id;
       count.set(id, (count.get(id) ?? 0) + 1);
     }
-    for (const s of waiting.filter((w) => w.parsed!.kind === 'step-update')) {
+    for (const s of waiting.filter((w) => w.parsed!.kind === `${entity}-update`)) {
       const id = (s.parsed as { id: string }).id;
       if (count.get(id) === 1 && inserting.has(id)) folded.set(id, s);
     }

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
+import { type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
-import { endedAtChange } from '../steps/steps.service.js';
 import { ENDING_STATUSES } from './run.entity.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 
@@ -86,6 +86,15 @@ class Assignments {
   }
 }
 
+/** What a run update may carry besides its end time. */
+const RUN_UPDATE_FIELDS: UpdateField[] = [
+  { key: 'status', column: 'status', as: 'text' },
+  { key: 'output', column: 'output', as: 'json' },
+  { key: 'error', column: 'error', as: 'json' },
+  { key: 'tags', column: 'tags', as: 'text[]' },
+  { key: 'metadata', column: 'metadata', as: 'merge' },
+];
+
 @Injectable()
 export class RunsService {
   constructor(private readonly dataSource: DataSource) {}
@@ -140,7 +149,11 @@ export class RunsService {
    * Inserts runs whose ids are new, in one statement. Answers the ids actually inserted (an id
    * created concurrently elsewhere is skipped, for the caller to retry through createRun).
    */
-  async insertNewRuns(projectId: string, runs: (CreateRunDto & { id: string; eventTime?: Date })[], db: Queryable = this.dataSource): Promise<Set<string>> {
+  async insertNewRuns(
+    projectId: string,
+    runs: (CreateRunDto & { id: string; eventTime?: Date; update?: { dto: UpdateRunDto; eventTime?: Date } })[],
+    db: Queryable = this.dataSource,
+  ): Promise<Set<string>> {
     if (runs.length === 0) return new Set();
     const rows = runs.map((dto) => {
       const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
@@ -156,13 +169,17 @@ export class RunsService {
         tags: dto.tags ?? [],
         started_at: startedAt.toISOString(),
         ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+        ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });
+    // A run may carry an update, applied as it is inserted exactly as updateRunsGrouped would apply it after.
+    const set = updatedColumns(RUN_UPDATE_FIELDS, 'x', 'x.u_');
     const inserted: { id: string }[] = await db.query(
-      `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
-       SELECT x.id, $1, x.pipeline, x.pipeline_version, x.status, x.input, x.output, x.metadata, x.tags, x.started_at, x.ended_at
-       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, pipeline text, pipeline_version text, status text, input jsonb,
-            output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz)
+      `INSERT INTO runs (id, project_id, pipeline, pipeline_version, input, started_at, ${set.map(([column]) => column).join(', ')})
+       SELECT x.id, $1, x.pipeline, x.pipeline_version, x.input, x.started_at, ${set.map(([, sql]) => sql).join(',\n              ')}
+       FROM (SELECT *, NULL::jsonb AS error FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, pipeline text, pipeline_version text,
+            status text, input jsonb, output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz,
+            ${updateColumnTypes('u_')})) x
        ON CONFLICT (id) DO NOTHING
        RETURNING id`,
       [projectId, JSON.stringify(rows)],
@@ -176,20 +193,12 @@ export class RunsService {
    */
   async updateRunsGrouped(projectId: string, updates: { id: string; dto: UpdateRunDto; eventTime?: Date }[], db: Queryable = this.dataSource): Promise<Set<string>> {
     if (updates.length === 0) return new Set();
-    const rows = updates.map(({ id, dto, eventTime }) => ({ id, d: dto, ...endedAtChange(dto, eventTime) }));
+    const rows = updates.map(({ id, dto, eventTime }) => ({ id, ...updateColumns('', dto, eventTime) }));
+    const set = updatedColumns(RUN_UPDATE_FIELDS, 'r', 'u.');
     // UPDATE answers [rows, count].
     const [updated]: [{ id: string }[], number] = await db.query(
-      `UPDATE runs r SET
-         updated_at = now(),
-         status = CASE WHEN u.d ? 'status' THEN u.d->>'status' ELSE r.status END,
-         output = CASE WHEN u.d ? 'output' THEN u.d->'output' ELSE r.output END,
-         error = CASE WHEN u.d ? 'error' THEN u.d->'error' ELSE r.error END,
-         tags = CASE WHEN u.d ? 'tags' THEN ARRAY(SELECT jsonb_array_elements_text(u.d->'tags')) ELSE r.tags END,
-         metadata = CASE WHEN u.d ? 'metadata' THEN r.metadata || (u.d->'metadata') ELSE r.metadata END,
-         ended_at = CASE u.end_mode WHEN 'set' THEN u.ended_at
-                                    WHEN 'end' THEN COALESCE(r.ended_at, GREATEST(COALESCE(u.event_time, now()), r.started_at))
-                                    WHEN 'clear' THEN NULL ELSE r.ended_at END
-       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, d jsonb, end_mode text, ended_at timestamptz, event_time timestamptz)
+      `UPDATE runs r SET updated_at = now(), ${set.map(([column, sql]) => `${column} = ${sql}`).join(',\n         ')}
+       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, ${updateColumnTypes('')})
        WHERE r.id = u.id AND r.project_id = $1
        RETURNING r.id`,
       [projectId, JSON.stringify(rows)],

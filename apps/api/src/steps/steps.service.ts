@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
+import { type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from '../runs/run.entity.js';
 import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
@@ -58,51 +59,16 @@ function toStepDto(r: StepRow): StepDto {
 
 const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
 
-/**
- * How an update moves the end time, as updateStep/updateRun decide it: set to the endedAt
- * sent, end now (or at the event's time) if an ending status arrives, clear it when the
- * status goes back to running, or keep it.
- */
-export function endedAtChange(
-  dto: { status?: string; endedAt?: string },
-  eventTime?: Date,
-): { end_mode: 'set' | 'end' | 'clear' | 'keep'; ended_at?: string; event_time?: string } {
-  if (dto.endedAt !== undefined) return { end_mode: 'set', ended_at: new Date(dto.endedAt).toISOString() };
-  if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) return { end_mode: 'end', event_time: eventTime?.toISOString() };
-  if (dto.status === 'running') return { end_mode: 'clear' };
-  return { end_mode: 'keep' };
-}
-
-/**
- * The columns a step update writes, as SQL over the step's current values (`cur`) and the
- * update's columns, named `${u}d` (its fields as sent), `${u}end_mode`, `${u}ended_at` and
- * `${u}event_time` (see endedAtChange). One definition for the grouped UPDATE and for a new
- * step inserted with its update already applied.
- */
-function updatedStepColumns(cur: string, u: string): Record<string, string> {
-  const field = (column: string, key: string, read = '->') => `CASE WHEN ${u}d ? '${key}' THEN ${u}d${read}'${key}' ELSE ${cur}.${column} END`;
-  return {
-    status: field('status', 'status', '->>'),
-    output: field('output', 'output'),
-    error: field('error', 'error'),
-    reasoning: field('reasoning', 'reasoning', '->>'),
-    metadata: `CASE WHEN ${u}d ? 'metadata' THEN ${cur}.metadata || (${u}d->'metadata') ELSE ${cur}.metadata END`,
-    reported_in: `CASE WHEN ${u}d ? 'candidatesIn' THEN (${u}d->>'candidatesIn')::int ELSE ${cur}.reported_in END`,
-    reported_out: `CASE WHEN ${u}d ? 'candidatesOut' THEN (${u}d->>'candidatesOut')::int ELSE ${cur}.reported_out END`,
-    ended_at: `CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
-                 WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(COALESCE(${u}event_time, now()), ${cur}.started_at))
-                 WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`,
-  };
-}
-
-/** An update's columns for updatedStepColumns, their names starting with `prefix`. */
-function updateColumns(prefix: string, dto: UpdateStepDto, eventTime?: Date): Record<string, unknown> {
-  const { end_mode, ended_at, event_time } = endedAtChange(dto, eventTime);
-  return { [`${prefix}d`]: dto, [`${prefix}end_mode`]: end_mode, [`${prefix}ended_at`]: ended_at, [`${prefix}event_time`]: event_time };
-}
-
-/** Every column a step update writes, in the order of updatedStepColumns. */
-const UPDATED_COLUMNS = ['status', 'output', 'error', 'reasoning', 'metadata', 'reported_in', 'reported_out', 'ended_at'];
+/** What a step update may carry besides its end time. */
+const STEP_UPDATE_FIELDS: UpdateField[] = [
+  { key: 'status', column: 'status', as: 'text' },
+  { key: 'output', column: 'output', as: 'json' },
+  { key: 'error', column: 'error', as: 'json' },
+  { key: 'reasoning', column: 'reasoning', as: 'text' },
+  { key: 'metadata', column: 'metadata', as: 'merge' },
+  { key: 'candidatesIn', column: 'reported_in', as: 'int' },
+  { key: 'candidatesOut', column: 'reported_out', as: 'int' },
+];
 
 @Injectable()
 export class StepsService {
@@ -209,23 +175,23 @@ export class StepsService {
         ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });
-    const set = updatedStepColumns('x', 'x.u_');
+    const set = updatedColumns(STEP_UPDATE_FIELDS, 'x', 'x.u_');
     const inserted: { id: string }[] = await db.query(
       `WITH x AS (
          SELECT x.*, NULL::jsonb AS error, NULL::integer AS reported_in, NULL::integer AS reported_out
          FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
               status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
-              ord integer, u_d jsonb, u_end_mode text, u_ended_at timestamptz, u_event_time timestamptz)
+              ord integer, ${updateColumnTypes('u_')})
        ),
        last AS (
          SELECT run_id, parent_step_id, max(position) AS max FROM steps
          WHERE project_id = $1 AND run_id = ANY($3::uuid[]) GROUP BY run_id, parent_step_id
        )
        INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, position,
-                          ${UPDATED_COLUMNS.join(', ')})
+                          ${set.map(([column]) => column).join(', ')})
        SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at,
               COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
-              ${UPDATED_COLUMNS.map((c) => set[c]).join(',\n              ')}
+              ${set.map(([, sql]) => sql).join(',\n              ')}
        FROM x LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
        ORDER BY x.ord
        ON CONFLICT (id) DO NOTHING
@@ -243,11 +209,11 @@ export class StepsService {
   async updateStepsGrouped(projectId: string, updates: { id: string; dto: UpdateStepDto; eventTime?: Date }[], db: Queryable = this.dataSource): Promise<Set<string>> {
     if (updates.length === 0) return new Set();
     const rows = updates.map(({ id, dto, eventTime }) => ({ id, ...updateColumns('', dto, eventTime) }));
-    const set = updatedStepColumns('s', 'u.');
+    const set = updatedColumns(STEP_UPDATE_FIELDS, 's', 'u.');
     // UPDATE answers [rows, count].
     const [updated]: [{ id: string }[], number] = await db.query(
-      `UPDATE steps s SET updated_at = now(), ${UPDATED_COLUMNS.map((c) => `${c} = ${set[c]}`).join(',\n         ')}
-       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, d jsonb, end_mode text, ended_at timestamptz, event_time timestamptz)
+      `UPDATE steps s SET updated_at = now(), ${set.map(([column, sql]) => `${column} = ${sql}`).join(',\n         ')}
+       FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, ${updateColumnTypes('')})
        WHERE s.id = u.id AND s.project_id = $1
        RETURNING s.id`,
       [projectId, JSON.stringify(rows)],

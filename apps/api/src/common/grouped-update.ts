@@ -23,6 +23,14 @@ export interface UpdateField {
   as: 'text' | 'json' | 'int' | 'merge' | 'text[]';
 }
 
+/** The fields every update (of a run or of a step) may carry. */
+export const SHARED_UPDATE_FIELDS: UpdateField[] = [
+  { key: 'status', column: 'status', as: 'text' },
+  { key: 'output', column: 'output', as: 'json' },
+  { key: 'error', column: 'error', as: 'json' },
+  { key: 'metadata', column: 'metadata', as: 'merge' },
+];
+
 /**
  * The columns an update writes (its fields, then ended_at), as SQL over the row's current
  * values (`cur`, a table alias) and the update's columns, named `${u}d` (the fields as sent:

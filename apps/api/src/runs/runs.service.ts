@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
-import { type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from './run.entity.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
@@ -87,13 +87,7 @@ class Assignments {
 }
 
 /** What a run update may carry besides its end time. */
-const RUN_UPDATE_FIELDS: UpdateField[] = [
-  { key: 'status', column: 'status', as: 'text' },
-  { key: 'output', column: 'output', as: 'json' },
-  { key: 'error', column: 'error', as: 'json' },
-  { key: 'tags', column: 'tags', as: 'text[]' },
-  { key: 'metadata', column: 'metadata', as: 'merge' },
-];
+const RUN_UPDATE_FIELDS: UpdateField[] = [...SHARED_UPDATE_FIELDS, { key: 'tags', column: 'tags', as: 'text[]' }];
 
 @Injectable()
 export class RunsService {

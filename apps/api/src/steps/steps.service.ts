@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
-import { type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from '../runs/run.entity.js';
 import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
@@ -61,11 +61,8 @@ const json = (value: unknown) => (value === undefined ? undefined : JSON.stringi
 
 /** What a step update may carry besides its end time. */
 const STEP_UPDATE_FIELDS: UpdateField[] = [
-  { key: 'status', column: 'status', as: 'text' },
-  { key: 'output', column: 'output', as: 'json' },
-  { key: 'error', column: 'error', as: 'json' },
+  ...SHARED_UPDATE_FIELDS,
   { key: 'reasoning', column: 'reasoning', as: 'text' },
-  { key: 'metadata', column: 'metadata', as: 'merge' },
   { key: 'candidatesIn', column: 'reported_in', as: 'int' },
   { key: 'candidatesOut', column: 'reported_out', as: 'int' },
 ];

@@ -154,6 +154,49 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     ]);
   });
 
+  it('counts the candidates of steps created in the batch exactly, however their events are split', async () => {
+    // New steps get their counts as they are inserted; candidates applied in order (keys that
+    // overlap an earlier event, a step whose create is replayed) are counted as they are written.
+    const runId = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped' }).expect(201)).body.id;
+    const [plain, split, overlap, replayed] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const c = (keys: string[], rejected = 0) => keys.map((key, i) => ({ key, decision: i < rejected ? 'rejected' : 'accepted', reason: i < rejected ? 'r' : undefined }));
+    const ev = (type: string, body: object) => ({ id: randomUUID(), type, body });
+    const events = [
+      ev('step-create', { id: plain, runId, name: 'plain' }),
+      ev('candidates-create', { stepId: plain, candidates: c(['a', 'b', 'c'], 1) }),
+      ev('step-create', { id: split, runId, name: 'split' }),
+      ev('candidates-create', { stepId: split, candidates: c(['a', 'b'], 2) }),
+      ev('candidates-create', { stepId: split, candidates: c(['c', 'd', 'e']) }),
+      ev('step-create', { id: overlap, runId, name: 'overlap' }),
+      ev('candidates-create', { stepId: overlap, candidates: c(['a', 'b'], 1) }),
+      ev('candidates-create', { stepId: overlap, candidates: c(['b', 'c'], 2) }),
+      ev('step-create', { id: replayed, runId, name: 'replayed' }),
+      ev('candidates-create', { stepId: replayed, candidates: c(['a', 'b'], 1) }),
+      ev('step-create', { id: replayed, runId, name: 'replayed', reasoning: 'again' }),
+      ev('step-update', { id: split, status: 'success' }),
+    ];
+    const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
+    expect(res.body.results.filter((r: { status: number }) => r.status >= 300)).toEqual([]);
+    const rows = await t.sql(
+      `SELECT name, stored_in, stored_out,
+              (SELECT count(*)::int FROM candidates c WHERE c.step_id = s.id) AS stored,
+              (SELECT count(*)::int FROM candidates c WHERE c.step_id = s.id AND c.decision <> 'rejected') AS kept
+       FROM steps s WHERE run_id = $1 ORDER BY name`,
+      [runId],
+    );
+    expect(rows).toEqual([
+      { name: 'overlap', stored_in: 3, stored_out: 0, stored: 3, kept: 0 },
+      { name: 'plain', stored_in: 3, stored_out: 2, stored: 3, kept: 2 },
+      { name: 'replayed', stored_in: 2, stored_out: 1, stored: 2, kept: 1 },
+      { name: 'split', stored_in: 5, stored_out: 3, stored: 5, kept: 3 },
+    ]);
+    // A replay of the whole batch changes nothing.
+    await request(t.http).post('/v1/ingest').set(auth()).send({ events }).expect(207);
+    expect(await t.sql(`SELECT name, stored_in, stored_out FROM steps WHERE run_id = $1 ORDER BY name`, [runId])).toEqual(
+      rows.map(({ name, stored_in, stored_out }) => ({ name, stored_in, stored_out })),
+    );
+  });
+
   it('keeps several updates of one step in order', async () => {
     const { runId, steps } = await setUp(1);
     const events = [

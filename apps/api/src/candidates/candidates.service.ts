@@ -51,7 +51,7 @@ WITH input AS (
     AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
 step AS (
-  SELECT id, run_id, project_id FROM steps WHERE id = ANY($4::uuid[]) AND project_id = $1
+  SELECT id, run_id, project_id FROM steps WHERE id = ANY($4::uuid[]) AND project_id IS NOT DISTINCT FROM $1
 ),
 prev AS (
   SELECT c.step_id, c.decision FROM candidates c
@@ -76,7 +76,7 @@ delta AS (
 ),
 counted AS (
   UPDATE steps s SET stored_in = s.stored_in + d.d_in, stored_out = s.stored_out + d.d_out, updated_at = now()
-  FROM delta d WHERE s.id = d.step_id
+  FROM delta d WHERE s.id = d.step_id AND NOT (d.step_id = ANY($5::uuid[]))
   RETURNING s.id
 )
 SELECT step_id, count(*)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
@@ -124,7 +124,11 @@ export class CandidatesService {
    * Answers the number stored per step; a step missing from the answer is not in the project.
    * Keys must be unique per step across all the batches.
    */
-  async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource): Promise<Map<string, number>> {
+  /**
+   * `counted`: steps whose counters already include these candidates (new steps inserted with
+   * their counts by the same ingest batch); their counters are left alone.
+   */
+  async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource, counted: Set<string> = new Set()): Promise<Map<string, number>> {
     // One step (every POST /v1/steps/:id/candidates): the validated candidates go as they are,
     // with the step id as a parameter, so no per-row copy is made before JSON.stringify (the
     // validator admits only the known fields; a missing one reads as NULL). Several steps (a
@@ -147,7 +151,7 @@ export class CandidatesService {
     // The step ids as their own parameter: the steps are then found by primary key, whatever
     // the planner believes about the rows jsonb_to_recordset yields.
     const stepIds = [...new Set(batches.map((b) => b.stepId))];
-    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload, single, stepIds]);
+    const result: { step_id: string; stored: number }[] = await db.query(UPSERT_BATCH, [projectId, payload, single, stepIds, [...counted]]);
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 

@@ -138,8 +138,8 @@ export class IngestService {
 
     // 4. Grouped writes, then the rest in order.
     await this.writeNewRuns(db, projectId, slots);
-    await this.writeNewSteps(db, projectId, slots, stored);
-    await this.writeCandidates(db, projectId, slots);
+    const counted = await this.writeNewSteps(db, projectId, slots, stored);
+    await this.writeCandidates(db, projectId, slots, counted);
     await this.writeUpdates(db, projectId, slots);
     for (const slot of slots) if (slot.sequential && !slot.result) slot.result = await this.applyOne(db, projectId, slot);
 
@@ -268,8 +268,11 @@ export class IngestService {
       if (p.kind === 'candidates-create') stepIds.add(p.stepId);
     }
     const rows: { kind: 'event' | 'run' | 'step'; id: string; project_id: string | null; ref: string }[] = await db.query(
-      `SELECT 'event' AS kind, event_id AS id, NULL::uuid AS project_id, status::text AS ref
-         FROM ingest_events WHERE project_id = $1 AND event_id = ANY($2::text[])
+      // Event ids are probed one by one on the primary key (LIMIT keeps the lateral lookup a
+      // loop; see the note on project checks in database/queryable.ts for why the shape matters).
+      `SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
+         FROM unnest($2::text[]) AS e(id)
+         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = $1 AND event_id = e.id LIMIT 1) seen
        UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY($3::uuid[])
        UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY($4::uuid[])`,
       [projectId, [...new Set(slots.map((s) => s.eventId))], [...runIds], [...stepIds]],
@@ -396,9 +399,11 @@ export class IngestService {
     }
   }
 
-  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[], before: StoredBefore): Promise<void> {
+  /** Answers the new steps inserted with their candidate counts already set (see candidateCounts). */
+  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[], before: StoredBefore): Promise<Set<string>> {
+    const counted = new Set<string>();
     const group = this.grouped(slots, 'step-create');
-    if (group.length === 0) return;
+    if (group.length === 0) return counted;
     // Only steps whose run, and parent, are stored by now (or come earlier in this group) can
     // go in the grouped insert; the others wait for the in-order pass after their parents.
     // Stored by now: found when the batch was resolved, or inserted by the grouped run insert
@@ -419,8 +424,9 @@ export class IngestService {
         inGroup.add(s.parsed.id);
       } else s.sequential = true;
     }
-    if (insertable.length === 0) return;
+    if (insertable.length === 0) return counted;
     const updates = this.foldableUpdates(db, slots, 'step', inGroup);
+    const counts = this.candidateCounts(db, slots, inGroup);
     try {
       const inserted = await this.guarded(db, () => this.steps.insertNewSteps(
         projectId,
@@ -430,6 +436,7 @@ export class IngestService {
           pipeline: pipelines.get(s.parsed.runId)!,
           eventTime: s.eventTime,
           update: updateOf<UpdateStepDto>(updates.get(s.parsed.id)),
+          stored: counts.get(s.parsed.id),
         })),
         db,
       ));
@@ -440,10 +447,36 @@ export class IngestService {
         }
         s.result = { id: s.eventId, status: 201 };
         settle(updates.get(s.parsed.id));
+        if (counts.has(s.parsed.id)) counted.add(s.parsed.id);
       }
     } catch (err) {
       this.fallBack(err, insertable);
     }
+    return counted;
+  }
+
+  /**
+   * A new step's candidates usually come in the same batch: their counts go into the step as it
+   * is inserted, and the grouped candidate write then leaves those steps' counters alone (an
+   * UPDATE of every such step saved). Only candidates that the grouped write will store (not
+   * those waiting for the in-order pass), for steps with nothing else waiting, and not under
+   * savepoints: if anything is refused, the careful try counts as each write goes.
+   */
+  private candidateCounts(db: Queryable, slots: Slot[], inserting: Set<string>): Map<string, { in: number; out: number }> {
+    const counts = new Map<string, { in: number; out: number }>();
+    if ((db as BatchDb).careful) return counts;
+    const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
+    for (const s of this.grouped(slots, 'candidates-create')) {
+      const stepId = s.parsed.stepId;
+      if (!inserting.has(stepId) || waiting.has(stepId)) continue;
+      const c = counts.get(stepId) ?? { in: 0, out: 0 };
+      for (const candidate of s.parsed.candidates) {
+        c.in++;
+        if (candidate.decision !== 'rejected') c.out++;
+      }
+      counts.set(stepId, c);
+    }
+    return counts;
   }
 
   /**
@@ -471,7 +504,7 @@ export class IngestService {
     return folded;
   }
 
-  private async writeCandidates(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+  private async writeCandidates(db: Queryable, projectId: string, slots: Slot[], counted: Set<string>): Promise<void> {
     // Candidates for a step still waiting for the in-order pass go after it, in that pass.
     const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
     const group = this.grouped(slots, 'candidates-create').filter((s) => {
@@ -485,6 +518,7 @@ export class IngestService {
         projectId,
         group.map((s) => ({ stepId: s.parsed.stepId, candidates: s.parsed.candidates })),
         db,
+        counted,
       ));
       // Several events for one step share its count; each event reports its own size.
       for (const s of group) {

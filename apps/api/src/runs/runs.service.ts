@@ -193,7 +193,7 @@ export class RunsService {
     const [updated]: [{ id: string }[], number] = await db.query(
       `UPDATE runs r SET updated_at = now(), ${set.map(([column, sql]) => `${column} = ${sql}`).join(',\n         ')}
        FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, ${updateColumnTypes('')})
-       WHERE r.id = u.id AND r.project_id = $1
+       WHERE r.id = u.id AND r.project_id IS NOT DISTINCT FROM $1 -- by primary key: see database/queryable.ts
        RETURNING r.id`,
       [projectId, JSON.stringify(rows)],
     );

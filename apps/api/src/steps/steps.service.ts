@@ -147,7 +147,15 @@ export class StepsService {
    */
   async insertNewSteps(
     projectId: string,
-    steps: (CreateStepDto & { id: string; runId: string; pipeline: string; eventTime?: Date; update?: { dto: UpdateStepDto; eventTime?: Date } })[],
+    steps: (CreateStepDto & {
+      id: string;
+      runId: string;
+      pipeline: string;
+      eventTime?: Date;
+      update?: { dto: UpdateStepDto; eventTime?: Date };
+      /** Candidates stored with the step (its counters start there). */
+      stored?: { in: number; out: number };
+    })[],
     db: Queryable = this.dataSource,
   ): Promise<Set<string>> {
     if (steps.length === 0) return new Set();
@@ -169,6 +177,8 @@ export class StepsService {
         started_at: startedAt.toISOString(),
         ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
         ord: i,
+        stored_in: dto.stored?.in ?? 0,
+        stored_out: dto.stored?.out ?? 0,
         ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });
@@ -178,15 +188,15 @@ export class StepsService {
          SELECT x.*, NULL::jsonb AS error, NULL::integer AS reported_in, NULL::integer AS reported_out
          FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
               status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
-              ord integer, ${updateColumnTypes('u_')})
+              ord integer, stored_in integer, stored_out integer, ${updateColumnTypes('u_')})
        ),
        last AS (
          SELECT run_id, parent_step_id, max(position) AS max FROM steps
-         WHERE project_id = $1 AND run_id = ANY($3::uuid[]) GROUP BY run_id, parent_step_id
+         WHERE project_id IS NOT DISTINCT FROM $1 AND run_id = ANY($3::uuid[]) GROUP BY run_id, parent_step_id
        )
-       INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, position,
+       INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, stored_in, stored_out, position,
                           ${set.map(([column]) => column).join(', ')})
-       SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at,
+       SELECT x.id, $1, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at, x.stored_in, x.stored_out,
               COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
               ${set.map(([, sql]) => sql).join(',\n              ')}
        FROM x LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
@@ -211,7 +221,7 @@ export class StepsService {
     const [updated]: [{ id: string }[], number] = await db.query(
       `UPDATE steps s SET updated_at = now(), ${set.map(([column, sql]) => `${column} = ${sql}`).join(',\n         ')}
        FROM jsonb_to_recordset($2::jsonb) AS u(id uuid, ${updateColumnTypes('')})
-       WHERE s.id = u.id AND s.project_id = $1
+       WHERE s.id = u.id AND s.project_id IS NOT DISTINCT FROM $1 -- by primary key: see database/queryable.ts
        RETURNING s.id`,
       [projectId, JSON.stringify(rows)],
     );

@@ -57,6 +57,7 @@ prev AS (
   SELECT c.step_id, c.decision FROM candidates c
   JOIN input i ON c.step_id = i.step_id AND c.key = i.key
   JOIN step s ON s.id = c.step_id
+  WHERE NOT (i.step_id = ANY($5::uuid[]))
 ),
 written AS (
   INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
@@ -126,7 +127,8 @@ export class CandidatesService {
    */
   /**
    * `counted`: steps whose counters already include these candidates (new steps inserted with
-   * their counts by the same ingest batch); their counters are left alone.
+   * their counts by the same ingest batch, so none of their keys is stored yet): their counters
+   * are left alone and no earlier decisions are looked up.
    */
   async upsertBatches(projectId: string, batches: CandidateBatch[], db: Queryable = this.dataSource, counted: Set<string> = new Set()): Promise<Map<string, number>> {
     // One step (every POST /v1/steps/:id/candidates): the validated candidates go as they are,

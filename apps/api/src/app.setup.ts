@@ -128,6 +128,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
   const config = app.get<AppConfig>(APP_CONFIG);
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
+  http.set('trust proxy', config.trustProxy);
   http.set('query parser', parseQuery);
   app.use(drainOnClose(app.getHttpServer() as Server));
   app.use(requestContext(options.requestLogger));

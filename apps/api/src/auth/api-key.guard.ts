@@ -13,6 +13,9 @@ import { ACCESS, type Access, REQUIRED_SCOPE, type Scope } from './scopes.js';
 const unauthorized = (message: string) =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
 
+/** The client's address as express sees it (X-Forwarded-For only through XRAY_TRUST_PROXY). */
+export const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
 /** Extracts the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 export function presentedKey(req: Request): string | undefined {
   const auth = req.headers.authorization;
@@ -56,7 +59,7 @@ export class ApiKeyGuard implements CanActivate {
     // The key may have been looked up already, before the body was read (authenticateFirst).
     const early = (req as EarlyAuthentication).earlyAuth;
     if (early?.key === key && 'error' in early) throw early.error;
-    const auth = early?.key === key && 'result' in early ? early.result : await this.apiKeys.authenticate(key);
+    const auth = early?.key === key && 'result' in early ? early.result : await this.apiKeys.authenticate(key, clientAddress(req));
     if (!auth) throw unauthorized('Invalid, revoked or expired API key');
     const { principal } = auth;
     if (auth.limited) {

@@ -10,6 +10,7 @@ import type { Scope } from './scopes.js';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
 import type { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-keys.dto.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
 
 const toApiKeyDto = (k: ApiKey): ApiKeyDto => ({
   id: k.id,
@@ -41,10 +42,14 @@ export interface CreatedApiKey {
 export class ApiKeysService {
   private readonly lastUsedWritten = new Map<string, number>();
 
+  private readonly failures: AuthFailureLimiter;
+
   constructor(
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.failures = new AuthFailureLimiter(config.authFailureLimitPerMinute);
+  }
 
   async create(
     manager: EntityManager,
@@ -98,10 +103,29 @@ export class ApiKeysService {
   /**
    * Resolves a presented project key. Malformed keys (wrong shape or checksum) are rejected
    * without touching the database; valid ones are looked up by hash on every request so a
-   * revocation or expiry takes effect at once on every replica.
+   * revocation or expiry takes effect at once on every replica. A client `address` whose
+   * well-formed keys failed XRAY_AUTH_FAILURE_LIMIT times this minute is refused (429) before
+   * any lookup (malformed keys cost no lookup, so they are neither counted nor refused).
    */
-  async authenticate(key: string): Promise<AuthResult | null> {
+  async authenticate(key: string, address?: string): Promise<AuthResult | null> {
     if (!isWellFormedApiKey(key)) return null;
+    if (address === undefined) return this.lookUp(key);
+    const wait = this.failures.retryAfter(address);
+    if (wait > 0) {
+      throw new AppError(
+        429,
+        'TOO_MANY_AUTH_FAILURES',
+        `Too many failed authentications from this address (XRAY_AUTH_FAILURE_LIMIT per minute); retry after ${wait} s`,
+        undefined,
+        { 'Retry-After': String(wait) },
+      );
+    }
+    const result = await this.lookUp(key);
+    if (!result) this.failures.fail(address);
+    return result;
+  }
+
+  private async lookUp(key: string): Promise<AuthResult | null> {
     const hash = hashApiKey(key);
     // One round trip: find the live key and, when rate limiting is on, count this request in
     // the key's current one-minute window (shared by every API process).

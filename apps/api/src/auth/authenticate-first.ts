@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '../config/config.js';
-import { presentedKey } from './api-key.guard.js';
+import { clientAddress, presentedKey } from './api-key.guard.js';
 import { secretsEqual } from './api-key.util.js';
 import type { ApiKeysService, AuthResult } from './api-keys.service.js';
 
@@ -32,13 +32,14 @@ export function authenticateFirst(keys: ApiKeysService, config: AppConfig) {
       return next();
     }
     if (config.rootKey && secretsEqual(key, config.rootKey)) return next();
-    keys.authenticate(key).then(
+    keys.authenticate(key, clientAddress(req)).then(
       (result) => {
         req.earlyAuth = { key, result };
         if (!result || result.limited) req.skipBody = true;
         next();
       },
-      // The database is unreachable: the guard reports it (503) without asking again.
+      // The database is unreachable (503), or the address failed too often (429): the guard
+      // reports it without asking again.
       (error: unknown) => {
         req.earlyAuth = { key, error };
         req.skipBody = true;

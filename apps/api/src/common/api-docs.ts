@@ -15,7 +15,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Not found in the caller’s project.',
   409: 'Conflicts with an existing resource.',
   413: 'Body or batch larger than the configured limit.',
-  429: 'Rate limit exceeded; retry after `Retry-After` seconds.',
+  429: 'Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.',
 };
 
 /**
@@ -28,7 +28,7 @@ export const ProjectRoute = (scope: Scope) =>
     ApiSecurity('bearer'),
     ApiSecurity('api-key'),
     ApiExtension('x-required-scope', scope),
-    ApiErrors(401, 403),
+    ApiErrors(401, 403, 429),
   );
 
 /** Documents a UUID path parameter. */

@@ -44,9 +44,22 @@ describe('loadConfig', () => {
     ['XRAY_MAX_BODY', 'huge'],
     ['XRAY_MAX_CANDIDATES_PER_REQUEST', '0'],
     ['XRAY_MAX_CANDIDATES_PER_REQUEST', '-5'],
+    ['XRAY_AUTH_FAILURE_LIMIT', 'many'],
+    ['XRAY_TRUST_PROXY', 'yes please'],
+    ['XRAY_TRUST_PROXY', '10.0.0.0/99'],
+    ['XRAY_TRUST_PROXY', 'loopback, 10.0.0.300'],
   ])('stops with a message naming %s for %j', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
+  });
+
+  it('reads the client-address settings', () => {
+    expect(loadConfig({})).toMatchObject({ authFailureLimitPerMinute: 300, trustProxy: false });
+    expect(loadConfig({ XRAY_AUTH_FAILURE_LIMIT: '0' }).authFailureLimitPerMinute).toBe(0);
+    expect(loadConfig({ XRAY_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ XRAY_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ XRAY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ XRAY_TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.0.2.1' }).trustProxy).toBe('loopback,10.0.0.0/8,fd00::/8,192.0.2.1');
   });
 
   it('parses sizes', () => {

@@ -2,6 +2,7 @@
  * Typed configuration, read once from the environment and validated at boot.
  * A bad value stops the process with a message naming the variable.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 
 export interface AppConfig {
@@ -20,6 +21,10 @@ export interface AppConfig {
   ingestDedupeHours: number;
   /** Requests per minute per API key (0: no limit). */
   rateLimitPerMinute: number;
+  /** Failed authentications per minute per client address before it is refused (0: no limit). */
+  authFailureLimitPerMinute: number;
+  /** Express `trust proxy`: which proxies' X-Forwarded-For to believe for the client address. */
+  trustProxy: boolean | number | string;
   /** Allowed browser origins for CORS (empty: CORS off). */
   corsOrigins: string[];
   /** Deepest nesting accepted in a JSON body. */
@@ -81,6 +86,29 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(true|1|yes|on)$/i.test(raw)) return true;
   if (/^(false|0|no|off)$/i.test(raw)) return false;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * XRAY_TRUST_PROXY: unset or false (the connection's address is the client's), true (the
+ * left-most X-Forwarded-For address), a number of proxy hops, or a comma-separated list of
+ * proxy addresses, subnets (CIDR) or the names loopback, linklocal, uniquelocal.
+ */
+function trustProxy(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || /^false$/i.test(raw)) return false;
+  if (/^true$/i.test(raw)) return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const parts = raw.split(',').map((p) => p.trim());
+  for (const part of parts) {
+    const [address, bits, extra] = part.split('/');
+    const family = isIP(address);
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_NAMES.has(part) || (family !== 0 && validBits && extra === undefined))) {
+      throw new ConfigError('XRAY_TRUST_PROXY', `must be true, false, a number of hops, or addresses, subnets and loopback/linklocal/uniquelocal separated by commas; "${part}" is none of these`);
+    }
+  }
+  return parts.join(',');
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -164,6 +192,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxEventsPerBatch: int(env, 'XRAY_MAX_EVENTS_PER_BATCH', 1000, 1, 100_000),
     ingestDedupeHours: int(env, 'XRAY_INGEST_DEDUPE_HOURS', 168, 1, 24 * 365),
     rateLimitPerMinute: int(env, 'XRAY_RATE_LIMIT', 6000, 0, 10_000_000),
+    authFailureLimitPerMinute: int(env, 'XRAY_AUTH_FAILURE_LIMIT', 300, 0, 10_000_000),
+    trustProxy: trustProxy(read(env, 'XRAY_TRUST_PROXY')),
     corsOrigins: corsOrigins(read(env, 'XRAY_CORS_ORIGINS')),
     maxJsonDepth: int(env, 'XRAY_MAX_JSON_DEPTH', 32, 2, 1000),
     maxStringLength: int(env, 'XRAY_MAX_STRING_LENGTH', 1_000_000, 100, 100_000_000),

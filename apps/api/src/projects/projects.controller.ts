@@ -18,7 +18,7 @@ export class ProjectsController {
   @RootOnly()
   @ApiOperation({ summary: 'Create a project and its first admin key (root key only)' })
   @ApiCreatedResponse({ type: CreatedProjectDto })
-  @ApiErrors(400, 401, 403, 409)
+  @ApiErrors(400, 401, 403, 409, 429)
   createProject(@Body() body: CreateProjectDto): Promise<CreatedProjectDto> {
     return this.projects.create(body.name);
   }
@@ -28,7 +28,7 @@ export class ProjectsController {
   @RequireScope('read')
   @ApiOperation({ summary: 'List projects: all of them for the root key, its own project for a project key' })
   @ApiOkResponse({ type: ProjectListDto })
-  @ApiErrors(401, 403)
+  @ApiErrors(401, 403, 429)
   async listProjects(@CurrentPrincipal() principal: Principal): Promise<ProjectListDto> {
     return { items: await this.projects.list(principal), nextCursor: null };
   }

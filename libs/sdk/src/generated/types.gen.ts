@@ -1384,6 +1384,10 @@ export type GetPipelineAnalyticsErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type GetPipelineAnalyticsError = GetPipelineAnalyticsErrors[keyof GetPipelineAnalyticsErrors];
@@ -1410,6 +1414,10 @@ export type ListApiKeysErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type ListApiKeysError = ListApiKeysErrors[keyof ListApiKeysErrors];
@@ -1440,6 +1448,10 @@ export type CreateApiKeyErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CreateApiKeyError = CreateApiKeyErrors[keyof CreateApiKeyErrors];
@@ -1479,6 +1491,10 @@ export type RevokeApiKeyErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type RevokeApiKeyError = RevokeApiKeyErrors[keyof RevokeApiKeyErrors];
@@ -1541,6 +1557,10 @@ export type SearchCandidatesErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type SearchCandidatesError = SearchCandidatesErrors[keyof SearchCandidatesErrors];
@@ -1575,6 +1595,10 @@ export type IngestEventsErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type IngestEventsError = IngestEventsErrors[keyof IngestEventsErrors];
@@ -1604,6 +1628,10 @@ export type ListProjectsErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type ListProjectsError = ListProjectsErrors[keyof ListProjectsErrors];
@@ -1638,6 +1666,10 @@ export type CreateProjectErrors = {
      * Conflicts with an existing resource.
      */
     409: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CreateProjectError = CreateProjectErrors[keyof CreateProjectErrors];
@@ -1715,6 +1747,10 @@ export type ListRunsErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type ListRunsError = ListRunsErrors[keyof ListRunsErrors];
@@ -1753,6 +1789,10 @@ export type CreateRunErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CreateRunError = CreateRunErrors[keyof CreateRunErrors];
@@ -1799,6 +1839,10 @@ export type GetRunErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type GetRunError = GetRunErrors[keyof GetRunErrors];
@@ -1842,6 +1886,10 @@ export type UpdateRunErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type UpdateRunError = UpdateRunErrors[keyof UpdateRunErrors];
@@ -1885,6 +1933,10 @@ export type CompareRunsErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CompareRunsError = CompareRunsErrors[keyof CompareRunsErrors];
@@ -1932,6 +1984,10 @@ export type CreateStepErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CreateStepError = CreateStepErrors[keyof CreateStepErrors];
@@ -2014,6 +2070,10 @@ export type SearchStepsErrors = {
      * The key lacks the scope this operation needs.
      */
     403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type SearchStepsError = SearchStepsErrors[keyof SearchStepsErrors];
@@ -2053,6 +2113,10 @@ export type GetStepErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type GetStepError = GetStepErrors[keyof GetStepErrors];
@@ -2096,6 +2160,10 @@ export type UpdateStepErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type UpdateStepError = UpdateStepErrors[keyof UpdateStepErrors];
@@ -2152,6 +2220,10 @@ export type ListCandidatesErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type ListCandidatesError = ListCandidatesErrors[keyof ListCandidatesErrors];
@@ -2195,6 +2267,10 @@ export type CreateCandidatesErrors = {
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type CreateCandidatesError = CreateCandidatesErrors[keyof CreateCandidatesErrors];
@@ -2234,6 +2310,10 @@ export type GetCandidateSummaryErrors = {
      * Not found in the caller’s project.
      */
     404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
 };
 
 export type GetCandidateSummaryError = GetCandidateSummaryErrors[keyof GetCandidateSummaryErrors];

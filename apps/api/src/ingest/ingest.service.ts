@@ -34,6 +34,11 @@ class BatchDb implements Queryable {
   }
 }
 
+/** Steps whose create waits for the in-order pass (a replay, or a parent not stored yet): what concerns them waits too. */
+function waitingSteps(slots: Slot[]): Set<string> {
+  return new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
+}
+
 /** The update an event carries, for an insert to apply (see foldableUpdates). */
 function updateOf<D>(slot: Slot | undefined): { dto: D; eventTime?: Date } | undefined {
   return slot ? { dto: (slot.parsed as unknown as { dto: D }).dto, eventTime: slot.eventTime } : undefined;
@@ -376,7 +381,7 @@ export class IngestService {
     return slots.filter((s) => !s.result && !s.sequential && s.parsed?.kind === kind) as (Slot & { parsed: Extract<Parsed, { kind: K }> })[];
   }
 
-  private async writeNewRuns(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+  private async writeNewRuns(db: BatchDb, projectId: string, slots: Slot[]): Promise<void> {
     const group = this.grouped(slots, 'run-create');
     if (group.length === 0) return;
     const updates = this.foldableUpdates(db, slots, 'run', new Set(group.map((s) => s.parsed.id)));
@@ -400,7 +405,7 @@ export class IngestService {
   }
 
   /** Answers the new steps inserted with their candidate counts already set (see candidateCounts). */
-  private async writeNewSteps(db: Queryable, projectId: string, slots: Slot[], before: StoredBefore): Promise<Set<string>> {
+  private async writeNewSteps(db: BatchDb, projectId: string, slots: Slot[], before: StoredBefore): Promise<Set<string>> {
     const counted = new Set<string>();
     const group = this.grouped(slots, 'step-create');
     if (group.length === 0) return counted;
@@ -462,10 +467,10 @@ export class IngestService {
    * those waiting for the in-order pass), for steps with nothing else waiting, and not under
    * savepoints: if anything is refused, the careful try counts as each write goes.
    */
-  private candidateCounts(db: Queryable, slots: Slot[], inserting: Set<string>): Map<string, { in: number; out: number }> {
+  private candidateCounts(db: BatchDb, slots: Slot[], inserting: Set<string>): Map<string, { in: number; out: number }> {
     const counts = new Map<string, { in: number; out: number }>();
-    if ((db as BatchDb).careful) return counts;
-    const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
+    if (db.careful) return counts;
+    const waiting = waitingSteps(slots);
     for (const s of this.grouped(slots, 'candidates-create')) {
       const stepId = s.parsed.stepId;
       if (!inserting.has(stepId) || waiting.has(stepId)) continue;
@@ -486,9 +491,9 @@ export class IngestService {
    * condition as the grouped updates, so the result is the same), and not under savepoints:
    * if the insert is refused, the careful try applies creates and updates apart.
    */
-  private foldableUpdates(db: Queryable, slots: Slot[], entity: 'run' | 'step', inserting: Set<string>): Map<string, Slot> {
+  private foldableUpdates(db: BatchDb, slots: Slot[], entity: 'run' | 'step', inserting: Set<string>): Map<string, Slot> {
     const folded = new Map<string, Slot>();
-    if ((db as BatchDb).careful) return folded;
+    if (db.careful) return folded;
     // Anything else still in order for the row (another update, a replayed create) keeps the
     // update in order too.
     const count = new Map<string, number>();
@@ -504,9 +509,9 @@ export class IngestService {
     return folded;
   }
 
-  private async writeCandidates(db: Queryable, projectId: string, slots: Slot[], counted: Set<string>): Promise<void> {
+  private async writeCandidates(db: BatchDb, projectId: string, slots: Slot[], counted: Set<string>): Promise<void> {
     // Candidates for a step still waiting for the in-order pass go after it, in that pass.
-    const waiting = new Set(slots.filter((s) => s.sequential && !s.result && s.parsed?.kind === 'step-create').map((s) => (s.parsed as { id: string }).id));
+    const waiting = waitingSteps(slots);
     const group = this.grouped(slots, 'candidates-create').filter((s) => {
       if (!waiting.has(s.parsed.stepId)) return true;
       s.sequential = true;
@@ -537,7 +542,7 @@ export class IngestService {
    * applying it before, after or among the other in-order events gives the same result; the
    * rest (several updates of one step, an update after a replayed create…) stay in order.
    */
-  private async writeUpdates(db: Queryable, projectId: string, slots: Slot[]): Promise<void> {
+  private async writeUpdates(db: BatchDb, projectId: string, slots: Slot[]): Promise<void> {
     const target = (p: Parsed) => (p.kind === 'candidates-create' ? `candidates:${p.stepId}` : `${p.kind.startsWith('run') ? 'run' : 'step'}:${p.id}`);
     const pending = new Map<string, number>();
     for (const s of slots) if (s.sequential && !s.result && s.parsed) pending.set(target(s.parsed), (pending.get(target(s.parsed)) ?? 0) + 1);
@@ -573,8 +578,8 @@ export class IngestService {
    * Runs one write under a savepoint: a statement PostgreSQL refuses (a bad value, a parent
    * gone) then undoes only itself, and the batch's transaction goes on with the other events.
    */
-  private async guarded<T>(db: Queryable, write: () => Promise<T>): Promise<T> {
-    if (!(db as BatchDb).careful) {
+  private async guarded<T>(db: BatchDb, write: () => Promise<T>): Promise<T> {
+    if (!db.careful) {
       try {
         return await write();
       } catch (err) {
@@ -598,7 +603,7 @@ export class IngestService {
     }
   }
 
-  private async applyOne(db: Queryable, projectId: string, slot: Slot): Promise<IngestResultDto> {
+  private async applyOne(db: BatchDb, projectId: string, slot: Slot): Promise<IngestResultDto> {
     try {
       return await this.guarded(db, () => this.applyParsed(db, projectId, slot));
     } catch (err) {

@@ -15,6 +15,19 @@ export function endedAtChange(
   return { end_mode: 'keep' };
 }
 
+/**
+ * The times a new run or step starts with: startedAt as sent, else the event's time, else now;
+ * ended at once (never before its start) when it is created with an ending status.
+ */
+export function createdTimes(dto: { status?: string; startedAt?: string; eventTime?: Date }): { started_at: string; ended_at: string | null } {
+  const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
+  const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+  return {
+    started_at: startedAt.toISOString(),
+    ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+  };
+}
+
 /** A field an update may carry: its key in the request, its column, and how it is written. */
 export interface UpdateField {
   key: string;

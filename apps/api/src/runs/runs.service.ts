@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
-import { SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { createdTimes, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from './run.entity.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
@@ -150,8 +150,6 @@ export class RunsService {
   ): Promise<Set<string>> {
     if (runs.length === 0) return new Set();
     const rows = runs.map((dto) => {
-      const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
-      const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
       return {
         id: dto.id,
         pipeline: dto.pipeline,
@@ -161,8 +159,7 @@ export class RunsService {
         output: dto.output === undefined ? null : dto.output,
         metadata: dto.metadata ?? {},
         tags: dto.tags ?? [],
-        started_at: startedAt.toISOString(),
-        ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+        ...createdTimes(dto),
         ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });

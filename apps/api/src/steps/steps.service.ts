@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
-import { SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { createdTimes, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
 import { ENDING_STATUSES } from '../runs/run.entity.js';
 import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
@@ -160,8 +160,6 @@ export class StepsService {
   ): Promise<Set<string>> {
     if (steps.length === 0) return new Set();
     const rows = steps.map((dto, i) => {
-      const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
-      const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
       return {
         id: dto.id,
         run_id: dto.runId,
@@ -174,8 +172,7 @@ export class StepsService {
         output: dto.output === undefined ? null : dto.output,
         reasoning: dto.reasoning ?? null,
         metadata: dto.metadata ?? {},
-        started_at: startedAt.toISOString(),
-        ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
+        ...createdTimes(dto),
         ord: i,
         stored_in: dto.stored?.in ?? 0,
         stored_out: dto.stored?.out ?? 0,

@@ -42,10 +42,8 @@ export class AddDailyRollups1795510800000 implements MigrationInterface {
         )
       `);
     }
-    for (const family of FAMILIES) {
-      for (const op of ['insert', 'update'] as const) {
-        await queryRunner.query(triggerFunction(family, op, ['hour', 'day']));
-      }
+    for (const fn of TRIGGER_FUNCTIONS) {
+      for (const op of ['insert', 'update'] as const) await queryRunner.query(triggerFunction(fn, op, ['hour', 'day']));
     }
     await queryRunner.query(`
       CREATE TRIGGER "runs_rollup_insert" AFTER INSERT ON "runs"
@@ -75,9 +73,8 @@ export class AddDailyRollups1795510800000 implements MigrationInterface {
     await queryRunner.query(`DROP TRIGGER "runs_rollup_update" ON "runs"`);
     await queryRunner.query(`DROP TRIGGER "runs_rollup_insert" ON "runs"`);
     // The step and candidate triggers go back to writing the hourly tables only.
-    for (const family of FAMILIES) {
-      if (family.table === 'run_stats') continue;
-      for (const op of ['insert', 'update'] as const) await queryRunner.query(triggerFunction(family, op, ['hour']));
+    for (const fn of TRIGGER_FUNCTIONS.filter((f) => f !== 'runs')) {
+      for (const op of ['insert', 'update'] as const) await queryRunner.query(triggerFunction(fn, op, ['hour']));
     }
     await queryRunner.query(`DROP FUNCTION "xray_runs_rollup_update"()`);
     await queryRunner.query(`DROP FUNCTION "xray_runs_rollup_insert"()`);
@@ -170,19 +167,20 @@ function rollupStatement(family: Family, op: 'insert' | 'update', grains: ('hour
     ${writes[writes.length - 1]};`;
 }
 
-/** The trigger function of one operation; the steps function covers both of its tables. */
-function triggerFunction(family: Family, op: 'insert' | 'update', grains: ('hour' | 'day')[]): string {
-  const sharing = FAMILIES.filter((f) => f.fn === family.fn);
-  if (sharing[0] !== family) return 'SELECT 1'; // written with the first family of its function
+/** The trigger functions, by name: xray_<fn>_rollup_insert / _update (steps' covers two tables). */
+const TRIGGER_FUNCTIONS = [...new Set(FAMILIES.map((f) => f.fn))];
+
+/** One trigger function, writing every rollup table of its families at the given grains. */
+function triggerFunction(fn: string, op: 'insert' | 'update', grains: ('hour' | 'day')[]): string {
   // The reasons rollup looks up each candidate's step by id. plpgsql keeps the plan it made
   // first, and on a young database (statistics from when steps was nearly empty) that plan
   // scanned every step for every candidate statement: ~35 ms per ingest batch after a few
   // thousand steps, and growing. Without sequential scans the lookup is always by primary key.
-  const settings = family.fn === 'reasons' ? '\n    SET enable_seqscan = off' : '';
+  const settings = fn === 'reasons' ? '\n    SET enable_seqscan = off' : '';
   return `
-    CREATE OR REPLACE FUNCTION "xray_${family.fn}_rollup_${op}"() RETURNS trigger LANGUAGE plpgsql${settings} AS $$
+    CREATE OR REPLACE FUNCTION "xray_${fn}_rollup_${op}"() RETURNS trigger LANGUAGE plpgsql${settings} AS $$
     BEGIN
-      ${sharing.map((f) => rollupStatement(f, op, f.table === 'run_stats' ? ['hour', 'day'] : grains)).join('\n      ')}
+      ${FAMILIES.filter((f) => f.fn === fn).map((f) => rollupStatement(f, op, grains)).join('\n      ')}
       RETURN NULL;
     END $$
   `;

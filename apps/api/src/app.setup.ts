@@ -136,7 +136,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
     helmet({
       // Swagger UI's own page needs inline styles and data: images; the API answers JSON only.
       contentSecurityPolicy: {
-        directives: { 'img-src': ["'self'", 'data:', 'validator.swagger.io'], 'style-src': ["'self'", "'unsafe-inline'"] },
+        directives: { 'img-src': ["'self'", 'data:'], 'style-src': ["'self'", "'unsafe-inline'"] },
       },
     }),
   );
@@ -158,7 +158,8 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
-    swaggerOptions: { persistAuthorization: true },
+    // No validator badge: it would send the document to validator.swagger.io from every browser.
+    swaggerOptions: { persistAuthorization: true, validatorUrl: null },
   });
   return app;
 }

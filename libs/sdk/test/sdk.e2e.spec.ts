@@ -97,6 +97,11 @@ describe('SDK against the real server', () => {
 
     const runs = await listRuns({ client: xray.api, query: { pipeline: 'sdk-quickstart' } });
     expect(runs.data?.items.map((r) => r.id)).toEqual([run.id]);
+    // The metadata filter is a deepObject: the generated client sends metadata[env]=e2e.
+    const byMetadata = await listRuns({ client: xray.api, query: { pipeline: 'sdk-quickstart', metadata: { env: 'e2e' } } });
+    expect({ status: byMetadata.response.status, ids: byMetadata.data?.items.map((r) => r.id) }).toEqual({ status: 200, ids: [run.id] });
+    const otherMetadata = await listRuns({ client: xray.api, query: { pipeline: 'sdk-quickstart', metadata: { env: 'prod' } } });
+    expect(otherMetadata.data?.items).toEqual([]);
   });
 
   it('sampled steps report exact totals and the full reason histogram', async () => {

@@ -4,6 +4,7 @@ import { IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 
 import { DECISIONS } from '../candidates/candidate.entity.js';
 import { EvaluationDto } from '../candidates/candidates.dto.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp } from '../common/dto-helpers.js';
+import { EXAMPLE } from '../common/examples.js';
 import { RUN_STATUSES } from '../runs/run.entity.js';
 import { RunDto } from '../runs/runs.dto.js';
 import { STEP_TYPES } from '../steps/step.entity.js';
@@ -31,7 +32,7 @@ export class SearchStepsQueryDto {
   @OptionalEnum(RUN_STATUSES, 'Only steps with this status.')
   status?: (typeof RUN_STATUSES)[number];
 
-  @ApiPropertyOptional({ description: 'Only steps of runs of this pipeline.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Only steps of runs of this pipeline, e.g. `competitor-selection`.', maxLength: 200 })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -64,43 +65,43 @@ export class SearchStepsQueryDto {
 }
 
 export class StepSearchItemDto {
-  @ApiProperty({ format: 'uuid', description: 'Step id.' })
+  @ApiProperty({ format: 'uuid', description: 'Step id.', example: EXAMPLE.stepId })
   id: string;
 
-  @ApiProperty({ format: 'uuid', description: 'The run it belongs to.' })
+  @ApiProperty({ format: 'uuid', description: 'The run it belongs to.', example: EXAMPLE.runId })
   runId: string;
 
-  @ApiProperty({ description: 'The run’s pipeline.' })
+  @ApiProperty({ description: 'The run’s pipeline.', example: EXAMPLE.pipeline })
   pipeline: string;
 
-  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'Enclosing step, if nested.' })
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'Enclosing step, if nested.', example: null })
   parentStepId: string | null;
 
-  @ApiProperty({ description: 'Step name.' })
+  @ApiProperty({ description: 'Step name.', example: EXAMPLE.stepName })
   name: string;
 
-  @ApiProperty({ enum: STEP_TYPES, description: 'Kind of step.' })
+  @ApiProperty({ enum: STEP_TYPES, description: 'Kind of step.', example: EXAMPLE.stepType })
   type: string;
 
-  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
+  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.', example: 'success' })
   status: string;
 
-  @ApiProperty({ format: 'date-time', description: 'When the step started.' })
+  @ApiProperty({ format: 'date-time', description: 'When the step started.', example: EXAMPLE.startedAt })
   startedAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the step ended.' })
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the step ended.', example: EXAMPLE.endedAt })
   endedAt: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'How long it took, in milliseconds.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'How long it took, in milliseconds.', example: 180 })
   durationMs: number | null;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates considered.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates considered.', example: 5000 })
   candidatesIn: number;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates kept.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates kept.', example: 412 })
   candidatesOut: number;
 
-  @ApiProperty({ nullable: true, type: Number, description: '1 − candidatesOut / candidatesIn; null when nothing came in.' })
+  @ApiProperty({ nullable: true, type: Number, description: '1 − candidatesOut / candidatesIn; null when nothing came in.', example: 0.9176 })
   eliminationRatio: number | null;
 }
 
@@ -108,18 +109,18 @@ export class StepSearchPageDto {
   @ApiProperty({ type: [StepSearchItemDto], description: 'Matching steps, newest first.' })
   items: StepSearchItemDto[];
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;
 }
 
 export class SearchCandidatesQueryDto {
-  @ApiProperty({ description: 'The item’s key (e.g. a product id): every evaluation of it across runs.', maxLength: 500 })
+  @ApiProperty({ description: 'The item’s key (e.g. a product id): every evaluation of it across runs.', maxLength: 500, example: EXAMPLE.candidateKey })
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
   key: string;
 
-  @ApiPropertyOptional({ description: 'Only evaluations in runs of this pipeline.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Only evaluations in runs of this pipeline.', maxLength: 200, example: EXAMPLE.pipeline })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -142,37 +143,37 @@ export class SearchCandidatesQueryDto {
 }
 
 export class CandidateEvaluationDto {
-  @ApiProperty({ format: 'uuid', description: 'The run.' })
+  @ApiProperty({ format: 'uuid', description: 'The run.', example: EXAMPLE.runId })
   runId: string;
 
-  @ApiProperty({ format: 'uuid', description: 'The step that evaluated the item.' })
+  @ApiProperty({ format: 'uuid', description: 'The step that evaluated the item.', example: EXAMPLE.stepId })
   stepId: string;
 
-  @ApiProperty({ description: 'That step’s name.' })
+  @ApiProperty({ description: 'That step’s name.', example: 'category-filter' })
   stepName: string;
 
-  @ApiProperty({ description: 'The run’s pipeline.' })
+  @ApiProperty({ description: 'The run’s pipeline.', example: EXAMPLE.pipeline })
   pipeline: string;
 
-  @ApiProperty({ description: 'The item’s key.' })
+  @ApiProperty({ description: 'The item’s key.', example: EXAMPLE.candidateKey })
   key: string;
 
-  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.' })
+  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.', example: 'rejected' })
   decision: string;
 
-  @ApiProperty({ nullable: true, type: String, description: 'Why.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Why.', example: EXAMPLE.reason })
   reason: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.', example: 0.42 })
   score: number | null;
 
-  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.' })
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.', example: 17 })
   rank: number | null;
 
-  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.' })
+  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.', example: EXAMPLE.evaluations })
   evaluations: EvaluationDto[] | null;
 
-  @ApiProperty({ format: 'date-time', description: 'When it was recorded.' })
+  @ApiProperty({ format: 'date-time', description: 'When it was recorded.', example: EXAMPLE.createdAt })
   createdAt: string;
 }
 
@@ -180,49 +181,49 @@ export class CandidateEvaluationPageDto {
   @ApiProperty({ type: [CandidateEvaluationDto], description: 'Evaluations of the item, newest first.' })
   items: CandidateEvaluationDto[];
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;
 }
 
 export class ValuePairDto {
-  @ApiProperty({ nullable: true, description: 'Value in the first run.', oneOf: [{ type: 'string' }, { type: 'number' }] })
+  @ApiProperty({ nullable: true, description: 'Value in the first run.', oneOf: [{ type: 'string' }, { type: 'number' }], example: 3 })
   left: string | number | null;
 
-  @ApiProperty({ nullable: true, description: 'Value in the second run.', oneOf: [{ type: 'string' }, { type: 'number' }] })
+  @ApiProperty({ nullable: true, description: 'Value in the second run.', oneOf: [{ type: 'string' }, { type: 'number' }], example: 4 })
   right: string | number | null;
 }
 
 export class StepSideDto {
-  @ApiProperty({ format: 'uuid', description: 'Step id.' })
+  @ApiProperty({ format: 'uuid', description: 'Step id.', example: EXAMPLE.stepId })
   id: string;
 
-  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.' })
+  @ApiProperty({ enum: RUN_STATUSES, description: 'Step status.', example: 'success' })
   status: string;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Duration in milliseconds.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Duration in milliseconds.', example: 180 })
   durationMs: number | null;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates considered.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates considered.', example: 5000 })
   candidatesIn: number;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates kept.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates kept.', example: 412 })
   candidatesOut: number;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Elimination ratio.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Elimination ratio.', example: 0.9176 })
   eliminationRatio: number | null;
 }
 
 export class CandidateFlipsDto {
-  @ApiProperty({ type: [String], description: 'Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).' })
+  @ApiProperty({ type: [String], description: 'Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).', example: ['B0KICK5'] })
   keptLeftRejectedRight: string[];
 
-  @ApiProperty({ type: [String], description: 'Keys kept in the second run and rejected in the first (at most 1000).' })
+  @ApiProperty({ type: [String], description: 'Keys kept in the second run and rejected in the first (at most 1000).', example: [] })
   keptRightRejectedLeft: string[];
 
-  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the first and rejected in the second.' })
+  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the first and rejected in the second.', example: 1 })
   keptLeftRejectedRightCount: number;
 
-  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the second and rejected in the first.' })
+  @ApiProperty({ type: 'integer', description: 'Total number of keys kept in the second and rejected in the first.', example: 0 })
   keptRightRejectedLeftCount: number;
 }
 
@@ -230,6 +231,7 @@ export class StepComparisonDto {
   @ApiProperty({
     type: [String],
     description: 'Step names from the root; a repeated sibling name gets `#2`, `#3`… so each path is unique.',
+    example: ['filter', 'category-filter'],
   })
   path: string[];
 
@@ -243,6 +245,7 @@ export class StepComparisonDto {
     type: 'object',
     additionalProperties: { $ref: '#/components/schemas/ValuePairDto' },
     description: 'Fields that differ (`status`, `durationMs`, `candidatesIn`, `candidatesOut`), each with both values.',
+    example: { candidatesOut: { left: 3, right: 4 } },
   })
   differences: Record<string, ValuePairDto>;
 
@@ -270,99 +273,99 @@ export class PipelineAnalyticsQueryDto {
 }
 
 export class StatusCountsDto {
-  @ApiProperty({ type: 'integer', description: 'Runs still running.' })
+  @ApiProperty({ type: 'integer', description: 'Runs still running.', example: 2 })
   running: number;
 
-  @ApiProperty({ type: 'integer', description: 'Runs that succeeded.' })
+  @ApiProperty({ type: 'integer', description: 'Runs that succeeded.', example: 131 })
   success: number;
 
-  @ApiProperty({ type: 'integer', description: 'Runs that failed.' })
+  @ApiProperty({ type: 'integer', description: 'Runs that failed.', example: 6 })
   error: number;
 
-  @ApiProperty({ type: 'integer', description: 'Runs cancelled.' })
+  @ApiProperty({ type: 'integer', description: 'Runs cancelled.', example: 1 })
   cancelled: number;
 
-  @ApiProperty({ type: 'integer', description: 'Runs marked timed out by the server.' })
+  @ApiProperty({ type: 'integer', description: 'Runs marked timed out by the server.', example: 0 })
   timed_out: number;
 }
 
 export class RunStatsDto {
-  @ApiProperty({ type: 'integer', description: 'Runs started in the range.' })
+  @ApiProperty({ type: 'integer', description: 'Runs started in the range.', example: 140 })
   total: number;
 
   @ApiProperty({ type: StatusCountsDto, description: 'Runs by status.' })
   byStatus: StatusCountsDto;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Failed (error or timed out) / finished runs; null when none finished.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Failed (error or timed out) / finished runs; null when none finished.', example: 0.0432 })
   errorRate: number | null;
 }
 
 export class StepStatsDto {
-  @ApiProperty({ description: 'Step name.' })
+  @ApiProperty({ description: 'Step name.', example: EXAMPLE.stepName })
   name: string;
 
-  @ApiProperty({ type: 'integer', description: 'Steps with this name in the range.' })
+  @ApiProperty({ type: 'integer', description: 'Steps with this name in the range.', example: 140 })
   count: number;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Failed / finished steps with this name.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Failed / finished steps with this name.', example: 0.01 })
   errorRate: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).', example: 170 })
   p50DurationMs: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds (within 10% of the exact value).' })
+  @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds (within 10% of the exact value).', example: 420 })
   p95DurationMs: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Mean elimination ratio over steps that had candidates.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Mean elimination ratio over steps that had candidates.', example: 0.9 })
   meanEliminationRatio: number | null;
 }
 
 export class ReasonStatDto {
-  @ApiProperty({ description: 'Rejection reason.' })
+  @ApiProperty({ description: 'Rejection reason.', example: EXAMPLE.reason })
   reason: string;
 
-  @ApiProperty({ type: 'integer', description: 'Rejected candidates with this reason.' })
+  @ApiProperty({ type: 'integer', description: 'Rejected candidates with this reason.', example: 4588 })
   count: number;
 }
 
 export class StepReasonsDto {
-  @ApiProperty({ description: 'Filter step name.' })
+  @ApiProperty({ description: 'Filter step name.', example: EXAMPLE.stepName })
   stepName: string;
 
-  @ApiProperty({ type: [ReasonStatDto], description: 'Top 10 rejection reasons, most frequent first.' })
+  @ApiProperty({ type: [ReasonStatDto], description: 'Top 10 rejection reasons, most frequent first.', example: [{ reason: EXAMPLE.reason, count: 4588 }] })
   reasons: ReasonStatDto[];
 }
 
 export class TimePointDto {
-  @ApiProperty({ format: 'date-time', description: 'Start of the bucket.' })
+  @ApiProperty({ format: 'date-time', description: 'Start of the bucket.', example: '2026-11-30T09:00:00.000Z' })
   start: string;
 
-  @ApiProperty({ type: 'integer', description: 'Runs started in the bucket.' })
+  @ApiProperty({ type: 'integer', description: 'Runs started in the bucket.', example: 12 })
   runs: number;
 
-  @ApiProperty({ type: 'integer', description: 'Of those, runs that ended in error or timed out.' })
+  @ApiProperty({ type: 'integer', description: 'Of those, runs that ended in error or timed out.', example: 1 })
   errors: number;
 }
 
 export class TimeSeriesDto {
-  @ApiProperty({ enum: ['hour', 'day'], description: 'Bucket size: hours for ranges up to 2 days, days beyond.' })
+  @ApiProperty({ enum: ['hour', 'day'], description: 'Bucket size: hours for ranges up to 2 days, days beyond.', example: 'hour' })
   bucket: 'hour' | 'day';
 
-  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.' })
+  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.', example: [{ start: '2026-11-30T09:00:00.000Z', runs: 12, errors: 1 }] })
   points: TimePointDto[];
 }
 
 export class PipelineAnalyticsDto {
-  @ApiProperty({ description: 'The pipeline.' })
+  @ApiProperty({ description: 'The pipeline.', example: EXAMPLE.pipeline })
   pipeline: string;
 
-  @ApiProperty({ format: 'date-time', description: 'Start of the range.' })
+  @ApiProperty({ format: 'date-time', description: 'Start of the range.', example: '2026-11-23T09:00:00.000Z' })
   from: string;
 
-  @ApiProperty({ format: 'date-time', description: 'End of the range.' })
+  @ApiProperty({ format: 'date-time', description: 'End of the range.', example: '2026-11-30T09:00:00.000Z' })
   to: string;
 
-  @ApiProperty({ type: RunStatsDto, description: 'Runs started in the range.' })
+  @ApiProperty({ type: RunStatsDto, description: 'Runs started in the range.', example: 12 })
   runs: RunStatsDto;
 
   @ApiProperty({ type: [StepStatsDto], description: 'Per step name, most frequent first; steps counted by the hour they started, the range widened to whole hours.' })

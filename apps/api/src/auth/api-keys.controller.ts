@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
+import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
+import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { ApiKeyListDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-keys.dto.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -15,6 +16,7 @@ export class ApiKeysController {
   @HttpCode(201)
   @ProjectRoute('admin')
   @ApiOperation({ summary: 'Create an API key for your project with the scopes it needs; the secret is shown only in this answer' })
+  @ApiBodyExamples(CreateApiKeyDto, { ingestKey: { summary: 'A key that can only send data', value: REQUEST_EXAMPLE.createApiKey } })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiErrors(400)
   createApiKey(@ProjectId() projectId: string, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

@@ -19,20 +19,21 @@ import {
 import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
+import { EXAMPLE } from '../common/examples.js';
 import { DECISIONS } from './candidate.entity.js';
 
 export class EvaluationDto {
-  @ApiProperty({ description: 'Name of the check, e.g. `price`.', maxLength: 200 })
+  @ApiProperty({ description: 'Name of the check, e.g. `price`.', maxLength: 200, example: 'price' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   check: string;
 
-  @ApiProperty({ description: 'Whether the candidate passed it.' })
+  @ApiProperty({ description: 'Whether the candidate passed it.', example: false })
   @IsBoolean()
   passed: boolean;
 
-  @ApiPropertyOptional({ description: 'Detail, e.g. `$89 > $50`.', maxLength: 2000 })
+  @ApiPropertyOptional({ description: 'Detail, e.g. `$89 > $50`.', maxLength: 2000, example: '$89 > $50' })
   @IsOptional()
   @IsString()
   @MaxLength(2000)
@@ -40,35 +41,35 @@ export class EvaluationDto {
 }
 
 export class CandidateInputDto {
-  @ApiProperty({ description: 'The item’s own id (e.g. a product id); unique within the step.', maxLength: 500 })
+  @ApiProperty({ description: 'The item’s own id (e.g. a product id); unique within the step.', maxLength: 500, example: EXAMPLE.candidateKey })
   @IsString()
   @IsNotEmpty()
   @MaxLength(500)
   key: string;
 
-  @ApiProperty({ enum: DECISIONS, description: 'What the step decided for this item.' })
+  @ApiProperty({ enum: DECISIONS, description: 'What the step decided for this item.', example: 'rejected' })
   @IsIn(DECISIONS as unknown as string[], { message: `decision must be one of: ${DECISIONS.join(', ')}` })
   decision: (typeof DECISIONS)[number];
 
-  @ApiPropertyOptional({ description: 'Score the step gave it.' })
+  @ApiPropertyOptional({ description: 'Score the step gave it.', example: 0.42 })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   score?: number;
 
-  @ApiPropertyOptional({ description: 'Rank the step gave it (1 = best).', type: 'integer' })
+  @ApiPropertyOptional({ description: 'Rank the step gave it (1 = best).', type: 'integer', example: 17 })
   @IsOptional()
   @IsInt()
   @Min(-2_000_000_000)
   @Max(2_000_000_000)
   rank?: number;
 
-  @ApiPropertyOptional({ description: 'Why: the reason for the decision, e.g. `price above $50`.', maxLength: 2000 })
+  @ApiPropertyOptional({ description: 'Why: the reason for the decision, e.g. `price above $50`.', maxLength: 2000, example: EXAMPLE.reason })
   @IsOptional()
   @IsString()
   @MaxLength(2000)
   reason?: string;
 
-  @ApiPropertyOptional({ type: [EvaluationDto], description: 'Per-check results.' })
+  @ApiPropertyOptional({ type: [EvaluationDto], description: 'Per-check results.', example: EXAMPLE.evaluations })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
@@ -76,14 +77,19 @@ export class CandidateInputDto {
   @Type(() => EvaluationDto)
   evaluations?: EvaluationDto[];
 
-  @OptionalJson('The item itself (any JSON).')
+  @OptionalJson('The item itself (any JSON).', EXAMPLE.candidateData)
   data?: unknown;
 }
 
 /** Validated by validateCandidateBatch (same rules, no per-item class instances). */
 @SelfValidated()
 export class CreateCandidatesDto {
-  @ApiProperty({ type: [CandidateInputDto], description: 'Candidates to store; keys already stored for the step are updated.' })
+  @ApiProperty({ type: [CandidateInputDto], description: 'Candidates to store; keys already stored for the step are updated.',
+    example: [
+      { key: 'B0AAA', decision: 'accepted', score: 0.91, evaluations: [{ check: 'price', passed: true, detail: '$39 <= $50' }], data: { title: 'Aluminium laptop riser', price: 39 } },
+      { key: EXAMPLE.candidateKey, decision: 'rejected', reason: EXAMPLE.reason, evaluations: EXAMPLE.evaluations, data: EXAMPLE.candidateData },
+    ],
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ValidateNested({ each: true })
@@ -92,7 +98,7 @@ export class CreateCandidatesDto {
 }
 
 export class CandidatesStoredDto {
-  @ApiProperty({ type: 'integer', description: 'Number of candidates written (inserted or updated).' })
+  @ApiProperty({ type: 'integer', description: 'Number of candidates written (inserted or updated).', example: 2 })
   stored: number;
 }
 
@@ -114,28 +120,28 @@ export class ListCandidatesQueryDto {
 }
 
 export class CandidateDto {
-  @ApiProperty({ description: 'The item’s own id.' })
+  @ApiProperty({ description: 'The item’s own id.', example: EXAMPLE.candidateKey })
   key: string;
 
-  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.' })
+  @ApiProperty({ enum: DECISIONS, description: 'What the step decided.', example: 'rejected' })
   decision: string;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'Score the step gave it.', example: 0.42 })
   score: number | null;
 
-  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.' })
+  @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.', example: 17 })
   rank: number | null;
 
-  @ApiProperty({ nullable: true, type: String, description: 'Why the step decided so.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Why the step decided so.', example: EXAMPLE.reason })
   reason: string | null;
 
-  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.' })
+  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.', example: EXAMPLE.evaluations })
   evaluations: EvaluationDto[] | null;
 
-  @JsonField('The item itself (any JSON value).')
+  @JsonField('The item itself (any JSON value).', EXAMPLE.candidateData)
   data: unknown;
 
-  @ApiProperty({ format: 'date-time', description: 'When it was first stored.' })
+  @ApiProperty({ format: 'date-time', description: 'When it was first stored.', example: EXAMPLE.createdAt })
   createdAt: string;
 }
 
@@ -143,36 +149,36 @@ export class CandidatePageDto {
   @ApiProperty({ type: [CandidateDto], description: 'This page of candidates, in insertion order.' })
   items: CandidateDto[];
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;
 }
 
 export class DecisionCountsDto {
-  @ApiProperty({ type: 'integer', description: 'Candidates accepted.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates accepted.', example: 400 })
   accepted: number;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates rejected.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates rejected.', example: 4588 })
   rejected: number;
 
-  @ApiProperty({ type: 'integer', description: 'Candidates selected.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates selected.', example: 12 })
   selected: number;
 }
 
 export class ReasonCountDto {
-  @ApiProperty({ description: 'A reason, exactly as recorded.' })
+  @ApiProperty({ description: 'A reason, exactly as recorded.', example: EXAMPLE.reason })
   reason: string;
 
-  @ApiProperty({ type: 'integer', description: 'How many candidates carry it.' })
+  @ApiProperty({ type: 'integer', description: 'How many candidates carry it.', example: 4588 })
   count: number;
 }
 
 export class CandidateSummaryDto {
-  @ApiProperty({ type: 'integer', description: 'Candidates stored for the step.' })
+  @ApiProperty({ type: 'integer', description: 'Candidates stored for the step.', example: 5000 })
   total: number;
 
   @ApiProperty({ type: DecisionCountsDto, description: 'Counts per decision.' })
   byDecision: DecisionCountsDto;
 
-  @ApiProperty({ type: [ReasonCountDto], description: 'Reasons, most frequent first (top 100; candidates without a reason are not listed).' })
+  @ApiProperty({ type: [ReasonCountDto], description: 'Reasons, most frequent first (top 100; candidates without a reason are not listed).', example: [{ reason: EXAMPLE.reason, count: 4588 }] })
   reasons: ReasonCountDto[];
 }

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtension, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
+import { ApiBody, ApiExtension, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import type { Scope } from '../auth/scopes.js';
 import { RequireScope } from '../auth/scopes.js';
 import { ErrorResponseDto } from './error-response.dto.js';
@@ -34,3 +34,10 @@ export const ProjectRoute = (scope: Scope) =>
 /** Documents a UUID path parameter. */
 export const ApiIdParam = (name: string, description: string) =>
   ApiParam({ name, description, format: 'uuid', type: String });
+
+/**
+ * The request body with named examples; Swagger UI pre-fills the first on "Try it out", so it
+ * must succeed as it stands (see REQUEST_EXAMPLE).
+ */
+export const ApiBodyExamples = (type: new () => unknown, examples: Record<string, { summary: string; value: object }>) =>
+  ApiBody({ type, examples });

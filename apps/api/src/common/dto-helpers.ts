@@ -23,31 +23,36 @@ export const ANY_JSON = {
 } as const;
 
 /** Documents a response field holding any JSON value. */
-export const JsonField = (description: string) => ApiPropertyOptional({ description, ...ANY_JSON } as never);
+export const JsonField = (description: string, example: unknown) => ApiPropertyOptional({ description, ...ANY_JSON, example } as never);
 
 /** Any JSON value (object, array, string, number, boolean or null), stored as is. */
-export const OptionalJson = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ description, ...ANY_JSON } as never), IsOptional(), RawJson());
+export const OptionalJson = (description: string, example: unknown) =>
+  applyDecorators(ApiPropertyOptional({ description, ...ANY_JSON, example } as never), IsOptional(), RawJson());
 
 /** A JSON object (for metadata: merged key by key on update). */
-export const OptionalJsonObject = (description: string) =>
+export const OptionalJsonObject = (description: string, example: Record<string, unknown>) =>
   applyDecorators(
-    ApiPropertyOptional({ description, type: 'object', additionalProperties: true }),
+    ApiPropertyOptional({ description, type: 'object', additionalProperties: true, example }),
     OptionalNotNull(),
     IsObject(),
     RawJson(),
   );
 
-export const OptionalTimestamp = (description: string) =>
+/**
+ * An optional ISO 8601 time. Body fields pass an example; query filters leave it out, since
+ * Swagger UI would pre-fill it and the user's first "Execute" would filter their data away.
+ */
+export const OptionalTimestamp = (description: string, example?: string) =>
   applyDecorators(
-    ApiPropertyOptional({ description, format: 'date-time', type: String }),
+    ApiPropertyOptional({ description, format: 'date-time', type: String, ...(example ? { example } : {}) }),
     OptionalNotNull(),
     IsISO8601({ strict: true, strictSeparator: true }),
   );
 
-export const OptionalEnum = (values: readonly string[], description: string) =>
+/** An optional enum; as with timestamps, only body fields pass an example. */
+export const OptionalEnum = (values: readonly string[], description: string, example?: string) =>
   applyDecorators(
-    ApiPropertyOptional({ description, enum: values }),
+    ApiPropertyOptional({ description, enum: values, ...(example ? { example } : {}) }),
     OptionalNotNull(),
     IsIn(values as string[], { message: `$property must be one of: ${values.join(', ')}` }),
   );

@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ErrorDetailDto {
-  @ApiProperty({ description: 'The offending field, as a dotted path (e.g. `candidates.3.decision`).' })
+  @ApiProperty({ description: 'The offending field, as a dotted path (e.g. `candidates.3.decision`).', example: 'pipeline' })
   field: string;
 
-  @ApiProperty({ description: 'What is wrong with it.' })
+  @ApiProperty({ description: 'What is wrong with it.', example: 'pipeline must be a string' })
   message: string;
 }
 
@@ -19,6 +19,10 @@ export class ErrorResponseDto {
   @ApiProperty({ description: 'Human-readable explanation.', example: 'pipeline: pipeline must be a string' })
   message: string;
 
-  @ApiPropertyOptional({ type: [ErrorDetailDto], description: 'Per-field problems, for validation errors.' })
+  @ApiPropertyOptional({
+    type: [ErrorDetailDto],
+    description: 'Per-field problems, for validation errors.',
+    example: [{ field: 'pipeline', message: 'pipeline must be a string' }],
+  })
   details?: ErrorDetailDto[];
 }

@@ -5,26 +5,26 @@ import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes.js';
 
 export class HealthDto {
-  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'Overall state.' })
+  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'Overall state.', example: 'ok' })
   status: 'ok' | 'unavailable';
 
-  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.' })
+  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.', example: 'up' })
   database: 'up' | 'down';
 }
 
 export class LiveDto {
-  @ApiProperty({ enum: ['ok'], description: 'Always ok while the process answers.' })
+  @ApiProperty({ enum: ['ok'], description: 'Always ok while the process answers.', example: 'ok' })
   status: 'ok';
 }
 
 export class ReadyDto {
-  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'ok when the API can serve requests.' })
+  @ApiProperty({ enum: ['ok', 'unavailable'], description: 'ok when the API can serve requests.', example: 'ok' })
   status: 'ok' | 'unavailable';
 
-  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.' })
+  @ApiProperty({ enum: ['up', 'down'], description: 'Whether the database answered within 2 seconds.', example: 'up' })
   database: 'up' | 'down';
 
-  @ApiProperty({ enum: ['applied', 'pending', 'unknown'], description: 'Whether every migration of this build is applied.' })
+  @ApiProperty({ enum: ['applied', 'pending', 'unknown'], description: 'Whether every migration of this build is applied.', example: 'applied' })
   migrations: 'applied' | 'pending' | 'unknown';
 }
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { EXAMPLE } from '../common/examples.js';
 import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 
 export class CreateProjectDto {
@@ -12,30 +13,30 @@ export class CreateProjectDto {
 }
 
 export class ProjectDto {
-  @ApiProperty({ format: 'uuid', description: 'Project id.' })
+  @ApiProperty({ format: 'uuid', description: 'Project id.', example: EXAMPLE.projectId })
   id: string;
 
-  @ApiProperty({ description: 'Unique project name.' })
+  @ApiProperty({ description: 'Unique project name.', example: 'search-team' })
   name: string;
 
-  @ApiProperty({ format: 'date-time', description: 'When the project was created.' })
+  @ApiProperty({ format: 'date-time', description: 'When the project was created.', example: EXAMPLE.createdAt })
   createdAt: string;
 }
 
 export class NewApiKeyDto {
-  @ApiProperty({ format: 'uuid', description: 'Key id (for listing and revoking).' })
+  @ApiProperty({ format: 'uuid', description: 'Key id (for listing and revoking).', example: EXAMPLE.apiKeyId })
   id: string;
 
-  @ApiProperty({ description: 'Key name.' })
+  @ApiProperty({ description: 'Key name.', example: 'admin' })
   name: string;
 
   @ApiProperty({ description: 'Display prefix of the key, safe to show.', example: 'xr_4fT9aB2c' })
   prefix: string;
 
-  @ApiProperty({ type: [String], enum: ['ingest', 'read', 'admin'], description: 'What the key may do.' })
+  @ApiProperty({ type: [String], enum: ['ingest', 'read', 'admin'], description: 'What the key may do.', example: ['admin'] })
   scopes: string[];
 
-  @ApiProperty({ description: 'The secret key. Shown only in this answer; store it now.' })
+  @ApiProperty({ description: 'The secret key. Shown only in this answer; store it now.', example: 'xr_4fT9aB2c0Qm7Zt1Lw8Vn3Ks6Hd5Jy2Pe' })
   key: string;
 }
 
@@ -48,6 +49,6 @@ export class ProjectListDto {
   @ApiProperty({ type: [ProjectDto], description: 'The projects visible to the caller.' })
   items: ProjectDto[];
 
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'Always null: projects are few.' })
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Always null: projects are few.', example: null })
   nextCursor: string | null;
 }

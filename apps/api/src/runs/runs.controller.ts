@@ -1,8 +1,9 @@
 import { Body, Controller, Get, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { ProjectId } from '../auth/principal.js';
-import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
+import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { StepsService } from '../steps/steps.service.js';
 import { RunDetailDto } from './run-detail.dto.js';
@@ -20,6 +21,7 @@ export class RunsController {
   @Post()
   @ProjectRoute('ingest')
   @ApiOperation({ summary: 'Start a run (idempotent by client id)' })
+  @ApiBodyExamples(CreateRunDto, { newRun: { summary: 'Start a competitor-selection run', value: REQUEST_EXAMPLE.createRun } })
   @ApiCreatedResponse({ type: RunDto, description: 'Created.' })
   @ApiOkResponse({ type: RunDto, description: 'A run with this id already existed; the fields sent were updated.' })
   @ApiErrors(400, 409, 413)
@@ -37,6 +39,10 @@ export class RunsController {
   @ProjectRoute('ingest')
   @ApiIdParam('id', 'Run id.')
   @ApiOperation({ summary: 'Update a run: complete, fail or cancel it, merge metadata, set tags' })
+  @ApiBodyExamples(UpdateRunDto, {
+    complete: { summary: 'Complete it with its output', value: REQUEST_EXAMPLE.completeRun },
+    fail: { summary: 'Fail it with the error', value: REQUEST_EXAMPLE.failRun },
+  })
   @ApiOkResponse({ type: RunDto })
   @ApiErrors(400, 404, 413)
   updateRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Body() body: UpdateRunDto): Promise<RunDto> {

@@ -26,21 +26,22 @@ import {
 } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { RawJson } from '../common/validation.js';
+import { EXAMPLE } from '../common/examples.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from './run.entity.js';
 
 export class ErrorInfoDto {
-  @ApiPropertyOptional({ description: 'Error class or category, e.g. `TimeoutError`.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Error class or category, e.g. `TimeoutError`.', maxLength: 200, example: EXAMPLE.error.type })
   @IsOptional()
   @IsString()
   @MaxLength(200)
   type?: string;
 
-  @ApiProperty({ description: 'What went wrong.', maxLength: 10_000 })
+  @ApiProperty({ description: 'What went wrong.', maxLength: 10_000, example: EXAMPLE.error.message })
   @IsString()
   @MaxLength(10_000)
   message: string;
 
-  @ApiPropertyOptional({ description: 'Stack trace, if any.', maxLength: 100_000 })
+  @ApiPropertyOptional({ description: 'Stack trace, if any.', maxLength: 100_000, example: EXAMPLE.error.stack })
   @IsOptional()
   @IsString()
   @MaxLength(100_000)
@@ -64,7 +65,7 @@ const IsMetadataFilter = () =>
 
 const TagList = () =>
   applyDecorators(
-    ApiPropertyOptional({ description: 'Labels for filtering runs (at most 50, each up to 100 characters).', type: [String] }),
+    ApiPropertyOptional({ description: 'Labels for filtering runs (at most 50, each up to 100 characters).', type: [String], example: EXAMPLE.tags }),
     OptionalNotNull(),
     IsArray(),
     ArrayMaxSize(50),
@@ -77,47 +78,48 @@ export class CreateRunDto {
     description:
       'Client-chosen UUID. Creating a run whose id already exists in your project updates the fields sent and answers 200.',
     format: 'uuid',
+    example: EXAMPLE.runId,
   })
   @IsOptional()
   @IsUUID('all')
   id?: string;
 
-  @ApiProperty({ description: 'Pipeline name, e.g. `competitor-selection`.', maxLength: 200 })
+  @ApiProperty({ description: 'Pipeline name, e.g. `competitor-selection`.', maxLength: 200, example: EXAMPLE.pipeline })
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   pipeline: string;
 
-  @ApiPropertyOptional({ description: 'Version of the pipeline code or prompt set.', maxLength: 200 })
+  @ApiPropertyOptional({ description: 'Version of the pipeline code or prompt set.', maxLength: 200, example: EXAMPLE.pipelineVersion })
   @IsOptional()
   @IsString()
   @MaxLength(200)
   pipelineVersion?: string;
 
-  @OptionalEnum(CLIENT_STATUSES, 'Initial status (default `running`). An ending status also sets `endedAt`.')
+  @OptionalEnum(CLIENT_STATUSES, 'Initial status (default `running`). An ending status also sets `endedAt`.', 'running')
   status?: (typeof CLIENT_STATUSES)[number];
 
-  @OptionalJson('What the run was given.')
+  @OptionalJson('What the run was given.', EXAMPLE.runInput)
   input?: unknown;
 
-  @OptionalJson('What the run produced.')
+  @OptionalJson('What the run produced.', EXAMPLE.runOutput)
   output?: unknown;
 
-  @OptionalJsonObject('Free-form key/value context (merged on update).')
+  @OptionalJsonObject('Free-form key/value context (merged on update).', EXAMPLE.metadata)
   metadata?: Record<string, unknown>;
 
   @TagList()
   tags?: string[];
 
-  @OptionalTimestamp('When the run started (default: now).')
+  @OptionalTimestamp('When the run started (default: now).', EXAMPLE.startedAt)
   startedAt?: string;
 }
 
 export class UpdateRunDto {
-  @OptionalEnum(CLIENT_STATUSES, 'New status. `success`, `error` and `cancelled` end the run and set `endedAt` to now unless given.')
+  @OptionalEnum(CLIENT_STATUSES, 'New status. `success`, `error` and `cancelled` end the run and set `endedAt` to now unless given.', 'success')
   status?: (typeof CLIENT_STATUSES)[number];
 
-  @OptionalJson('What the run produced.')
+  @OptionalJson('What the run produced.', EXAMPLE.runOutput)
   output?: unknown;
 
   @ApiPropertyOptional({ type: ErrorInfoDto, description: 'Why the run failed.' })
@@ -126,13 +128,13 @@ export class UpdateRunDto {
   @Type(() => ErrorInfoDto)
   error?: ErrorInfoDto;
 
-  @OptionalJsonObject('Keys to merge into the run’s metadata.')
+  @OptionalJsonObject('Keys to merge into the run’s metadata.', { reviewed: 'false' })
   metadata?: Record<string, unknown>;
 
   @TagList()
   tags?: string[];
 
-  @OptionalTimestamp('When the run ended.')
+  @OptionalTimestamp('When the run ended.', EXAMPLE.endedAt)
   endedAt?: string;
 }
 
@@ -169,10 +171,15 @@ export class ListRunsQueryDto {
   errorType?: string;
 
   @ApiPropertyOptional({
-    description: 'Metadata equality, written `metadata.<key>=<value>` (e.g. `?metadata.customer=acme`); several keys must all match. Values compare as strings.',
+    description:
+      'Metadata equality: `metadata[<key>]=<value>` or `metadata.<key>=<value>` (e.g. `?metadata[customer]=acme`); several keys must all match. ' +
+      'Values compare as strings. In Swagger UI, type an object such as `{"customer": "acme"}`; `{}` filters nothing.',
     type: 'object',
     additionalProperties: { type: 'string' },
-  })
+    style: 'deepObject',
+    explode: true,
+    example: {},
+  } as never)
   @IsOptional()
   @IsMetadataFilter()
   @RawJson()
@@ -201,46 +208,46 @@ export class ListRunsQueryDto {
 }
 
 export class RunDto {
-  @ApiProperty({ format: 'uuid', description: 'Run id.' })
+  @ApiProperty({ format: 'uuid', description: 'Run id.', example: EXAMPLE.runId })
   id: string;
 
-  @ApiProperty({ description: 'Pipeline name.' })
+  @ApiProperty({ description: 'Pipeline name.', example: EXAMPLE.pipeline })
   pipeline: string;
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pipeline version, if given.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Pipeline version, if given.', example: EXAMPLE.pipelineVersion })
   pipelineVersion: string | null;
 
-  @ApiProperty({ enum: RUN_STATUSES, description: '`timed_out` is set by the server for runs left running too long.' })
+  @ApiProperty({ enum: RUN_STATUSES, description: '`timed_out` is set by the server for runs left running too long.', example: 'success' })
   status: string;
 
-  @JsonField('What the run was given (any JSON value).')
+  @JsonField('What the run was given (any JSON value).', EXAMPLE.runInput)
   input: unknown;
 
-  @JsonField('What the run produced (any JSON value).')
+  @JsonField('What the run produced (any JSON value).', EXAMPLE.runOutput)
   output: unknown;
 
-  @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the run failed, if it did.' })
+  @ApiProperty({ type: ErrorInfoDto, nullable: true, description: 'Why the run failed, if it did.', example: null })
   error: ErrorInfoDto | null;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form key/value context.' })
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form key/value context.', example: EXAMPLE.metadata })
   metadata: Record<string, unknown>;
 
-  @ApiProperty({ type: [String], description: 'Labels.' })
+  @ApiProperty({ type: [String], description: 'Labels.', example: EXAMPLE.tags })
   tags: string[];
 
-  @ApiProperty({ format: 'date-time', description: 'When the run started.' })
+  @ApiProperty({ format: 'date-time', description: 'When the run started.', example: EXAMPLE.startedAt })
   startedAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the run ended; null while running.' })
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the run ended; null while running.', example: EXAMPLE.endedAt })
   endedAt: string | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.' })
+  @ApiProperty({ nullable: true, type: Number, description: 'endedAt − startedAt in milliseconds; null while running.', example: EXAMPLE.durationMs })
   durationMs: number | null;
 
-  @ApiProperty({ format: 'date-time', description: 'When the server first stored the run.' })
+  @ApiProperty({ format: 'date-time', description: 'When the server first stored the run.', example: EXAMPLE.createdAt })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time', description: 'When the server last changed the run.' })
+  @ApiProperty({ format: 'date-time', description: 'When the server last changed the run.', example: EXAMPLE.updatedAt })
   updatedAt: string;
 }
 
@@ -248,6 +255,6 @@ export class RunPageDto {
   @ApiProperty({ type: [RunDto], description: 'This page of runs, newest first.' })
   items: RunDto[];
 
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.' })
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;
 }

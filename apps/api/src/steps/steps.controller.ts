@@ -1,8 +1,9 @@
 import { Body, Controller, Get, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { ProjectId } from '../auth/principal.js';
-import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
+import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
 import { StepsService } from './steps.service.js';
@@ -18,6 +19,7 @@ export class StepsController {
   @ProjectRoute('ingest')
   @ApiIdParam('runId', 'The run to add the step to.')
   @ApiOperation({ summary: 'Create a step in a run (idempotent by client id)' })
+  @ApiBodyExamples(CreateStepDto, { newStep: { summary: 'A filter step (add `parentStepId` to nest it)', value: REQUEST_EXAMPLE.createStep } })
   @ApiCreatedResponse({ type: StepDto, description: 'Created.' })
   @ApiOkResponse({ type: StepDto, description: 'A step with this id already existed; the fields sent were updated.' })
   @ApiErrors(400, 404, 409, 413)
@@ -36,6 +38,7 @@ export class StepsController {
   @ProjectRoute('ingest')
   @ApiIdParam('id', 'Step id.')
   @ApiOperation({ summary: 'Update a step: complete or fail it, merge metadata, report true candidate totals' })
+  @ApiBodyExamples(UpdateStepDto, { complete: { summary: 'Complete it with its reasoning and true totals', value: REQUEST_EXAMPLE.completeStep } })
   @ApiOkResponse({ type: StepDto })
   @ApiErrors(400, 404, 413)
   updateStep(@ProjectId() projectId: string, @Param('id', uuid) id: string, @Body() body: UpdateStepDto): Promise<StepDto> {

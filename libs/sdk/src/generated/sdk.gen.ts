@@ -126,7 +126,6 @@ export const createProject = <ThrowOnError extends boolean = false>(options: Opt
  * List runs, newest first, with filters and cursor paging
  */
 export const listRuns = <ThrowOnError extends boolean = false>(options?: Options<ListRunsData, ThrowOnError>) => (options?.client ?? client).get<ListRunsResponses, ListRunsErrors, ThrowOnError>({
-    querySerializer: { parameters: { metadata: { object: { style: 'form' } } } },
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/runs',
     ...options

@@ -1705,7 +1705,7 @@ export type ListRunsData = {
          */
         errorType?: string;
         /**
-         * Metadata equality, written `metadata.<key>=<value>` (e.g. `?metadata.customer=acme`); several keys must all match. Values compare as strings.
+         * Metadata equality: `metadata[<key>]=<value>` or `metadata.<key>=<value>` (e.g. `?metadata[customer]=acme`); several keys must all match. Values compare as strings. In Swagger UI, type an object such as `{"customer": "acme"}`; `{}` filters nothing.
          */
         metadata?: {
             [key: string]: string;
@@ -2022,7 +2022,7 @@ export type SearchStepsData = {
          */
         status?: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
         /**
-         * Only steps of runs of this pipeline.
+         * Only steps of runs of this pipeline, e.g. `competitor-selection`.
          */
         pipeline?: string;
         /**

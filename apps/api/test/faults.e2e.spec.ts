@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer, connect, type Server, type Socket } from 'node:net';
 import request from 'supertest';
 import { type DataSource, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
-import { describeError } from '../src/common/http-exception.filter.js';
+import { describeError } from '../src/common/describe-error.js';
 import { createDataSource } from '../src/database/data-source.js';
 import { createTestApp, type TestApp } from './harness.js';
 

@@ -229,7 +229,7 @@ describe('hostile input: regressions', () => {
     });
 
     it('answers a NOT NULL violation from the database as a 400, should a null get past validation', async () => {
-      const { describeError } = await import('../../src/common/http-exception.filter.js');
+      const { describeError } = await import('../../src/common/describe-error.js');
       const { QueryFailedError } = await import('typeorm');
       const error = Object.assign(new QueryFailedError('UPDATE', [], new Error('null value in column')), { code: '23502' });
       expect(describeError(error)?.body).toEqual({ statusCode: 400, error: 'INVALID_VALUE', message: 'A field that needs a value was sent as null' });

@@ -1,0 +1,48 @@
+import { Injectable } from '@nestjs/common';
+import type { Queryable } from '../database/queryable.js';
+import type { StoredState } from './ingest-plan.js';
+
+/** The SQL of the ingest module: the ids of applied events (ingest_events), and what a batch needs to read first. */
+@Injectable()
+export class IngestRepository {
+  /**
+   * Reads, in one statement, the batch's events applied before and the owners of the runs and
+   * steps it names. Event ids are probed one by one on the primary key (LIMIT keeps the lateral
+   * lookup a loop; see the note on project checks in database/queryable.ts for why the shape matters).
+   */
+  async findStoredState(db: Queryable, projectId: string, ids: { events: string[]; runs: string[]; steps: string[] }): Promise<StoredState> {
+    const rows: { kind: 'event' | 'run' | 'step'; id: string; project_id: string | null; ref: string }[] = await db.query(
+      `SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
+         FROM unnest($2::text[]) AS e(id)
+         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = $1 AND event_id = e.id LIMIT 1) seen
+       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY($3::uuid[])
+       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY($4::uuid[])`,
+      [projectId, ids.events, ids.runs, ids.steps],
+    );
+    const seen = new Map<string, number>();
+    const runOwners = new Map<string, { projectId: string; pipeline: string }>();
+    const stepOwners = new Map<string, { projectId: string; runId: string }>();
+    for (const r of rows) {
+      if (r.kind === 'event') seen.set(r.id, Number(r.ref));
+      else if (r.kind === 'run') runOwners.set(r.id, { projectId: r.project_id!, pipeline: r.ref });
+      else stepOwners.set(r.id, { projectId: r.project_id!, runId: r.ref });
+    }
+    return { seen, runOwners, stepOwners };
+  }
+
+  /** Remembers applied events with the status they answered (an id already remembered keeps its first). */
+  async rememberEvents(db: Queryable, projectId: string, applied: ReadonlyMap<string, number>): Promise<void> {
+    if (applied.size === 0) return;
+    await db.query(
+      `INSERT INTO ingest_events (project_id, event_id, status)
+       SELECT $1, e, s FROM unnest($2::text[], $3::smallint[]) AS t(e, s)
+       ON CONFLICT DO NOTHING`,
+      [projectId, [...applied.keys()], [...applied.values()]],
+    );
+  }
+
+  /** Forgets event ids older than the dedupe window; a replay after that is applied again (entity ids still upsert). */
+  async forgetEventsOlderThan(db: Queryable, hours: number): Promise<void> {
+    await db.query(`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => $1)`, [hours]);
+  }
+}

@@ -1,13 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { DECISIONS } from '../candidates/candidate.entity.js';
+import { DECISIONS, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { EvaluationDto } from '../candidates/candidates.dto.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
-import { RUN_STATUSES } from '../runs/run.entity.js';
 import { RunDto } from '../runs/runs.dto.js';
-import { STEP_TYPES } from '../steps/step.entity.js';
 
 const Ratio = (description: string) => [
   ApiPropertyOptional({ description, minimum: 0, maximum: 1, type: Number }),

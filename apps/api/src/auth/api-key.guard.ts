@@ -6,26 +6,12 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { secretsEqual } from './api-key.util.js';
-import type { EarlyAuthentication } from './authenticate-first.js';
 import type { AuthenticatedRequest } from './principal.js';
+import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
 import { ACCESS, type Access, REQUIRED_SCOPE, type Scope } from './scopes.js';
 
 const unauthorized = (message: string) =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
-
-/** The client's address as express sees it (X-Forwarded-For only through XRAY_TRUST_PROXY). */
-export const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
-
-/** Extracts the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(req: Request): string | undefined {
-  const auth = req.headers.authorization;
-  if (typeof auth === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (match) return match[1];
-  }
-  const header = req.headers['x-api-key'];
-  return typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
-}
 
 /**
  * The global guard. Every route is closed unless marked public; project routes need a project

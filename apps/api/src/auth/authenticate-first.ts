@@ -1,16 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '../config/config.js';
-import { clientAddress, presentedKey } from './api-key.guard.js';
+import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
 import { secretsEqual } from './api-key.util.js';
 import type { ApiKeysService, AuthResult } from './api-keys.service.js';
-
-/** What {@link authenticateFirst} learned, for the body parser and the guard. */
-export interface EarlyAuthentication {
-  /** The key's lookup (or its failure), reused by the guard: one query and one rate-limit count per request. */
-  earlyAuth?: { key: string; result: AuthResult | null } | { key: string; error: unknown };
-  /** The caller cannot be served: leave the body unread and unparsed. */
-  skipBody?: boolean;
-}
 
 const hasBody = (req: Request): boolean => {
   const length = req.headers['content-length'];

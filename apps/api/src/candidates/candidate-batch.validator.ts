@@ -1,7 +1,7 @@
 import type { ErrorDetail } from '../common/app-error.js';
 import { AppError } from '../common/app-error.js';
 import { jsonValueProblems } from '../common/validation.js';
-import { DECISIONS } from './candidate.entity.js';
+import { DECISIONS } from '../domain/vocabulary.js';
 import type { CandidateInputDto } from './candidates.dto.js';
 
 /**

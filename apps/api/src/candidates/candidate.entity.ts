@@ -1,10 +1,9 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import type { Decision } from '../domain/vocabulary.js';
 import { Project } from '../projects/project.entity.js';
 import { Run } from '../runs/run.entity.js';
 import { Step } from '../steps/step.entity.js';
 
-export const DECISIONS = ['accepted', 'rejected', 'selected'] as const;
-export type Decision = (typeof DECISIONS)[number];
 
 export interface Evaluation {
   check: string;

@@ -20,7 +20,7 @@ import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
-import { DECISIONS } from './candidate.entity.js';
+import { DECISIONS } from '../domain/vocabulary.js';
 
 export class EvaluationDto {
   @ApiProperty({ description: 'Name of the check, e.g. `price`.', maxLength: 200, example: 'price' })

@@ -1,31 +1,17 @@
-import { ENDING_STATUSES } from '../runs/run.entity.js';
+import { createdTimes, endChange } from '../domain/lifecycle.js';
 
-/**
- * How an update moves the end time, as updateStep/updateRun decide it: set to the endedAt
- * sent, end now (or at the event's time) if an ending status arrives, clear it when the
- * status goes back to running, or keep it.
- */
-export function endedAtChange(
-  dto: { status?: string; endedAt?: string },
-  eventTime?: Date,
-): { end_mode: 'set' | 'end' | 'clear' | 'keep'; ended_at?: string; event_time?: string } {
-  if (dto.endedAt !== undefined) return { end_mode: 'set', ended_at: new Date(dto.endedAt).toISOString() };
-  if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) return { end_mode: 'end', event_time: eventTime?.toISOString() };
-  if (dto.status === 'running') return { end_mode: 'clear' };
-  return { end_mode: 'keep' };
+/** The end-time rule (domain/lifecycle.ts) as the columns updatedColumns reads. */
+function endedAtColumns(dto: { status?: string; endedAt?: string }, eventTime?: Date): { end_mode: string; ended_at?: string; event_time?: string } {
+  const change = endChange(dto, eventTime);
+  if (change.mode === 'set') return { end_mode: 'set', ended_at: change.endedAt.toISOString() };
+  if (change.mode === 'end') return { end_mode: 'end', event_time: change.at?.toISOString() };
+  return { end_mode: change.mode };
 }
 
-/**
- * The times a new run or step starts with: startedAt as sent, else the event's time, else now;
- * ended at once (never before its start) when it is created with an ending status.
- */
-export function createdTimes(dto: { status?: string; startedAt?: string; eventTime?: Date }): { started_at: string; ended_at: string | null } {
-  const startedAt = dto.startedAt ? new Date(dto.startedAt) : (dto.eventTime ?? new Date());
-  const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
-  return {
-    started_at: startedAt.toISOString(),
-    ended_at: ending ? new Date(Math.max(startedAt.getTime(), (dto.eventTime ?? new Date()).getTime())).toISOString() : null,
-  };
+/** A new row's start and end (domain/lifecycle.ts) as jsonb_to_recordset columns. */
+export function createdTimeColumns(dto: { status?: string; startedAt?: string; eventTime?: Date }): { started_at: string; ended_at: string | null } {
+  const { startedAt, endedAt } = createdTimes(dto);
+  return { started_at: startedAt.toISOString(), ended_at: endedAt?.toISOString() ?? null };
 }
 
 /** A field an update may carry: its key in the request, its column, and how it is written. */
@@ -48,7 +34,7 @@ export const SHARED_UPDATE_FIELDS: UpdateField[] = [
  * The columns an update writes (its fields, then ended_at), as SQL over the row's current
  * values (`cur`, a table alias) and the update's columns, named `${u}d` (the fields as sent:
  * only those present are written), `${u}end_mode`, `${u}ended_at` and `${u}event_time` (see
- * endedAtChange). One definition serves the grouped UPDATE of existing rows and the insert of
+ * domain/lifecycle.ts). One definition serves the grouped UPDATE of existing rows and the insert of
  * new rows with their update already applied, so both leave the same row.
  */
 export function updatedColumns(fields: UpdateField[], cur: string, u: string): [column: string, sql: string][] {
@@ -79,7 +65,7 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): [
 
 /** An update's columns for updatedColumns, their names starting with `prefix`. */
 export function updateColumns(prefix: string, dto: object & { status?: string; endedAt?: string }, eventTime?: Date): Record<string, unknown> {
-  const { end_mode, ended_at, event_time } = endedAtChange(dto, eventTime);
+  const { end_mode, ended_at, event_time } = endedAtColumns(dto, eventTime);
   return { [`${prefix}d`]: dto, [`${prefix}end_mode`]: end_mode, [`${prefix}ended_at`]: ended_at, [`${prefix}event_time`]: event_time };
 }
 

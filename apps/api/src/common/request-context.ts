@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { AuthenticatedRequest } from '../auth/principal.js';
 import type { JsonLogger } from './json-logger.js';
+
+/** Who called, as the auth guard records it on the request (read here for the request log line only). */
+interface CallerRequest {
+  principal?: { kind: string; projectId?: string; keyId?: string };
+}
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -19,7 +23,7 @@ export function requestContext(logger?: JsonLogger) {
     if (logger?.enabled('info')) {
       const started = process.hrtime.bigint();
       res.on('finish', () => {
-        const principal = (req as AuthenticatedRequest).principal;
+        const principal = (req as CallerRequest).principal;
         logger.write(res.statusCode >= 500 ? 'error' : 'info', {
           context: 'http',
           requestId: id,

@@ -1,4 +1,5 @@
 import type { CandidateInputDto } from '../candidates/candidates.dto.js';
+import { isKept } from '../domain/vocabulary.js';
 import type { CreateRunDto, UpdateRunDto } from '../runs/runs.dto.js';
 import type { CreateStepDto, UpdateStepDto } from '../steps/steps.dto.js';
 import { failedEvent, type IngestEvent, type Operation } from './ingest-envelope.js';
@@ -338,7 +339,7 @@ function candidateCounts(slots: Slot[], inserting: ReadonlySet<string>): Map<str
     const c = counts.get(op.stepId) ?? { in: 0, out: 0 };
     for (const candidate of op.candidates) {
       c.in++;
-      if (candidate.decision !== 'rejected') c.out++;
+      if (isKept(candidate.decision)) c.out++;
     }
     counts.set(op.stepId, c);
   }

@@ -1,13 +1,7 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { Project } from '../projects/project.entity.js';
 
-export const RUN_STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-/** Statuses a client may set; `timed_out` is set only by the server. */
-export const CLIENT_STATUSES = ['running', 'success', 'error', 'cancelled'] as const;
-/** Statuses that end a run or step (and set its end time). */
-export const ENDING_STATUSES: readonly string[] = ['success', 'error', 'cancelled', 'timed_out'];
-export type ClientStatus = (typeof CLIENT_STATUSES)[number];
+import type { RunStatus } from '../domain/vocabulary.js';
 
 export interface ErrorInfo {
   type?: string;

@@ -27,7 +27,7 @@ import {
 import { JsonField } from '../common/dto-helpers.js';
 import { RawJson } from '../common/validation.js';
 import { EXAMPLE } from '../common/examples.js';
-import { CLIENT_STATUSES, RUN_STATUSES } from './run.entity.js';
+import { CLIENT_STATUSES, RUN_STATUSES } from '../domain/vocabulary.js';
 
 export class ErrorInfoDto {
   @ApiPropertyOptional({ description: 'Error class or category, e.g. `TimeoutError`.', maxLength: 200, example: EXAMPLE.error.type })

@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
-import { createdTimes, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { createdTimeColumns, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
-import { ENDING_STATUSES } from './run.entity.js';
+import { createdTimes } from '../domain/lifecycle.js';
+import { isEnding } from '../domain/vocabulary.js';
 import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 
 
@@ -96,7 +97,8 @@ export class RunsService {
   /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
   async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<{ run: RunDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
-    const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+    const ending = isEnding(dto.status);
+    const times = createdTimes({ ...dto, eventTime });
     const params: unknown[] = [
       id,
       projectId,
@@ -107,7 +109,8 @@ export class RunsService {
       json(dto.output) ?? null,
       json(dto.metadata ?? {}),
       dto.tags ?? [],
-      dto.startedAt ? new Date(dto.startedAt) : (eventTime ?? new Date()),
+      times.startedAt,
+      times.endedAt,
     ];
     // On a replay, only the fields present in the request are written; metadata merges.
     const update = new Assignments(params)
@@ -125,8 +128,7 @@ export class RunsService {
 
     const rows: (RunRow & { inserted: boolean })[] = await db.query(
       `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::text[], $10,
-               CASE WHEN $5 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $10) END)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::text[], $10, $11)
        ON CONFLICT (id) DO UPDATE SET ${update.parts.join(', ')}
        WHERE runs.project_id = EXCLUDED.project_id
        RETURNING ${RUN_COLUMNS}, (xmax = 0) AS inserted`,
@@ -159,7 +161,7 @@ export class RunsService {
         output: dto.output === undefined ? null : dto.output,
         metadata: dto.metadata ?? {},
         tags: dto.tags ?? [],
-        ...createdTimes(dto),
+        ...createdTimeColumns(dto),
         ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
       };
     });
@@ -208,7 +210,7 @@ export class RunsService {
       .raw('updated_at = now()');
     if (dto.metadata !== undefined) set.raw(`metadata = metadata || ${set.param(json(dto.metadata))}::jsonb`);
     if (dto.endedAt !== undefined) set.set('ended_at', new Date(dto.endedAt));
-    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) {
+    else if (isEnding(dto.status)) {
       set.raw(`ended_at = COALESCE(ended_at, GREATEST(${eventTime ? `${set.param(eventTime)}::timestamptz` : 'now()'}, started_at))`);
     }
     else if (dto.status === 'running') set.raw('ended_at = NULL');

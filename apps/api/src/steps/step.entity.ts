@@ -1,9 +1,7 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
 import { Project } from '../projects/project.entity.js';
-import { type ErrorInfo, Run, type RunStatus } from '../runs/run.entity.js';
-
-export const STEP_TYPES = ['llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom'] as const;
-export type StepType = (typeof STEP_TYPES)[number];
+import type { RunStatus, StepType } from '../domain/vocabulary.js';
+import { type ErrorInfo, Run } from '../runs/run.entity.js';
 
 /** One unit of work inside a run; steps nest through `parentStepId`. */
 @Entity({ name: 'steps' })

@@ -3,10 +3,9 @@ import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
-import { CLIENT_STATUSES, RUN_STATUSES } from '../runs/run.entity.js';
+import { CLIENT_STATUSES, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
 import { EXAMPLE } from '../common/examples.js';
-import { STEP_TYPES } from './step.entity.js';
 
 const MAX_COUNT = 2_000_000_000;
 

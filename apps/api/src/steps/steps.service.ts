@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
-import { createdTimes, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { createdTimeColumns, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
 import type { Queryable } from '../database/queryable.js';
-import { ENDING_STATUSES } from '../runs/run.entity.js';
+import { createdTimes } from '../domain/lifecycle.js';
+import { isEnding } from '../domain/vocabulary.js';
 import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
 
 interface StepRow {
@@ -93,7 +94,8 @@ export class StepsService {
       }
     }
 
-    const ending = dto.status !== undefined && ENDING_STATUSES.includes(dto.status);
+    const ending = isEnding(dto.status);
+    const times = createdTimes({ ...dto, eventTime });
     const updates = ['updated_at = now()', 'name = EXCLUDED.name'];
     for (const [field, column] of [
       ['type', 'type'],
@@ -112,8 +114,7 @@ export class StepsService {
     const rows: (StepRow & { inserted: boolean })[] = await db.query(
       `INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
                           metadata, started_at, ended_at, position, pipeline)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12,
-               CASE WHEN $7 IN ('success', 'error', 'cancelled') THEN GREATEST(now(), $12) END,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $14,
                (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
                  WHERE run_id = $3 AND parent_step_id IS NOT DISTINCT FROM $4::uuid), $13)
        ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}
@@ -131,8 +132,9 @@ export class StepsService {
         json(dto.output) ?? null,
         dto.reasoning ?? null,
         json(dto.metadata ?? {}),
-        dto.startedAt ? new Date(dto.startedAt) : (eventTime ?? new Date()),
+        times.startedAt,
         check.run_pipeline,
+        times.endedAt,
       ],
     );
     if (rows.length === 0) throw new AppError(409, 'ID_CONFLICT', `Step id ${id} is already used outside this run; choose another id`);
@@ -172,7 +174,7 @@ export class StepsService {
         output: dto.output === undefined ? null : dto.output,
         reasoning: dto.reasoning ?? null,
         metadata: dto.metadata ?? {},
-        ...createdTimes(dto),
+        ...createdTimeColumns(dto),
         ord: i,
         stored_in: dto.stored?.in ?? 0,
         stored_out: dto.stored?.out ?? 0,
@@ -242,7 +244,7 @@ export class StepsService {
     set('reported_in', dto.candidatesIn);
     set('reported_out', dto.candidatesOut);
     if (dto.endedAt !== undefined) set('ended_at', new Date(dto.endedAt));
-    else if (dto.status !== undefined && ENDING_STATUSES.includes(dto.status)) {
+    else if (isEnding(dto.status)) {
       let end = 'now()';
       if (eventTime) {
         params.push(eventTime);

@@ -6,7 +6,6 @@ import { createTestApp, expectError, type TestApp, usingRealPostgres } from './h
 describe('team deployments', () => {
   let t: TestApp;
   let admin: string;
-  let projectId: string;
   const as = (key: string) => ({ Authorization: `Bearer ${key}` });
   const newKey = async (scopes: string[], extra: Record<string, unknown> = {}) => {
     const res = await request(t.http).post('/v1/api-keys').set(as(admin)).send({ name: `${scopes.join('+')} key`, scopes, ...extra });
@@ -18,7 +17,6 @@ describe('team deployments', () => {
     t = await createTestApp();
     const p = await t.newProject('team');
     admin = p.key;
-    projectId = p.id;
   });
   afterAll(async () => t?.close());
 

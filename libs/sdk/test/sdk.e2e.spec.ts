@@ -208,7 +208,8 @@ describe('SDK against the real server', () => {
       proxy = createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', async () => {
+        req.on('end', () => void forward());
+        const forward = async () => {
           try {
             const upstream = await fetch(`${baseUrl}${req.url}`, {
               method: req.method,
@@ -227,7 +228,7 @@ describe('SDK against the real server', () => {
           } catch {
             req.socket.destroy();
           }
-        });
+        };
       });
       await new Promise<void>((resolve) => proxy!.listen(proxyPort, '127.0.0.1', resolve));
     };

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '../config/config.js';
 import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
 import { secretsEqual } from './api-key.util.js';
-import type { ApiKeysService, AuthResult } from './api-keys.service.js';
+import type { ApiKeysService } from './api-keys.service.js';
 
 const hasBody = (req: Request): boolean => {
   const length = req.headers['content-length'];

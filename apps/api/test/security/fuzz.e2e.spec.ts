@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import { createTestApp, type TestApp, usingRealPostgres } from '../harness.js';

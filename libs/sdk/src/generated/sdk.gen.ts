@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -98,6 +98,17 @@ export const ingestEvents = <ThrowOnError extends boolean = false>(options: Opti
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * List the project’s pipelines with their run counts, most recently run first
+ *
+ * For pickers and filters: `?q=selection` finds `competitor-selection`. Reads rollups, so it stays fast on projects with millions of runs.
+ */
+export const listPipelines = <ThrowOnError extends boolean = false>(options?: Options<ListPipelinesData, ThrowOnError>) => (options?.client ?? client).get<ListPipelinesResponses, ListPipelinesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/pipelines',
+    ...options
 });
 
 /**

@@ -601,6 +601,28 @@ export type PipelineAnalyticsDto = {
     timeSeries: TimeSeriesDto;
 };
 
+export type PipelineListDto = {
+    /**
+     * Pipelines with at least one run, most recently run first (then by name).
+     */
+    items: Array<PipelineSummaryDto>;
+};
+
+export type PipelineSummaryDto = {
+    /**
+     * Pipeline name, as runs record it.
+     */
+    name: string;
+    /**
+     * Runs of the pipeline stored in the project.
+     */
+    runCount: number;
+    /**
+     * When the pipeline’s latest run started (`startedAt` of its newest run).
+     */
+    lastRunAt: string | null;
+};
+
 export type ProjectDto = {
     /**
      * Project id.
@@ -1611,6 +1633,49 @@ export type IngestEventsResponses = {
 };
 
 export type IngestEventsResponse = IngestEventsResponses[keyof IngestEventsResponses];
+
+export type ListPipelinesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only pipelines whose name contains this text, ignoring case.
+         */
+        q?: string;
+        /**
+         * At most this many pipelines, 1–1000 (default 200).
+         */
+        limit?: number;
+    };
+    url: '/v1/pipelines';
+};
+
+export type ListPipelinesErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListPipelinesError = ListPipelinesErrors[keyof ListPipelinesErrors];
+
+export type ListPipelinesResponses = {
+    200: PipelineListDto;
+};
+
+export type ListPipelinesResponse = ListPipelinesResponses[keyof ListPipelinesResponses];
 
 export type ListProjectsData = {
     body?: never;

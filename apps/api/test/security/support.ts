@@ -30,8 +30,11 @@ export interface Operation {
   body?: Schema;
   /** Response schemas by status code. */
   responses: Record<string, Schema | undefined>;
-  /** `x-required-scope`, or `root` / `root-or-read` for project management, `public` for health. */
-  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin';
+  /**
+   * `x-required-scope` (`any`: every valid key, root included), or `root` / `root-or-read` for
+   * project management, `public` for health.
+   */
+  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin' | 'any';
 }
 
 export interface Schema {

@@ -540,6 +540,37 @@ export type IngestResultDto = {
     error?: ErrorResponseDto;
 };
 
+export type KeyInfoDto = {
+    /**
+     * True for the operator’s root key (XRAY_ROOT_KEY), which manages projects and belongs to none.
+     */
+    root: boolean;
+    /**
+     * The key’s project; null for the root key.
+     */
+    projectId: string | null;
+    /**
+     * Name of the key’s project; null for the root key.
+     */
+    projectName: string | null;
+    /**
+     * The key’s id (as listed by `listApiKeys`); null for the root key.
+     */
+    keyId: string | null;
+    /**
+     * The key’s name; null for the root key.
+     */
+    keyName: string | null;
+    /**
+     * What the key may do (`admin` implies `ingest` and `read`); empty for the root key, which has no project scope.
+     */
+    scopes: Array<'ingest' | 'read' | 'admin'>;
+    /**
+     * When the key stops working; null if it does not expire (and for the root key).
+     */
+    expiresAt: string | null;
+};
+
 export type LiveDto = {
     /**
      * Always ok while the process answers.
@@ -1529,6 +1560,32 @@ export type RevokeApiKeyResponses = {
 };
 
 export type RevokeApiKeyResponse = RevokeApiKeyResponses[keyof RevokeApiKeyResponses];
+
+export type GetKeyInfoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/key';
+};
+
+export type GetKeyInfoErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetKeyInfoError = GetKeyInfoErrors[keyof GetKeyInfoErrors];
+
+export type GetKeyInfoResponses = {
+    200: KeyInfoDto;
+};
+
+export type GetKeyInfoResponse = GetKeyInfoResponses[keyof GetKeyInfoResponses];
 
 export type SearchCandidatesData = {
     body?: never;

@@ -91,7 +91,18 @@ export const keysRoute = createRoute({
 
 const routeTree = rootRoute.addChildren([indexRoute, runsRoute, runRoute, itemsRoute, stepsRoute, compareRoute, analyticsIndexRoute, analyticsRoute, keysRoute]);
 
-export const router = createRouter({ routeTree, basepath: '/ui', defaultPreload: false, scrollRestoration: false });
+/** Plain `?a=b` query strings (the default JSON-encodes values such as "0.9"), so links stay readable. */
+function parseSearch(search: string): Record<string, unknown> {
+  return Object.fromEntries(new URLSearchParams(search.startsWith('?') ? search.slice(1) : search));
+}
+function stringifySearch(search: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(search)) if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export const router = createRouter({ routeTree, basepath: '/ui', defaultPreload: false, scrollRestoration: false, parseSearch, stringifySearch });
 
 declare module '@tanstack/react-router' {
   interface Register {

@@ -64,7 +64,9 @@ export async function call<T>(request: Promise<Result<T>>): Promise<T> {
   }
   const res = result.response;
   if (res && res.ok && result.error === undefined) {
-    if (outage.get()) outage.set(null);
+    // Another call succeeding meanwhile does not end an outage; a success after the retry time does.
+    const o = outage.get();
+    if (o && Date.now() >= o.retryAt - 50) outage.set(null);
     return result.data as T;
   }
   const status = res?.status ?? 0;

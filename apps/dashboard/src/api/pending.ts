@@ -1,4 +1,4 @@
-// TEMPORARY: operations the API is gaining (getKeyInfo, listRunSteps, getCandidate); typed
+// TEMPORARY: operations the API is gaining (listRunSteps, getCandidate); typed
 // calls replace this once the SDK is regenerated with them.
 import * as sdk from './sdk.js';
 
@@ -9,6 +9,5 @@ const op = (name: string): Op => (options) => {
   if (!f) return Promise.reject(new Error(`The SDK has no ${name} yet`));
   return f(options);
 };
-export const getKeyInfo = op('getKeyInfo');
 export const listRunSteps = op('listRunSteps');
 export const getCandidate = op('getCandidate');

@@ -1,16 +1,9 @@
 import { useSyncExternalStore } from 'react';
 import { api, call, setApiKey, unauthorized } from './client.js';
-import * as pending from './pending.js';
+import * as sdk from './sdk.js';
+import type { KeyInfoDto } from './sdk.js';
 
-export interface KeyInfo {
-  root: boolean;
-  projectId: string | null;
-  projectName: string | null;
-  keyId: string | null;
-  keyName: string | null;
-  scopes: string[];
-  expiresAt: string | null;
-}
+export type KeyInfo = KeyInfoDto;
 
 const STORAGE = 'xray.apiKey';
 
@@ -38,7 +31,7 @@ export function storedKey(): string | null {
 /** Asks the API who this key is; throws ApiFailure (401 for a bad key). */
 export async function fetchKeyInfo(key: string): Promise<KeyInfo> {
   setApiKey(key);
-  return (await call(pending.getKeyInfo({ client: api }))) as KeyInfo;
+  return call(sdk.getKeyInfo({ client: api }));
 }
 
 export async function signIn(key: string, remember: boolean): Promise<KeyInfo> {

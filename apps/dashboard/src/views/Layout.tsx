@@ -53,7 +53,7 @@ export function Layout() {
   const info = session.info;
   const isAdmin = hasScope(info, 'admin');
   const canRead = hasScope(info, 'read');
-  const fill = /^\/ui\/runs\/[^/]+$/.test(pathname);
+  const fill = /\/runs\/[^/]+\/?$/.test(pathname);
   return (
     <div className="app">
       <header className="topbar">
@@ -92,7 +92,7 @@ export function Layout() {
       </header>
       <OutageBanner />
       <main className={fill ? 'fill' : undefined}>
-        {canRead || pathname.startsWith('/ui/settings') ? (
+        {canRead || pathname.includes('/settings/') ? (
           <Suspense fallback={<Loading />}>
             <Outlet />
           </Suspense>

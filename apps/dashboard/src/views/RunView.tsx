@@ -65,13 +65,15 @@ export function RunView() {
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW, overscan: 12 });
 
+  // Keep the selected step in view (a deep link to a step far down a big tree, or j/k).
+  useEffect(() => {
+    if (selectedIndex >= 0) virtual.scrollToIndex(selectedIndex, { align: 'auto' });
+  }, [selectedIndex, virtual]);
+
   useListKeys({
     count: rows.length,
     index: selectedIndex,
-    onMove: (i) => {
-      selectStep(rows[i].step.id);
-      virtual.scrollToIndex(i, { align: 'auto' });
-    },
+    onMove: (i) => selectStep(rows[i].step.id),
     onOpen: (i) => {
       const r = rows[i];
       if (r.hasChildren) setCollapsed((c) => toggled(c, r.step.id));
@@ -142,12 +144,13 @@ export function RunView() {
                       type="button"
                       className="drop"
                       onClick={() => selectStep(f.id, { decision: 'rejected' })}
-                      aria-label={`${f.name}: ${fmtInt(f.in)} in, ${fmtInt(f.out)} out, ${fmtInt(f.dropped)} dropped; show rejected candidates`}
+                      title={`${f.name}: show the rejected candidates`}
                     >
                       <span className="funnel-nums">
                         {fmtInt(f.in)} → {fmtInt(f.out)}
                       </span>{' '}
                       <span className={f.flag ? 'check-failed' : 'muted'}>−{fmtInt(f.dropped)}</span>
+                      <span className="sr-only"> dropped: show rejected candidates of {f.name}</span>
                     </button>
                   </div>
                 ))}
@@ -276,7 +279,7 @@ function RunHeader({ run }: { run: RunAnswer }) {
         </div>
       ) : null}
       {open ? (
-        <div className="run-layout" style={{ gridTemplateColumns: '1fr 1fr 1fr', marginBottom: 8 }}>
+        <div className="details-grid">
           <div>
             <h3>Input</h3>
             <JsonBlock value={run.input} name="run-input" />

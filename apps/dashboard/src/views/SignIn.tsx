@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { ApiFailure } from '../api/client.js';
+import { ApiFailure, unauthorized } from '../api/client.js';
 import { signIn } from '../api/session.js';
 
 export function SignIn({ message }: { message: string | null }) {
@@ -16,7 +16,9 @@ export function SignIn({ message }: { message: string | null }) {
     try {
       await signIn(key, remember);
     } catch (err) {
-      // Never echo the key back.
+      // Never echo the key back, nor keep it in the field; a failed sign-in is not a lost session.
+      unauthorized.set(null);
+      setKey('');
       setError(
         err instanceof ApiFailure && err.status === 401
           ? 'This key is not valid: it is unknown, revoked or expired.'

@@ -1,5 +1,5 @@
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
-import { useNavigate } from '@tanstack/react-router';
+import { Link, useNavigate } from '@tanstack/react-router';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState } from 'react';
 import { api, call } from '../api/client.js';
@@ -193,7 +193,11 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
                     {isOpen ? '▾' : '▸'}
                   </button>
                 </span>
-                <span role="cell" className="mono" title={c.key}>{c.key}</span>
+                <span role="cell" className="mono" title={c.key}>
+                  <Link to="/items" search={{ key: c.key }} aria-label={`Lineage of ${c.key} across runs`}>
+                    {c.key}
+                  </Link>
+                </span>
                 <span role="cell"><DecisionBadge decision={c.decision} /></span>
                 <span role="cell" className="num">{c.score ?? ''}</span>
                 <span role="cell" className="num">{c.rank ?? ''}</span>

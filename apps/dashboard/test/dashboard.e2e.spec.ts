@@ -251,6 +251,7 @@ describe('dashboard in the browser', () => {
       // j moves through the tree; the selection follows in the URL
       await w.page.keyboard.press('j');
       await w.page.waitForURL(/step=/);
+      await w.page.getByTestId('step-panel').waitFor();
       const t1 = Date.now();
       await w.page.goto(`${origin}/ui/runs/${data.large.runId}?step=${data.large.hugeStepId}`);
       const rows = w.page.getByTestId('candidate-row');

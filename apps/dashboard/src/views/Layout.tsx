@@ -96,6 +96,10 @@ export function Layout() {
           <Suspense fallback={<Loading />}>
             <Outlet />
           </Suspense>
+        ) : info.root ? (
+          <div className="error-box" role="alert">
+            This is the operator (root) key: it manages projects, not a project's runs. Sign in with a project API key to use the dashboard.
+          </div>
         ) : (
           <div className="error-box" role="alert">
             This key has the scopes {info.scopes.join(', ') || 'none'}; the dashboard's views need the <b>read</b> scope (or admin).

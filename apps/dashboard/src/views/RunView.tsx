@@ -149,7 +149,9 @@ export function RunView() {
                       <span className="funnel-nums">
                         {fmtInt(f.in)} → {fmtInt(f.out)}
                       </span>{' '}
-                      <span className={f.flag ? 'check-failed' : 'muted'}>−{fmtInt(f.dropped)}</span>
+                      <span className={f.flag === 'none-dropped' ? 'flag-none' : f.flag ? 'check-failed' : 'muted'} title={f.flag ? f.flag.replace('-', ' ') : undefined}>
+                        −{fmtInt(f.dropped)}
+                      </span>
                       <span className="sr-only"> dropped: show rejected candidates of {f.name}</span>
                     </button>
                   </div>

@@ -34,6 +34,12 @@ describe('item lineage grid', () => {
     ]);
   });
 
+  it('orders steps that share a time (one ingest batch) by the reversed, newest-first listing', () => {
+    const same = '2026-01-01T00:00:00Z';
+    const g = buildLineage([ev('r', 'select', 'selected', same), ev('r', 'rank', 'accepted', same), ev('r', 'search', 'accepted', same)]);
+    expect(g.steps).toEqual(['search', 'rank', 'select']);
+  });
+
   it('marks where the deciding reason or decision changed from the previous run', () => {
     const g = buildLineage(items);
     const cat = g.cells[1];

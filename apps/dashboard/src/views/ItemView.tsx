@@ -65,7 +65,7 @@ export function ItemView() {
                   {grid.runs.map((r) => (
                     <th key={r.runId} scope="col">
                       <Link to="/runs/$runId" params={{ runId: r.runId }} title={`${r.pipeline} · ${fmtTime(r.at)}`} className="mono">
-                        {shortId(r.runId).slice(0, 8)}
+                        …{r.runId.slice(-6)}
                       </Link>
                     </th>
                   ))}

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { getCandidateSummary, getPipelineAnalytics, getRun, revokeApiKey, XrayClient } from '@xray-sys/sdk';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,9 @@ import { newKey, seed, XSS, type Seeded } from './seed.js';
  * reasons. Every page fails its test on a console error, a failed request or an unexpected
  * HTTP error.
  */
+// Under `npm test` other suites share the 2 cores: give each browser step room.
+jest.setTimeout(120_000);
+
 describe('dashboard in the browser', () => {
   let t: TestApp;
   let origin: string;
@@ -49,6 +53,7 @@ describe('dashboard in the browser', () => {
 
   const open = async (path: string, ctx = context): Promise<Watched> => {
     const w = await watchedPage(ctx, origin);
+    w.page.setDefaultTimeout(45_000);
     await w.page.goto(`${origin}${path}`);
     return w;
   };

@@ -50,8 +50,8 @@ const JSON_STYLES = {
 
 /** Above this many characters of JSON text a payload shows a preview, "show all" and "download". */
 export const JSON_GATE = 100_000;
-/** Above this the tree viewer is never used (plain text only): building it would freeze the tab. */
-const TREE_LIMIT = 400_000;
+/** Above the gate, "show all" renders plain text: a tree of that many nodes would freeze the tab. */
+const TREE_LIMIT = JSON_GATE;
 
 /**
  * A JSON payload, rendered as text (never HTML). Big ones are gated: a preview first, the full

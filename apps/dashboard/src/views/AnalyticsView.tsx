@@ -164,7 +164,8 @@ function RunsChart({ points }: { points: TimePointDto[] }) {
         ],
         series: [
           {},
-          { label: 'errors (stacked on top)', stroke: color('--err'), fill: color('--err'), paths: bars, points: { show: false } },
+          // Drawn as the total, so the red above the green is the errors; the legend shows the error count.
+          { label: 'errors', stroke: color('--err'), fill: color('--err'), paths: bars, points: { show: false }, value: (_u, _v, _s, i) => (i == null ? '--' : String(points[i].errors)) },
           { label: 'other runs', stroke: color('--ok'), fill: color('--ok'), paths: bars, points: { show: false } },
         ],
       },

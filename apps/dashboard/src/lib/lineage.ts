@@ -9,7 +9,8 @@ export interface Evaluation {
   reason: string | null;
   score: number | null;
   createdAt: string;
-  evaluations?: { check: string; passed: boolean; detail?: string }[] | null;
+  /** Per-check results; a preview string when the list cut them short. */
+  evaluations?: { check: string; passed: boolean; detail?: string }[] | string | null;
 }
 
 export interface LineageCell {
@@ -29,9 +30,11 @@ export interface LineageGrid {
 /** The text a reader compares: the reason, or the failed checks when no reason was given. */
 export function decidingReason(e: Evaluation): string {
   if (e.reason) return e.reason;
-  const failed = (e.evaluations ?? []).filter((c) => !c.passed);
+  if (typeof e.evaluations === 'string') return e.evaluations;
+  const checks = e.evaluations ?? [];
+  const failed = checks.filter((c) => !c.passed);
   if (failed.length) return failed.map((c) => (c.detail ? `${c.check}: ${c.detail}` : c.check)).join('; ');
-  const passed = (e.evaluations ?? []).filter((c) => c.passed && c.detail);
+  const passed = checks.filter((c) => c.passed && c.detail);
   return passed.map((c) => `${c.check}: ${c.detail}`).join('; ');
 }
 

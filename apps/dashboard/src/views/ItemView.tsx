@@ -132,7 +132,7 @@ export function ItemView() {
                   <td className="num">{e.score ?? ''}</td>
                   <td className="wrap">
                     {e.reason ?? ''}
-                    {(e.evaluations ?? []).map((c, j) => (
+                    {(Array.isArray(e.evaluations) ? e.evaluations : []).map((c, j) => (
                       <span key={j} className={c.passed ? 'check-passed' : 'check-failed'} style={{ marginLeft: 6 }}>
                         {c.passed ? '✓' : '✗'} {c.check}
                         {c.detail ? `: ${c.detail}` : ''}

@@ -4,8 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
-import * as pending from '../api/pending.js';
-import type { RunDetailDto, StepNodeDto } from '../api/sdk.js';
+import type { RunDetailDto, StepListItemDto, StepNodeDto } from '../api/sdk.js';
 import { ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.js';
 import { useListKeys } from '../components/keys.js';
 import { buildFunnel, countsBadge, fmtInt } from '../lib/funnel.js';
@@ -16,8 +15,8 @@ import { StepPanel } from './StepPanel.js';
 const route = getRouteApi('/runs/$runId');
 const ROW = 28;
 
-type Node = StepNodeDto & { truncated?: string[] };
-type RunAnswer = RunDetailDto & { stepCount?: number; stepsTruncated?: boolean };
+type Node = StepNodeDto;
+type RunAnswer = RunDetailDto;
 
 export function RunView() {
   const { runId } = route.useParams();
@@ -25,7 +24,7 @@ export function RunView() {
   const navigate = useNavigate({ from: '/runs/$runId' });
   const run = useQuery({
     queryKey: ['run', runId],
-    queryFn: async () => (await call(sdk.getRun({ client: api, path: { id: runId }, query: { stepLimit: 1000 } as never }))) as RunAnswer,
+    queryFn: () => call(sdk.getRun({ client: api, path: { id: runId }, query: { stepLimit: 1000 } })),
     refetchInterval: (q) => (q.state.data?.status === 'running' ? 3000 : false),
   });
   // A big run's tree comes bounded; the rest is fetched on demand as a flat, paged list.
@@ -34,11 +33,11 @@ export function RunView() {
     queryKey: ['run-steps', runId],
     enabled: loadAll && Boolean(run.data?.stepsTruncated),
     queryFn: async () => {
-      const all: Node[] = [];
+      const all: StepListItemDto[] = [];
       let cursor: string | undefined;
       do {
-        const page = await call(pending.listRunSteps({ client: api, path: { runId }, query: { limit: 1000, cursor } }));
-        all.push(...(page.items as unknown as Node[]));
+        const page = await call(sdk.listRunSteps({ client: api, path: { runId }, query: { limit: 1000, cursor } }));
+        all.push(...page.items);
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
       return buildTree(all) as unknown as Node[];

@@ -15,7 +15,7 @@ const STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as co
 type Search = ReturnType<typeof route.useSearch>;
 
 /** Optional counters some list answers carry (steps, candidates); shown when present. */
-type RunRow = RunDto & { stepCount?: number; candidateCount?: number; truncated?: string[] };
+type RunRow = RunDto & { stepCount?: number; candidateCount?: number };
 
 export function RunsView() {
   const search = route.useSearch();

@@ -4,14 +4,16 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
-import * as pending from '../api/pending.js';
-import type { CandidateDto } from '../api/sdk.js';
+import type { CandidateListItemDto, EvaluationDto } from '../api/sdk.js';
 import { DecisionBadge, ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.js';
 import { fmtDuration, fmtPct, fmtTime } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
 
 const DECISIONS = ['accepted', 'rejected', 'selected'] as const;
-type Candidate = CandidateDto & { truncated?: string[] };
+type Candidate = CandidateListItemDto;
+
+/** A list item's evaluations, unless they were replaced by a preview (then the full item has them). */
+const checksOf = (v: unknown): EvaluationDto[] => (Array.isArray(v) ? (v as EvaluationDto[]) : []);
 
 interface CaptureInfo {
   capture?: string;
@@ -174,7 +176,7 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
           {virtualItems.map((v) => {
             const c = items[v.index];
             const isOpen = open.has(c.key);
-            const failed = (c.evaluations ?? []).filter((e) => !e.passed);
+            const failed = checksOf(c.evaluations).filter((e) => !e.passed);
             return (
               <div key={v.key} ref={virtual.measureElement} data-index={v.index} className="cand-row" role="row" style={{ transform: `translateY(${v.start}px)` }} data-testid="candidate-row">
                 <span role="cell">
@@ -223,23 +225,24 @@ function CandidateDetail({ stepId, c }: { stepId: string; c: Candidate }) {
   const full = useQuery({
     queryKey: ['candidate', stepId, c.key],
     enabled: needsFull,
-    queryFn: () => call(pending.getCandidate({ client: api, path: { stepId, key: c.key } })),
+    queryFn: () => call(sdk.getCandidate({ client: api, path: { stepId, key: c.key } })),
   });
   const shown = needsFull ? full.data : c;
+  const checks = checksOf(shown?.evaluations);
   return (
     <div className="cand-detail" role="cell">
-      {c.evaluations?.length ? (
+      {checks.length ? (
         <ul style={{ margin: '0 0 6px', paddingLeft: 18 }}>
-          {c.evaluations.map((e, i) => (
+          {checks.map((e, i) => (
             <li key={i} className={e.passed ? 'check-passed' : 'check-failed'}>
               {e.passed ? '✓' : '✗'} {e.check}
               {e.detail ? <span className="muted"> — {e.detail}</span> : null}
             </li>
           ))}
         </ul>
-      ) : (
+      ) : shown ? (
         <p className="muted">No evaluations recorded.</p>
-      )}
+      ) : null}
       {needsFull && full.isPending ? <Loading what="Loading data" /> : null}
       {full.error ? <ErrorBox error={full.error} /> : null}
       {shown ? <JsonBlock value={shown.data} name={`candidate-${c.key}`} /> : null}

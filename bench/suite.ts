@@ -1,5 +1,6 @@
 /** The benchmarks in order, shared by the CLI (bench/run.ts) and the smoke test. */
 import { benchCandidates, type CandidatesFigures } from './candidates.js';
+import { benchDashboard, type DashboardFigures } from './dashboard.js';
 import { benchHttp, type HttpFigures } from './http.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchMemory, type MemoryFigures } from './memory.js';
@@ -23,7 +24,7 @@ async function isSeeded(url: string): Promise<boolean> {
   }
 }
 
-export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk'] as const;
+export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard'] as const;
 export type BenchName = (typeof SUITE)[number];
 
 export interface SuiteResults {
@@ -32,6 +33,7 @@ export interface SuiteResults {
   http?: HttpFigures;
   memory?: MemoryFigures;
   sdk?: SdkOverheadFigures;
+  dashboard?: DashboardFigures;
 }
 
 export interface SuiteOptions {
@@ -68,6 +70,9 @@ export async function runSuite({ names, ctx, queries }: SuiteOptions): Promise<S
       }
       case 'sdk':
         results.sdk = await benchSdkOverhead(ctx);
+        break;
+      case 'dashboard':
+        results.dashboard = await benchDashboard(ctx);
         break;
       case 'queries': {
         // Owned by bench/queries.ts: it reads a database seeded beforehand (npm run seed).

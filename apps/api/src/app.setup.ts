@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { ApiKeysService } from './auth/api-keys.service.js';
 import { authenticateFirst } from './auth/authenticate-first.js';
 import type { EarlyAuthentication } from './auth/presented-key.js';
+import { dashboardStatic } from './dashboard/dashboard-static.js';
 import { errorBody } from './common/error-body.js';
 import { checkJson } from './common/json-limits.js';
 import type { JsonLogger } from './common/json-logger.js';
@@ -141,6 +142,8 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
       },
     }),
   );
+  // The dashboard's files at /ui/ (with a stricter CSP of its own) and `GET /` → /ui/.
+  app.use(dashboardStatic());
   if (config.corsOrigins.length > 0) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,

@@ -49,7 +49,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port);
   const address = app.getHttpServer().address();
   const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;
-  new Logger('xray').log(`API listening on ${url} (Swagger UI at ${url}/docs)`);
+  new Logger('xray').log(`API listening on ${url} (dashboard at ${url}/ui/, Swagger UI at ${url}/docs)`);
 }
 
 void bootstrap();

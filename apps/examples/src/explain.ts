@@ -19,7 +19,8 @@ export async function lineage(xray: XrayClient, result: CompetitorSelectionResul
     step: c.stepName,
     decision: c.decision,
     detail: [
-      c.evaluations?.map((e) => `${e.check}: ${e.detail ?? (e.passed ? 'passed' : 'failed')}`).join('; '),
+      // A long list of evaluations arrives as a preview string (see `truncated`).
+      Array.isArray(c.evaluations) ? c.evaluations.map((e) => `${e.check}: ${e.detail ?? (e.passed ? 'passed' : 'failed')}`).join('; ') : c.evaluations,
       c.score !== null ? `score ${c.score}` : '',
       c.rank !== null ? `rank ${c.rank}` : '',
       c.reason ?? '',

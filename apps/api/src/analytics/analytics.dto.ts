@@ -2,10 +2,18 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsNotEmpty, IsNumber, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { DECISIONS, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
-import { EvaluationDto } from '../candidates/candidates.dto.js';
+import {
+  CANDIDATE_DATA_EXAMPLE,
+  CANDIDATE_PREVIEW_FIELDS,
+  type CandidatePreviewField,
+  EVALUATIONS_EXAMPLE,
+  EvaluationDto,
+} from '../candidates/candidates.dto.js';
+import { PreviewEvaluationsField, PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { RunDto } from '../runs/runs.dto.js';
+import { STEP_PREVIEW_FIELDS, type StepPreviewField } from '../steps/steps.dto.js';
 
 const Ratio = (description: string) => [
   ApiPropertyOptional({ description, minimum: 0, maximum: 1, type: Number }),
@@ -101,6 +109,18 @@ export class StepSearchItemDto {
 
   @ApiProperty({ nullable: true, type: Number, description: '1 − candidatesOut / candidatesIn; null when nothing came in.', example: 0.9176 })
   eliminationRatio: number | null;
+
+  @PreviewJsonField('What the step was given (any JSON value).', { maxPrice: 50 })
+  input: unknown;
+
+  @PreviewJsonField('What the step produced (any JSON value).', { kept: 412, dropped: 4588 })
+  output: unknown;
+
+  @PreviewObjectField('Free-form key/value context.', { model: 'gpt-4o-mini', temperature: 0.2 })
+  metadata: Record<string, unknown> | string;
+
+  @TruncatedField(STEP_PREVIEW_FIELDS, ['output'])
+  truncated: StepPreviewField[];
 }
 
 export class StepSearchPageDto {
@@ -168,11 +188,17 @@ export class CandidateEvaluationDto {
   @ApiProperty({ nullable: true, type: 'integer', description: 'Rank the step gave it.', example: 17 })
   rank: number | null;
 
-  @ApiProperty({ type: [EvaluationDto], nullable: true, description: 'Per-check results.', example: EXAMPLE.evaluations })
-  evaluations: EvaluationDto[] | null;
+  @PreviewEvaluationsField(EvaluationDto, EVALUATIONS_EXAMPLE)
+  evaluations: EvaluationDto[] | string | null;
+
+  @PreviewJsonField('The item itself (any JSON value), as this step recorded it.', CANDIDATE_DATA_EXAMPLE)
+  data: unknown;
 
   @ApiProperty({ format: 'date-time', description: 'When it was recorded.', example: EXAMPLE.createdAt })
   createdAt: string;
+
+  @TruncatedField(CANDIDATE_PREVIEW_FIELDS, ['data'])
+  truncated: CandidatePreviewField[];
 }
 
 export class CandidateEvaluationPageDto {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CandidatesService } from '../candidates/candidates.service.js';
 import { AppError } from '../common/app-error.js';
@@ -6,9 +6,14 @@ import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import { RunsService } from '../runs/runs.service.js';
 import { rollupUnion, runSpans, stepSpans } from './rollup-range.js';
-import type { StepNodeDto } from '../steps/steps.dto.js';
-import { StepsService } from '../steps/steps.service.js';
+import { type FullStepNode, StepsService } from '../steps/steps.service.js';
+import { CANDIDATE_PREVIEW_FIELDS } from '../candidates/candidates.dto.js';
+import { previewColumn, truncatedFields } from '../common/preview.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
 import type {
+  CandidateEvaluationDto,
   CandidateEvaluationPageDto,
   PipelineAnalyticsDto,
   PipelineAnalyticsQueryDto,
@@ -58,6 +63,7 @@ export class AnalyticsService {
     private readonly runs: RunsService,
     private readonly steps: StepsService,
     private readonly candidates: CandidatesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** "Where did the price filter drop more than 90%?" — steps across runs, newest first. */
@@ -79,6 +85,10 @@ export class AnalyticsService {
     where.add((p) => `started_at < ${p}`, q.to && new Date(q.to));
     const after = timeCursor(q.cursor);
     if (after) where.clauses.push(`(started_at, id) < (${where.param(after[0])}, ${where.param(after[1])}::uuid)`);
+    const preview = (() => {
+      const p = where.param(this.config.previewChars);
+      return STEP_PREVIEW_FIELDS.map((f) => previewColumn(f, f, p)).join(',\n              ');
+    })();
     const rows: {
       id: string;
       run_id: string;
@@ -93,9 +103,13 @@ export class AnalyticsService {
       candidates_in: number;
       candidates_out: number;
       elimination_ratio: number | null;
+      input: unknown;
+      output: unknown;
+      metadata: Record<string, unknown> | string;
     }[] = await this.dataSource.query(
       `SELECT id, run_id, pipeline, parent_step_id, name, type, status, started_at, ended_at, duration_ms,
-              candidates_in, candidates_out, elimination_ratio
+              candidates_in, candidates_out, elimination_ratio,
+              ${preview}
        FROM steps WHERE ${where} ORDER BY started_at DESC, id DESC LIMIT ${where.param(limit + 1)}`,
       where.params,
     );
@@ -116,6 +130,10 @@ export class AnalyticsService {
         candidatesIn: r.candidates_in,
         candidatesOut: r.candidates_out,
         eliminationRatio: r.elimination_ratio,
+        input: r.input,
+        output: r.output,
+        metadata: r.metadata,
+        truncated: truncatedFields(r, STEP_PREVIEW_FIELDS),
       })),
       nextCursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
     };
@@ -135,6 +153,8 @@ export class AnalyticsService {
       if (!/^\d{1,19}$/.test(before)) throw new AppError(400, 'INVALID_CURSOR', 'cursor is not a cursor this API returned');
       where.clauses.push(`c.id < ${where.param(before)}::bigint`);
     }
+    const previewChars = where.param(this.config.previewChars);
+    const previews = CANDIDATE_PREVIEW_FIELDS.map((f) => previewColumn(`c.${f}`, f, previewChars)).join(', ');
     const rows: {
       id: string;
       run_id: string;
@@ -146,11 +166,12 @@ export class AnalyticsService {
       reason: string | null;
       score: number | null;
       rank: number | null;
-      evaluations: null;
+      evaluations: CandidateEvaluationDto['evaluations'];
+      data: unknown;
       created_at: Date;
     }[] = await this.dataSource.query(
       `SELECT c.id, c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
-              c.evaluations, c.created_at
+              c.created_at, ${previews}
        FROM candidates c JOIN steps s ON s.id = c.step_id
        WHERE ${where} ORDER BY c.id DESC LIMIT ${where.param(limit + 1)}`,
       where.params,
@@ -168,7 +189,9 @@ export class AnalyticsService {
         score: r.score,
         rank: r.rank,
         evaluations: r.evaluations,
+        data: r.data,
         createdAt: r.created_at.toISOString(),
+        truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS),
       })),
       nextCursor: rows.length > limit ? encodeCursor([page[page.length - 1].id]) : null,
     };
@@ -356,9 +379,9 @@ export function percentileFromBuckets(buckets: { bucket: number; n: number }[], 
 }
 
 /** Steps keyed by their path of names (JSON), siblings with the same name numbered `#2`, `#3`… */
-function flattenByPath(roots: StepNodeDto[]): Map<string, StepNodeDto> {
-  const out = new Map<string, StepNodeDto>();
-  const walk = (nodes: StepNodeDto[], prefix: string[]) => {
+function flattenByPath(roots: FullStepNode[]): Map<string, FullStepNode> {
+  const out = new Map<string, FullStepNode>();
+  const walk = (nodes: FullStepNode[], prefix: string[]) => {
     const seen = new Map<string, number>();
     for (const node of nodes) {
       const n = (seen.get(node.name) ?? 0) + 1;
@@ -372,7 +395,7 @@ function flattenByPath(roots: StepNodeDto[]): Map<string, StepNodeDto> {
   return out;
 }
 
-const side = (s: StepNodeDto): StepSideDto => ({
+const side = (s: FullStepNode): StepSideDto => ({
   id: s.id,
   status: s.status,
   durationMs: s.durationMs,

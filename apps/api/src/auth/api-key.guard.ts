@@ -8,7 +8,7 @@ import { ApiKeysService } from './api-keys.service.js';
 import { secretsEqual } from './api-key.util.js';
 import type { AuthenticatedRequest } from './principal.js';
 import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
-import { ACCESS, type Access, REQUIRED_SCOPE, type Scope } from './scopes.js';
+import { ACCESS, type Access, REQUIRED_SCOPE, type RequiredScope } from './scopes.js';
 
 const unauthorized = (message: string) =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
@@ -59,8 +59,8 @@ export class ApiKeyGuard implements CanActivate {
     }
     if (access === 'root') throw new AppError(403, 'FORBIDDEN', 'Only the operator root key (XRAY_ROOT_KEY) may do this');
 
-    const required = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets) ?? 'admin';
-    if (!principal.scopes.includes('admin') && !principal.scopes.includes(required)) {
+    const required = this.reflector.getAllAndOverride<RequiredScope | undefined>(REQUIRED_SCOPE, targets) ?? 'admin';
+    if (required !== 'any' && !principal.scopes.includes('admin') && !principal.scopes.includes(required)) {
       throw new AppError(403, 'INSUFFICIENT_SCOPE', `This API key lacks the "${required}" scope this route needs`);
     }
     req.principal = principal;

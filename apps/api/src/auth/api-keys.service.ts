@@ -10,6 +10,7 @@ import type { Scope } from './scopes.js';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
 import type { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-keys.dto.js';
+import type { KeyInfoDto } from './key-info.dto.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 
 const toApiKeyDto = (k: ApiKey): ApiKeyDto => ({
@@ -98,6 +99,30 @@ export class ApiKeysService {
       [id, projectId],
     );
     if (rows.length === 0) throw notFound('API key', id);
+  }
+
+  /** What the caller's key is: the root key, or a project key with its project, name, scopes and expiry. */
+  async describe(principal: Principal): Promise<KeyInfoDto> {
+    if (principal.kind === 'root') {
+      return { root: true, projectId: null, projectName: null, keyId: null, keyName: null, scopes: [], expiresAt: null };
+    }
+    const rows: { key_name: string; scopes: string[]; expires_at: Date | null; project_name: string }[] = await this.dataSource.query(
+      `SELECT k.name AS key_name, k.scopes, k.expires_at, p.name AS project_name
+       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.id = $1 AND k.project_id = $2`,
+      [principal.keyId, principal.projectId],
+    );
+    // The guard found the key a moment ago; only a project deleted in between gets here.
+    if (rows.length === 0) throw new AppError(401, 'UNAUTHORIZED', 'Invalid, revoked or expired API key');
+    const [row] = rows;
+    return {
+      root: false,
+      projectId: principal.projectId,
+      projectName: row.project_name,
+      keyId: principal.keyId,
+      keyName: row.key_name,
+      scopes: row.scopes,
+      expiresAt: iso(row.expires_at),
+    };
   }
 
   /**

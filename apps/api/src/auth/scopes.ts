@@ -9,8 +9,10 @@ export const ACCESS = 'xray:access';
 /** Who may call a route: project keys with a scope, the operator's root key, or nobody (public). */
 export type Access = 'public' | 'root' | 'root-or-project';
 
-/** The scope a project key needs for this route (`admin` implies every scope). */
-export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);
+/** What a project key needs for a route: a scope (`admin` implies every scope), or `any` valid key. */
+export type RequiredScope = Scope | 'any';
+/** The scope a project key needs for this route (`admin` implies every scope; `any`: no particular one). */
+export const RequireScope = (scope: RequiredScope) => SetMetadata(REQUIRED_SCOPE, scope);
 /** Routes outside `/v1` auth, such as health. */
 export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
 /** Routes only the operator's `XRAY_ROOT_KEY` may call. */

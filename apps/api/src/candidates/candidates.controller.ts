@@ -1,9 +1,11 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, type PipeTransform, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ProjectId } from '../auth/principal.js';
 import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
+import { AppError } from '../common/app-error.js';
 import {
+  CandidateDto,
   CandidatePageDto,
   CandidatesStoredDto,
   CandidateSummaryDto,
@@ -11,6 +13,20 @@ import {
   ListCandidatesQueryDto,
 } from './candidates.dto.js';
 import { CandidatesService } from './candidates.service.js';
+
+/** A key in the path: what a candidate key can be (1–500 characters of valid Unicode, no NUL), else 400. */
+const candidateKeyParam: PipeTransform<unknown, string> = {
+  transform(value: unknown): string {
+    const ok =
+      typeof value === 'string' &&
+      value.length > 0 &&
+      value.length <= 500 &&
+      !value.includes('\u0000') &&
+      (value as unknown as { isWellFormed(): boolean }).isWellFormed();
+    if (!ok) throw new AppError(400, 'INVALID_KEY', 'The candidate key in the path must be 1–500 characters of valid Unicode text, URL-encoded');
+    return value as string;
+  },
+};
 
 @ApiTags('candidates')
 @ApiIdParam('stepId', 'The step the candidates belong to.')
@@ -55,5 +71,27 @@ export class CandidatesController {
   @ApiErrors(400, 404)
   getCandidateSummary(@ProjectId() projectId: string, @Param('stepId', uuidParam) stepId: string): Promise<CandidateSummaryDto> {
     return this.candidates.summarize(projectId, stepId);
+  }
+
+  // Declared after `summary`, which therefore keeps that path: a candidate keyed `summary` is
+  // fetched with its first letter percent-encoded (`%73ummary`), which routes here.
+  @Get(':key')
+  @ProjectRoute('read')
+  @ApiParam({
+    name: 'key',
+    type: String,
+    description:
+      'The candidate’s key, URL-encoded (any characters; `/` is `%2F`). The key `summary` is sent as `%73ummary` (plain `summary` is getCandidateSummary).',
+    example: 'B0XYZ',
+  })
+  @ApiOperation({ summary: 'Get one candidate of a step in full (list answers show previews of large `data` and `evaluations`)' })
+  @ApiOkResponse({ type: CandidateDto })
+  @ApiErrors(400, 404)
+  getCandidate(
+    @ProjectId() projectId: string,
+    @Param('stepId', uuidParam) stepId: string,
+    @Param('key', candidateKeyParam) key: string,
+  ): Promise<CandidateDto> {
+    return this.candidates.findCandidate(projectId, stepId, key);
   }
 }

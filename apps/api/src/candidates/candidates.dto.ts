@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMinSize,
@@ -20,6 +20,7 @@ import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { PreviewEvaluationsField, PreviewJsonField, TruncatedField } from '../common/preview.js';
 import { DECISIONS } from '../domain/vocabulary.js';
 
 export class EvaluationDto {
@@ -145,9 +146,28 @@ export class CandidateDto {
   createdAt: string;
 }
 
+/** The JSON fields of a candidate that list answers bound to previews. */
+export const CANDIDATE_PREVIEW_FIELDS = ['evaluations', 'data'] as const;
+export type CandidatePreviewField = (typeof CANDIDATE_PREVIEW_FIELDS)[number];
+
+export const EVALUATIONS_EXAMPLE = [{ check: 'price', passed: false, detail: '$89 > $50' }];
+export const CANDIDATE_DATA_EXAMPLE = { title: 'Laptop stand pro', price: 89 };
+
+/** A candidate in a list: `evaluations` and `data` bounded to previews (`getCandidate` answers them in full). */
+export class CandidateListItemDto extends OmitType(CandidateDto, ['evaluations', 'data'] as const) {
+  @PreviewEvaluationsField(EvaluationDto, EVALUATIONS_EXAMPLE)
+  evaluations: EvaluationDto[] | string | null;
+
+  @PreviewJsonField('The item itself (any JSON value).', CANDIDATE_DATA_EXAMPLE)
+  data: unknown;
+
+  @TruncatedField(CANDIDATE_PREVIEW_FIELDS, ['data'])
+  truncated: CandidatePreviewField[];
+}
+
 export class CandidatePageDto {
-  @ApiProperty({ type: [CandidateDto], description: 'This page of candidates, in insertion order.' })
-  items: CandidateDto[];
+  @ApiProperty({ type: [CandidateListItemDto], description: 'This page of candidates, in insertion order; `evaluations` and `data` as bounded previews (see `truncated`).' })
+  items: CandidateListItemDto[];
 
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;

@@ -6,12 +6,15 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
 import { validateCandidateBatch } from './candidate-batch.validator.js';
-import type {
-  CandidateDto,
-  CandidateInputDto,
-  CandidatePageDto,
-  CandidateSummaryDto,
-  ListCandidatesQueryDto,
+import { previewColumn, truncatedFields } from '../common/preview.js';
+import {
+  CANDIDATE_PREVIEW_FIELDS,
+  type CandidateDto,
+  type CandidateInputDto,
+  type CandidateListItemDto,
+  type CandidatePageDto,
+  type CandidateSummaryDto,
+  type ListCandidatesQueryDto,
 } from './candidates.dto.js';
 
 interface CandidateRow {
@@ -176,17 +179,35 @@ export class CandidatesService {
       params.push(after);
       where.push(`id > $${params.length}::bigint`);
     }
-    params.push(limit + 1);
+    params.push(limit + 1, this.config.previewChars);
     const rows: CandidateRow[] = await this.dataSource.query(
-      `SELECT id, key, decision, score, rank, reason, evaluations, data, created_at
-       FROM candidates WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      `SELECT id, key, decision, score, rank, reason, created_at,
+              ${CANDIDATE_PREVIEW_FIELDS.map((f) => previewColumn(f, f, `$${params.length}`)).join(', ')}
+       FROM candidates WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length - 1}`,
       params,
     );
     const page = rows.slice(0, limit);
     return {
-      items: page.map(toCandidateDto),
+      items: page.map((r): CandidateListItemDto => ({
+        ...toCandidateDto(r),
+        truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS),
+      })),
       nextCursor: rows.length > limit ? encodeCursor([page[page.length - 1].id]) : null,
     };
+  }
+
+  /** One candidate of a step, in full. */
+  async findCandidate(projectId: string, stepId: string, key: string): Promise<CandidateDto> {
+    // One round trip tells an unknown step (404 STEP_NOT_FOUND) from an unknown key.
+    const rows: (CandidateRow & { found: boolean })[] = await this.dataSource.query(
+      `SELECT c.id IS NOT NULL AS found, c.id, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data, c.created_at
+       FROM steps s LEFT JOIN candidates c ON c.step_id = s.id AND c.key = $3
+       WHERE s.id = $1 AND s.project_id = $2`,
+      [stepId, projectId, key],
+    );
+    if (rows.length === 0) throw notFound('Step', stepId);
+    if (!rows[0].found) throw new AppError(404, 'CANDIDATE_NOT_FOUND', `Step ${stepId} has no candidate with this key`);
+    return toCandidateDto(rows[0]);
   }
 
   async summarize(projectId: string, stepId: string): Promise<CandidateSummaryDto> {

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiExtension, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
 import type { Scope } from '../auth/scopes.js';
-import { RequireScope } from '../auth/scopes.js';
+import { RequireScope, RootOrProject } from '../auth/scopes.js';
 import { ErrorResponseDto } from './error-response.dto.js';
 
 /** Documents the error answers an operation can give, all in the shared error shape. */
@@ -29,6 +29,20 @@ export const ProjectRoute = (scope: Scope) =>
     ApiSecurity('api-key'),
     ApiExtension('x-required-scope', scope),
     ApiErrors(401, 403, 429),
+  );
+
+/**
+ * A route every valid key may call: a project key of any scope, or the root key. Documented
+ * with the security requirement and `x-required-scope: any`; no 403 is possible.
+ */
+export const AnyKeyRoute = () =>
+  applyDecorators(
+    RootOrProject(),
+    RequireScope('any'),
+    ApiSecurity('bearer'),
+    ApiSecurity('api-key'),
+    ApiExtension('x-required-scope', 'any'),
+    ApiErrors(401, 429),
   );
 
 /** Documents a UUID path parameter. */

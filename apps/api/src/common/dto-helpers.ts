@@ -58,9 +58,16 @@ export const OptionalEnum = (values: readonly string[], description: string, exa
   );
 
 /** Query-string `limit` with bounds. */
-export const LimitParam = (max: number, fallback: number) =>
+export const LimitParam = (max: number, fallback: number, example?: number) =>
   applyDecorators(
-    ApiPropertyOptional({ description: `Page size, 1–${max} (default ${fallback}).`, minimum: 1, maximum: max, default: fallback, type: 'integer' }),
+    ApiPropertyOptional({
+      description: `Page size, 1–${max} (default ${fallback}).`,
+      minimum: 1,
+      maximum: max,
+      default: fallback,
+      type: 'integer',
+      ...(example === undefined ? {} : { example }),
+    }),
     IsOptional(),
     Type(() => Number),
     IsInt(),
@@ -68,9 +75,9 @@ export const LimitParam = (max: number, fallback: number) =>
     Max(max),
   );
 
-export const CursorParam = () =>
+export const CursorParam = (example?: string) =>
   applyDecorators(
-    ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' }),
+    ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.', ...(example === undefined ? {} : { example }) }),
     IsOptional(),
     IsString(),
     MaxLength(500),

@@ -45,6 +45,8 @@ describe('loadConfig', () => {
     ['XRAY_MAX_CANDIDATES_PER_REQUEST', '0'],
     ['XRAY_MAX_CANDIDATES_PER_REQUEST', '-5'],
     ['XRAY_AUTH_FAILURE_LIMIT', 'many'],
+    ['XRAY_PREVIEW_CHARS', '0'],
+    ['XRAY_PREVIEW_CHARS', '2k'],
     ['XRAY_TRUST_PROXY', 'yes please'],
     ['XRAY_TRUST_PROXY', '10.0.0.0/99'],
     ['XRAY_TRUST_PROXY', 'loopback, 10.0.0.300'],
@@ -60,6 +62,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ XRAY_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(loadConfig({ XRAY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadConfig({ XRAY_TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.0.2.1' }).trustProxy).toBe('loopback,10.0.0.0/8,fd00::/8,192.0.2.1');
+  });
+
+  it('reads the preview length of list answers', () => {
+    expect(loadConfig({}).previewChars).toBe(2000);
+    expect(loadConfig({ XRAY_PREVIEW_CHARS: '120' }).previewChars).toBe(120);
   });
 
   it('parses sizes', () => {

@@ -37,6 +37,8 @@ export interface AppConfig {
   runTimeoutMs: number;
   /** How often the timeout sweep runs (ms; 0 disables it). */
   sweepIntervalMs: number;
+  /** List answers show JSON fields longer than this many characters (of their JSON text) as a cut preview. */
+  previewChars: number;
   /** Pool size of the PostgreSQL connection pool. */
   dbPoolSize: number;
   /** Per-statement timeout in milliseconds (0 disables). */
@@ -200,6 +202,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs: duration(env, 'XRAY_SHUTDOWN_TIMEOUT', '25s', 0),
     runTimeoutMs: duration(env, 'XRAY_RUN_TIMEOUT', '24h', 1000),
     sweepIntervalMs: duration(env, 'XRAY_SWEEP_INTERVAL', '60s', 0),
+    previewChars: int(env, 'XRAY_PREVIEW_CHARS', 2000, 1, 10_000_000),
     dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', defaultPoolSize(), 1, 200),
     statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     logLevel: logLevel as AppConfig['logLevel'],

@@ -5,8 +5,8 @@ import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { ProjectId } from '../auth/principal.js';
 import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
-import { StepsService } from '../steps/steps.service.js';
-import { RunDetailDto } from './run-detail.dto.js';
+import { StepTreeService } from '../steps/step-tree.service.js';
+import { DEFAULT_STEP_LIMIT, GetRunQueryDto, RunDetailDto } from './run-detail.dto.js';
 import { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 import { RunsService } from './runs.service.js';
 
@@ -15,7 +15,7 @@ import { RunsService } from './runs.service.js';
 export class RunsController {
   constructor(
     private readonly runs: RunsService,
-    private readonly steps: StepsService,
+    private readonly steps: StepTreeService,
   ) {}
 
   @Post()
@@ -61,11 +61,14 @@ export class RunsController {
   @Get(':id')
   @ProjectRoute('read')
   @ApiIdParam('id', 'Run id.')
-  @ApiOperation({ summary: 'Get a run with its step tree and each step’s candidate counts' })
+  @ApiOperation({
+    summary: 'Get a run in full with its step tree (at most `stepLimit` steps, JSON fields as previews) and each step’s candidate counts',
+    description: 'The run’s own fields are answered in full. `stepCount` and `stepsTruncated` say whether the tree holds every step; `listRunSteps` pages through all of them.',
+  })
   @ApiOkResponse({ type: RunDetailDto })
   @ApiErrors(400, 404)
-  async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string): Promise<RunDetailDto> {
+  async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Query() query: GetRunQueryDto): Promise<RunDetailDto> {
     const run = await this.runs.findRun(projectId, id);
-    return { ...run, steps: await this.steps.findStepTree(projectId, id) };
+    return { ...run, ...(await this.steps.findBoundedStepTree(projectId, id, query.stepLimit ?? DEFAULT_STEP_LIMIT)) };
   }
 }

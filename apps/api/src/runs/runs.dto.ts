@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsNumber,
@@ -25,9 +25,14 @@ import {
   ToArray,
 } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
+import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { RawJson } from '../common/validation.js';
 import { EXAMPLE } from '../common/examples.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from '../domain/vocabulary.js';
+
+/** The JSON fields of a run that list answers bound to previews. */
+export const RUN_PREVIEW_FIELDS = ['input', 'output', 'metadata'] as const;
+export type RunPreviewField = (typeof RUN_PREVIEW_FIELDS)[number];
 
 export class ErrorInfoDto {
   @ApiPropertyOptional({ description: 'Error class or category, e.g. `TimeoutError`.', maxLength: 200, example: EXAMPLE.error.type })
@@ -251,9 +256,24 @@ export class RunDto {
   updatedAt: string;
 }
 
+/** A run in a list: its JSON fields bounded to previews. */
+export class RunListItemDto extends OmitType(RunDto, ['input', 'output', 'metadata'] as const) {
+  @PreviewJsonField('What the run was given (any JSON value).', { title: 'Adjustable laptop stand', maxPrice: 50 })
+  input: unknown;
+
+  @PreviewJsonField('What the run produced (any JSON value).', { selected: 'B0AAA' })
+  output: unknown;
+
+  @PreviewObjectField('Free-form key/value context.', { region: 'eu', customer: 'acme' })
+  metadata: Record<string, unknown> | string;
+
+  @TruncatedField(RUN_PREVIEW_FIELDS, ['output'])
+  truncated: RunPreviewField[];
+}
+
 export class RunPageDto {
-  @ApiProperty({ type: [RunDto], description: 'This page of runs, newest first.' })
-  items: RunDto[];
+  @ApiProperty({ type: [RunListItemDto], description: 'This page of runs, newest first; JSON fields as bounded previews (see `truncated`).' })
+  items: RunListItemDto[];
 
   @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
   nextCursor: string | null;

@@ -1,14 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeCursor, encodeCursor } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import { createdTimeColumns, SHARED_UPDATE_FIELDS, type UpdateField, updateColumnTypes, updateColumns, updatedColumns } from '../common/grouped-update.js';
+import { previewColumn, truncatedFields } from '../common/preview.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
 import type { Queryable } from '../database/queryable.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
-import type { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
+import { type CreateRunDto, type ListRunsQueryDto, RUN_PREVIEW_FIELDS, type RunDto, type RunListItemDto, type RunPageDto, type UpdateRunDto } from './runs.dto.js';
 
 
 export interface RunRow {
@@ -30,6 +33,11 @@ export interface RunRow {
 
 const RUN_COLUMNS = `id, pipeline, pipeline_version, status, input, output, error, metadata, tags,
   started_at, ended_at, duration_ms, created_at, updated_at`;
+
+/** RUN_COLUMNS with the JSON fields cut to previews of `limit` (a parameter) characters. */
+const runPreviewColumns = (limit: string) => `id, pipeline, pipeline_version, status, error, tags,
+  started_at, ended_at, duration_ms, created_at, updated_at,
+  ${RUN_PREVIEW_FIELDS.map((f) => previewColumn(f, f, limit)).join(', ')}`;
 
 export function toRunDto(r: RunRow): RunDto {
   return {
@@ -92,7 +100,10 @@ const RUN_UPDATE_FIELDS: UpdateField[] = [...SHARED_UPDATE_FIELDS, { key: 'tags'
 
 @Injectable()
 export class RunsService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
   async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date, db: Queryable = this.dataSource): Promise<{ run: RunDto; created: boolean }> {
@@ -266,16 +277,16 @@ export class RunsService {
       params.push(at, id);
       where.push(`(started_at, id) < ($${params.length - 1}, $${params.length}::uuid)`);
     }
-    params.push(limit + 1);
+    params.push(limit + 1, this.config.previewChars);
     const rows: RunRow[] = await this.dataSource.query(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE ${where.join(' AND ')}
-       ORDER BY started_at DESC, id DESC LIMIT $${params.length}`,
+      `SELECT ${runPreviewColumns(`$${params.length}`)} FROM runs WHERE ${where.join(' AND ')}
+       ORDER BY started_at DESC, id DESC LIMIT $${params.length - 1}`,
       params,
     );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      items: page.map(toRunDto),
+      items: page.map((r): RunListItemDto => ({ ...toRunDto(r), truncated: truncatedFields(r, RUN_PREVIEW_FIELDS) })),
       nextCursor: rows.length > limit && last ? encodeCursor([last.started_at.toISOString(), last.id]) : null,
     };
   }

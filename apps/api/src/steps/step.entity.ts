@@ -6,6 +6,7 @@ import { type ErrorInfo, Run } from '../runs/run.entity.js';
 /** One unit of work inside a run; steps nest through `parentStepId`. */
 @Entity({ name: 'steps' })
 @Index('idx_steps_run_parent_position', ['runId', 'parentStepId', 'position'])
+@Index('idx_steps_run_started', ['runId', 'startedAt', 'id'])
 @Index('idx_steps_project_name_started', ['projectId', 'name', 'startedAt', 'id'])
 // Covering (INCLUDE name, type, status, duration, ratio) for pipeline analytics; made by a migration.
 @Index('idx_steps_project_pipeline_started', { synchronize: false })

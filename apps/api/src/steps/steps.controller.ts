@@ -1,11 +1,12 @@
-import { Body, Controller, Get, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { ProjectId } from '../auth/principal.js';
 import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
-import { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
+import { StepTreeService } from './step-tree.service.js';
+import { CreateStepDto, ListRunStepsQueryDto, StepDto, StepPageDto, UpdateStepDto } from './steps.dto.js';
 import { StepsService } from './steps.service.js';
 
 const uuid = uuidParam;
@@ -13,7 +14,10 @@ const uuid = uuidParam;
 @ApiTags('steps')
 @Controller('v1')
 export class StepsController {
-  constructor(private readonly steps: StepsService) {}
+  constructor(
+    private readonly steps: StepsService,
+    private readonly tree: StepTreeService,
+  ) {}
 
   @Post('runs/:runId/steps')
   @ProjectRoute('ingest')
@@ -32,6 +36,19 @@ export class StepsController {
     const { step, created } = await this.steps.createStep(projectId, runId, body);
     res.status(created ? 201 : 200);
     return step;
+  }
+
+  @Get('runs/:runId/steps')
+  @ProjectRoute('read')
+  @ApiIdParam('runId', 'The run whose steps to list.')
+  @ApiOperation({
+    summary: 'List a run’s steps, flat, in order of start (cursor-paged; for trees larger than getRun’s stepLimit)',
+    description: 'Each step carries `parentStepId` and `position` (order among siblings) to build the tree, its candidate counts, and its JSON fields as bounded previews.',
+  })
+  @ApiOkResponse({ type: StepPageDto })
+  @ApiErrors(400, 404)
+  listRunSteps(@ProjectId() projectId: string, @Param('runId', uuid) runId: string, @Query() query: ListRunStepsQueryDto): Promise<StepPageDto> {
+    return this.tree.listRunSteps(projectId, runId, query);
   }
 
   @Patch('steps/:id')

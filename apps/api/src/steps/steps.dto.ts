@@ -1,8 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
+import { CursorParam, LimitParam, OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
+import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { CLIENT_STATUSES, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
 import { EXAMPLE } from '../common/examples.js';
@@ -159,7 +160,50 @@ export class StepDto {
   candidatesStored: number;
 }
 
-export class StepNodeDto extends StepDto {
+/** The JSON fields of a step that list answers and step trees bound to previews. */
+export const STEP_PREVIEW_FIELDS = ['input', 'output', 'metadata'] as const;
+export type StepPreviewField = (typeof STEP_PREVIEW_FIELDS)[number];
+
+/** A step in a list or a tree: its JSON fields bounded to previews (`getStep` answers them in full). */
+export class StepListItemDto extends OmitType(StepDto, ['input', 'output', 'metadata'] as const) {
+  @PreviewJsonField('What the step was given (any JSON value).', { maxPrice: 50 })
+  input: unknown;
+
+  @PreviewJsonField('What the step produced (any JSON value).', { kept: 412, dropped: 4588 })
+  output: unknown;
+
+  @PreviewObjectField('Free-form key/value context.', { model: 'gpt-4o-mini', temperature: 0.2 })
+  metadata: Record<string, unknown> | string;
+
+  @TruncatedField(STEP_PREVIEW_FIELDS, ['input'])
+  truncated: StepPreviewField[];
+}
+
+export class StepNodeDto extends StepListItemDto {
   @ApiProperty({ type: () => [StepNodeDto], description: 'Child steps in order, nested to any depth.', example: [] })
   children: StepNodeDto[];
+}
+
+export class ListRunStepsQueryDto {
+  @LimitParam(2000, 500, 500)
+  limit?: number;
+
+  @CursorParam('WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ')
+  cursor?: string;
+}
+
+export class StepPageDto {
+  @ApiProperty({
+    type: [StepListItemDto],
+    description: 'This page of the run’s steps, flat, in order of (startedAt, id); nest them with `parentStepId` and `position`. JSON fields as bounded previews (see `truncated`).',
+  })
+  items: StepListItemDto[];
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Pass as `cursor` for the next page; null on the last page.',
+    example: 'WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ',
+  })
+  nextCursor: string | null;
 }

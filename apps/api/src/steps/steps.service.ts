@@ -7,9 +7,14 @@ import { createdTimeColumns, SHARED_UPDATE_FIELDS, type UpdateField, updateColum
 import type { Queryable } from '../database/queryable.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
-import type { CreateStepDto, StepDto, StepNodeDto, UpdateStepDto } from './steps.dto.js';
+import type { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
 
-interface StepRow {
+/** A step with every field in full and its children (run comparison walks these). */
+export interface FullStepNode extends StepDto {
+  children: FullStepNode[];
+}
+
+export interface StepRow {
   id: string;
   run_id: string;
   parent_step_id: string | null;
@@ -34,7 +39,7 @@ interface StepRow {
 const STEP_COLUMNS = `id, run_id, parent_step_id, name, type, position, status, input, output, error, reasoning,
   metadata, started_at, ended_at, duration_ms, candidates_in, candidates_out, elimination_ratio, stored_in`;
 
-function toStepDto(r: StepRow): StepDto {
+export function toStepDto(r: StepRow): StepDto {
   return {
     id: r.id,
     runId: r.run_id,
@@ -271,16 +276,20 @@ export class StepsService {
     return toStepDto(rows[0]);
   }
 
-  /** The run's steps as a tree: top-level steps in order, each with its children in order. */
-  async findStepTree(projectId: string, runId: string): Promise<StepNodeDto[]> {
+  /**
+   * The run's steps as a tree, every step and every field in full: top-level steps in order,
+   * each with its children in order. For run comparison; `getRun` answers a bounded tree
+   * (StepTreeService).
+   */
+  async findStepTree(projectId: string, runId: string): Promise<FullStepNode[]> {
     const rows: StepRow[] = await this.dataSource.query(
       `SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = $1 AND project_id = $2
        ORDER BY position, started_at, id`,
       [runId, projectId],
     );
-    const nodes = new Map<string, StepNodeDto>();
+    const nodes = new Map<string, FullStepNode>();
     for (const row of rows) nodes.set(row.id, { ...toStepDto(row), children: [] });
-    const roots: StepNodeDto[] = [];
+    const roots: FullStepNode[] = [];
     for (const node of nodes.values()) {
       const parent = node.parentStepId ? nodes.get(node.parentStepId) : undefined;
       (parent ? parent.children : roots).push(node);

@@ -46,6 +46,8 @@ function keyFor(op: Operation, f: Fixtures): string | undefined {
     case 'root':
     case 'root-or-read':
       return f.rootKey;
+    case 'any':
+      return f.keys.read; // any valid key: the least a newcomer could hold
     default:
       return f.keys[op.access];
   }

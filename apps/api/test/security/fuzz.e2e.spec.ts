@@ -114,7 +114,7 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
 
   /** Path values that name existing resources of the fuzzing project. */
   const validPath = (op: Operation) =>
-    pathValues(op, { runId: ctx.ids.runId, otherRunId: ctx.ids.runId, stepId: ctx.ids.stepId, apiKeyId: throwawayKeyId, pipeline: 'fuzz-pipeline' });
+    pathValues(op, { runId: ctx.ids.runId, otherRunId: ctx.ids.runId, stepId: ctx.ids.stepId, apiKeyId: throwawayKeyId, pipeline: 'fuzz-pipeline', candidateKey: 'a' });
 
   const isWrite = (op: Operation) => op.method !== 'get';
 

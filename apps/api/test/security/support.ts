@@ -30,8 +30,11 @@ export interface Operation {
   body?: Schema;
   /** Response schemas by status code. */
   responses: Record<string, Schema | undefined>;
-  /** `x-required-scope`, or `root` / `root-or-read` for project management, `public` for health. */
-  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin';
+  /**
+   * `x-required-scope` (`any`: every valid key, root included), or `root` / `root-or-read` for
+   * project management, `public` for health.
+   */
+  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin' | 'any';
 }
 
 export interface Schema {
@@ -148,6 +151,8 @@ export interface ResourceIds {
   stepId: string;
   apiKeyId: string;
   pipeline: string;
+  /** A candidate key stored for `stepId` (for `{key}` in candidate paths). */
+  candidateKey?: string;
 }
 
 /** Path values naming the given resources: `{id}` after `runs` is a run, after `steps` a step, and so on. */
@@ -160,6 +165,7 @@ export function pathValues(op: Operation, ids: ResourceIds): Record<string, stri
     else if (p.name === 'runId' || (p.name === 'id' && before === 'runs')) values[p.name] = ids.runId;
     else if (p.name === 'stepId' || (p.name === 'id' && before === 'steps')) values[p.name] = ids.stepId;
     else if (p.name === 'id' && before === 'api-keys') values[p.name] = ids.apiKeyId;
+    else if (p.name === 'key' && before === 'candidates') values[p.name] = ids.candidateKey ?? 'x';
     else values[p.name] = p.schema.format === 'uuid' ? randomUUID() : 'x';
   }
   return values;

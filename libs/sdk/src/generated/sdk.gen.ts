@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -75,6 +75,17 @@ export const revokeApiKey = <ThrowOnError extends boolean = false>(options: Opti
 });
 
 /**
+ * Describe the key making the request: root or project key, its project, name, scopes and expiry
+ *
+ * Any valid key may call it (a project key of any scope, or the root key), e.g. to check a key a user pasted into a dashboard.
+ */
+export const getKeyInfo = <ThrowOnError extends boolean = false>(options?: Options<GetKeyInfoData, ThrowOnError>) => (options?.client ?? client).get<GetKeyInfoResponses, GetKeyInfoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/auth/key',
+    ...options
+});
+
+/**
  * Candidate lineage: every evaluation of one item across runs, newest first
  *
  * “Why was product B0XYZ never selected?” is `?key=B0XYZ`.
@@ -98,6 +109,17 @@ export const ingestEvents = <ThrowOnError extends boolean = false>(options: Opti
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * List the project’s pipelines with their run counts, most recently run first
+ *
+ * For pickers and filters: `?q=selection` finds `competitor-selection`. Reads rollups, so it stays fast on projects with millions of runs.
+ */
+export const listPipelines = <ThrowOnError extends boolean = false>(options?: Options<ListPipelinesData, ThrowOnError>) => (options?.client ?? client).get<ListPipelinesResponses, ListPipelinesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/pipelines',
+    ...options
 });
 
 /**
@@ -145,7 +167,9 @@ export const createRun = <ThrowOnError extends boolean = false>(options: Options
 });
 
 /**
- * Get a run with its step tree and each step’s candidate counts
+ * Get a run in full with its step tree (at most `stepLimit` steps, JSON fields as previews) and each step’s candidate counts
+ *
+ * The run’s own fields are answered in full. `stepCount` and `stepsTruncated` say whether the tree holds every step; `listRunSteps` pages through all of them.
  */
 export const getRun = <ThrowOnError extends boolean = false>(options: Options<GetRunData, ThrowOnError>) => (options.client ?? client).get<GetRunResponses, GetRunErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
@@ -172,6 +196,17 @@ export const updateRun = <ThrowOnError extends boolean = false>(options: Options
 export const compareRuns = <ThrowOnError extends boolean = false>(options: Options<CompareRunsData, ThrowOnError>) => (options.client ?? client).get<CompareRunsResponses, CompareRunsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/runs/{id}/compare/{otherId}',
+    ...options
+});
+
+/**
+ * List a run’s steps, flat, in order of start (cursor-paged; for trees larger than getRun’s stepLimit)
+ *
+ * Each step carries `parentStepId` and `position` (order among siblings) to build the tree, its candidate counts, and its JSON fields as bounded previews.
+ */
+export const listRunSteps = <ThrowOnError extends boolean = false>(options: Options<ListRunStepsData, ThrowOnError>) => (options.client ?? client).get<ListRunStepsResponses, ListRunStepsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/runs/{runId}/steps',
     ...options
 });
 
@@ -251,5 +286,14 @@ export const createCandidates = <ThrowOnError extends boolean = false>(options: 
 export const getCandidateSummary = <ThrowOnError extends boolean = false>(options: Options<GetCandidateSummaryData, ThrowOnError>) => (options.client ?? client).get<GetCandidateSummaryResponses, GetCandidateSummaryErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/steps/{stepId}/candidates/summary',
+    ...options
+});
+
+/**
+ * Get one candidate of a step in full (list answers show previews of large `data` and `evaluations`)
+ */
+export const getCandidate = <ThrowOnError extends boolean = false>(options: Options<GetCandidateData, ThrowOnError>) => (options.client ?? client).get<GetCandidateResponses, GetCandidateErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/steps/{stepId}/candidates/{key}',
     ...options
 });

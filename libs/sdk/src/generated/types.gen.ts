@@ -126,13 +126,23 @@ export type CandidateEvaluationDto = {
      */
     rank: number | null;
     /**
-     * Per-check results.
+     * Per-check results. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
      */
-    evaluations: Array<EvaluationDto> | null;
+    evaluations: Array<EvaluationDto> | string | null;
+    /**
+     * The item itself (any JSON value), as this step recorded it. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    data: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
     /**
      * When it was recorded.
      */
     createdAt: string;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'evaluations' | 'data'>;
 };
 
 export type CandidateEvaluationPageDto = {
@@ -198,11 +208,52 @@ export type CandidateInputDto = {
     } | Array<unknown> | string | number | boolean | null;
 };
 
+export type CandidateListItemDto = {
+    /**
+     * The item’s own id.
+     */
+    key: string;
+    /**
+     * What the step decided.
+     */
+    decision: 'accepted' | 'rejected' | 'selected';
+    /**
+     * Score the step gave it.
+     */
+    score: number | null;
+    /**
+     * Rank the step gave it.
+     */
+    rank: number | null;
+    /**
+     * Why the step decided so.
+     */
+    reason: string | null;
+    /**
+     * When it was first stored.
+     */
+    createdAt: string;
+    /**
+     * Per-check results. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    evaluations: Array<EvaluationDto> | string | null;
+    /**
+     * The item itself (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    data: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'evaluations' | 'data'>;
+};
+
 export type CandidatePageDto = {
     /**
-     * This page of candidates, in insertion order.
+     * This page of candidates, in insertion order; `evaluations` and `data` as bounded previews (see `truncated`).
      */
-    items: Array<CandidateDto>;
+    items: Array<CandidateListItemDto>;
     /**
      * Pass as `cursor` for the next page; null on the last page.
      */
@@ -540,6 +591,37 @@ export type IngestResultDto = {
     error?: ErrorResponseDto;
 };
 
+export type KeyInfoDto = {
+    /**
+     * True for the operator’s root key (XRAY_ROOT_KEY), which manages projects and belongs to none.
+     */
+    root: boolean;
+    /**
+     * The key’s project; null for the root key.
+     */
+    projectId: string | null;
+    /**
+     * Name of the key’s project; null for the root key.
+     */
+    projectName: string | null;
+    /**
+     * The key’s id (as listed by `listApiKeys`); null for the root key.
+     */
+    keyId: string | null;
+    /**
+     * The key’s name; null for the root key.
+     */
+    keyName: string | null;
+    /**
+     * What the key may do (`admin` implies `ingest` and `read`); empty for the root key, which has no project scope.
+     */
+    scopes: Array<'ingest' | 'read' | 'admin'>;
+    /**
+     * When the key stops working; null if it does not expire (and for the root key).
+     */
+    expiresAt: string | null;
+};
+
 export type LiveDto = {
     /**
      * Always ok while the process answers.
@@ -599,6 +681,28 @@ export type PipelineAnalyticsDto = {
      * Runs and errors over time.
      */
     timeSeries: TimeSeriesDto;
+};
+
+export type PipelineListDto = {
+    /**
+     * Pipelines with at least one run, most recently run first (then by name).
+     */
+    items: Array<PipelineSummaryDto>;
+};
+
+export type PipelineSummaryDto = {
+    /**
+     * Pipeline name, as runs record it.
+     */
+    name: string;
+    /**
+     * Runs of the pipeline stored in the project.
+     */
+    runCount: number;
+    /**
+     * When the pipeline’s latest run started (`startedAt` of its newest run).
+     */
+    lastRunAt: string | null;
 };
 
 export type ProjectDto = {
@@ -743,9 +847,17 @@ export type RunDetailDto = {
      */
     updatedAt: string;
     /**
-     * Top-level steps in order, each with its children nested to any depth.
+     * Top-level steps in order, each with its children nested to any depth: at most `stepLimit` steps (see `stepsTruncated`), their JSON fields as bounded previews (see each step’s `truncated`; `getStep` answers a step in full).
      */
     steps: Array<StepNodeDto>;
+    /**
+     * How many steps the run has, in the tree or not.
+     */
+    stepCount: number;
+    /**
+     * True when the tree holds fewer steps than the run has (`stepLimit` reached); `listRunSteps` pages through all of them.
+     */
+    stepsTruncated: boolean;
 };
 
 export type RunDto = {
@@ -813,11 +925,80 @@ export type RunDto = {
     updatedAt: string;
 };
 
+export type RunListItemDto = {
+    /**
+     * Run id.
+     */
+    id: string;
+    /**
+     * Pipeline name.
+     */
+    pipeline: string;
+    /**
+     * Pipeline version, if given.
+     */
+    pipelineVersion: string | null;
+    /**
+     * `timed_out` is set by the server for runs left running too long.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * Why the run failed, if it did.
+     */
+    error: ErrorInfoDto | null;
+    /**
+     * Labels.
+     */
+    tags: Array<string>;
+    /**
+     * When the run started.
+     */
+    startedAt: string;
+    /**
+     * When the run ended; null while running.
+     */
+    endedAt: string | null;
+    /**
+     * endedAt − startedAt in milliseconds; null while running.
+     */
+    durationMs: number | null;
+    /**
+     * When the server first stored the run.
+     */
+    createdAt: string;
+    /**
+     * When the server last changed the run.
+     */
+    updatedAt: string;
+    /**
+     * What the run was given (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the run produced (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Free-form key/value context. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    metadata: {
+        [key: string]: unknown;
+    } | string;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'input' | 'output' | 'metadata'>;
+};
+
 export type RunPageDto = {
     /**
-     * This page of runs, newest first.
+     * This page of runs, newest first; JSON fields as bounded previews (see `truncated`).
      */
-    items: Array<RunDto>;
+    items: Array<RunListItemDto>;
     /**
      * Pass as `cursor` for the next page; null on the last page.
      */
@@ -972,6 +1153,95 @@ export type StepDto = {
     candidatesStored: number;
 };
 
+export type StepListItemDto = {
+    /**
+     * Step id.
+     */
+    id: string;
+    /**
+     * The run this step belongs to.
+     */
+    runId: string;
+    /**
+     * The enclosing step; null for top-level steps.
+     */
+    parentStepId: string | null;
+    /**
+     * Step name.
+     */
+    name: string;
+    /**
+     * Kind of step.
+     */
+    type: 'llm' | 'retrieval' | 'filter' | 'rank' | 'transform' | 'tool' | 'custom';
+    /**
+     * Order among its siblings, from 0.
+     */
+    position: number;
+    /**
+     * Step status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * Why the step failed, if it did.
+     */
+    error: ErrorInfoDto | null;
+    /**
+     * Why the step decided what it did.
+     */
+    reasoning: string | null;
+    /**
+     * When the step started.
+     */
+    startedAt: string;
+    /**
+     * When the step ended; null while running.
+     */
+    endedAt: string | null;
+    /**
+     * endedAt − startedAt in milliseconds; null while running.
+     */
+    durationMs: number | null;
+    /**
+     * Candidates considered: the reported total, else the number stored.
+     */
+    candidatesIn: number;
+    /**
+     * Candidates kept: the reported total, else those stored as accepted or selected.
+     */
+    candidatesOut: number;
+    /**
+     * 1 − candidatesOut / candidatesIn; null when candidatesIn is 0.
+     */
+    eliminationRatio: number | null;
+    /**
+     * Candidates actually stored for this step (may be a sample).
+     */
+    candidatesStored: number;
+    /**
+     * What the step was given (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the step produced (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Free-form key/value context. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    metadata: {
+        [key: string]: unknown;
+    } | string;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'input' | 'output' | 'metadata'>;
+};
+
 export type StepNodeDto = {
     /**
      * Step id.
@@ -1002,18 +1272,6 @@ export type StepNodeDto = {
      */
     status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
     /**
-     * What the step was given (any JSON value).
-     */
-    input?: {
-        [key: string]: unknown;
-    } | Array<unknown> | string | number | boolean | null;
-    /**
-     * What the step produced (any JSON value).
-     */
-    output?: {
-        [key: string]: unknown;
-    } | Array<unknown> | string | number | boolean | null;
-    /**
      * Why the step failed, if it did.
      */
     error: ErrorInfoDto | null;
@@ -1021,12 +1279,6 @@ export type StepNodeDto = {
      * Why the step decided what it did.
      */
     reasoning: string | null;
-    /**
-     * Free-form key/value context.
-     */
-    metadata: {
-        [key: string]: unknown;
-    };
     /**
      * When the step started.
      */
@@ -1056,9 +1308,42 @@ export type StepNodeDto = {
      */
     candidatesStored: number;
     /**
+     * What the step was given (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the step produced (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Free-form key/value context. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    metadata: {
+        [key: string]: unknown;
+    } | string;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'input' | 'output' | 'metadata'>;
+    /**
      * Child steps in order, nested to any depth.
      */
     children: Array<StepNodeDto>;
+};
+
+export type StepPageDto = {
+    /**
+     * This page of the run’s steps, flat, in order of (startedAt, id); nest them with `parentStepId` and `position`. JSON fields as bounded previews (see `truncated`).
+     */
+    items: Array<StepListItemDto>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    nextCursor: string | null;
 };
 
 export type StepReasonsDto = {
@@ -1125,6 +1410,28 @@ export type StepSearchItemDto = {
      * 1 − candidatesOut / candidatesIn; null when nothing came in.
      */
     eliminationRatio: number | null;
+    /**
+     * What the step was given (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the step produced (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Free-form key/value context. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
+     */
+    metadata: {
+        [key: string]: unknown;
+    } | string;
+    /**
+     * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
+     */
+    truncated: Array<'input' | 'output' | 'metadata'>;
 };
 
 export type StepSearchPageDto = {
@@ -1508,6 +1815,32 @@ export type RevokeApiKeyResponses = {
 
 export type RevokeApiKeyResponse = RevokeApiKeyResponses[keyof RevokeApiKeyResponses];
 
+export type GetKeyInfoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/key';
+};
+
+export type GetKeyInfoErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetKeyInfoError = GetKeyInfoErrors[keyof GetKeyInfoErrors];
+
+export type GetKeyInfoResponses = {
+    200: KeyInfoDto;
+};
+
+export type GetKeyInfoResponse = GetKeyInfoResponses[keyof GetKeyInfoResponses];
+
 export type SearchCandidatesData = {
     body?: never;
     path?: never;
@@ -1611,6 +1944,49 @@ export type IngestEventsResponses = {
 };
 
 export type IngestEventsResponse = IngestEventsResponses[keyof IngestEventsResponses];
+
+export type ListPipelinesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only pipelines whose name contains this text, ignoring case.
+         */
+        q?: string;
+        /**
+         * At most this many pipelines, 1–1000 (default 200).
+         */
+        limit?: number;
+    };
+    url: '/v1/pipelines';
+};
+
+export type ListPipelinesErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListPipelinesError = ListPipelinesErrors[keyof ListPipelinesErrors];
+
+export type ListPipelinesResponses = {
+    200: PipelineListDto;
+};
+
+export type ListPipelinesResponse = ListPipelinesResponses[keyof ListPipelinesResponses];
 
 export type ListProjectsData = {
     body?: never;
@@ -1818,7 +2194,12 @@ export type GetRunData = {
          */
         id: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * Most steps the tree holds, 1–5000 (default 1000): the earliest by (startedAt, id), each with all its ancestors. A step whose ancestors started after it (clock skew) brings them in early and they count against the limit; the first step that no longer fits with its missing ancestors ends the tree. When `stepsTruncated` is true, `listRunSteps` pages through every step.
+         */
+        stepLimit?: number;
+    };
     url: '/v1/runs/{id}';
 };
 
@@ -1946,6 +2327,58 @@ export type CompareRunsResponses = {
 };
 
 export type CompareRunsResponse = CompareRunsResponses[keyof CompareRunsResponses];
+
+export type ListRunStepsData = {
+    body?: never;
+    path: {
+        /**
+         * The run whose steps to list.
+         */
+        runId: string;
+    };
+    query?: {
+        /**
+         * Page size, 1–2000 (default 500).
+         */
+        limit?: number;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/runs/{runId}/steps';
+};
+
+export type ListRunStepsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListRunStepsError = ListRunStepsErrors[keyof ListRunStepsErrors];
+
+export type ListRunStepsResponses = {
+    200: StepPageDto;
+};
+
+export type ListRunStepsResponse = ListRunStepsResponses[keyof ListRunStepsResponses];
 
 export type CreateStepData = {
     body: CreateStepDto;
@@ -2323,3 +2756,50 @@ export type GetCandidateSummaryResponses = {
 };
 
 export type GetCandidateSummaryResponse = GetCandidateSummaryResponses[keyof GetCandidateSummaryResponses];
+
+export type GetCandidateData = {
+    body?: never;
+    path: {
+        /**
+         * The step the candidates belong to.
+         */
+        stepId: string;
+        /**
+         * The candidate’s key, URL-encoded (any characters; `/` is `%2F`). The key `summary` is sent as `%73ummary` (plain `summary` is getCandidateSummary).
+         */
+        key: string;
+    };
+    query?: never;
+    url: '/v1/steps/{stepId}/candidates/{key}';
+};
+
+export type GetCandidateErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetCandidateError = GetCandidateErrors[keyof GetCandidateErrors];
+
+export type GetCandidateResponses = {
+    200: CandidateDto;
+};
+
+export type GetCandidateResponse = GetCandidateResponses[keyof GetCandidateResponses];

@@ -5,6 +5,7 @@ import { AddReasonCountsAndCoveringIndexes1795502400000 } from './1795502400000-
 import { AddHourlyRollups1795503600000 } from './1795503600000-AddHourlyRollups.js';
 import { AddRollupCoveringIndexes1795505400000 } from './1795505400000-AddRollupCoveringIndexes.js';
 import { AddDailyRollups1795510800000 } from './1795510800000-AddDailyRollups.js';
+import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRunStartedIndex.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -13,4 +14,5 @@ export const migrations: (new () => unknown)[] = [CreateSchema1795497853374, Add
   AddHourlyRollups1795503600000,
   AddRollupCoveringIndexes1795505400000,
   AddDailyRollups1795510800000,
+  AddStepsRunStartedIndex1795514400000,
 ];

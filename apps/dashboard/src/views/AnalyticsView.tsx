@@ -1,0 +1,186 @@
+import { useQuery } from '@tanstack/react-query';
+import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { api, call } from '../api/client.js';
+import { usePipelines } from '../api/queries.js';
+import * as sdk from '../api/sdk.js';
+import type { TimePointDto } from '../api/sdk.js';
+import { ErrorBox, Loading } from '../components/common.js';
+import { RangePicker } from '../components/RangePicker.js';
+import { fmtDuration, fmtPct, fmtTime, rangeBounds } from '../lib/format.js';
+import { fmtInt } from '../lib/funnel.js';
+
+const route = getRouteApi('/analytics/$pipeline');
+
+export function AnalyticsIndex() {
+  const pipelines = usePipelines();
+  return (
+    <div>
+      <h1>Analytics</h1>
+      <p className="muted">Pick a pipeline.</p>
+      {pipelines.error ? <ErrorBox error={pipelines.error} /> : null}
+      {pipelines.isPending ? <Loading /> : null}
+      <ul>
+        {pipelines.data?.map((p) => (
+          <li key={p.name}>
+            <Link to="/analytics/$pipeline" params={{ pipeline: p.name }}>
+              {p.name}
+            </Link>{' '}
+            <span className="muted">
+              {fmtInt(p.runCount)} runs, last {fmtTime(p.lastRunAt)}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export default function AnalyticsView() {
+  const { pipeline } = route.useParams();
+  const search = route.useSearch();
+  const navigate = useNavigate({ from: '/analytics/$pipeline' });
+  const range = search.range ?? (search.from || search.to ? undefined : '7d');
+  const a = useQuery({
+    queryKey: ['analytics', pipeline, range ?? '', search.from ?? '', search.to ?? ''],
+    queryFn: () => call(sdk.getPipelineAnalytics({ client: api, path: { pipeline }, query: rangeBounds(range, search.from, search.to) })),
+  });
+  return (
+    <div>
+      <h1>Analytics: {pipeline}</h1>
+      <div className="filters">
+        <RangePicker idPrefix="an" range={range} from={search.from} to={search.to} onChange={(v) => navigate({ search: v })} />
+        <Link to="/runs" search={{ pipeline }}>
+          Runs of this pipeline
+        </Link>
+      </div>
+      {a.error ? <ErrorBox error={a.error} /> : null}
+      {a.isPending ? <Loading what="Loading analytics" /> : null}
+      {a.data ? (
+        <>
+          <div className="cards" data-testid="analytics-cards">
+            <div className="card">
+              Runs<b>{fmtInt(a.data.runs.total)}</b>
+            </div>
+            {(['success', 'error', 'running', 'timed_out', 'cancelled'] as const).map((s) => (
+              <div className="card" key={s}>
+                {s.replace('_', ' ')}
+                <b>{fmtInt(a.data.runs.byStatus[s])}</b>
+              </div>
+            ))}
+            <div className="card">
+              Error rate<b>{fmtPct(a.data.runs.errorRate, 1)}</b>
+            </div>
+          </div>
+          <h2>Runs over time (by {a.data.timeSeries.bucket})</h2>
+          <RunsChart points={a.data.timeSeries.points} />
+          <h2>Steps</h2>
+          <table className="grid" aria-label="Step statistics" data-testid="step-stats">
+            <thead>
+              <tr>
+                <th>Step</th>
+                <th className="num">Count</th>
+                <th className="num">Error rate</th>
+                <th className="num">p50</th>
+                <th className="num">p95</th>
+                <th className="num">Mean elimination</th>
+              </tr>
+            </thead>
+            <tbody>
+              {a.data.steps.map((s) => (
+                <tr key={s.name}>
+                  <td>
+                    <Link to="/steps" search={{ name: s.name, pipeline }}>
+                      {s.name}
+                    </Link>
+                  </td>
+                  <td className="num">{fmtInt(s.count)}</td>
+                  <td className="num">{fmtPct(s.errorRate, 1)}</td>
+                  <td className="num">{fmtDuration(s.p50DurationMs)}</td>
+                  <td className="num">{fmtDuration(s.p95DurationMs)}</td>
+                  <td className="num">
+                    {s.meanEliminationRatio == null ? '—' : (
+                      <span className="row" style={{ justifyContent: 'flex-end' }}>
+                        <span className="hist-row" style={{ display: 'inline-block', width: 80 }}>
+                          <span className="bar" style={{ display: 'block', width: `${s.meanEliminationRatio * 100}%` }} />
+                        </span>
+                        {fmtPct(s.meanEliminationRatio, 1)}
+                      </span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h2>Top rejection reasons</h2>
+          {a.data.topRejectionReasons.length === 0 ? <p className="muted">No rejections in this range.</p> : null}
+          {a.data.topRejectionReasons.map((s) => {
+            const max = Math.max(1, ...s.reasons.map((r) => r.count));
+            return (
+              <section key={s.stepName} aria-label={`Rejection reasons of ${s.stepName}`}>
+                <h3>{s.stepName}</h3>
+                <div className="hist">
+                  {s.reasons.map((r) => (
+                    <div className="hist-row" key={r.reason}>
+                      <span title={r.reason} style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+                        {r.reason}
+                      </span>
+                      <span className="bar" style={{ width: `${(r.count / max) * 100}%` }} />
+                      <span className="counts">{fmtInt(r.count)}</span>
+                    </div>
+                  ))}
+                </div>
+              </section>
+            );
+          })}
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** Stacked runs per bucket: successes (and other non-errors) below, errors on top; uPlot draws canvas, sized to its box. */
+function RunsChart({ points }: { points: TimePointDto[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || !points.length) return;
+    const css = getComputedStyle(document.documentElement);
+    const color = (v: string) => css.getPropertyValue(v).trim();
+    const xs = points.map((p) => Date.parse(p.start) / 1000);
+    const ok = points.map((p) => p.runs - p.errors);
+    const total = points.map((p) => p.runs);
+    const bars = uPlot.paths.bars!({ size: [0.8, 40] });
+    const plot = new uPlot(
+      {
+        width: Math.max(300, el.clientWidth),
+        height: 220,
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        axes: [
+          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
+          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
+        ],
+        series: [
+          {},
+          // Drawn as the total, so the red above the green is the errors; the legend shows the error count.
+          { label: 'errors', stroke: color('--err'), fill: color('--err'), paths: bars, points: { show: false }, value: (_u, _v, _s, i) => (i == null ? '--' : String(points[i].errors)) },
+          { label: 'other runs', stroke: color('--ok'), fill: color('--ok'), paths: bars, points: { show: false } },
+        ],
+      },
+      [xs, total, ok],
+      el,
+    );
+    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 220 });
+    window.addEventListener('resize', onResize);
+    return () => {
+      window.removeEventListener('resize', onResize);
+      plot.destroy();
+    };
+  }, [points]);
+  if (!points.length) return <p className="muted">No runs in this range.</p>;
+  return (
+    <div className="chart" ref={box} role="img" aria-label={`Runs per bucket: ${fmtInt(points.reduce((n, p) => n + p.runs, 0))} runs, ${fmtInt(points.reduce((n, p) => n + p.errors, 0))} errors`} data-testid="runs-chart" />
+  );
+}

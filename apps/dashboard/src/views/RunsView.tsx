@@ -1,0 +1,191 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
+import { useMemo, useState, type FormEvent } from 'react';
+import { api, call } from '../api/client.js';
+import * as sdk from '../api/sdk.js';
+import type { RunDto } from '../api/sdk.js';
+import { EmptyProject, ErrorBox, Loading, StatusBadge } from '../components/common.js';
+import { useListKeys } from '../components/keys.js';
+import { PipelinePicker } from '../components/PipelinePicker.js';
+import { RangePicker } from '../components/RangePicker.js';
+import { fmtDuration, fmtTime, parseMetadataFilter, rangeBounds, shortId } from '../lib/format.js';
+
+const route = getRouteApi('/runs');
+const STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as const;
+type Search = ReturnType<typeof route.useSearch>;
+
+/** Optional counters some list answers carry (steps, candidates); shown when present. */
+type RunRow = RunDto & { stepCount?: number; candidateCount?: number };
+
+export function RunsView() {
+  const search = route.useSearch();
+  const navigate = useNavigate({ from: '/runs' });
+  const set = (patch: Partial<Search>) => navigate({ search: (prev) => clean({ ...prev, ...patch, sel: undefined }) });
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [text, setText] = useState({ tag: search.tag ?? '', meta: search.meta ?? '', q: search.q ?? '', minDuration: search.minDuration ?? '' });
+
+  const query = useMemo(() => {
+    const bounds = rangeBounds(search.range, search.from, search.to);
+    const minDurationMs = search.minDuration ? Number(search.minDuration) : undefined;
+    return {
+      pipeline: search.pipeline,
+      status: STATUSES.find((s) => s === search.status),
+      tag: search.tag ? search.tag.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+      metadata: parseMetadataFilter(search.meta),
+      q: search.q,
+      minDurationMs: Number.isFinite(minDurationMs) ? minDurationMs : undefined,
+      ...bounds,
+      limit: 50,
+    };
+    // `range` presets are relative: the key includes the preset id, not the computed instant.
+  }, [search.pipeline, search.status, search.tag, search.meta, search.q, search.minDuration, search.range, search.from, search.to]);
+
+  const runs = useInfiniteQuery({
+    queryKey: ['runs', { ...search, sel: undefined }],
+    queryFn: async ({ pageParam }) => call(sdk.listRuns({ client: api, query: { ...query, cursor: pageParam ?? undefined } })),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    placeholderData: (prev) => prev,
+    refetchInterval: (q) => (search.live === '1' && q.state.data?.pages.some((p) => p.items.some((r) => r.status === 'running')) ? 3000 : search.live === '1' ? 10_000 : false),
+  });
+  const items = (runs.data?.pages.flatMap((p) => p.items) ?? []) as RunRow[];
+  const selIndex = items.findIndex((r) => r.id === search.sel);
+  const hasCounts = items.some((r) => r.stepCount !== undefined);
+  const filtered = Object.entries(search).some(([k, v]) => k !== 'sel' && k !== 'live' && v);
+
+  useListKeys({
+    count: items.length,
+    index: selIndex,
+    onMove: (i) => {
+      navigate({ search: (prev) => ({ ...prev, sel: items[i].id }), replace: true });
+      document.getElementById(`run-${items[i].id}`)?.scrollIntoView({ block: 'nearest' });
+    },
+    onOpen: (i) => navigate({ to: '/runs/$runId', params: { runId: items[i].id } }),
+  });
+
+  const submitText = (e: FormEvent) => {
+    e.preventDefault();
+    set({ tag: text.tag.trim() || undefined, meta: text.meta.trim() || undefined, q: text.q.trim() || undefined, minDuration: text.minDuration.trim() || undefined });
+  };
+  const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c.slice(-1), id]));
+
+  return (
+    <div>
+      <h1>Runs</h1>
+      <form className="filters" onSubmit={submitText} aria-label="Filter runs">
+        <PipelinePicker id="runs-pipeline" value={search.pipeline} onChange={(pipeline) => set({ pipeline })} />
+        <label htmlFor="runs-status">
+          Status
+          <select id="runs-status" value={search.status ?? ''} onChange={(e) => set({ status: e.target.value || undefined })}>
+            <option value="">Any status</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <RangePicker idPrefix="runs" range={search.range} from={search.from} to={search.to} onChange={(v) => set(v)} />
+        <label htmlFor="runs-q">
+          Search text
+          <input id="runs-q" data-search type="search" value={text.q} onChange={(e) => setText({ ...text, q: e.target.value })} placeholder="error message, input…" />
+        </label>
+        <label htmlFor="runs-tag">
+          Tag
+          <input id="runs-tag" value={text.tag} onChange={(e) => setText({ ...text, tag: e.target.value })} placeholder="nightly" />
+        </label>
+        <label htmlFor="runs-meta">
+          Metadata key=value
+          <input id="runs-meta" value={text.meta} onChange={(e) => setText({ ...text, meta: e.target.value })} placeholder="customer=acme" />
+        </label>
+        <label htmlFor="runs-min">
+          Min duration (ms)
+          <input id="runs-min" inputMode="numeric" value={text.minDuration} onChange={(e) => setText({ ...text, minDuration: e.target.value })} />
+        </label>
+        <button type="submit">Apply</button>
+        <label className="row" htmlFor="runs-live">
+          <span>
+            <input id="runs-live" type="checkbox" checked={search.live === '1'} onChange={(e) => set({ live: e.target.checked ? '1' : undefined })} /> Live
+          </span>
+        </label>
+        <button
+          type="button"
+          className="primary"
+          disabled={chosen.length !== 2}
+          onClick={() => navigate({ to: '/compare/$runA/$runB', params: { runA: chosen[0], runB: chosen[1] } })}
+        >
+          Compare selected ({chosen.length}/2)
+        </button>
+      </form>
+      {runs.error ? <ErrorBox error={runs.error} /> : null}
+      {runs.isPending ? <Loading what="Loading runs" /> : null}
+      {!runs.isPending && items.length === 0 && !runs.error ? filtered ? <p className="muted">No runs match these filters.</p> : <EmptyProject /> : null}
+      {items.length > 0 ? (
+        <table className="grid" aria-label="Runs">
+          <thead>
+            <tr>
+              <th>
+                <span className="sr-only">Compare</span>
+              </th>
+              <th>Status</th>
+              <th>Pipeline</th>
+              <th>Version</th>
+              <th>Started</th>
+              <th className="num">Duration</th>
+              {hasCounts ? (
+                <>
+                  <th className="num">Steps</th>
+                  <th className="num">Candidates</th>
+                </>
+              ) : null}
+              <th>Error</th>
+              <th>Run</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((r, i) => (
+              <tr key={r.id} id={`run-${r.id}`} className={i === selIndex ? 'selected' : undefined} aria-selected={i === selIndex} data-testid="run-row">
+                <td>
+                  <input type="checkbox" aria-label={`Select run ${shortId(r.id)} to compare`} checked={chosen.includes(r.id)} onChange={() => toggle(r.id)} />
+                </td>
+                <td>
+                  <StatusBadge status={r.status} />
+                </td>
+                <td>{r.pipeline}</td>
+                <td>{r.pipelineVersion ?? '—'}</td>
+                <td>{fmtTime(r.startedAt)}</td>
+                <td className="num">{fmtDuration(r.durationMs)}</td>
+                {hasCounts ? (
+                  <>
+                    <td className="num">{r.stepCount?.toLocaleString('en-US') ?? '—'}</td>
+                    <td className="num">{r.candidateCount?.toLocaleString('en-US') ?? '—'}</td>
+                  </>
+                ) : null}
+                <td className="wrap">{r.error ? `${r.error.type}: ${r.error.message}`.slice(0, 160) : ''}</td>
+                <td>
+                  <Link to="/runs/$runId" params={{ runId: r.id }} className="mono">
+                    {shortId(r.id)}
+                  </Link>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {runs.hasNextPage ? (
+        <p>
+          <button type="button" onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>
+            {runs.isFetchingNextPage ? 'Loading…' : 'Load more'}
+          </button>
+        </p>
+      ) : null}
+      <p className="muted">j/k move, Enter opens, / searches. Newest first; pages of 50.</p>
+    </div>
+  );
+}
+
+function clean<T extends Record<string, unknown>>(o: T): T {
+  const out = { ...o };
+  for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k];
+  return out;
+}

@@ -147,6 +147,31 @@ describe('Transport', () => {
     await t.shutdown(1000);
   });
 
+  it('retries an event answered 429/503 inside a 207 for as long as it lasts, and gives up a per-event 500 after its own count', async () => {
+    let busy = 8;
+    server.reply = (events) => ({
+      status: 207,
+      body: {
+        results: events.map((e) => {
+          if (e.body.kind === 'busy') return busy-- > 0 ? { id: e.id, status: busy % 2 ? 503 : 429 } : { id: e.id, status: 201 };
+          if (e.body.kind === 'broken') return { id: e.id, status: 500, error: { statusCode: 500, error: 'INTERNAL', message: 'boom' } };
+          return { id: e.id, status: 201 };
+        }),
+      },
+    });
+    const errors: XrayError[] = [];
+    // Fewer parent retries and server-error tries than the busy event needs: neither count applies to it.
+    const t = transport(server.url, { maxParentRetries: 2, maxServerErrorAttempts: 3, retryMaxMs: 40 }, errors);
+    t.enqueue('step-create', { kind: 'busy' }, ts());
+    t.enqueue('step-create', { kind: 'broken' }, ts());
+    expect(await t.flush(10_000)).toBe(true);
+    const tries = (k: string) => server.events.filter((e) => e.body.kind === k).length;
+    expect({ busy: tries('busy'), broken: tries('broken') }).toEqual({ busy: 9, broken: 3 });
+    expect(t.stats()).toMatchObject({ sent: 1, rejected: 1, queued: 0 });
+    expect(errors.filter((e) => e.kind === 'rejected').flatMap((e) => e.extra.events ?? []).map((e) => e.status)).toEqual([500]);
+    await t.shutdown(1000);
+  });
+
   it('halves the batch on 413 and drops a single event that is still too large', async () => {
     server.reply = (events) =>
       events.length > 4 || events.some((e) => e.body.huge)

@@ -64,26 +64,31 @@ export type RetryDecision =
   | { action: 'drop'; exhausted: boolean };
 
 /**
- * One event's (or one request's) fate. `attempts` are the counts before this answer.
+ * The SDK's one retry policy: what happens to an event (or a whole request) after an answer.
+ * The same rule holds whether the answer is for the whole request or for one event in a 207;
+ * each event keeps its own count per class, and `attempts` are the counts before this answer.
  *
- * - network errors and timeouts, 408, 429, 502, 503, 504 (request or event): retried with
- *   backoff for as long as they last; only the buffer's bounds and shutdown end them;
- * - 404 for one event (its parent is not there yet): retried `maxParentRetries` times, then dropped;
- * - 500 and other 5xx: tried `maxServerErrorAttempts` times, then dropped, so one poisoned event
- *   cannot block the rest;
- * - 413: cut smaller (a candidate batch in halves, or fewer events per request);
- * - 400, 401, 403, 409, a 404 for the whole request, …: dropped and reported at once.
+ * - Transient (network error or timeout, 408, 429, 502, 503, 504): retried with exponential
+ *   backoff and jitter (a request's Retry-After honoured, up to `retryMaxMs`) for as long as
+ *   it lasts. No count ends it: only the buffer's bounds (which drop candidate batches first)
+ *   and shutdown's deadline do, so an outage of any length loses nothing the buffer can hold.
+ * - 404 for one event (its parent run or step is not there yet): retried with backoff
+ *   `maxParentRetries` times (default 5), then dropped and reported. A 404 for the whole
+ *   request means a wrong URL: dropped and reported.
+ * - 500 and other 5xx that may be caused by the events: tried `maxServerErrorAttempts` times
+ *   (default 10) in all, then dropped and reported, so one poisoned event cannot block the rest.
+ * - 413: cut smaller (a candidate batch in halves, or fewer events per request); a single
+ *   event that cannot be cut is dropped and reported.
+ * - 400, 401, 403, 409 and any other 4xx: dropped and reported at once (sending the same
+ *   again cannot succeed).
  */
-export function retryDecision(cls: OutcomeClass, scope: Scope, attempts: Attempts, limits: RetryLimits): RetryDecision {
+export function retryDecision(cls: OutcomeClass, attempts: Attempts, limits: RetryLimits): RetryDecision {
   switch (cls) {
     case 'ok':
       return { action: 'done' };
     case 'transient':
-      // Today: an event answered 429/5xx inside a 207 shares the count of "parent not there yet".
-      if (scope === 'event') return attempts.parentMissing < limits.maxParentRetries ? { action: 'retry', counter: 'parentMissing' } : { action: 'drop', exhausted: true };
       return { action: 'retry', counter: 'transient' };
     case 'server-error':
-      if (scope === 'event') return attempts.parentMissing < limits.maxParentRetries ? { action: 'retry', counter: 'parentMissing' } : { action: 'drop', exhausted: true };
       return attempts.serverErrors + 1 < limits.maxServerErrorAttempts ? { action: 'retry', counter: 'serverErrors' } : { action: 'drop', exhausted: true };
     case 'parent-missing':
       return attempts.parentMissing < limits.maxParentRetries ? { action: 'retry', counter: 'parentMissing' } : { action: 'drop', exhausted: true };

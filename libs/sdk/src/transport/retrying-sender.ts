@@ -113,7 +113,7 @@ export class RetryingSender {
       const keep: QueuedEvent[] = [];
       const given: QueuedEvent[] = [];
       for (const e of batch) {
-        const d = retryDecision(cls, 'request', e.attempts, this.opts);
+        const d = retryDecision(cls, e.attempts, this.opts);
         if (d.action === 'retry') {
           e.attempts[d.counter]++;
           keep.push(e);
@@ -155,7 +155,7 @@ export class RetryingSender {
       const r = byId.get(e.event.id);
       // A result the server left out is taken as accepted: resending could not tell us more.
       const status = typeof r?.status === 'number' ? r.status : 200;
-      const d = retryDecision(classifyOutcome({ status }, 'event'), 'event', e.attempts, this.opts);
+      const d = retryDecision(classifyOutcome({ status }, 'event'), e.attempts, this.opts);
       const halves = d.action === 'shrink' ? this.split(e) : undefined;
       if (d.action === 'done') {
         this.opts.counters.sent++;

@@ -1,5 +1,11 @@
-export const DECISIONS = ['accepted', 'rejected', 'selected'] as const;
-export type Decision = (typeof DECISIONS)[number];
+import type { CandidateInputDto } from './generated/types.gen.js';
+
+/** What a step decided for a candidate, as the API defines it. */
+export type Decision = CandidateInputDto['decision'];
+export const DECISIONS = ['accepted', 'rejected', 'selected'] as const satisfies readonly Decision[];
+/** Fails to compile when the API gains a decision this list lacks. */
+const everyDecisionListed: Exclude<Decision, (typeof DECISIONS)[number]> extends never ? true : false = true;
+void everyDecisionListed;
 
 /** One item a step weighed, with what it decided and why. */
 export interface CandidateInput {

@@ -2,7 +2,8 @@ import { XrayError } from './errors.js';
 import { createClient, createConfig, type Client } from './generated/client/index.js';
 import { client as defaultApiClient } from './generated/client.gen.js';
 import { Run, type Core, type MaskContext, type StartRunOptions } from './handles.js';
-import { Transport, type EventType, type TransportStats } from './transport.js';
+import type { EventBodies, EventType, JsonValue } from './events.js';
+import { Transport, type TransportStats } from './transport.js';
 
 export const SDK_VERSION = '0.1.0';
 
@@ -157,17 +158,18 @@ export class XrayClient {
     const transport = this.transport;
     const mask = o.mask;
     this.core = {
-      emit: transport ? (type: EventType, body: Record<string, unknown>) => transport.enqueue(type, body, new Date().toISOString()) : () => {},
+      emit: transport ? <K extends EventType>(type: K, body: EventBodies[K]) => transport.enqueue(type, body, new Date().toISOString()) : () => {},
+      // The host's values are taken as JSON: whatever JSON cannot hold is replaced when serialised.
       mask: mask
         ? (value, ctx) => {
             try {
-              return mask(value, ctx);
+              return mask(value, ctx) as JsonValue;
             } catch (err) {
               this.report(new XrayError('mask', `mask() threw on ${ctx.field}: ${(err as Error)?.message ?? err}; a marker was sent instead`, { cause: err }));
               return '[xray: mask failed]';
             }
           }
-        : (value) => value,
+        : (value) => value as JsonValue,
       report: (e) => this.report(e),
       samplePerReason: Math.floor(num(o.samplePerReason, 50, 0, 1_000_000)),
       captureAllLimit: Math.floor(num(o.captureAllLimit, 10_000, 0, 100_000_000)),

@@ -1,12 +1,14 @@
 import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesOptions, type CaptureMode } from './candidates.js';
 import { toErrorInfo, truncate, XrayError } from './errors.js';
-import type { EventType } from './transport.js';
+import type { EndStatus, EventBodies, EventType, JsonValue, StepCounts, StepType, WireCandidate } from './events.js';
 import { uuidv7 } from './uuid.js';
 
-export const STEP_TYPES = ['llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom'] as const;
-export type StepType = (typeof STEP_TYPES)[number];
-/** Statuses a client may set. */
-export type EndStatus = 'success' | 'error' | 'cancelled';
+export type { EndStatus, StepType } from './events.js';
+/** The step types the API takes (`StepType` comes from the API's generated types). */
+export const STEP_TYPES = ['llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom'] as const satisfies readonly StepType[];
+/** Fails to compile when the API gains a step type this list lacks. */
+const everyStepTypeListed: Exclude<StepType, (typeof STEP_TYPES)[number]> extends never ? true : false = true;
+void everyStepTypeListed;
 
 /** Which value `mask` is looking at. */
 export interface MaskContext {
@@ -19,8 +21,9 @@ export interface MaskContext {
 
 /** What handles need from the client: kept internal, so the public surface stays small. */
 export interface Core {
-  emit(type: EventType, body: Record<string, unknown>): void;
-  mask(value: unknown, ctx: MaskContext): unknown;
+  emit<K extends EventType>(type: K, body: EventBodies[K]): void;
+  /** What `mask` returned (or the value itself), to be sent with JSON's rules. */
+  mask(value: unknown, ctx: MaskContext): JsonValue;
   report(err: XrayError): void;
   readonly samplePerReason: number;
   readonly captureAllLimit: number;
@@ -171,7 +174,7 @@ export class Step {
     }
     const indexes: Iterable<number> =
       sel.keep === 'none' ? [] : sel.keep === 'all' ? list.keys() : sel.keep;
-    let chunk: Record<string, unknown>[] = [];
+    let chunk: WireCandidate[] = [];
     let stored = 0;
     const flushChunk = () => {
       if (chunk.length === 0) return;
@@ -190,15 +193,15 @@ export class Step {
     return { capture: sel.capture, total: sel.total, out: sel.out, stored };
   }
 
-  private toWire(c: CandidateInput): Record<string, unknown> {
+  private toWire(c: CandidateInput): WireCandidate {
     const key = String(c.key);
-    const out: Record<string, unknown> = { key, decision: c.decision };
+    const out: WireCandidate = { key, decision: c.decision };
     if (typeof c.score === 'number' && Number.isFinite(c.score)) out.score = c.score;
     if (typeof c.rank === 'number' && Number.isInteger(c.rank)) out.rank = c.rank;
     if (typeof c.reason === 'string') out.reason = truncate(c.reason, 2000);
     if (Array.isArray(c.evaluations)) {
       // One malformed evaluation would make the server refuse the whole batch: keep the sound ones.
-      const evals = [];
+      const evals: NonNullable<WireCandidate['evaluations']> = [];
       for (const e of c.evaluations) {
         if (!e || typeof e.check !== 'string' || e.check === '' || typeof e.passed !== 'boolean') continue;
         evals.push(typeof e.detail === 'string' ? { check: truncate(e.check, 200), passed: e.passed, detail: truncate(e.detail, 2000) } : { check: truncate(e.check, 200), passed: e.passed });
@@ -210,7 +213,7 @@ export class Step {
     return out;
   }
 
-  private countsAndSummary(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
+  private countsAndSummary(metadata: Record<string, unknown> | undefined): StepCounts {
     const own = isPlainObject(metadata) ? metadata : undefined;
     if (!this.tally) return own ? { metadata: own } : {};
     return {

@@ -1,8 +1,11 @@
 import { FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
 import type { XrayError } from './errors.js';
-import { backoffDelay, parseRetryAfter, safeStringify, Transport, type TransportOptions } from './transport.js';
+import { backoffDelay, parseRetryAfter, safeStringify, Transport, type EventType, type TransportOptions } from './transport.js';
 
-function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors: XrayError[] = []): Transport {
+/** These tests push marker bodies (`n`, `kind`, `pad`) through the wire layer, not API-shaped ones. */
+type MarkerTransport = Omit<Transport, 'enqueue'> & { enqueue(type: EventType, body: Record<string, unknown>, timestamp: string): void };
+
+function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors: XrayError[] = []): MarkerTransport {
   return new Transport({
     baseUrl,
     apiKey: 'xr_test',
@@ -21,7 +24,7 @@ function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors
     onError: (e) => errors.push(e),
     log: () => {},
     ...over,
-  });
+  }) as unknown as MarkerTransport;
 }
 
 const ts = () => new Date().toISOString();

@@ -7,7 +7,7 @@
  * schedules: when to send, flush and shutdown, and the counters.
  */
 import { XrayError } from './errors.js';
-import type { EventType } from './events.js';
+import type { EventBodies, EventType } from './events.js';
 import { EventQueue } from './transport/event-queue.js';
 import { FetchIngestTransport, unref, type IngestTransport } from './transport/ingest-transport.js';
 import { queued, RetryingSender, type QueuedEvent } from './transport/retrying-sender.js';
@@ -96,7 +96,7 @@ export class Transport {
   }
 
   /** Records an event to send; `body` is serialized now, so later changes to it are not seen. */
-  enqueue(type: EventType, body: Record<string, unknown>, timestamp: string): void {
+  enqueue<K extends EventType>(type: K, body: EventBodies[K], timestamp: string): void {
     if (this.closed) {
       this.counters.unsent++;
       if (this.counters.unsent === 1) this.report(new XrayError('unsent', 'Event recorded after shutdown(); it is not sent'));

@@ -3,7 +3,7 @@ import { createClient, createConfig, type Client } from './generated/client/inde
 import { client as defaultApiClient } from './generated/client.gen.js';
 import { Run, type Core, type MaskContext, type StartRunOptions } from './handles.js';
 import type { EventBodies, EventType, JsonValue } from './events.js';
-import { Transport, type TransportStats } from './transport.js';
+import { Transport, type EventHooks, type TransportStats } from './transport.js';
 
 export const SDK_VERSION = '0.1.0';
 
@@ -30,7 +30,11 @@ export interface XrayClientOptions {
   maxBatchBytes?: number;
   /** …or when the oldest waiting event is this old (default 200 ms). */
   flushIntervalMs?: number;
-  /** Most events kept in memory while the server is slow or away; the oldest are dropped past it (default 20,000). */
+  /**
+   * Most events kept in memory while the server is slow or away (default 20,000). Past it candidate
+   * batches are dropped first (the step's `metadata.xray.candidatesDropped` says how many), runs
+   * and steps only when no candidate batch is left; `stats().droppedByKind` counts them.
+   */
   maxBufferEvents?: number;
   /** Most bytes kept in memory (default 64 MiB). */
   maxBufferBytes?: number;
@@ -158,7 +162,9 @@ export class XrayClient {
     const transport = this.transport;
     const mask = o.mask;
     this.core = {
-      emit: transport ? <K extends EventType>(type: K, body: EventBodies[K]) => transport.enqueue(type, body, new Date().toISOString()) : () => {},
+      emit: transport
+        ? <K extends EventType>(type: K, body: EventBodies[K], hooks?: EventHooks) => transport.enqueue(type, body, new Date().toISOString(), hooks)
+        : () => {},
       // The host's values are taken as JSON: whatever JSON cannot hold is replaced when serialised.
       mask: mask
         ? (value, ctx) => {
@@ -214,7 +220,20 @@ export class XrayClient {
   stats(): XrayStats {
     return this.transport
       ? this.transport.stats()
-      : { enqueued: 0, sent: 0, rejected: 0, dropped: 0, unsent: 0, queued: 0, queuedBytes: 0, inFlight: 0, batches: 0, retries: 0 };
+      : {
+          enqueued: 0,
+          sent: 0,
+          rejected: 0,
+          dropped: 0,
+          droppedByKind: { runs: 0, steps: 0, candidates: 0 },
+          candidatesDropped: 0,
+          unsent: 0,
+          queued: 0,
+          queuedBytes: 0,
+          inFlight: 0,
+          batches: 0,
+          retries: 0,
+        };
   }
 
   private report(err: XrayError): void {

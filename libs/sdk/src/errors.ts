@@ -8,7 +8,7 @@ export type XrayErrorKind =
   | 'http'
   /** The server refused some events (400, 409, a parent that never arrived, …); they are dropped. */
   | 'rejected'
-  /** The buffer was full and the oldest events were dropped. */
+  /** The buffer was full: candidate batches were dropped first, then the oldest events. */
   | 'dropped'
   /** Events were still unsent when `shutdown` reached its deadline, or arrived after it. */
   | 'unsent'

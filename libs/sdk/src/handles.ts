@@ -1,6 +1,7 @@
 import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesOptions, type CaptureMode } from './candidates.js';
 import { toErrorInfo, truncate, XrayError } from './errors.js';
 import type { EndStatus, EventBodies, EventType, JsonValue, StepCounts, StepType, WireCandidate } from './events.js';
+import type { EventHooks } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
 export type { EndStatus, StepType } from './events.js';
@@ -21,7 +22,7 @@ export interface MaskContext {
 
 /** What handles need from the client: kept internal, so the public surface stays small. */
 export interface Core {
-  emit<K extends EventType>(type: K, body: EventBodies[K]): void;
+  emit<K extends EventType>(type: K, body: EventBodies[K], hooks?: EventHooks): void;
   /** What `mask` returned (or the value itself), to be sent with JSON's rules. */
   mask(value: unknown, ctx: MaskContext): JsonValue;
   report(err: XrayError): void;
@@ -108,6 +109,7 @@ export class Step {
   readonly id: string;
   private ending: 'open' | 'ended' = 'open';
   private tally?: CandidateTally;
+  private recording = false;
 
   /** @internal use `run.step`, `run.startStep`, `step.step` or `step.startStep`. */
   constructor(
@@ -157,6 +159,15 @@ export class Step {
   }
 
   private recordCandidates(list: readonly CandidateInput[], opts: CandidatesOptions): CandidatesResult {
+    this.recording = true;
+    try {
+      return this.recordCandidatesNow(list, opts);
+    } finally {
+      this.recording = false;
+    }
+  }
+
+  private recordCandidatesNow(list: readonly CandidateInput[], opts: CandidatesOptions): CandidatesResult {
     const core = this.core;
     if (!Array.isArray(list)) {
       core.report(new XrayError('usage', `step "${this.name}": candidates() takes an array`));
@@ -178,7 +189,7 @@ export class Step {
     let stored = 0;
     const flushChunk = () => {
       if (chunk.length === 0) return;
-      core.emit('candidates-create', { stepId: this.id, candidates: chunk });
+      core.emit('candidates-create', { stepId: this.id, candidates: chunk }, { onDropped: this.candidatesDropped });
       stored += chunk.length;
       chunk = [];
     };
@@ -192,6 +203,20 @@ export class Step {
     if (this.ended) core.emit('step-update', { id: this.id, ...this.countsAndSummary(undefined) });
     return { capture: sel.capture, total: sel.total, out: sel.out, stored };
   }
+
+  /**
+   * The buffer dropped `n` of this step's stored-to-be candidates (it drops candidate detail
+   * before structure). The step's summary says so (`metadata.xray.candidatesDropped`): an open
+   * step's ending update will carry it, an ended step sends a step-update now (replacing one
+   * still queued), so the server and the dashboard know its candidate list was cut. That note
+   * is itself dropped before any run or step event if the buffer stays full.
+   */
+  private readonly candidatesDropped = (n: number): void => {
+    (this.tally ??= new CandidateTally()).dropped += n;
+    // While recording, the update at the end of candidates() (or the ending one) carries it.
+    if (!this.ended || this.recording) return;
+    this.core.emit('step-update', { id: this.id, ...this.countsAndSummary(undefined) }, { replaces: `candidates-dropped:${this.id}`, note: true });
+  };
 
   private toWire(c: CandidateInput): WireCandidate {
     const key = String(c.key);

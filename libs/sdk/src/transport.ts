@@ -10,10 +10,11 @@ import { XrayError } from './errors.js';
 import type { EventBodies, EventType } from './events.js';
 import { EventQueue } from './transport/event-queue.js';
 import { FetchIngestTransport, unref, type IngestTransport } from './transport/ingest-transport.js';
-import { queued, RetryingSender, type QueuedEvent } from './transport/retrying-sender.js';
-import { encodeEvent, EVENT_SEPARATOR, REQUEST_OVERHEAD } from './transport/wire.js';
+import { queued, RetryingSender, type EventHooks, type QueuedEvent } from './transport/retrying-sender.js';
+import { candidateCount, encodeEvent, EVENT_SEPARATOR, REQUEST_OVERHEAD } from './transport/wire.js';
 
 export type { EventType } from './events.js';
+export type { EventHooks } from './transport/retrying-sender.js';
 export { backoffDelay, parseRetryAfter } from './transport/retry-policy.js';
 export { safeStringify } from './transport/wire.js';
 
@@ -26,9 +27,9 @@ export interface TransportOptions {
   maxBatchBytes: number;
   /** How long an event may wait for companions before a batch goes out. */
   flushIntervalMs: number;
-  /** Most events held in memory; past it the oldest are dropped. */
+  /** Most events held in memory; past it candidate batches are dropped first, then the oldest events. */
   maxBufferEvents: number;
-  /** Most bytes held in memory; past it the oldest are dropped. */
+  /** Most bytes held in memory; past it candidate batches are dropped first, then the oldest events. */
   maxBufferBytes: number;
   requestTimeoutMs: number;
   /** First retry delay; doubles per consecutive failure, with jitter. */
@@ -52,8 +53,15 @@ export interface TransportStats {
   sent: number;
   /** Events the server refused for good (invalid, conflicting, parent never arrived, or given up after repeated 5xx). */
   rejected: number;
-  /** Events dropped because the buffer was full (oldest first). */
+  /**
+   * Events dropped because the buffer was full: candidate batches first (oldest first), run and
+   * step events only when no candidate batch was left to drop.
+   */
   dropped: number;
+  /** `dropped` by what the events carried: run events, step events, candidate batches. */
+  droppedByKind: { runs: number; steps: number; candidates: number };
+  /** Candidates in the dropped candidate batches. */
+  candidatesDropped: number;
   /** Events still unsent when shutdown hit its deadline, or recorded after shutdown. */
   unsent: number;
   /** Events waiting in memory now (including those parked for a retry). */
@@ -86,6 +94,11 @@ export class Transport {
   private closed = false;
   private stopped = false;
   private dropping = false;
+  private enforcing = false;
+  /** Queued events that a later event with the same key replaces. */
+  private readonly replaceable = new Map<string, QueuedEvent>();
+  private readonly droppedByKind = { runs: 0, steps: 0, candidates: 0 };
+  private candidatesDropped = 0;
   private waiters: (() => void)[] = [];
   private readonly counters = { enqueued: 0, sent: 0, rejected: 0, dropped: 0, unsent: 0, batches: 0, retries: 0 };
   private lastError?: string;
@@ -96,7 +109,7 @@ export class Transport {
   }
 
   /** Records an event to send; `body` is serialized now, so later changes to it are not seen. */
-  enqueue<K extends EventType>(type: K, body: EventBodies[K], timestamp: string): void {
+  enqueue<K extends EventType>(type: K, body: EventBodies[K], timestamp: string, hooks?: EventHooks): void {
     if (this.closed) {
       this.counters.unsent++;
       if (this.counters.unsent === 1) this.report(new XrayError('unsent', 'Event recorded after shutdown(); it is not sent'));
@@ -105,8 +118,15 @@ export class Transport {
     const event = encodeEvent(type, body, timestamp, (err) =>
       this.report(new XrayError('serialize', `a value could not be sent as JSON as is (${(err as Error)?.message}); sent with replacements`, { cause: err })),
     );
+    const item = queued(event, ++this.seq, hooks);
+    if (hooks?.replaces) {
+      const earlier = this.replaceable.get(hooks.replaces);
+      // The earlier one is forgotten as if never recorded; one in flight is left to finish.
+      if (earlier && this.queue.remove(earlier)) this.counters.enqueued--;
+      this.replaceable.set(hooks.replaces, item);
+    }
     this.counters.enqueued++;
-    this.queue.push(queued(event, ++this.seq));
+    this.queue.push(item);
     this.enforceBounds();
     this.schedule();
   }
@@ -114,6 +134,8 @@ export class Transport {
   stats(): TransportStats {
     return {
       ...this.counters,
+      droppedByKind: { ...this.droppedByKind },
+      candidatesDropped: this.candidatesDropped,
       queued: this.queue.length,
       queuedBytes: this.queue.bytes,
       inFlight: this.inFlight?.length ?? 0,
@@ -151,6 +173,7 @@ export class Transport {
     this.timer = undefined;
     this.ingest.abort();
     const left = this.queue.drain().length + (this.inFlight?.length ?? 0);
+    this.replaceable.clear();
     this.inFlight = null;
     if (left) {
       this.counters.unsent += left;
@@ -183,15 +206,48 @@ export class Transport {
     for (const w of waiters) w();
   }
 
+  /**
+   * Drops what the bounds do not allow (candidate batches first) and tells the recorders of
+   * dropped candidate batches, whose notes (a step-update) are events too, so this loops until
+   * the buffer holds still. A note recorded from a hook re-enters here and returns at once.
+   */
   private enforceBounds(): void {
-    const { maxBufferEvents, maxBufferBytes } = this.opts;
-    const dropped = this.queue.enforceBounds(maxBufferEvents, maxBufferBytes);
-    if (dropped.length === 0) return;
-    this.counters.dropped += dropped.length;
-    if (!this.dropping) {
-      // Reported once per episode: the pipeline keeps going, only the counter moves.
-      this.dropping = true;
-      this.report(new XrayError('dropped', `buffer full (${maxBufferEvents} events / ${maxBufferBytes} bytes): dropping the oldest events`, { count: dropped.length }));
+    if (this.enforcing) return;
+    this.enforcing = true;
+    try {
+      for (;;) {
+        const { maxBufferEvents, maxBufferBytes } = this.opts;
+        const dropped = this.queue.enforceBounds(maxBufferEvents, maxBufferBytes);
+        if (dropped.length === 0) return;
+        this.counters.dropped += dropped.length;
+        const told = new Map<(n: number) => void, number>();
+        for (const e of dropped) {
+          this.droppedByKind[e.kind]++;
+          this.forgetReplaceable(e);
+          const n = candidateCount(e.event);
+          this.candidatesDropped += n;
+          const hook = e.hooks?.onDropped;
+          if (hook && n) told.set(hook, (told.get(hook) ?? 0) + n);
+        }
+        if (!this.dropping) {
+          // Reported once per episode: the pipeline keeps going, only the counters move.
+          this.dropping = true;
+          this.report(
+            new XrayError('dropped', `buffer full (${maxBufferEvents} events / ${maxBufferBytes} bytes): dropping candidate batches first, then the oldest events`, {
+              count: dropped.length,
+            }),
+          );
+        }
+        for (const [hook, n] of told) {
+          try {
+            hook(n);
+          } catch (err) {
+            this.report(new XrayError('internal', `a drop hook failed inside the SDK: ${(err as Error)?.message ?? err}`, { cause: err }));
+          }
+        }
+      }
+    } finally {
+      this.enforcing = false;
     }
   }
 
@@ -231,6 +287,7 @@ export class Transport {
     if (now < this.sender.retryAt) return this.schedule();
     const batch = this.queue.takeBatch(now, Math.min(this.opts.maxBatchEvents, this.sender.batchCap), this.opts.maxBatchBytes, REQUEST_OVERHEAD, EVENT_SEPARATOR);
     if (batch.length === 0) return this.schedule();
+    for (const e of batch) this.forgetReplaceable(e);
     this.inFlight = batch;
     let settled: Awaited<ReturnType<RetryingSender['send']>>;
     try {
@@ -251,6 +308,12 @@ export class Transport {
     }
     this.notify();
     this.schedule();
+  }
+
+  /** Once an event is on its way (or gone), a later one with its key no longer replaces it. */
+  private forgetReplaceable(e: QueuedEvent): void {
+    const key = e.hooks?.replaces;
+    if (key && this.replaceable.get(key) === e) this.replaceable.delete(key);
   }
 
   private report(err: XrayError): void {

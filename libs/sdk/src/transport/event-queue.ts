@@ -1,18 +1,24 @@
 /**
  * The bounded buffer of events waiting to be sent: the ones ready to go, in the order they
- * were recorded, and the ones parked until a retry time. Past its bounds it drops candidate
- * batches first (oldest first), and structure (run and step events) only when no candidate
- * batch is left, because a dropped run or step create makes everything under it an orphan.
+ * were recorded, and the ones parked until a retry time. Past its bounds it drops by tier,
+ * oldest first within a tier: candidate batches first, then notes about them, and structure
+ * (run and step events) only when nothing else is left, because a dropped run or step create
+ * makes everything under it an orphan.
  */
 
 /** What an event carries, for the drop order and the per-kind counts. */
 export type EventKind = 'runs' | 'steps' | 'candidates';
+
+/** Drop order: tier 0 goes first, tier 2 last. */
+export type DropTier = 0 | 1 | 2;
+const TIERS: readonly DropTier[] = [0, 1, 2];
 
 export interface QueueItem {
   /** Order of recording; parts of one recorded event share it. */
   readonly seq: number;
   readonly bytes: number;
   readonly kind: EventKind;
+  readonly tier: DropTier;
   /** Earliest time to send it (parked events). */
   notBefore: number;
 }
@@ -22,17 +28,21 @@ interface Node<T extends QueueItem> {
   list: List<T>;
   prev?: Node<T>;
   next?: Node<T>;
-  /** Neighbours among the droppable-first nodes (candidate batches) of the same list. */
+  /** Neighbours among the nodes of the same drop tier in the same list. */
   dprev?: Node<T>;
   dnext?: Node<T>;
 }
 
-/** A doubly linked list in recording order, with a second chain through its candidate batches. */
+interface Ends<T extends QueueItem> {
+  head?: Node<T>;
+  tail?: Node<T>;
+}
+
+/** A doubly linked list in recording order, with a second chain per drop tier. */
 class List<T extends QueueItem> {
   head?: Node<T>;
   tail?: Node<T>;
-  dhead?: Node<T>;
-  dtail?: Node<T>;
+  readonly tiers: Ends<T>[] = TIERS.map(() => ({}));
   length = 0;
   bytes = 0;
 
@@ -49,18 +59,17 @@ class List<T extends QueueItem> {
       else this.head = node;
       this.tail = node;
     }
-    if (node.item.kind === 'candidates') {
-      if (atFront) {
-        node.dnext = this.dhead;
-        if (this.dhead) this.dhead.dprev = node;
-        else this.dtail = node;
-        this.dhead = node;
-      } else {
-        node.dprev = this.dtail;
-        if (this.dtail) this.dtail.dnext = node;
-        else this.dhead = node;
-        this.dtail = node;
-      }
+    const tier = this.tiers[node.item.tier];
+    if (atFront) {
+      node.dnext = tier.head;
+      if (tier.head) tier.head.dprev = node;
+      else tier.tail = node;
+      tier.head = node;
+    } else {
+      node.dprev = tier.tail;
+      if (tier.tail) tier.tail.dnext = node;
+      else tier.head = node;
+      tier.tail = node;
     }
     this.length++;
     this.bytes += node.item.bytes;
@@ -71,12 +80,11 @@ class List<T extends QueueItem> {
     else this.head = node.next;
     if (node.next) node.next.prev = node.prev;
     else this.tail = node.prev;
-    if (node.item.kind === 'candidates') {
-      if (node.dprev) node.dprev.dnext = node.dnext;
-      else this.dhead = node.dnext;
-      if (node.dnext) node.dnext.dprev = node.dprev;
-      else this.dtail = node.dprev;
-    }
+    const tier = this.tiers[node.item.tier];
+    if (node.dprev) node.dprev.dnext = node.dnext;
+    else tier.head = node.dnext;
+    if (node.dnext) node.dnext.dprev = node.dprev;
+    else tier.tail = node.dprev;
     node.prev = node.next = node.dprev = node.dnext = undefined;
     this.length--;
     this.bytes -= node.item.bytes;
@@ -172,18 +180,27 @@ export class EventQueue<T extends QueueItem> {
   }
 
   /**
-   * Drops events until at most `maxEvents` and `maxBytes` are held: candidate batches first,
-   * oldest first (parked or ready, whichever was recorded first), then the oldest ready events,
-   * then the oldest parked ones. Returns what was dropped.
+   * Drops events until at most `maxEvents` and `maxBytes` are held: the lowest tier first, and
+   * within it the oldest (parked or ready, whichever was recorded first). Returns what went.
    */
   enforceBounds(maxEvents: number, maxBytes: number): T[] {
     const dropped: T[] = [];
     while (this.length > 0 && (this.length > maxEvents || this.bytes > maxBytes)) {
-      const victim = (this.ready.head ?? this.parked.head)!;
-      this.remove(victim.item);
-      dropped.push(victim.item);
+      const victim = this.oldestOfLowestTier()!;
+      this.remove(victim);
+      dropped.push(victim);
     }
     return dropped;
+  }
+
+  private oldestOfLowestTier(): T | undefined {
+    for (const t of TIERS) {
+      const r = this.ready.tiers[t].head?.item;
+      const p = this.parked.tiers[t].head?.item;
+      if (r && p) return p.seq < r.seq ? p : r;
+      if (r || p) return r ?? p;
+    }
+    return undefined;
   }
 
   some(pred: (item: T) => boolean): boolean {

@@ -12,10 +12,21 @@ import type { EventResult, IngestTransport } from './ingest-transport.js';
 import { backoffDelay, classifyOutcome, noAttempts, retryDecision, retryDelay, type Attempts, type Outcome, type RetryLimits } from './retry-policy.js';
 import { requestJson, splitCandidates, type EncodedEvent } from './wire.js';
 
+/** What the recorder of an event wants to hear about it. */
+export interface EventHooks {
+  /** Told how many candidates were lost when the buffer dropped (part of) this candidate batch. */
+  onDropped?: (candidates: number) => void;
+  /** An event queued earlier with the same key and not yet sent is replaced by this one. */
+  replaces?: string;
+  /** A note about dropped candidates: when the buffer is full it goes after candidate batches, before runs and steps. */
+  note?: boolean;
+}
+
 /** An event in the buffer, with its retry counts. */
 export interface QueuedEvent extends QueueItem {
   readonly event: EncodedEvent;
   readonly attempts: Attempts;
+  readonly hooks?: EventHooks;
 }
 
 const KIND: Record<EventType, EventKind> = {
@@ -26,8 +37,10 @@ const KIND: Record<EventType, EventKind> = {
   'candidates-create': 'candidates',
 };
 
-export function queued(event: EncodedEvent, seq: number): QueuedEvent {
-  return { event, seq, bytes: event.bytes, kind: KIND[event.type], notBefore: 0, attempts: noAttempts() };
+export function queued(event: EncodedEvent, seq: number, hooks?: EventHooks): QueuedEvent {
+  const kind = KIND[event.type];
+  const tier = kind === 'candidates' ? 0 : hooks?.note ? 1 : 2;
+  return { event, seq, bytes: event.bytes, kind, tier, notBefore: 0, attempts: noAttempts(), ...(hooks ? { hooks } : {}) };
 }
 
 export interface SenderCounters {
@@ -190,7 +203,7 @@ export class RetryingSender {
     if (!halves) return undefined;
     this.opts.counters.enqueued++;
     this.opts.log(`413 for a batch of ${e.event.candidates?.length} candidates; sending it in two halves`);
-    return halves.map((h) => queued(h, e.seq));
+    return halves.map((h) => queued(h, e.seq, e.hooks?.onDropped ? { onDropped: e.hooks.onDropped } : undefined));
   }
 
   private report(err: XrayError): void {

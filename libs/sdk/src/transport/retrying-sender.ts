@@ -10,7 +10,7 @@ import type { EventType } from '../events.js';
 import type { EventKind, QueueItem } from './event-queue.js';
 import type { EventResult, IngestTransport } from './ingest-transport.js';
 import { backoffDelay, classifyOutcome, noAttempts, retryDecision, retryDelay, type Attempts, type Outcome, type RetryLimits } from './retry-policy.js';
-import { requestJson, splitCandidates, type EncodedEvent } from './wire.js';
+import { candidateCount, requestJson, splitCandidates, type EncodedEvent } from './wire.js';
 
 /** What the recorder of an event wants to hear about it. */
 export interface EventHooks {
@@ -202,7 +202,7 @@ export class RetryingSender {
     const halves = splitCandidates(e.event);
     if (!halves) return undefined;
     this.opts.counters.enqueued++;
-    this.opts.log(`413 for a batch of ${e.event.candidates?.length} candidates; sending it in two halves`);
+    this.opts.log(`413 for a batch of ${candidateCount(e.event)} candidates; sending it in two halves`);
     return halves.map((h) => queued(h, e.seq, e.hooks?.onDropped ? { onDropped: e.hooks.onDropped } : undefined));
   }
 

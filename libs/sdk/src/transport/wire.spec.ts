@@ -1,4 +1,4 @@
-import { byteLength, encodeEvent, eventJson, requestJson, splitCandidates } from './wire.js';
+import { byteLength, candidateCount, encodeEvent, eventJson, requestJson, splitCandidates } from './wire.js';
 
 const ts = '2026-01-05T10:00:00.000Z';
 const noFallback = () => {
@@ -16,7 +16,7 @@ describe('wire', () => {
   });
 
   it('keeps each candidate apart, so a batch is cut in halves that together hold it exactly', () => {
-    const candidates = Array.from({ length: 5 }, (_, i) => ({ key: `B0${i}`, decision: 'rejected' as const, reason: 'price above $50' }));
+    const candidates = Array.from({ length: 5 }, (_, i) => ({ key: `B0${i}`, decision: 'rejected' as const, reason: i % 2 ? 'price above $50' : 'prix > 50 €, « trop cher »', data: { n: [i, { deep: '}],[' }] } }));
     const e = encodeEvent('candidates-create', { stepId: 's1', candidates }, ts, noFallback);
     expect(JSON.parse(eventJson(e)).body).toEqual({ stepId: 's1', candidates });
     const halves = splitCandidates(e)!;
@@ -24,8 +24,18 @@ describe('wire', () => {
     expect(parts.map((p) => p.body.candidates.length)).toEqual([3, 2]);
     expect(parts.flatMap((p) => p.body.candidates)).toEqual(candidates);
     expect(parts.every((p) => p.body.stepId === 's1' && p.timestamp === ts && p.id !== e.id)).toBe(true);
-    expect(splitCandidates(halves[1])!.map((h) => h.candidates?.length)).toEqual([1, 1]);
+    expect(splitCandidates(halves[1])!.map(candidateCount)).toEqual([1, 1]);
     expect(splitCandidates(splitCandidates(halves[1])![0])).toBeUndefined();
+    // Cut down to single candidates, every piece is valid and the order is kept.
+    const singles: ReturnType<typeof encodeEvent>[] = [];
+    const cut = (ev: ReturnType<typeof encodeEvent>): void => {
+      const h = splitCandidates(ev);
+      if (h) h.forEach(cut);
+      else singles.push(ev);
+    };
+    cut(e);
+    expect(singles.flatMap((s) => (JSON.parse(eventJson(s)) as { body: { candidates: unknown[] } }).body.candidates)).toEqual(candidates);
+    expect(singles.every((s) => s.bytes === byteLength(eventJson(s)))).toBe(true);
   });
 
   it('assembles a request from the serialised events, and replaces what JSON cannot hold', () => {

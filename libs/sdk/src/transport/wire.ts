@@ -12,12 +12,21 @@ export interface EncodedEvent {
   readonly id: string;
   readonly type: EventType;
   readonly timestamp: string;
-  /** The body's JSON; for `candidates-create` without its `candidates` member. */
-  readonly body: string;
-  /** `candidates-create` only: each candidate's JSON. */
-  readonly candidates?: readonly string[];
-  /** Size of the event's JSON in a request. */
+  /** The event's JSON, as it goes on the wire. */
+  readonly json: string;
+  /** Its size in a request. */
   readonly bytes: number;
+  /** `candidates-create` only: where its candidates are in `json`, so it can be cut without parsing. */
+  readonly list?: CandidateList;
+}
+
+interface CandidateList {
+  /** The body's JSON without its `candidates` member. */
+  readonly rest: string;
+  /** Where the candidates' JSON array starts in the event's JSON. */
+  readonly at: number;
+  /** Where each candidate's JSON starts in that array. */
+  readonly starts: readonly number[];
 }
 
 export const byteLength: (s: string) => number =
@@ -65,10 +74,7 @@ function withMember(objectJson: string, name: string, valueJson: string): string
 const jsonArray = (items: readonly string[]): string => `[${items.join(',')}]`;
 
 /** The event's JSON as it goes on the wire. */
-export function eventJson(e: EncodedEvent): string {
-  const body = e.candidates ? withMember(e.body, 'candidates', jsonArray(e.candidates)) : e.body;
-  return withMember(JSON.stringify({ id: e.id, type: e.type, timestamp: e.timestamp }), 'body', body);
-}
+export const eventJson = (e: EncodedEvent): string => e.json;
 
 /** A request body: `{"events":[…]}`. */
 export function requestJson(events: readonly EncodedEvent[]): string {
@@ -79,9 +85,28 @@ export function requestJson(events: readonly EncodedEvent[]): string {
 export const REQUEST_OVERHEAD = byteLength('{"events":[]}');
 export const EVENT_SEPARATOR = 1;
 
-function make(type: EventType, timestamp: string, body: string, candidates?: readonly string[]): EncodedEvent {
-  const draft = { id: uuidv7(), type, timestamp, body, ...(candidates ? { candidates } : {}), bytes: 0 };
-  return { ...draft, bytes: byteLength(eventJson(draft)) };
+function make(type: EventType, timestamp: string, body: string, list?: { rest: string; json: string; starts: readonly number[] }): EncodedEvent {
+  const id = uuidv7();
+  const envelope = JSON.stringify({ id, type, timestamp });
+  if (!list) {
+    const json = withMember(envelope, 'body', body);
+    return { id, type, timestamp, json, bytes: byteLength(json) };
+  }
+  const json = withMember(envelope, 'body', withMember(list.rest, 'candidates', list.json));
+  // The array is the last member of the body, which is the last member of the event: `…[…]}}`.
+  const at = json.length - list.json.length - 2;
+  return { id, type, timestamp, json, bytes: byteLength(json), list: { rest: list.rest, at, starts: list.starts } };
+}
+
+/** A JSON array from its items' JSON, with where each item starts in it. */
+function listOf(items: readonly string[]): { json: string; starts: number[] } {
+  const starts: number[] = new Array<number>(items.length);
+  let at = 1;
+  for (let i = 0; i < items.length; i++) {
+    starts[i] = at;
+    at += items[i].length + 1;
+  }
+  return { json: jsonArray(items), starts };
 }
 
 /**
@@ -91,18 +116,27 @@ function make(type: EventType, timestamp: string, body: string, candidates?: rea
 export function encodeEvent(type: EventType, body: object, timestamp: string, onFallback: (err: unknown) => void): EncodedEvent {
   if (type === 'candidates-create' && Array.isArray((body as { candidates?: unknown }).candidates)) {
     const { candidates, ...rest } = body as { candidates: unknown[] };
-    return make(type, timestamp, stringify(rest, onFallback), candidates.map((c) => stringify(c, onFallback)));
+    return make(type, timestamp, '', { rest: stringify(rest, onFallback), ...listOf(candidates.map((c) => stringify(c, onFallback))) });
   }
   return make(type, timestamp, stringify(body, onFallback));
 }
 
 /** How many candidates an event carries (0 for anything but a candidate batch). */
-export const candidateCount = (e: EncodedEvent): number => e.candidates?.length ?? 0;
+export const candidateCount = (e: EncodedEvent): number => e.list?.starts.length ?? 0;
 
 /** A candidate batch cut in two halves, as new events; undefined when it cannot be cut. */
 export function splitCandidates(e: EncodedEvent): [EncodedEvent, EncodedEvent] | undefined {
-  const list = e.candidates;
-  if (!list || list.length < 2) return undefined;
-  const half = Math.ceil(list.length / 2);
-  return [make(e.type, e.timestamp, e.body, list.slice(0, half)), make(e.type, e.timestamp, e.body, list.slice(half))];
+  const list = e.list;
+  if (!list || list.starts.length < 2) return undefined;
+  const { starts, rest, at } = list;
+  const half = Math.ceil(starts.length / 2);
+  const end = e.json.length - 3; // the array's closing bracket
+  // Each half is a contiguous run of the candidates' JSON: sliced, never parsed.
+  const first = e.json.slice(at + starts[0], at + starts[half] - 1);
+  const second = e.json.slice(at + starts[half], end);
+  const shift = starts[half] - 1;
+  return [
+    make(e.type, e.timestamp, '', { rest, json: `[${first}]`, starts: starts.slice(0, half) }),
+    make(e.type, e.timestamp, '', { rest, json: `[${second}]`, starts: starts.slice(half).map((s) => s - shift) }),
+  ];
 }

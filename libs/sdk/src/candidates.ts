@@ -1,5 +1,11 @@
-export const DECISIONS = ['accepted', 'rejected', 'selected'] as const;
-export type Decision = (typeof DECISIONS)[number];
+import type { CandidateInputDto } from './generated/types.gen.js';
+
+/** What a step decided for a candidate, as the API defines it. */
+export type Decision = CandidateInputDto['decision'];
+export const DECISIONS = ['accepted', 'rejected', 'selected'] as const satisfies readonly Decision[];
+/** Fails to compile when the API gains a decision this list lacks. */
+const everyDecisionListed: Exclude<Decision, (typeof DECISIONS)[number]> extends never ? true : false = true;
+void everyDecisionListed;
 
 /** One item a step weighed, with what it decided and why. */
 export interface CandidateInput {
@@ -53,6 +59,12 @@ export interface CandidateStats {
   sampledAbove?: number;
   /** Items skipped because they had no usable key (1–500 characters) or an unknown decision. */
   invalid?: number;
+  /**
+   * Present when the SDK's buffer was full and it dropped some of the candidates chosen to be
+   * stored (candidate detail goes before runs and steps): the server holds `stored` minus this
+   * many. `total`, `out` and the reasons still describe the whole list.
+   */
+  candidatesDropped?: number;
 }
 
 /** 32-bit FNV-1a: a fast, stable hash of a key, for deterministic sampling. */
@@ -163,6 +175,8 @@ export class CandidateTally {
   out = 0;
   stored = 0;
   invalid = 0;
+  /** Stored-to-be candidates the buffer dropped. */
+  dropped = 0;
   readonly byDecision: Record<Decision, number> = { accepted: 0, rejected: 0, selected: 0 };
   readonly reasons = new Map<string, number>();
   private captures = new Set<CaptureMode>();
@@ -197,6 +211,7 @@ export class CandidateTally {
       ...(this.samplePerReason !== undefined ? { samplePerReason: this.samplePerReason } : {}),
       ...(this.sampledAbove !== undefined ? { sampledAbove: this.sampledAbove } : {}),
       ...(this.invalid ? { invalid: this.invalid } : {}),
+      ...(this.dropped ? { candidatesDropped: this.dropped } : {}),
     };
   }
 }

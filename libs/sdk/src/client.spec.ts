@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
+import { acceptAll, FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
 import { configureApi, XrayClient, type XrayClientOptions } from './client.js';
 import type { XrayError } from './errors.js';
 import { isUuidV7 } from './uuid.js';
@@ -220,6 +220,48 @@ describe('XrayClient against a fake ingest endpoint', () => {
     expect(three.key).toBe('3');
     expect(three.reason!.length).toBeLessThanOrEqual(2000);
     expect(errors.map((e) => e.kind).sort()).toEqual(['usage', 'usage', 'usage']);
+  });
+
+  it('keeps runs and steps when its buffer overflows, and records on each step how many of its candidates were cut', async () => {
+    let open = false;
+    server.reply = (events) => (open ? acceptAll(events) : { status: 503, body: {} });
+    const small = new XrayClient({ baseUrl: server.url, apiKey: 'k', ...fast, maxBufferEvents: 40, candidatesPerEvent: 10, onError: (e) => errors.push(e) });
+    const run = await small.startRun({ pipeline: 'competitor-selection' });
+    for (let s = 0; s < 10; s++) {
+      await run.step(`filter-${s}`, (step) => {
+        step.candidates(Array.from({ length: 100 }, (_, i) => ({ key: `B0${s}-${i}`, decision: i < 30 ? ('accepted' as const) : ('rejected' as const), reason: i < 30 ? undefined : 'price above $50' })));
+      }, { type: 'filter', metadata: { region: 'eu' } });
+    }
+    await run.complete();
+    const full = small.stats();
+    expect(full.droppedByKind).toMatchObject({ runs: 0, steps: 0 });
+    expect(full.droppedByKind.candidates).toBeGreaterThan(0);
+    expect(errors.filter((e) => e.kind === 'dropped')).toHaveLength(1);
+    open = true;
+    expect(await small.flush({ timeoutMs: 10_000 })).toBe(true);
+
+    const events = server.events;
+    expect(ofType(events, 'run-create')).toHaveLength(1);
+    expect(ofType(events, 'run-update')).toHaveLength(1);
+    const steps = ofType(events, 'step-create');
+    expect(steps).toHaveLength(10);
+    let cut = 0;
+    for (const step of steps) {
+      const id = step.body.id as string;
+      const arrived = ofType(events, 'candidates-create').filter((e) => e.body.stepId === id).flatMap((e) => e.body.candidates as unknown[]).length;
+      // The last update of the step is what the server ends with (metadata merges key by key).
+      const last = ofType(events, 'step-update').filter((e) => e.body.id === id).at(-1)!.body;
+      expect(last).toMatchObject({ candidatesIn: 100, candidatesOut: 30, metadata: { xray: { total: 100, out: 30, stored: 100 } } });
+      const dropped = (last.metadata as { xray: { candidatesDropped?: number } }).xray.candidatesDropped ?? 0;
+      expect(dropped).toBe(100 - arrived);
+      cut += dropped;
+    }
+    // Steps that had ended when their candidates were cut sent a note (a step-update) afterwards.
+    expect(ofType(events, 'step-update').length).toBeGreaterThan(steps.length);
+    expect(cut).toBe(full.candidatesDropped);
+    expect(cut).toBeGreaterThan(0);
+    expect(small.stats()).toMatchObject({ rejected: 0, queued: 0 });
+    await small.shutdown();
   });
 
   it('is disabled, loudly but harmlessly, without a key', async () => {

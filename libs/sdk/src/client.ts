@@ -2,7 +2,8 @@ import { XrayError } from './errors.js';
 import { createClient, createConfig, type Client } from './generated/client/index.js';
 import { client as defaultApiClient } from './generated/client.gen.js';
 import { Run, type Core, type MaskContext, type StartRunOptions } from './handles.js';
-import { Transport, type EventType, type TransportStats } from './transport.js';
+import type { EventBodies, EventType, JsonValue } from './events.js';
+import { Transport, type EventHooks, type TransportStats } from './transport.js';
 
 export const SDK_VERSION = '0.1.0';
 
@@ -29,7 +30,11 @@ export interface XrayClientOptions {
   maxBatchBytes?: number;
   /** …or when the oldest waiting event is this old (default 200 ms). */
   flushIntervalMs?: number;
-  /** Most events kept in memory while the server is slow or away; the oldest are dropped past it (default 20,000). */
+  /**
+   * Most events kept in memory while the server is slow or away (default 20,000). Past it candidate
+   * batches are dropped first (the step's `metadata.xray.candidatesDropped` says how many), runs
+   * and steps only when no candidate batch is left; `stats().droppedByKind` counts them.
+   */
   maxBufferEvents?: number;
   /** Most bytes kept in memory (default 64 MiB). */
   maxBufferBytes?: number;
@@ -157,17 +162,20 @@ export class XrayClient {
     const transport = this.transport;
     const mask = o.mask;
     this.core = {
-      emit: transport ? (type: EventType, body: Record<string, unknown>) => transport.enqueue(type, body, new Date().toISOString()) : () => {},
+      emit: transport
+        ? <K extends EventType>(type: K, body: EventBodies[K], hooks?: EventHooks) => transport.enqueue(type, body, new Date().toISOString(), hooks)
+        : () => {},
+      // The host's values are taken as JSON: whatever JSON cannot hold is replaced when serialised.
       mask: mask
         ? (value, ctx) => {
             try {
-              return mask(value, ctx);
+              return mask(value, ctx) as JsonValue;
             } catch (err) {
               this.report(new XrayError('mask', `mask() threw on ${ctx.field}: ${(err as Error)?.message ?? err}; a marker was sent instead`, { cause: err }));
               return '[xray: mask failed]';
             }
           }
-        : (value) => value,
+        : (value) => value as JsonValue,
       report: (e) => this.report(e),
       samplePerReason: Math.floor(num(o.samplePerReason, 50, 0, 1_000_000)),
       captureAllLimit: Math.floor(num(o.captureAllLimit, 10_000, 0, 100_000_000)),
@@ -212,7 +220,20 @@ export class XrayClient {
   stats(): XrayStats {
     return this.transport
       ? this.transport.stats()
-      : { enqueued: 0, sent: 0, rejected: 0, dropped: 0, unsent: 0, queued: 0, queuedBytes: 0, inFlight: 0, batches: 0, retries: 0 };
+      : {
+          enqueued: 0,
+          sent: 0,
+          rejected: 0,
+          dropped: 0,
+          droppedByKind: { runs: 0, steps: 0, candidates: 0 },
+          candidatesDropped: 0,
+          unsent: 0,
+          queued: 0,
+          queuedBytes: 0,
+          inFlight: 0,
+          batches: 0,
+          retries: 0,
+        };
   }
 
   private report(err: XrayError): void {

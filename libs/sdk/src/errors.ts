@@ -1,3 +1,5 @@
+import type { ErrorInfoDto } from './generated/types.gen.js';
+
 /** What went wrong inside the SDK; handed to `onError`, never thrown into the pipeline. */
 export type XrayErrorKind =
   /** The server could not be reached (or timed out); the batch is retried. */
@@ -6,7 +8,7 @@ export type XrayErrorKind =
   | 'http'
   /** The server refused some events (400, 409, a parent that never arrived, …); they are dropped. */
   | 'rejected'
-  /** The buffer was full and the oldest events were dropped. */
+  /** The buffer was full: candidate batches were dropped first, then the oldest events. */
   | 'dropped'
   /** Events were still unsent when `shutdown` reached its deadline, or arrived after it. */
   | 'unsent'
@@ -41,11 +43,7 @@ export class XrayError extends Error {
 }
 
 /** The error shape the API stores for runs and steps. */
-export interface ErrorInfo {
-  type?: string;
-  message: string;
-  stack?: string;
-}
+export type ErrorInfo = ErrorInfoDto;
 
 const MAX_ERROR_MESSAGE = 10_000;
 const MAX_STACK = 100_000;

@@ -1,8 +1,11 @@
-import { FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
+import { acceptAll, FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
 import type { XrayError } from './errors.js';
-import { backoffDelay, parseRetryAfter, safeStringify, Transport, type TransportOptions } from './transport.js';
+import { backoffDelay, parseRetryAfter, safeStringify, Transport, type EventHooks, type EventType, type TransportOptions } from './transport.js';
 
-function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors: XrayError[] = []): Transport {
+/** These tests push marker bodies (`n`, `kind`, `pad`) through the wire layer, not API-shaped ones. */
+type MarkerTransport = Omit<Transport, 'enqueue'> & { enqueue(type: EventType, body: Record<string, unknown>, timestamp: string, hooks?: EventHooks): void };
+
+function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors: XrayError[] = []): MarkerTransport {
   return new Transport({
     baseUrl,
     apiKey: 'xr_test',
@@ -21,7 +24,7 @@ function transport(baseUrl: string, over: Partial<TransportOptions> = {}, errors
     onError: (e) => errors.push(e),
     log: () => {},
     ...over,
-  });
+  }) as unknown as MarkerTransport;
 }
 
 const ts = () => new Date().toISOString();
@@ -147,6 +150,31 @@ describe('Transport', () => {
     await t.shutdown(1000);
   });
 
+  it('retries an event answered 429/503 inside a 207 for as long as it lasts, and gives up a per-event 500 after its own count', async () => {
+    let busy = 8;
+    server.reply = (events) => ({
+      status: 207,
+      body: {
+        results: events.map((e) => {
+          if (e.body.kind === 'busy') return busy-- > 0 ? { id: e.id, status: busy % 2 ? 503 : 429 } : { id: e.id, status: 201 };
+          if (e.body.kind === 'broken') return { id: e.id, status: 500, error: { statusCode: 500, error: 'INTERNAL', message: 'boom' } };
+          return { id: e.id, status: 201 };
+        }),
+      },
+    });
+    const errors: XrayError[] = [];
+    // Fewer parent retries and server-error tries than the busy event needs: neither count applies to it.
+    const t = transport(server.url, { maxParentRetries: 2, maxServerErrorAttempts: 3, retryMaxMs: 40 }, errors);
+    t.enqueue('step-create', { kind: 'busy' }, ts());
+    t.enqueue('step-create', { kind: 'broken' }, ts());
+    expect(await t.flush(10_000)).toBe(true);
+    const tries = (k: string) => server.events.filter((e) => e.body.kind === k).length;
+    expect({ busy: tries('busy'), broken: tries('broken') }).toEqual({ busy: 9, broken: 3 });
+    expect(t.stats()).toMatchObject({ sent: 1, rejected: 1, queued: 0 });
+    expect(errors.filter((e) => e.kind === 'rejected').flatMap((e) => e.extra.events ?? []).map((e) => e.status)).toEqual([500]);
+    await t.shutdown(1000);
+  });
+
   it('halves the batch on 413 and drops a single event that is still too large', async () => {
     server.reply = (events) =>
       events.length > 4 || events.some((e) => e.body.huge)
@@ -217,6 +245,44 @@ describe('Transport', () => {
     // After shutdown nothing is queued any more.
     t.enqueue('run-create', {}, ts());
     expect(t.stats().queued).toBe(0);
+  });
+
+  it('when the buffer is full drops candidate batches before run and step events, counts them by kind and tells their recorder', async () => {
+    let open = false;
+    server.reply = (events) => (open ? acceptAll(events) : { status: 503, body: {} });
+    const errors: XrayError[] = [];
+    const t = transport(server.url, { maxBufferEvents: 50, maxBatchEvents: 5, retryMaxMs: 40 }, errors);
+    const told = new Map<string, number>();
+    const candidates = (step: string) => Array.from({ length: 10 }, (_, i) => ({ key: `${step}-${i}`, decision: 'rejected' }));
+    t.enqueue('run-create', { id: 'r' }, ts());
+    for (let s = 0; s < 30; s++) {
+      t.enqueue('step-create', { id: `s${s}` }, ts());
+      t.enqueue('candidates-create', { stepId: `s${s}`, candidates: candidates(`s${s}`) }, ts(), { onDropped: (n) => told.set(`s${s}`, (told.get(`s${s}`) ?? 0) + n) });
+    }
+    const full = t.stats();
+    // 61 recorded, at most 50 held (plus one request held by the 503s): only candidate batches went.
+    expect(full.queued).toBeLessThanOrEqual(50);
+    expect(full.droppedByKind).toEqual({ runs: 0, steps: 0, candidates: full.dropped });
+    expect(full.dropped).toBeGreaterThanOrEqual(11 - full.inFlight);
+    expect(full.candidatesDropped).toBe(10 * full.dropped);
+    expect([...told.values()].reduce((a, b) => a + b, 0)).toBe(full.candidatesDropped);
+    expect(errors.filter((e) => e.kind === 'dropped')).toHaveLength(1);
+    open = true;
+    expect(await t.flush(10_000)).toBe(true);
+    const received = (type: string) => new Set(server.events.filter((e) => e.type === type).map((e) => (e.body.id ?? e.body.stepId) as string));
+    expect(received('run-create')).toEqual(new Set(['r']));
+    expect(received('step-create').size).toBe(30);
+    // Every step's candidates either arrived or were reported to its recorder, never both.
+    for (let s = 0; s < 30; s++) expect(received('candidates-create').has(`s${s}`)).toBe(!told.has(`s${s}`));
+    expect(t.stats()).toMatchObject({ rejected: 0, queued: 0, sent: t.stats().enqueued - t.stats().dropped });
+
+    // With no candidate batch left, the oldest structure goes: memory stays bounded whatever is recorded.
+    open = false;
+    for (let i = 0; i < 80; i++) t.enqueue('step-create', { id: `late${i}` }, ts());
+    const after = t.stats();
+    expect(after.queued).toBeLessThanOrEqual(50);
+    expect(after.droppedByKind.steps).toBeGreaterThanOrEqual(80 - 50 - after.inFlight);
+    await t.shutdown(100);
   });
 
   it('bounds the buffer by bytes too', async () => {

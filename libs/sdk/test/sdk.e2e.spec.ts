@@ -286,6 +286,43 @@ describe('SDK against the real server', () => {
       await expectLandedOnce(xray, run.id);
     });
 
+    it('with the buffer overflowing while the server is away: every run and step lands, and each step says how many candidates were cut', async () => {
+      const xray = client({ baseUrl: `http://127.0.0.1:${proxyPort}`, maxBufferEvents: 80, candidatesPerEvent: 20 });
+      const run = await xray.startRun({ pipeline: 'sdk-overflow', metadata: { env: 'e2e' } });
+      const stepIds: string[] = [];
+      for (let s = 0; s < 12; s++) {
+        await run.step(`filter-${s}`, async (step) => {
+          stepIds.push(step.id);
+          await step.step('price-rule', (child) => child.complete({ output: { maxPrice: 50 } }));
+          step.candidates(Array.from({ length: 100 }, (_, i) => ({ key: `B0${s}-${i}`, decision: i < 25 ? ('accepted' as const) : ('rejected' as const), reason: i < 25 ? undefined : 'price above $50' })));
+          step.complete({ output: { kept: 25 }, metadata: { region: 'eu' } });
+        }, { type: 'filter' });
+      }
+      await run.complete({ output: { done: true } });
+      const full = xray.stats();
+      expect(full.droppedByKind).toMatchObject({ runs: 0, steps: 0 });
+      expect(full.candidatesDropped).toBeGreaterThan(0);
+      await startProxy();
+      expect(await xray.flush({ timeoutMs: 30_000 })).toBe(true);
+      expect(xray.stats()).toMatchObject({ rejected: 0, queued: 0, droppedByKind: { runs: 0, steps: 0 } });
+
+      const detail = await tree(xray, run.id);
+      expect(detail).toMatchObject({ status: 'success', output: { done: true } });
+      expect(detail.steps.map((s) => s.id)).toEqual(stepIds);
+      let cut = 0;
+      for (const s of detail.steps) {
+        expect(s).toMatchObject({ status: 'success', candidatesIn: 100, candidatesOut: 25, metadata: { region: 'eu', xray: { total: 100, out: 25, stored: 100 } } });
+        expect(s.children.map((c) => [c.name, c.status])).toEqual([['price-rule', 'success']]);
+        const dropped = (s.metadata.xray as { candidatesDropped?: number }).candidatesDropped ?? 0;
+        // What the server stores is what was sent less what the buffer cut.
+        expect(s.candidatesStored).toBe(100 - dropped);
+        cut += dropped;
+      }
+      expect(cut).toBe(full.candidatesDropped);
+      const [{ candidates }] = await t.sql<{ candidates: number }>('SELECT count(*)::int AS candidates FROM candidates WHERE run_id = $1', [run.id]);
+      expect(candidates).toBe(12 * 100 - cut);
+    });
+
     it('resends a batch whose answer was lost, and the server applies it only once', async () => {
       await startProxy();
       loseAnswers = 2;

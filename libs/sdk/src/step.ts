@@ -1,0 +1,229 @@
+import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesOptions, type CaptureMode } from './candidates.js';
+import { toErrorInfo, truncate, XrayError } from './errors.js';
+import type { EndStatus, StepCounts, StepType, WireCandidate } from './events.js';
+import { guard, isPlainObject, metadataOf, now, stepType, type Core } from './handle-core.js';
+import { uuidv7 } from './uuid.js';
+
+export interface StepOptions {
+  /** Kind of step (default `custom`). */
+  type?: StepType;
+  input?: unknown;
+  metadata?: Record<string, unknown>;
+  /** Your own UUID for the step (default: a new UUIDv7). */
+  id?: string;
+}
+
+export interface StepCompleteOptions {
+  output?: unknown;
+  /** Why the step decided what it did. */
+  reasoning?: string;
+  /** Merged into the step's metadata. */
+  metadata?: Record<string, unknown>;
+  /** Default `success`. */
+  status?: EndStatus;
+}
+
+export interface StepFailOptions {
+  output?: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CandidatesResult {
+  capture: CaptureMode;
+  total: number;
+  out: number;
+  stored: number;
+}
+
+const MAX_REASONING = 100_000;
+
+/** Times `fn` as a step: success when it returns, the error recorded when it throws (then rethrown as is). */
+export async function runInStep<T>(step: Step, fn: (step: Step) => T | Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn(step);
+  } catch (err) {
+    step.fail(err);
+    throw err;
+  }
+  if (!step.ended) step.complete();
+  return result;
+}
+
+/** One unit of work in a run. Every method returns at once; nothing here throws. */
+export class Step {
+  readonly id: string;
+  private ending: 'open' | 'ended' = 'open';
+  private tally?: CandidateTally;
+  private recording = false;
+
+  /** @internal use `run.step`, `run.startStep`, `step.step` or `step.startStep`. */
+  constructor(
+    private readonly core: Core,
+    readonly runId: string,
+    readonly name: string,
+    opts: StepOptions = {},
+    readonly parentStepId?: string,
+  ) {
+    this.id = typeof opts.id === 'string' && opts.id ? opts.id : uuidv7();
+    guard(core, 'step()', () => {
+      core.emit('step-create', {
+        runId,
+        id: this.id,
+        name: truncate(String(name ?? '') || 'unnamed', 200),
+        ...(parentStepId ? { parentStepId } : {}),
+        ...(opts.type ? { type: stepType(core, opts.type) } : {}),
+        ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
+        ...metadataOf(opts.metadata),
+        startedAt: now(),
+      });
+    }, undefined);
+  }
+
+  /** True once the step has been completed or failed. */
+  get ended(): boolean {
+    return this.ending === 'ended';
+  }
+
+  /** Runs `fn` as a child step; returns what it returns, rethrows what it throws. */
+  step<T>(name: string, fn: (step: Step) => T | Promise<T>, opts?: StepOptions): Promise<T> {
+    return runInStep(this.startStep(name, opts), fn);
+  }
+
+  /** Starts a child step you end yourself with `complete` or `fail`. */
+  startStep(name: string, opts?: StepOptions): Step {
+    return new Step(this.core, this.runId, name, opts, this.id);
+  }
+
+  /**
+   * Records the candidates this step weighed. Totals and the reason histogram always cover
+   * the whole list; `capture` decides how many are stored. Can be called several times.
+   */
+  candidates(list: readonly CandidateInput[], opts: CandidatesOptions = {}): CandidatesResult {
+    const empty: CandidatesResult = { capture: opts.capture ?? 'all', total: 0, out: 0, stored: 0 };
+    return guard(this.core, 'candidates()', () => this.recordCandidates(list, opts), empty);
+  }
+
+  private recordCandidates(list: readonly CandidateInput[], opts: CandidatesOptions): CandidatesResult {
+    this.recording = true;
+    try {
+      return this.recordCandidatesNow(list, opts);
+    } finally {
+      this.recording = false;
+    }
+  }
+
+  private recordCandidatesNow(list: readonly CandidateInput[], opts: CandidatesOptions): CandidatesResult {
+    const core = this.core;
+    if (!Array.isArray(list)) {
+      core.report(new XrayError('usage', `step "${this.name}": candidates() takes an array`));
+      return { capture: opts.capture ?? 'all', total: 0, out: 0, stored: 0 };
+    }
+    const capture: CaptureMode = opts.capture === 'sample' || opts.capture === 'none' ? opts.capture : 'all';
+    const perReason = Math.max(0, Math.floor(opts.samplePerReason ?? core.samplePerReason));
+    const sel = selectCandidates(list, capture, perReason, core.captureAllLimit);
+    if (sel.invalid.length) {
+      core.report(
+        new XrayError('usage', `step "${this.name}": ${sel.invalid.length} candidate(s) without a key or with an unknown decision were skipped`, {
+          count: sel.invalid.length,
+        }),
+      );
+    }
+    const indexes: Iterable<number> =
+      sel.keep === 'none' ? [] : sel.keep === 'all' ? list.keys() : sel.keep;
+    let chunk: WireCandidate[] = [];
+    let stored = 0;
+    const flushChunk = () => {
+      if (chunk.length === 0) return;
+      core.emit('candidates-create', { stepId: this.id, candidates: chunk }, { onDropped: this.candidatesDropped });
+      stored += chunk.length;
+      chunk = [];
+    };
+    for (const i of indexes) {
+      chunk.push(this.toWire(list[i]));
+      if (chunk.length >= core.candidatesPerEvent) flushChunk();
+    }
+    flushChunk();
+    (this.tally ??= new CandidateTally()).add(sel, stored, perReason);
+    // Counts recorded after the step ended would otherwise never reach the server.
+    if (this.ended) core.emit('step-update', { id: this.id, ...this.countsAndSummary(undefined) });
+    return { capture: sel.capture, total: sel.total, out: sel.out, stored };
+  }
+
+  /**
+   * The buffer dropped `n` of this step's stored-to-be candidates (it drops candidate detail
+   * before structure). The step's summary says so (`metadata.xray.candidatesDropped`): an open
+   * step's ending update will carry it, an ended step sends a step-update now (replacing one
+   * still queued), so the server and the dashboard know its candidate list was cut. That note
+   * is itself dropped before any run or step event if the buffer stays full.
+   */
+  private readonly candidatesDropped = (n: number): void => {
+    (this.tally ??= new CandidateTally()).dropped += n;
+    // While recording, the update at the end of candidates() (or the ending one) carries it.
+    if (!this.ended || this.recording) return;
+    this.core.emit('step-update', { id: this.id, ...this.countsAndSummary(undefined) }, { replaces: `candidates-dropped:${this.id}`, note: true });
+  };
+
+  private toWire(c: CandidateInput): WireCandidate {
+    const key = String(c.key);
+    const out: WireCandidate = { key, decision: c.decision };
+    if (typeof c.score === 'number' && Number.isFinite(c.score)) out.score = c.score;
+    if (typeof c.rank === 'number' && Number.isInteger(c.rank)) out.rank = c.rank;
+    if (typeof c.reason === 'string') out.reason = truncate(c.reason, 2000);
+    if (Array.isArray(c.evaluations)) {
+      // One malformed evaluation would make the server refuse the whole batch: keep the sound ones.
+      const evals: NonNullable<WireCandidate['evaluations']> = [];
+      for (const e of c.evaluations) {
+        if (!e || typeof e.check !== 'string' || e.check === '' || typeof e.passed !== 'boolean') continue;
+        evals.push(typeof e.detail === 'string' ? { check: truncate(e.check, 200), passed: e.passed, detail: truncate(e.detail, 2000) } : { check: truncate(e.check, 200), passed: e.passed });
+        if (evals.length === 100) break;
+      }
+      out.evaluations = evals;
+    }
+    if (c.data !== undefined) out.data = this.core.mask(c.data, { field: 'data', runId: this.runId, stepId: this.id, key });
+    return out;
+  }
+
+  private countsAndSummary(metadata: Record<string, unknown> | undefined): StepCounts {
+    const own = isPlainObject(metadata) ? metadata : undefined;
+    if (!this.tally) return own ? { metadata: own } : {};
+    return {
+      candidatesIn: this.tally.total,
+      candidatesOut: this.tally.out,
+      metadata: { ...(own ?? {}), xray: this.tally.toStats(this.core.maxReasons) },
+    };
+  }
+
+  /** Ends the step (default status `success`) with its output and reasoning. Later calls are ignored. */
+  complete(opts: StepCompleteOptions = {}): void {
+    guard(this.core, 'complete()', () => {
+      if (this.ended) return;
+      this.ending = 'ended';
+      const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
+      this.core.emit('step-update', {
+        id: this.id,
+        status,
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+        ...(typeof opts.reasoning === 'string' ? { reasoning: truncate(opts.reasoning, MAX_REASONING) } : {}),
+        ...this.countsAndSummary(opts.metadata),
+      });
+    }, undefined);
+  }
+
+  /** Ends the step as failed, recording `err` (an Error or anything thrown). */
+  fail(err: unknown, opts: StepFailOptions = {}): void {
+    guard(this.core, 'fail()', () => {
+      // A failure after complete() still wins: the step did not end well after all.
+      this.ending = 'ended';
+      this.core.emit('step-update', {
+        id: this.id,
+        status: 'error',
+        error: toErrorInfo(err),
+        endedAt: now(),
+        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+        ...this.countsAndSummary(opts.metadata),
+      });
+    }, undefined);
+  }
+}

@@ -13,6 +13,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { generateApiKey } from '../apps/api/src/auth/api-key.util.js';
+import { isMainModule } from '../apps/api/src/common/main-module.js';
 import { loadConfig } from '../apps/api/src/config/config.js';
 import { createDataSource } from '../apps/api/src/database/data-source.js';
 import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMainModule(import.meta.url)) {
   main().catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

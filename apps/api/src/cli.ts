@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { generateApiKey } from './auth/api-key.util.js';
 import { SCOPES, type Scope } from './auth/scopes.js';
+import { isMainModule } from './common/main-module.js';
 import { loadConfig } from './config/config.js';
 import { createDataSource } from './database/data-source.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
@@ -124,7 +125,7 @@ export async function runCli(argv: string[], out: (line: string) => void = conso
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMainModule(import.meta.url)) {
   runCli(process.argv.slice(2)).catch((err) => {
     console.error(err instanceof UsageError ? err.message : err instanceof Error ? err.message : String(err));
     process.exit(err instanceof UsageError ? 2 : 1);

@@ -4,7 +4,10 @@ import { client as defaultApiClient } from './generated/client.gen.js';
 import { Run, type Core, type MaskContext, type StartRunOptions } from './handles.js';
 import { Transport, type EventType, type TransportStats } from './transport.js';
 
-export const SDK_VERSION = '0.1.0';
+import { SDK_VERSION } from './version.js';
+
+/** The SDK's version (its package.json version); sent in the `user-agent` of every request. */
+export { SDK_VERSION };
 
 export interface XrayClientOptions {
   /** Where the xray API is, e.g. `http://localhost:3000` (default: env `XRAY_BASE_URL`). */

@@ -31,12 +31,16 @@ describe('scripts run from a path with a space', () => {
     copy?.remove();
   });
 
-  it('bench/seed.js seeds and reports', async () => {
-    const result = await copy.run('bench/seed.js', ['--runs', '3', '--project', 'seed-space'], databaseEnv);
+  it('bench/seed.js seeds in rounds, reporting progress, rate and ETA', async () => {
+    const result = await copy.run('bench/seed.js', ['--runs', '5', '--batch', '2', '--project', 'seed-space'], databaseEnv);
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Seeding 3 runs into project "seed-space"');
-    expect(result.stdout).toMatch(/Done in [\d.]+ s: 3 runs, 30 steps, 300 candidates\./);
+    expect(result.stdout).toContain('Seeding 5 runs into project "seed-space"');
+    const progress = result.stdout.split('\n').filter((l) => / runs \(\d+%\)/.test(l));
+    // The first round always reports; later ones at most once a second; the last always.
+    expect(progress[0]).toMatch(/^ {2}2\/5 runs \(40%\): [\d,]+ runs\/s, [\d,]+ candidates\/s, ETA \d+ (s|min)/);
+    expect(progress[progress.length - 1]).toMatch(/^ {2}5\/5 runs \(100%\): [\d,]+ runs\/s, [\d,]+ candidates\/s, done in \d+ s$/);
+    expect(result.stdout).toMatch(/Done in [\d.]+ s: 5 runs, 50 steps, 500 candidates\./);
   });
 
   it('bench/lib/baseline-server.js starts its server', async () => {

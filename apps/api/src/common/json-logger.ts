@@ -3,6 +3,18 @@ import type { LoggerService, LogLevel } from '@nestjs/common';
 const ORDER: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 const LEVEL_OF: Record<LogLevel, string> = { verbose: 'debug', debug: 'debug', log: 'info', warn: 'warn', error: 'error', fatal: 'error' };
 
+/**
+ * Nest's start-up detail (each module initialised, every route mapped: some forty lines) is
+ * logged at the debug level instead of info, so the start-up output shows what matters.
+ */
+export const NEST_DETAIL_CONTEXTS: ReadonlySet<string> = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
+/** The context Nest passes last to `log(message, ...params, context)`. */
+export const trailingContext = (params: unknown[]): string | undefined => {
+  const last = params[params.length - 1];
+  return typeof last === 'string' ? last : undefined;
+};
+
 /** A stack trace as Nest passes it to `error(message, stack, context)`. */
 const STACK = /\n[ \t]+at .+/;
 
@@ -47,7 +59,8 @@ export class JsonLogger implements LoggerService {
    * last string parameter is the context, unless it is the only one and looks like a stack.
    */
   private emit(nestLevel: LogLevel, message: unknown, rest: unknown[]): void {
-    const level = LEVEL_OF[nestLevel];
+    const detail = nestLevel === 'log' && NEST_DETAIL_CONTEXTS.has(trailingContext(rest) ?? '');
+    const level = detail ? 'debug' : LEVEL_OF[nestLevel];
     if (!this.enabled(level)) return;
     const params = [...rest];
     let context: string | undefined;

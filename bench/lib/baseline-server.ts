@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import pg from 'pg';
+import { isMainModule } from '../../apps/api/src/common/main-module.js';
 
 export interface BaselineConfig {
   kind: 'bare' | 'pg';
@@ -95,7 +96,7 @@ export async function pgQueriesPerSecond(databaseUrl: string, projectId: string,
   }
 }
 
-if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+if (isMainModule(import.meta.url)) {
   const config = JSON.parse(readFileSync(process.argv[2], 'utf8')) as BaselineConfig;
   startBaseline(config).then(
     () => process.stdout.write('ready\n'),

@@ -16,6 +16,8 @@ import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { parseQuery } from './common/query-parser.js';
 import { createValidationPipe } from './common/validation.js';
 import { APP_CONFIG } from './config/config.module.js';
+import { requestTiming, serveMetrics } from './metrics/metrics-http.js';
+import { Metrics } from './metrics/metrics.service.js';
 import type { AppConfig } from './config/config.js';
 
 /**
@@ -132,6 +134,8 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
   http.disable('x-powered-by');
   http.set('trust proxy', config.trustProxy);
   http.set('query parser', parseQuery);
+  const metrics = app.get(Metrics);
+  if (config.metricsEnabled) app.use(requestTiming(metrics));
   app.use(drainOnClose(app.getHttpServer() as Server));
   app.use(requestContext(options.requestLogger));
   app.use(
@@ -156,8 +160,9 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
   answerClientErrors(app.getHttpServer() as Server);
   app.use(authenticateFirst(app.get(ApiKeysService), config));
   app.use(jsonBody(config));
+  if (config.metricsEnabled) serveMetrics(http, metrics, config.metricsToken);
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalFilters(new HttpExceptionFilter((code) => metrics.countError(code)));
   app.enableShutdownHooks();
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, {

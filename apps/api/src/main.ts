@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
 import { JsonLogger } from './common/json-logger.js';
+import { PrettyLogger } from './common/pretty-logger.js';
 import { ConfigError, type AppConfig, loadConfig } from './config/config.js';
 
 const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
@@ -32,7 +33,8 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const jsonLogger = format === 'json' ? new JsonLogger(config.logLevel) : undefined;
-  const logger: LoggerService | LogLevel[] | false = jsonLogger ?? LOG_LEVELS[config.logLevel];
+  const levels = LOG_LEVELS[config.logLevel];
+  const logger: LoggerService | false = jsonLogger ?? (levels ? new PrettyLogger({ logLevels: levels }) : false);
 
   const app = await NestFactory.create(AppModule, { bodyParser: false, logger });
   configureApp(app, { requestLogger: jsonLogger });
@@ -49,7 +51,13 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port);
   const address = app.getHttpServer().address();
   const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;
-  new Logger('xray').log(`API listening on ${url} (dashboard at ${url}/ui/, Swagger UI at ${url}/docs)`);
+  new Logger('xray').log(
+    [
+      `API listening on ${url}: the dashboard at ${url}/ui/, Swagger UI at ${url}/docs`,
+      `  OpenAPI document: ${url}/docs-json   readiness: ${url}/health/ready`,
+      ...(config.metricsEnabled ? [`  Prometheus metrics: ${url}/metrics${config.metricsToken ? ' (XRAY_METRICS_TOKEN)' : ''}`] : []),
+    ].join('\n'),
+  );
 }
 
 void bootstrap();

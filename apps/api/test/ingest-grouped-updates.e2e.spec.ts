@@ -47,7 +47,7 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
 
   const state = async (runId: string) => {
     const [run] = await t.sql(`SELECT status, output, error, metadata, tags, ended_at IS NULL AS open, ended_at FROM runs WHERE id = $1`, [runId]);
-    const steps = await t.sql(
+    const steps = await t.sql<Record<string, unknown> & { name: string; status: string; reasoning: string | null }>(
       `SELECT name, position, status, output, error, reasoning, metadata, reported_in, reported_out, ended_at IS NULL AS open, ended_at
        FROM steps WHERE run_id = $1 ORDER BY name`,
       [runId],
@@ -148,7 +148,7 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([201, 200, 200, 201, 200, 200]);
     const { steps } = await state(runId);
-    expect(steps.map((s: { name: string; reasoning: string; status: string }) => [s.name, s.reasoning, s.status])).toEqual([
+    expect(steps.map((s) => [s.name, s.reasoning, s.status])).toEqual([
       ['a', 'three', 'running'],
       ['b', 'three', 'success'],
     ]);

@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeVersion } from './version.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -17,6 +18,7 @@ const compile = (config, ...flags) =>
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsc -p ${config} failed (exit ${code})`))));
   });
 
+writeVersion(root);
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 try {
   // The ES module half is type-checked and emits the declarations; the CommonJS half is the

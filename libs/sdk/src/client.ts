@@ -5,7 +5,10 @@ import { Run, type Core, type MaskContext, type StartRunOptions } from './handle
 import type { EventBodies, EventType, JsonValue } from './events.js';
 import { Transport, type EventHooks, type TransportStats } from './transport.js';
 
-export const SDK_VERSION = '0.1.0';
+import { SDK_VERSION } from './version.js';
+
+/** The SDK's version (its package.json version); sent in the `user-agent` of every request. */
+export { SDK_VERSION };
 
 export interface XrayClientOptions {
   /** Where the xray API is, e.g. `http://localhost:3000` (default: env `XRAY_BASE_URL`). */

@@ -92,6 +92,13 @@ export class ApiKeysService {
     return { ...shown, key };
   }
 
+  /** The project a key belongs to (for the operator CLI, which names keys by id alone). */
+  async projectOf(id: string): Promise<string> {
+    const key = await this.dataSource.getRepository(ApiKey).findOne({ where: { id }, select: { id: true, projectId: true } });
+    if (!key) throw notFound('API key', id);
+    return key.projectId;
+  }
+
   /** Revokes a key of the project (idempotent); another project's key id is a 404. */
   async revoke(projectId: string, id: string): Promise<void> {
     const [rows] = await this.dataSource.query(

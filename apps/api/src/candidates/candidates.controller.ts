@@ -12,6 +12,7 @@ import {
   CreateCandidatesDto,
   ListCandidatesQueryDto,
 } from './candidates.dto.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import { CandidatesService } from './candidates.service.js';
 
 /** A key in the path: what a candidate key can be (1–500 characters of valid Unicode, no NUL), else 400. */
@@ -32,7 +33,10 @@ const candidateKeyParam: PipeTransform<unknown, string> = {
 @ApiIdParam('stepId', 'The step the candidates belong to.')
 @Controller('v1/steps/:stepId/candidates')
 export class CandidatesController {
-  constructor(private readonly candidates: CandidatesService) {}
+  constructor(
+    private readonly candidates: CandidatesService,
+    private readonly metrics: Metrics,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -43,12 +47,14 @@ export class CandidatesController {
   })
   @ApiCreatedResponse({ type: CandidatesStoredDto })
   @ApiErrors(400, 404, 413)
-  createCandidates(
+  async createCandidates(
     @ProjectId() projectId: string,
     @Param('stepId', uuidParam) stepId: string,
     @Body() body: CreateCandidatesDto,
   ): Promise<CandidatesStoredDto> {
-    return this.candidates.createCandidates(projectId, stepId, body);
+    const stored = await this.candidates.createCandidates(projectId, stepId, body);
+    this.metrics.countCandidatesWritten(stored.stored);
+    return stored;
   }
 
   @Get()

@@ -8,11 +8,15 @@ import { errorBody } from './error-body.js';
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  /** @param onError told the code of every error answered (for metrics) */
+  constructor(private readonly onError?: (code: string) => void) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
     const { body, headers } = describeError(exception) ?? this.unexpected(exception, req);
+    this.onError?.(body.error);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     res.status(body.statusCode).json(body);

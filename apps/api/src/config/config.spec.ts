@@ -55,6 +55,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} `));
   });
 
+  it('reads the metrics settings: off by default, on with XRAY_METRICS=true or a token', () => {
+    expect(loadConfig({})).toMatchObject({ metricsEnabled: false, metricsToken: undefined });
+    expect(loadConfig({ XRAY_METRICS: 'true' })).toMatchObject({ metricsEnabled: true, metricsToken: undefined });
+    expect(loadConfig({ XRAY_METRICS_TOKEN: 'm'.repeat(24) })).toMatchObject({ metricsEnabled: true, metricsToken: 'm'.repeat(24) });
+    expect(loadConfig({ XRAY_METRICS: 'true', XRAY_METRICS_TOKEN: 'm'.repeat(24) }).metricsEnabled).toBe(true);
+    for (const [env, name] of [
+      [{ XRAY_METRICS: 'sometimes' }, 'XRAY_METRICS'],
+      [{ XRAY_METRICS_TOKEN: 'short' }, 'XRAY_METRICS_TOKEN'],
+      [{ XRAY_METRICS_TOKEN: 'has a space in it, long enough' }, 'XRAY_METRICS_TOKEN'],
+      [{ XRAY_METRICS: 'false', XRAY_METRICS_TOKEN: 'm'.repeat(24) }, 'XRAY_METRICS'],
+    ] as const) {
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${name} `));
+    }
+  });
+
   it('reads the client-address settings', () => {
     expect(loadConfig({})).toMatchObject({ authFailureLimitPerMinute: 300, trustProxy: false });
     expect(loadConfig({ XRAY_AUTH_FAILURE_LIMIT: '0' }).authFailureLimitPerMinute).toBe(0);

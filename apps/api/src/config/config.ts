@@ -44,6 +44,10 @@ export interface AppConfig {
   /** Per-statement timeout in milliseconds (0 disables). */
   statementTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Serve `GET /metrics` (XRAY_METRICS=true, or a XRAY_METRICS_TOKEN set). */
+  metricsEnabled: boolean;
+  /** Bearer token a scrape of `/metrics` must send; undefined: no token asked. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -183,6 +187,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError('XRAY_LOG_LEVEL', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
   }
 
+  const metricsToken = read(env, 'XRAY_METRICS_TOKEN');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('XRAY_METRICS_TOKEN', 'must be at least 16 characters long, without spaces');
+  }
+  const metricsFlag = read(env, 'XRAY_METRICS') === undefined ? undefined : bool(env, 'XRAY_METRICS', false);
+  if (metricsFlag === false && metricsToken !== undefined) {
+    throw new ConfigError('XRAY_METRICS', 'is false while XRAY_METRICS_TOKEN is set; unset one of them');
+  }
+
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
@@ -206,5 +219,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dbPoolSize: int(env, 'XRAY_DB_POOL_SIZE', defaultPoolSize(), 1, 200),
     statementTimeoutMs: int(env, 'XRAY_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
     logLevel: logLevel as AppConfig['logLevel'],
+    metricsEnabled: metricsFlag === true || metricsToken !== undefined,
+    metricsToken,
   };
 }

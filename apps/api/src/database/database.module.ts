@@ -1,5 +1,5 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { createDataSource, QUERY_TIMEOUT_MARGIN_MS } from './data-source.js';
@@ -38,8 +38,16 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
   try {
     await dataSource.initialize();
     if (config.migrate) {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      logger.log(applied.length ? `Applied ${applied.length} migration(s): ${applied.map((m) => m.name).join(', ')}` : 'Schema is up to date');
+      // Say so before the work starts: on a large database a migration can take a while.
+      const pending = await new MigrationExecutor(dataSource).getPendingMigrations();
+      if (pending.length === 0) {
+        logger.log(`Schema is up to date (${dataSource.migrations.length} migrations)`);
+      } else {
+        const started = Date.now();
+        logger.log(`Applying ${pending.length} migration(s): ${pending.map((m) => m.name).join(', ')}`);
+        const applied = await dataSource.runMigrations({ transaction: 'each' });
+        logger.log(`Applied ${applied.length} migration(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
     }
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();

@@ -3,12 +3,16 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProjectId } from '../auth/principal.js';
 import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
 import { IngestBatchDto, IngestResponseDto } from './ingest.dto.js';
+import { Metrics } from '../metrics/metrics.service.js';
 import { IngestService } from './ingest.service.js';
 
 @ApiTags('ingest')
 @Controller('v1/ingest')
 export class IngestController {
-  constructor(private readonly ingest: IngestService) {}
+  constructor(
+    private readonly ingest: IngestService,
+    private readonly metrics: Metrics,
+  ) {}
 
   @Post()
   @HttpCode(207)
@@ -22,6 +26,8 @@ export class IngestController {
   @ApiResponse({ status: 207, type: IngestResponseDto, description: 'One result per event, in order.' })
   @ApiErrors(400, 413)
   async ingestEvents(@ProjectId() projectId: string, @Body() body: IngestBatchDto): Promise<IngestResponseDto> {
-    return { results: await this.ingest.ingest(projectId, body) };
+    const results = await this.ingest.ingest(projectId, body);
+    this.metrics.countIngest(body.events, results);
+    return { results };
   }
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ProjectsController } from './projects.controller.js';
-import { ProjectsService } from './projects.service.js';
+import { FirstStart, ProjectsService } from './projects.service.js';
 
-@Module({ controllers: [ProjectsController], providers: [ProjectsService] })
+@Module({ controllers: [ProjectsController], providers: [ProjectsService, FirstStart] })
 export class ProjectsModule {}

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ApiKeysService } from '../auth/api-keys.service.js';
+import { ApiKeysService, type CreatedApiKey } from '../auth/api-keys.service.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -16,13 +16,10 @@ const BOOTSTRAP_LOCK = 0x7872_6179;
 const toDto = (p: Project): ProjectDto => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString() });
 
 @Injectable()
-export class ProjectsService implements OnApplicationBootstrap {
-  private readonly logger = new Logger('Projects');
-
+export class ProjectsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(name: string): Promise<CreatedProjectDto> {
@@ -54,15 +51,43 @@ export class ProjectsService implements OnApplicationBootstrap {
     return rows.map(toDto);
   }
 
-  /** On an empty database, create the `default` project and print its admin key once. */
-  async onApplicationBootstrap(): Promise<void> {
-    const created = await this.dataSource.transaction(async (manager) => {
+  /** The project with this name, or undefined. */
+  async findByName(name: string): Promise<ProjectDto | undefined> {
+    const project = await this.dataSource.getRepository(Project).findOneBy({ name });
+    return project ? toDto(project) : undefined;
+  }
+
+  /**
+   * On an empty database, creates the `default` project with an admin key and answers the key
+   * (once); on any other, answers undefined. Serialised across API processes.
+   */
+  async createDefaultIfEmpty(): Promise<CreatedApiKey | undefined> {
+    return this.dataSource.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
       if ((await manager.count(Project)) > 0) return undefined;
       const project = manager.create(Project, { id: randomUUID(), name: DEFAULT_PROJECT });
       await manager.insert(Project, project);
       return this.apiKeys.create(manager, project.id, 'default admin', ['admin']);
     });
+  }
+}
+
+/**
+ * The server's first start: on an empty database, create the `default` project and print its
+ * admin key once. A provider of its own so that the operator CLI, which uses ProjectsService
+ * without it, never creates (and hides) that key.
+ */
+@Injectable()
+export class FirstStart implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Projects');
+
+  constructor(
+    private readonly projects: ProjectsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const created = await this.projects.createDefaultIfEmpty();
     if (!created) return;
     this.logger.log(
       [

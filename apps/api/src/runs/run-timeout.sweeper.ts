@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { Metrics } from '../metrics/metrics.service.js';
 
 /** Only one API process sweeps at a time; the others skip that round. */
 const SWEEP_LOCK = 0x7872_7377;
@@ -20,6 +21,7 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
   constructor(
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -40,7 +42,7 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
 
   /** One round. Answers how many runs were timed out, or null when another process holds the lock. */
   async sweepOnce(): Promise<{ runs: number; steps: number } | null> {
-    return this.dataSource.transaction(async (manager) => {
+    const counts = await this.dataSource.transaction(async (manager) => {
       const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [SWEEP_LOCK]);
       if (!locked) return null;
       const [counts] = await manager.query(
@@ -61,7 +63,9 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
       await manager.query(`DELETE FROM rate_limit_counters WHERE window_start < now() - interval '2 minutes'`);
       await manager.query(`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => $1)`, [this.config.ingestDedupeHours]);
       if (counts.runs > 0) this.logger.log(`Marked ${counts.runs} run(s) and ${counts.steps} open step(s) as timed_out`);
-      return counts;
+      return counts as { runs: number; steps: number };
     });
+    if (counts) this.metrics.sweeperRan();
+    return counts;
   }
 }

@@ -1,0 +1,137 @@
+import { join } from 'node:path';
+import request from 'supertest';
+import { type BuiltCopy, buildCopy, type RunResult } from './built-copy.js';
+import { createTestApp, createTestDatabase, type TestApp, usingRealPostgres } from './harness.js';
+
+/**
+ * The operator CLI as an operator runs it: the built cli.js in a child process, from a folder
+ * whose path has a space, against a fresh PostgreSQL database or an embedded one on disk. What
+ * it creates is then used over HTTP by the real app on the same database.
+ */
+describe('operator CLI (xray)', () => {
+  let copy: BuiltCopy;
+  let env: Record<string, string | undefined>;
+  let databaseUrl: string | undefined;
+  let dataDir: string | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  const xray = (...args: string[]): Promise<RunResult> => copy.run('apps/api/src/cli.js', args, env);
+
+  beforeAll(async () => {
+    copy = await buildCopy();
+    if (usingRealPostgres()) {
+      const db = await createTestDatabase(process.env.DATABASE_URL!);
+      drop = db.drop;
+      databaseUrl = db.url;
+      env = { DATABASE_URL: db.url };
+    } else {
+      dataDir = join(copy.dir, 'embedded data');
+      env = { DATABASE_URL: undefined, XRAY_DATA_DIR: dataDir };
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await drop?.();
+    copy?.remove();
+  });
+
+  it('answers --help for itself and for each command, without a database', async () => {
+    for (const args of [['--help'], ['help'], ['-h']]) {
+      const res = await copy.run('apps/api/src/cli.js', args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+      expect(res).toMatchObject({ code: 0, stderr: '' });
+      expect(res.stdout).toMatch(/^Usage: xray <command>/);
+      for (const command of ['projects:create', 'projects:list', 'keys:create', 'keys:list', 'keys:revoke']) expect(res.stdout).toContain(`  ${command} `);
+    }
+    const create = await copy.run('apps/api/src/cli.js', ['keys:create', '--help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(create).toMatchObject({ code: 0, stderr: '' });
+    expect(create.stdout).toMatch(/^Usage: xray keys:create --project NAME --scopes SCOPES/);
+    expect(create.stdout).toContain('--expires');
+    const viaHelp = await copy.run('apps/api/src/cli.js', ['help', 'keys:create'], {});
+    expect(viaHelp.stdout).toBe(create.stdout);
+  });
+
+  it('prints the usage and exits 2 on an unknown command, option or missing argument', async () => {
+    const cases: [string[], RegExp, RegExp][] = [
+      [[], /No command given/, /Usage: xray <command>/],
+      [['frobnicate'], /Unknown command "frobnicate"/, /Usage: xray <command>/],
+      [['projects:list', '--bogus'], /Unknown option '--bogus'/, /Usage: xray projects:list/],
+      [['projects:create'], /NAME is required/, /Usage: xray projects:create NAME/],
+      [['projects:create', 'bad name!'], /name may contain only letters/, /Usage: xray projects:create NAME/],
+      [['keys:create', '--project', 'x'], /--scopes is required/, /Usage: xray keys:create/],
+      [['keys:create', '--project', 'x', '--scopes', 'ingest,owner'], /each scope must be one of: ingest, read, admin/, /Usage: xray keys:create/],
+      [['keys:revoke', 'not-a-uuid'], /KEY_ID must be a key id/, /Usage: xray keys:revoke KEY_ID/],
+    ];
+    for (const [args, message, usage] of cases) {
+      const res = await xray(...args);
+      expect({ args, code: res.code, stdout: res.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(res.stderr).toMatch(message);
+      expect(res.stderr).toMatch(usage);
+    }
+  });
+
+  it('exits 1 with the reason when the database cannot be reached', async () => {
+    const res = await copy.run('apps/api/src/cli.js', ['projects:list'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/xray_unreachable' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^xray projects:list: .*ECONNREFUSED/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('manages projects and keys through the services; the app then honours them', async () => {
+    const created = await xray('projects:create', 'search-team');
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const [, projectId] = /^Created project search-team \(([0-9a-f-]{36})\)\.$/m.exec(created.stdout)!;
+    const [, adminId, adminKey] = /^Admin key ([0-9a-f-]{36}) \(shown once\): (xr_\w+)$/m.exec(created.stdout)!;
+
+    const duplicate = await xray('projects:create', 'search-team');
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain('A project named "search-team" already exists');
+
+    const ingest = await xray('keys:create', '--project', 'search-team', '--scopes', 'ingest', '--name', 'ranker (prod)');
+    expect(ingest).toMatchObject({ code: 0, stderr: '' });
+    const [, ingestId, ingestKey] = /^Key ([0-9a-f-]{36}) with scopes ingest \(shown once\): (xr_\w+)$/m.exec(ingest.stdout)!;
+    const read = await xray('keys:create', '-p', 'search-team', '-s', 'read', '--expires', '2099-01-01T00:00:00Z');
+    const [, readId, readKey] = /^Key ([0-9a-f-]{36}) with scopes read \(shown once\): (xr_\w+)$/m.exec(read.stdout)!;
+
+    const unknownProject = await xray('keys:create', '--project', 'nobody', '--scopes', 'read');
+    expect(unknownProject.code).toBe(1);
+    expect(unknownProject.stderr).toContain('No project named "nobody"');
+
+    const revoked = await xray('keys:revoke', ingestId);
+    expect(revoked).toMatchObject({ code: 0, stdout: `Revoked key ${ingestId}.\n` });
+    const unknownKey = await xray('keys:revoke', '00000000-0000-4000-8000-000000000000');
+    expect(unknownKey.code).toBe(1);
+    expect(unknownKey.stderr).toContain('API key 00000000-0000-4000-8000-000000000000 not found');
+
+    const keys = await xray('keys:list', '--project', 'search-team');
+    expect(keys.code).toBe(0);
+    const listed = keys.stdout.trim().split('\n').map((l) => l.split('  '));
+    expect(listed.map(([id, , scopes, state, name]) => [id, scopes, state, name]).sort()).toEqual(
+      [
+        [adminId, 'admin', 'active', 'search-team admin'],
+        [ingestId, 'ingest', 'revoked', 'ranker (prod)'],
+        [readId, 'read', 'active', 'read key'],
+      ].sort(),
+    );
+
+    // The CLI never runs the server's first start: no "default" project (and no hidden key).
+    const projects = await xray('projects:list');
+    expect(projects.code).toBe(0);
+    expect(projects.stdout.trim().split('\n').map((l) => l.split('  ').slice(0, 2))).toEqual([[projectId, 'search-team']]);
+
+    let app: TestApp | undefined;
+    try {
+      app = databaseUrl
+        ? await createTestApp({}, { shareDatabaseWith: { databaseUrl } as TestApp })
+        : await createTestApp({ XRAY_DATA_DIR: dataDir! });
+      const http = app.http;
+      const asAdmin = await request(http).get('/v1/api-keys').set('Authorization', `Bearer ${adminKey}`);
+      expect(asAdmin.status).toBe(200);
+      expect(asAdmin.body.items.map((k: { id: string }) => k.id).sort()).toEqual([adminId, ingestId, readId].sort());
+      expect((await request(http).get('/v1/runs').set('Authorization', `Bearer ${readKey}`)).status).toBe(200);
+      expect((await request(http).get('/v1/runs').set('Authorization', `Bearer ${ingestKey}`)).status).toBe(401);
+      const projectsSeen = await request(http).get('/v1/projects').set('Authorization', `Bearer ${app.rootKey}`);
+      expect(projectsSeen.body.items.map((p: { name: string }) => p.name)).toEqual(['search-team']);
+    } finally {
+      await app?.close();
+    }
+  }, 240_000);
+});

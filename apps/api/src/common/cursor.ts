@@ -17,3 +17,39 @@ export function decodeCursor(cursor: string, shape: ('string' | 'number')[]): un
   }
   return values;
 }
+
+const invalid = () => badRequest('INVALID_CURSOR', 'cursor is not a cursor this API returned');
+
+/** A keyset position of (time, uuid): the order of runs and steps. */
+export interface TimeIdCursor {
+  at: Date;
+  id: string;
+}
+
+export const encodeTimeIdCursor = (at: Date, id: string): string => encodeCursor([at.toISOString(), id]);
+
+/** Reads a cursor made by encodeTimeIdCursor; 400 INVALID_CURSOR for anything else. */
+export function decodeTimeIdCursor(cursor: string): TimeIdCursor {
+  const [time, id] = decodeCursor(cursor, ['string', 'string']) as [string, string];
+  const at = new Date(time);
+  if (Number.isNaN(at.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) throw invalid();
+  return { at, id };
+}
+
+export const encodeSequenceCursor = (sequence: string | number | bigint): string => encodeCursor([String(sequence)]);
+
+/** Reads a cursor of a bigint sequence (candidate ids); 400 INVALID_CURSOR for anything else. */
+export function decodeSequenceCursor(cursor: string): string {
+  const [after] = decodeCursor(cursor, ['string']) as [string];
+  if (!/^\d{1,19}$/.test(after)) throw invalid();
+  return after;
+}
+
+/**
+ * One page of a keyset listing fetched with `limit + 1` rows: the page, and the cursor of its
+ * last row when there is more.
+ */
+export function pageOf<R, T>(rows: R[], limit: number, toItem: (row: R) => T, cursorOf: (row: R) => string): { items: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { items: page.map(toItem), nextCursor: rows.length > limit && page.length > 0 ? cursorOf(page[page.length - 1]) : null };
+}

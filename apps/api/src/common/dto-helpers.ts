@@ -87,11 +87,22 @@ export const CursorParam = (example?: string) =>
 export const ToArray = () =>
   Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]));
 
-export class PageDto<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 export { ApiProperty, ApiPropertyOptional };
+
+/**
+ * The `{ items, nextCursor }` answer of a paged listing, as a named schema (`RunPageDto`, …) so
+ * the OpenAPI document and the SDK keep their type names.
+ */
+export function PageDtoOf<T>(item: new () => T, name: string, itemsDescription: string): new () => { items: T[]; nextCursor: string | null } {
+  class Page {
+    @ApiProperty({ type: [item], description: itemsDescription })
+    items: T[];
+
+    @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
+    nextCursor: string | null;
+  }
+  Object.defineProperty(Page, 'name', { value: name });
+  return Page;
+}

@@ -24,7 +24,7 @@ import {
   OptionalTimestamp,
   ToArray,
 } from '../common/dto-helpers.js';
-import { JsonField } from '../common/dto-helpers.js';
+import { JsonField, PageDtoOf } from '../common/dto-helpers.js';
 import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { RawJson } from '../common/validation.js';
 import { EXAMPLE } from '../common/examples.js';
@@ -271,10 +271,4 @@ export class RunListItemDto extends OmitType(RunDto, ['input', 'output', 'metada
   truncated: RunPreviewField[];
 }
 
-export class RunPageDto {
-  @ApiProperty({ type: [RunListItemDto], description: 'This page of runs, newest first; JSON fields as bounded previews (see `truncated`).' })
-  items: RunListItemDto[];
-
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
-  nextCursor: string | null;
-}
+export class RunPageDto extends PageDtoOf(RunListItemDto, 'RunPageDto', 'This page of runs, newest first; JSON fields as bounded previews (see `truncated`).') {}

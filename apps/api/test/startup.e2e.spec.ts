@@ -63,8 +63,12 @@ describe('start-up output', () => {
     const storage = index(/^Storage: (PostgreSQL at .+ \(DATABASE_URL\)|embedded PostgreSQL \(PGlite\), data in .+)$/);
     const applying = index(new RegExp(`^Applying ${n} migration\\(s\\): CreateSchema\\d+, `));
     const applied = index(new RegExp(`^Applied ${n} migration\\(s\\) in [\\d.]+ s$`));
-    const firstKey = index(/^First start: created project "default" with an admin API key\. It is shown only now; store it:\n {4}xr_\w{38}\n/);
-    const listening = index(/^API listening on http:\/\/localhost:\d+ \(Swagger UI at http:\/\/localhost:\d+\/docs\)\n {2}OpenAPI document: .+\/docs-json {3}readiness: .+\/health\/ready$/);
+    const firstKey = index(
+      /^First start: created project "default" with an admin API key\. It is shown only now; store it:\n {4}xr_\w{38}\n {2}Paste it into the dashboard at http:\/\/localhost:\d+\/ui\/ /,
+    );
+    const listening = index(
+      /^API listening on http:\/\/localhost:\d+: the dashboard at http:\/\/localhost:\d+\/ui\/, Swagger UI at http:\/\/localhost:\d+\/docs\n {2}OpenAPI document: .+\/docs-json {3}readiness: .+\/health\/ready$/,
+    );
     expect({ storage, applying, applied, firstKey, listening }).toEqual({
       storage: expect.any(Number),
       applying: storage + 1,

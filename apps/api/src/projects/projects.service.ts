@@ -93,7 +93,8 @@ export class FirstStart implements OnApplicationBootstrap {
       [
         'First start: created project "default" with an admin API key. It is shown only now; store it:',
         `    ${created.key}`,
-        '  Use it as "Authorization: Bearer <key>", e.g.',
+        `  Paste it into the dashboard at http://localhost:${this.config.port}/ui/ (or Authorize in Swagger UI at /docs),`,
+        '  or use it as "Authorization: Bearer <key>", e.g.',
         `    curl -H "Authorization: Bearer ${created.key}" http://localhost:${this.config.port}/v1/runs`,
       ].join('\n'),
     );

@@ -247,11 +247,14 @@ describe('dashboard in the browser', () => {
       const t0 = Date.now();
       await w.page.getByTestId('step-row').first().waitFor();
       timings.runViewInteractive = Date.now() - t0;
+      // 2,000 steps: the API sends the first 1,000 and says so; the rest comes from listRunSteps on request.
       const truncated = w.page.getByTestId('steps-truncated');
-      if (await truncated.isVisible()) {
-        await truncated.getByRole('button', { name: 'Load all steps' }).click();
-        await truncated.waitFor({ state: 'detached', timeout: 60_000 });
-      }
+      expect(await truncated.textContent()).toContain('This run has 2,000 steps; the first 1,000 are shown.');
+      await truncated.getByRole('button', { name: 'Load all steps' }).click();
+      await truncated.waitFor({ state: 'detached', timeout: 60_000 });
+      expect(await w.page.getByText('2,000 steps ·').count()).toBe(1);
+      await w.page.getByTestId('step-tree').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+      await w.page.getByTestId('step-row').filter({ hasText: 'score-19-98' }).waitFor();
       expect(await w.page.getByTestId('step-row').count()).toBeLessThan(150);
       // j moves through the tree; the selection follows in the URL
       await w.page.keyboard.press('j');

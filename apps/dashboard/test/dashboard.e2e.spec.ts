@@ -369,6 +369,19 @@ describe('dashboard in the browser', () => {
       await done(w, 'keys');
     });
 
+    it('runs live mode polls while a run is running and shows it finish without a reload', async () => {
+      const run = await xray.startRun({ pipeline: 'live-demo', input: { n: 1 } });
+      expect(await xray.flush({ timeoutMs: 10_000 })).toBe(true);
+      const w = await open('/ui/runs?pipeline=live-demo&live=1');
+      const row = w.page.getByTestId('run-row').first();
+      await row.getByText('running').waitFor();
+      expect(await w.page.getByRole('checkbox', { name: 'Live' }).isChecked()).toBe(true);
+      await run.complete({ output: { done: true } });
+      expect(await xray.flush({ timeoutMs: 10_000 })).toBe(true);
+      await row.getByText('success').waitFor({ timeout: 20_000 });
+      await done(w);
+    });
+
     it('dark mode: the toggle switches the theme and keeps it', async () => {
       const w = await open(`/ui/runs/${data.competitor.runId}?step=${data.competitor.steps['filter-by-category'] ?? ''}`);
       await w.page.getByTestId('candidate-row').first().waitFor();
@@ -412,7 +425,7 @@ describe('dashboard in the browser', () => {
       await w.page.getByTestId('run-row').first().waitFor();
       expect(await w.page.getByRole('link', { name: 'Keys' }).count()).toBe(0);
       await w.page.goto(`${origin}/ui/settings/keys`);
-      await w.page.getByText(/needs the admin scope/).waitFor();
+      await w.page.getByText('Not allowed: This API key lacks the "admin" scope this route needs').waitFor();
       await done(w);
       await ctx.close();
     });

@@ -390,6 +390,7 @@ describe('dashboard in the browser', () => {
       await w.page.reload();
       expect(await w.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
       await w.page.getByTestId('funnel').waitFor();
+      await w.page.getByTestId('candidate-row').first().waitFor();
       await w.page.screenshot({ path: join(shots, 'run-dark.png') });
       await w.page.getByRole('button', { name: 'Switch to light mode' }).click();
       await done(w, 'run-light-again');

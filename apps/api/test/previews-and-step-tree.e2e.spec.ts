@@ -205,21 +205,28 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
       const skewed = (await post('/v1/runs', { pipeline: 'skewed-tree', startedAt: at(0) })).id;
       const parent = randomUUID();
       const child = randomUUID();
+      const grandchild = randomUUID();
       const later = randomUUID();
       await post(`/v1/runs/${skewed}/steps`, { id: parent, name: 'parent', startedAt: at(50) });
-      // The child's clock is behind: it starts before its parent.
+      // Clocks behind: the child starts before its parent, the grandchild before both.
       await post(`/v1/runs/${skewed}/steps`, { id: child, parentStepId: parent, name: 'child', startedAt: at(10) });
+      await post(`/v1/runs/${skewed}/steps`, { id: grandchild, parentStepId: child, name: 'grandchild', startedAt: at(5) });
       await post(`/v1/runs/${skewed}/steps`, { id: later, name: 'later', startedAt: at(20) });
       const tree = async (limit: number) => {
         const res = await get(`/v1/runs/${skewed}?stepLimit=${limit}`);
         return { ids: flatten(res.body.steps).sort(), stepsTruncated: res.body.stepsTruncated, stepCount: res.body.stepCount };
       };
-      // The earliest step is the child; it does not fit alone without its parent.
-      expect(await tree(1)).toEqual({ ids: [], stepsTruncated: true, stepCount: 3 });
-      expect(await tree(2)).toEqual({ ids: [child, parent].sort(), stepsTruncated: true, stepCount: 3 });
-      expect(await tree(3)).toEqual({ ids: [child, parent, later].sort(), stepsTruncated: false, stepCount: 3 });
-      const res = await get(`/v1/runs/${skewed}?stepLimit=2`);
-      expect(res.body.steps).toEqual([expect.objectContaining({ id: parent, children: [expect.objectContaining({ id: child })] })]);
+      // The earliest step is the grandchild; it fits only with its parent and grandparent.
+      expect(await tree(1)).toEqual({ ids: [], stepsTruncated: true, stepCount: 4 });
+      expect(await tree(2)).toEqual({ ids: [], stepsTruncated: true, stepCount: 4 });
+      expect(await tree(3)).toEqual({ ids: [grandchild, child, parent].sort(), stepsTruncated: true, stepCount: 4 });
+      expect(await tree(4)).toEqual({ ids: [grandchild, child, parent, later].sort(), stepsTruncated: false, stepCount: 4 });
+      const res = await get(`/v1/runs/${skewed}?stepLimit=3`);
+      expect(res.body.steps).toEqual([
+        expect.objectContaining({ id: parent, children: [expect.objectContaining({ id: child, children: [expect.objectContaining({ id: grandchild, children: [] })] })] }),
+      ]);
+      // Top-level steps in position order, whatever their start times.
+      expect((await get(`/v1/runs/${skewed}`)).body.steps.map((s: { id: string }) => s.id)).toEqual([parent, later]);
     });
 
     it('refuses a stepLimit outside 1–5000 with 400', async () => {

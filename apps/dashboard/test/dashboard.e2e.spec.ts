@@ -247,11 +247,14 @@ describe('dashboard in the browser', () => {
       const t0 = Date.now();
       await w.page.getByTestId('step-row').first().waitFor();
       timings.runViewInteractive = Date.now() - t0;
+      // 2,000 steps: the API sends the first 1,000 and says so; the rest comes from listRunSteps on request.
       const truncated = w.page.getByTestId('steps-truncated');
-      if (await truncated.isVisible()) {
-        await truncated.getByRole('button', { name: 'Load all steps' }).click();
-        await truncated.waitFor({ state: 'detached', timeout: 60_000 });
-      }
+      expect(await truncated.textContent()).toContain('This run has 2,000 steps; the first 1,000 are shown.');
+      await truncated.getByRole('button', { name: 'Load all steps' }).click();
+      await truncated.waitFor({ state: 'detached', timeout: 60_000 });
+      expect(await w.page.getByText('2,000 steps ·').count()).toBe(1);
+      await w.page.getByTestId('step-tree').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+      await w.page.getByTestId('step-row').filter({ hasText: 'score-19-98' }).waitFor();
       expect(await w.page.getByTestId('step-row').count()).toBeLessThan(150);
       // j moves through the tree; the selection follows in the URL
       await w.page.keyboard.press('j');
@@ -366,6 +369,19 @@ describe('dashboard in the browser', () => {
       await done(w, 'keys');
     });
 
+    it('runs live mode polls while a run is running and shows it finish without a reload', async () => {
+      const run = await xray.startRun({ pipeline: 'live-demo', input: { n: 1 } });
+      expect(await xray.flush({ timeoutMs: 10_000 })).toBe(true);
+      const w = await open('/ui/runs?pipeline=live-demo&live=1');
+      const row = w.page.getByTestId('run-row').first();
+      await row.getByText('running').waitFor();
+      expect(await w.page.getByRole('checkbox', { name: 'Live' }).isChecked()).toBe(true);
+      await run.complete({ output: { done: true } });
+      expect(await xray.flush({ timeoutMs: 10_000 })).toBe(true);
+      await row.getByText('success').waitFor({ timeout: 20_000 });
+      await done(w);
+    });
+
     it('dark mode: the toggle switches the theme and keeps it', async () => {
       const w = await open(`/ui/runs/${data.competitor.runId}?step=${data.competitor.steps['filter-by-category'] ?? ''}`);
       await w.page.getByTestId('candidate-row').first().waitFor();
@@ -374,6 +390,7 @@ describe('dashboard in the browser', () => {
       await w.page.reload();
       expect(await w.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
       await w.page.getByTestId('funnel').waitFor();
+      await w.page.getByTestId('candidate-row').first().waitFor();
       await w.page.screenshot({ path: join(shots, 'run-dark.png') });
       await w.page.getByRole('button', { name: 'Switch to light mode' }).click();
       await done(w, 'run-light-again');
@@ -409,7 +426,7 @@ describe('dashboard in the browser', () => {
       await w.page.getByTestId('run-row').first().waitFor();
       expect(await w.page.getByRole('link', { name: 'Keys' }).count()).toBe(0);
       await w.page.goto(`${origin}/ui/settings/keys`);
-      await w.page.getByText(/needs the admin scope/).waitFor();
+      await w.page.getByText('Not allowed: This API key lacks the "admin" scope this route needs').waitFor();
       await done(w);
       await ctx.close();
     });

@@ -47,7 +47,7 @@ describe('operator CLI (xray)', () => {
     expect(create.stdout).toContain('--expires');
     const viaHelp = await copy.run('apps/api/src/cli.js', ['help', 'keys:create'], {});
     expect(viaHelp.stdout).toBe(create.stdout);
-  });
+  }, 180_000);
 
   it('prints the usage and exits 2 on an unknown command, option or missing argument', async () => {
     const cases: [string[], RegExp, RegExp][] = [
@@ -60,20 +60,22 @@ describe('operator CLI (xray)', () => {
       [['keys:create', '--project', 'x', '--scopes', 'ingest,owner'], /each scope must be one of: ingest, read, admin/, /Usage: xray keys:create/],
       [['keys:revoke', 'not-a-uuid'], /KEY_ID must be a key id/, /Usage: xray keys:revoke KEY_ID/],
     ];
-    for (const [args, message, usage] of cases) {
-      const res = await xray(...args);
+    // Side by side: each case is a process of its own, and a loaded CI machine boots them slowly.
+    const results = await Promise.all(cases.map(([args]) => xray(...args)));
+    cases.forEach(([args, message, usage], i) => {
+      const res = results[i];
       expect({ args, code: res.code, stdout: res.stdout }).toEqual({ args, code: 2, stdout: '' });
       expect(res.stderr).toMatch(message);
       expect(res.stderr).toMatch(usage);
-    }
-  });
+    });
+  }, 180_000);
 
   it('exits 1 with the reason when the database cannot be reached', async () => {
     const res = await copy.run('apps/api/src/cli.js', ['projects:list'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/xray_unreachable' });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^xray projects:list: .*ECONNREFUSED/);
     expect(res.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 120_000);
 
   it('manages projects and keys through the services; the app then honours them', async () => {
     const created = await xray('projects:create', 'search-team');

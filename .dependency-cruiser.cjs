@@ -30,6 +30,20 @@ module.exports = {
       to: { path: features },
     },
     {
+      name: 'runs-steps-candidates-one-way',
+      severity: 'error',
+      comment: 'Candidates build on steps, steps on runs: runs/ never imports steps/ or candidates/, steps/ never imports candidates/.',
+      from: { path: '^apps/api/src/runs/', pathNot: '^apps/api/src/runs/run-timeout\\.sweeper\\.ts$' },
+      to: { path: '^apps/api/src/(steps|candidates)/' },
+    },
+    {
+      name: 'steps-do-not-import-candidates',
+      severity: 'error',
+      comment: 'Candidates build on steps (their counters are the steps module\'s SQL), never the other way.',
+      from: { path: '^apps/api/src/steps/' },
+      to: { path: '^apps/api/src/candidates/' },
+    },
+    {
       name: 'sdk-stands-alone',
       severity: 'error',
       comment: 'The SDK is published on its own: it talks to the API over HTTP only.',

@@ -6,12 +6,13 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { StepsModule } from './steps/steps.module.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, MetricsModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, AnalyticsModule, HealthModule],
+  imports: [ConfigModule, DatabaseModule, MetricsModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, AnalyticsModule, HealthModule, MaintenanceModule],
 })
 export class AppModule {}

@@ -3,6 +3,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { Queryable } from '../database/queryable.js';
 import { ApiKey } from './api-key.entity.js';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, secretsEqual } from './api-key.util.js';
 import type { Principal } from './principal.js';
@@ -199,5 +200,10 @@ export class ApiKeysService {
     this.dataSource
       .query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [keyId])
       .catch(() => this.lastUsedWritten.delete(keyId));
+  }
+
+  /** Drops rate-limit windows that can no longer count (the sweeper calls this each round). */
+  async purgeExpiredRateLimitCounters(db: Queryable = this.dataSource): Promise<void> {
+    await db.query(`DELETE FROM rate_limit_counters WHERE window_start < now() - interval '2 minutes'`);
   }
 }

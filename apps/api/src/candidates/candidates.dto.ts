@@ -17,7 +17,7 @@ import {
   ArrayMaxSize,
 } from 'class-validator';
 import { SelfValidated } from '../common/validation.js';
-import { CursorParam, LimitParam, OptionalEnum, OptionalJson } from '../common/dto-helpers.js';
+import { CursorParam, LimitParam, OptionalEnum, OptionalJson, PageDtoOf } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { PreviewEvaluationsField, PreviewJsonField, TruncatedField } from '../common/preview.js';
@@ -165,13 +165,11 @@ export class CandidateListItemDto extends OmitType(CandidateDto, ['evaluations',
   truncated: CandidatePreviewField[];
 }
 
-export class CandidatePageDto {
-  @ApiProperty({ type: [CandidateListItemDto], description: 'This page of candidates, in insertion order; `evaluations` and `data` as bounded previews (see `truncated`).' })
-  items: CandidateListItemDto[];
-
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
-  nextCursor: string | null;
-}
+export class CandidatePageDto extends PageDtoOf(
+  CandidateListItemDto,
+  'CandidatePageDto',
+  'This page of candidates, in insertion order; `evaluations` and `data` as bounded previews (see `truncated`).',
+) {}
 
 export class DecisionCountsDto {
   @ApiProperty({ type: 'integer', description: 'Candidates accepted.', example: 400 })

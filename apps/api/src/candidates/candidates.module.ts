@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
+import { StepsModule } from '../steps/steps.module.js';
 import { CandidatesController } from './candidates.controller.js';
+import { CandidatesRepository } from './candidates.repository.js';
 import { CandidatesService } from './candidates.service.js';
 
-@Module({ controllers: [CandidatesController], providers: [CandidatesService], exports: [CandidatesService] })
+@Module({
+  imports: [StepsModule],
+  controllers: [CandidatesController],
+  providers: [CandidatesService, CandidatesRepository],
+  exports: [CandidatesService, CandidatesRepository],
+})
 export class CandidatesModule {}

@@ -95,12 +95,17 @@ export { ApiProperty, ApiPropertyOptional };
  * The `{ items, nextCursor }` answer of a paged listing, as a named schema (`RunPageDto`, …) so
  * the OpenAPI document and the SDK keep their type names.
  */
-export function PageDtoOf<T>(item: new () => T, name: string, itemsDescription: string): new () => { items: T[]; nextCursor: string | null } {
+export function PageDtoOf<T>(
+  item: new () => T,
+  name: string,
+  itemsDescription: string,
+  cursorExample: string | null = null,
+): new () => { items: T[]; nextCursor: string | null } {
   class Page {
     @ApiProperty({ type: [item], description: itemsDescription })
     items: T[];
 
-    @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: null })
+    @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: cursorExample })
     nextCursor: string | null;
   }
   Object.defineProperty(Page, 'name', { value: name });

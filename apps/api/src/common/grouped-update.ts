@@ -1,3 +1,4 @@
+import { type Sql, sql } from '../database/sql.js';
 import { createdTimes, endChange } from '../domain/lifecycle.js';
 
 /** The end-time rule (domain/lifecycle.ts) as the columns updatedColumns reads. */
@@ -30,14 +31,18 @@ export const SHARED_UPDATE_FIELDS: UpdateField[] = [
   { key: 'metadata', column: 'metadata', as: 'merge' },
 ];
 
+/** A column an update writes and the expression it takes. */
+export type Assignment = [column: string, value: Sql];
+
 /**
  * The columns an update writes (its fields, then ended_at), as SQL over the row's current
  * values (`cur`, a table alias) and the update's columns, named `${u}d` (the fields as sent:
  * only those present are written), `${u}end_mode`, `${u}ended_at` and `${u}event_time` (see
  * domain/lifecycle.ts). One definition serves the grouped UPDATE of existing rows and the insert of
- * new rows with their update already applied, so both leave the same row.
+ * new rows with their update already applied, so both leave the same row. Every name here comes
+ * from our code (field lists, aliases), never from a request, so the fragments are raw text.
  */
-export function updatedColumns(fields: UpdateField[], cur: string, u: string): [column: string, sql: string][] {
+export function updatedColumns(fields: UpdateField[], cur: string, u: string): Assignment[] {
   const value = ({ key, column, as }: UpdateField) => {
     switch (as) {
       case 'text':
@@ -53,15 +58,24 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): [
     }
   };
   return [
-    ...fields.map((f): [string, string] => [f.column, `CASE WHEN ${u}d ? '${f.key}' THEN ${value(f)} ELSE ${cur}.${f.column} END`]),
+    ...fields.map((f): Assignment => [f.column, sql.raw(`CASE WHEN ${u}d ? '${f.key}' THEN ${value(f)} ELSE ${cur}.${f.column} END`)]),
     [
       'ended_at',
-      `CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
+      sql.raw(`CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
          WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(COALESCE(${u}event_time, now()), ${cur}.started_at))
-         WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`,
+         WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`),
     ],
   ];
 }
+
+/** `column = value, …` of an UPDATE. */
+export const setList = (assignments: Assignment[]): Sql => sql.join(assignments.map(([column, value]) => sql`${sql.raw(column)} = ${value}`), ', ');
+
+/** The column names of an INSERT, in order. */
+export const columnList = (assignments: Assignment[]): Sql => sql.raw(assignments.map(([column]) => column).join(', '));
+
+/** The values of an INSERT … SELECT, in the order of columnList. */
+export const valueList = (assignments: Assignment[]): Sql => sql.join(assignments.map(([, value]) => value), ',\n       ');
 
 /** An update's columns for updatedColumns, their names starting with `prefix`. */
 export function updateColumns(prefix: string, dto: object & { status?: string; endedAt?: string }, eventTime?: Date): Record<string, unknown> {
@@ -70,5 +84,20 @@ export function updateColumns(prefix: string, dto: object & { status?: string; e
 }
 
 /** The column list of jsonb_to_recordset for an update's columns named with `prefix`. */
-export const updateColumnTypes = (prefix: string) =>
-  `${prefix}d jsonb, ${prefix}end_mode text, ${prefix}ended_at timestamptz, ${prefix}event_time timestamptz`;
+export const updateColumnTypes = (prefix: string): Sql =>
+  sql.raw(`${prefix}d jsonb, ${prefix}end_mode text, ${prefix}ended_at timestamptz, ${prefix}event_time timestamptz`);
+
+/**
+ * The end-time rule (domain/lifecycle.ts) for a single-row UPDATE of a run or a step: a table
+ * with `ended_at` and `started_at`.
+ */
+export function endAssignment(dto: { status?: string; endedAt?: string }, eventTime?: Date): Assignment | undefined {
+  const change = endChange(dto, eventTime);
+  if (change.mode === 'set') return ['ended_at', sql`${change.endedAt}`];
+  if (change.mode === 'end') {
+    const at = change.at ? sql`${change.at}::timestamptz` : sql`now()`;
+    return ['ended_at', sql`COALESCE(ended_at, GREATEST(${at}, started_at))`];
+  }
+  if (change.mode === 'clear') return ['ended_at', sql`NULL`];
+  return undefined;
+}

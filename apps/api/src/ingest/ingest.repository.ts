@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Queryable } from '../database/queryable.js';
+import { query, sql } from '../database/sql.js';
 import type { StoredState } from './ingest-plan.js';
 
 /** The SQL of the ingest module: the ids of applied events (ingest_events), and what a batch needs to read first. */
@@ -11,13 +12,13 @@ export class IngestRepository {
    * lookup a loop; see the note on project checks in database/queryable.ts for why the shape matters).
    */
   async findStoredState(db: Queryable, projectId: string, ids: { events: string[]; runs: string[]; steps: string[] }): Promise<StoredState> {
-    const rows: { kind: 'event' | 'run' | 'step'; id: string; project_id: string | null; ref: string }[] = await db.query(
-      `SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
-         FROM unnest($2::text[]) AS e(id)
-         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = $1 AND event_id = e.id LIMIT 1) seen
-       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY($3::uuid[])
-       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY($4::uuid[])`,
-      [projectId, ids.events, ids.runs, ids.steps],
+    const rows = await query<{ kind: 'event' | 'run' | 'step'; id: string; project_id: string | null; ref: string }>(
+      db,
+      sql`SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
+         FROM unnest(${ids.events}::text[]) AS e(id)
+         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = ${projectId} AND event_id = e.id LIMIT 1) seen
+       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY(${ids.runs}::uuid[])
+       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY(${ids.steps}::uuid[])`,
     );
     const seen = new Map<string, number>();
     const runOwners = new Map<string, { projectId: string; pipeline: string }>();
@@ -33,16 +34,16 @@ export class IngestRepository {
   /** Remembers applied events with the status they answered (an id already remembered keeps its first). */
   async rememberEvents(db: Queryable, projectId: string, applied: ReadonlyMap<string, number>): Promise<void> {
     if (applied.size === 0) return;
-    await db.query(
-      `INSERT INTO ingest_events (project_id, event_id, status)
-       SELECT $1, e, s FROM unnest($2::text[], $3::smallint[]) AS t(e, s)
+    await query(
+      db,
+      sql`INSERT INTO ingest_events (project_id, event_id, status)
+       SELECT ${projectId}::uuid, e, s FROM unnest(${[...applied.keys()]}::text[], ${[...applied.values()]}::smallint[]) AS t(e, s)
        ON CONFLICT DO NOTHING`,
-      [projectId, [...applied.keys()], [...applied.values()]],
     );
   }
 
   /** Forgets event ids older than the dedupe window; a replay after that is applied again (entity ids still upsert). */
   async forgetEventsOlderThan(db: Queryable, hours: number): Promise<void> {
-    await db.query(`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => $1)`, [hours]);
+    await query(db, sql`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => ${hours})`);
   }
 }

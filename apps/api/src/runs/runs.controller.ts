@@ -5,18 +5,13 @@ import { REQUEST_EXAMPLE } from '../common/examples.js';
 import { ProjectId } from '../auth/principal.js';
 import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
-import { StepTreeService } from '../steps/step-tree.service.js';
-import { DEFAULT_STEP_LIMIT, GetRunQueryDto, RunDetailDto } from './run-detail.dto.js';
 import { CreateRunDto, ListRunsQueryDto, RunDto, RunPageDto, UpdateRunDto } from './runs.dto.js';
 import { RunsService } from './runs.service.js';
 
 @ApiTags('runs')
 @Controller('v1/runs')
 export class RunsController {
-  constructor(
-    private readonly runs: RunsService,
-    private readonly steps: StepTreeService,
-  ) {}
+  constructor(private readonly runs: RunsService) {}
 
   @Post()
   @ProjectRoute('ingest')
@@ -56,19 +51,5 @@ export class RunsController {
   @ApiErrors(400)
   listRuns(@ProjectId() projectId: string, @Query() query: ListRunsQueryDto): Promise<RunPageDto> {
     return this.runs.listRuns(projectId, query);
-  }
-
-  @Get(':id')
-  @ProjectRoute('read')
-  @ApiIdParam('id', 'Run id.')
-  @ApiOperation({
-    summary: 'Get a run in full with its step tree (at most `stepLimit` steps, JSON fields as previews) and each step’s candidate counts',
-    description: 'The run’s own fields are answered in full. `stepCount` and `stepsTruncated` say whether the tree holds every step; `listRunSteps` pages through all of them.',
-  })
-  @ApiOkResponse({ type: RunDetailDto })
-  @ApiErrors(400, 404)
-  async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Query() query: GetRunQueryDto): Promise<RunDetailDto> {
-    const run = await this.runs.findRun(projectId, id);
-    return { ...run, ...(await this.steps.findBoundedStepTree(projectId, id, query.stepLimit ?? DEFAULT_STEP_LIMIT)) };
   }
 }

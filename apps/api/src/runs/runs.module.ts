@@ -1,15 +1,14 @@
 import { Module } from '@nestjs/common';
-import { StepsModule } from '../steps/steps.module.js';
 import { PipelinesController } from './pipelines.controller.js';
 import { PipelinesService } from './pipelines.service.js';
-import { RunTimeoutSweeper } from './run-timeout.sweeper.js';
 import { RunsController } from './runs.controller.js';
+import { RunsRepository } from './runs.repository.js';
 import { RunsService } from './runs.service.js';
 
+/** Runs depend on no other feature: steps build on runs (the step tree of getRun lives there). */
 @Module({
-  imports: [StepsModule],
   controllers: [RunsController, PipelinesController],
-  providers: [RunsService, PipelinesService, RunTimeoutSweeper],
-  exports: [RunsService, RunTimeoutSweeper],
+  providers: [RunsService, RunsRepository, PipelinesService],
+  exports: [RunsService, RunsRepository],
 })
 export class RunsModule {}

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { CursorParam, LimitParam, OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp } from '../common/dto-helpers.js';
+import { CursorParam, LimitParam, OptionalEnum, OptionalJson, OptionalJsonObject, OptionalTimestamp, PageDtoOf } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { CLIENT_STATUSES, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
@@ -192,18 +192,9 @@ export class ListRunStepsQueryDto {
   cursor?: string;
 }
 
-export class StepPageDto {
-  @ApiProperty({
-    type: [StepListItemDto],
-    description: 'This page of the run’s steps, flat, in order of (startedAt, id); nest them with `parentStepId` and `position`. JSON fields as bounded previews (see `truncated`).',
-  })
-  items: StepListItemDto[];
-
-  @ApiProperty({
-    nullable: true,
-    type: String,
-    description: 'Pass as `cursor` for the next page; null on the last page.',
-    example: 'WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ',
-  })
-  nextCursor: string | null;
-}
+export class StepPageDto extends PageDtoOf(
+  StepListItemDto,
+  'StepPageDto',
+  'This page of the run’s steps, flat, in order of (startedAt, id); nest them with `parentStepId` and `position`. JSON fields as bounded previews (see `truncated`).',
+  'WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ',
+) {}

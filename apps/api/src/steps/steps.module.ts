@@ -1,7 +1,15 @@
 import { Module } from '@nestjs/common';
+import { RunsModule } from '../runs/runs.module.js';
+import { RunDetailController } from './run-detail.controller.js';
 import { StepTreeService } from './step-tree.service.js';
 import { StepsController } from './steps.controller.js';
+import { StepsRepository } from './steps.repository.js';
 import { StepsService } from './steps.service.js';
 
-@Module({ controllers: [StepsController], providers: [StepsService, StepTreeService], exports: [StepsService, StepTreeService] })
+@Module({
+  imports: [RunsModule],
+  controllers: [StepsController, RunDetailController],
+  providers: [StepsService, StepTreeService, StepsRepository],
+  exports: [StepsService, StepTreeService, StepsRepository],
+})
 export class StepsModule {}

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { StepNodeDto } from '../steps/steps.dto.js';
-import { RunDto } from './runs.dto.js';
+import { RunDto } from '../runs/runs.dto.js';
+import { StepNodeDto } from './steps.dto.js';
 
 export const DEFAULT_STEP_LIMIT = 1000;
 export const MAX_STEP_LIMIT = 5000;

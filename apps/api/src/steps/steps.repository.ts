@@ -1,0 +1,239 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { TimeIdCursor } from '../common/cursor.js';
+import { type Assignment, columnList, SHARED_UPDATE_FIELDS, setList, type UpdateField, updateColumnTypes, updatedColumns, valueList } from '../common/grouped-update.js';
+import { previewColumns } from '../common/preview-sql.js';
+import type { Queryable } from '../database/queryable.js';
+import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import { STEP_PREVIEW_FIELDS, type StepDto } from './steps.dto.js';
+
+export interface StepRow {
+  id: string;
+  run_id: string;
+  parent_step_id: string | null;
+  name: string;
+  type: string;
+  position: number;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: StepDto['error'];
+  reasoning: string | null;
+  metadata: Record<string, unknown>;
+  started_at: Date;
+  ended_at: Date | null;
+  duration_ms: number | null;
+  candidates_in: number;
+  candidates_out: number;
+  elimination_ratio: number | null;
+  stored_in: number;
+}
+
+const STEP_COLUMNS = sql.raw(`id, run_id, parent_step_id, name, type, position, status, input, output, error, reasoning,
+  metadata, started_at, ended_at, duration_ms, candidates_in, candidates_out, elimination_ratio, stored_in`);
+
+/** Step columns with the JSON fields cut to previews; `prefix` qualifies them. */
+const previewStepColumns = (limit: number, prefix = ''): Sql =>
+  sql`${sql.raw(
+    ['id', 'run_id', 'parent_step_id', 'name', 'type', 'position', 'status', 'error', 'reasoning', 'started_at', 'ended_at', 'duration_ms', 'candidates_in', 'candidates_out', 'elimination_ratio', 'stored_in']
+      .map((c) => prefix + c)
+      .join(', '),
+  )},
+  ${previewColumns(STEP_PREVIEW_FIELDS, limit, prefix)}`;
+
+/** What a step update may carry besides its end time. */
+const STEP_UPDATE_FIELDS: UpdateField[] = [
+  ...SHARED_UPDATE_FIELDS,
+  { key: 'reasoning', column: 'reasoning', as: 'text' },
+  { key: 'candidatesIn', column: 'reported_in', as: 'int' },
+  { key: 'candidatesOut', column: 'reported_out', as: 'int' },
+];
+
+/** A new step's columns (JSON fields as JSON text). */
+export interface NewStep {
+  id: string;
+  runId: string;
+  parentStepId: string | null;
+  pipeline: string;
+  name: string;
+  type: string;
+  status: string;
+  input: string | null;
+  output: string | null;
+  reasoning: string | null;
+  metadata: string;
+  startedAt: Date;
+  endedAt: Date | null;
+}
+
+/** The SQL of the steps table, including the step counters other modules' statements move. */
+@Injectable()
+export class StepsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** The run's pipeline (null: no such run in the project) and the run of the would-be parent step. */
+  async findRunAndParent(projectId: string, runId: string, parentStepId: string | null, db: Queryable = this.dataSource): Promise<{ run_pipeline: string | null; parent_run_id: string | null }> {
+    const [row] = await query<{ run_pipeline: string | null; parent_run_id: string | null }>(
+      db,
+      sql`SELECT (SELECT pipeline FROM runs WHERE id = ${runId} AND project_id = ${projectId}) AS run_pipeline,
+              (SELECT run_id FROM steps WHERE id = ${parentStepId}::uuid AND project_id = ${projectId}) AS parent_run_id`,
+    );
+    return row;
+  }
+
+  /**
+   * Inserts a step at the next free position among its siblings, or on an existing id of the
+   * same project and run writes `onReplay`. Answers nothing when the id is used elsewhere.
+   */
+  async upsertStep(projectId: string, step: NewStep, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(StepRow & { inserted: boolean }) | undefined> {
+    const rows = await query<StepRow & { inserted: boolean }>(
+      db,
+      sql`INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
+                          metadata, started_at, ended_at, position, pipeline)
+       VALUES (${step.id}, ${projectId}, ${step.runId}, ${step.parentStepId}::uuid, ${step.name}, ${step.type}, ${step.status},
+               ${step.input}::jsonb, ${step.output}::jsonb, ${step.reasoning}, ${step.metadata}::jsonb, ${step.startedAt}, ${step.endedAt},
+               (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
+                 WHERE run_id = ${step.runId}::uuid AND parent_step_id IS NOT DISTINCT FROM ${step.parentStepId}::uuid), ${step.pipeline})
+       ON CONFLICT (id) DO UPDATE SET ${sql.join(onReplay, ', ')}
+       WHERE steps.project_id = EXCLUDED.project_id AND steps.run_id = EXCLUDED.run_id
+       RETURNING ${STEP_COLUMNS}, (xmax = 0) AS inserted`,
+    );
+    return rows[0];
+  }
+
+  /**
+   * Inserts steps whose ids are new, in one statement (`rows`: jsonb_to_recordset rows with
+   * `ord`, the list order, and optionally an update's `u_` columns); positions continue after
+   * the siblings stored, in list order. Answers the ids inserted.
+   */
+  async insertNewSteps(projectId: string, rows: object[], runIds: string[], db: Queryable = this.dataSource): Promise<Set<string>> {
+    const set = updatedColumns(STEP_UPDATE_FIELDS, 'x', 'x.u_');
+    const inserted = await query<{ id: string }>(
+      db,
+      sql`WITH x AS (
+         SELECT x.*, NULL::jsonb AS error, NULL::integer AS reported_in, NULL::integer AS reported_out
+         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
+              status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
+              ord integer, stored_in integer, stored_out integer, ${updateColumnTypes('u_')})
+       ),
+       last AS (
+         SELECT run_id, parent_step_id, max(position) AS max FROM steps
+         WHERE project_id IS NOT DISTINCT FROM ${projectId}::uuid AND run_id = ANY(${runIds}::uuid[]) GROUP BY run_id, parent_step_id
+       )
+       INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, stored_in, stored_out, position,
+                          ${columnList(set)})
+       SELECT x.id, ${projectId}::uuid, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at, x.stored_in, x.stored_out,
+              COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
+              ${valueList(set)}
+       FROM x LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
+       ORDER BY x.ord
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+    );
+    return new Set(inserted.map((r) => r.id));
+  }
+
+  /** Applies many step updates (rows of updateColumns('') with an id) in one statement. Answers the ids updated. */
+  async updateStepsGrouped(projectId: string, rows: object[], db: Queryable = this.dataSource): Promise<Set<string>> {
+    const set = updatedColumns(STEP_UPDATE_FIELDS, 's', 'u.');
+    const updated = await queryChanged<{ id: string }>(
+      db,
+      sql`UPDATE steps s SET updated_at = now(), ${setList(set)}
+       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS u(id uuid, ${updateColumnTypes('')})
+       WHERE s.id = u.id AND s.project_id IS NOT DISTINCT FROM ${projectId} -- by primary key: see database/queryable.ts
+       RETURNING s.id`,
+    );
+    return new Set(updated.map((r) => r.id));
+  }
+
+  /** Writes `set` (besides updated_at) to one step; nothing when it is not in the project. */
+  async updateStep(projectId: string, id: string, set: Assignment[], db: Queryable = this.dataSource): Promise<StepRow | undefined> {
+    const rows = await queryChanged<StepRow>(
+      db,
+      sql`UPDATE steps SET ${setList([['updated_at', sql`now()`], ...set])} WHERE id = ${id} AND project_id = ${projectId} RETURNING ${STEP_COLUMNS}`,
+    );
+    return rows[0];
+  }
+
+  async findStep(projectId: string, id: string, db: Queryable = this.dataSource): Promise<StepRow | undefined> {
+    const rows = await query<StepRow>(db, sql`SELECT ${STEP_COLUMNS} FROM steps WHERE id = ${id} AND project_id = ${projectId}`);
+    return rows[0];
+  }
+
+  async stepExists(projectId: string, id: string, db: Queryable = this.dataSource): Promise<boolean> {
+    const rows = await query(db, sql`SELECT 1 FROM steps WHERE id = ${id} AND project_id = ${projectId}`);
+    return rows.length > 0;
+  }
+
+  /** Every step of the run, every field in full, in sibling order. */
+  listStepsOfRun(projectId: string, runId: string, db: Queryable = this.dataSource): Promise<StepRow[]> {
+    return query<StepRow>(db, sql`SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ${runId} AND project_id = ${projectId} ORDER BY position, started_at, id`);
+  }
+
+  /**
+   * The first `limit` steps of a run in (started_at, id) order (idx_steps_run_started: reads
+   * only those rows), previews, each carrying the run's step count (an index-only scan by run:
+   * a run's steps are in its project, and the caller has already found the run in theirs). No
+   * recursive CTE for the ancestors: its row estimates (thousands per level) made the planner
+   * hash-join the whole steps table and JIT-compile the statement, ~1 s for a 50,000-step run.
+   */
+  findFirstStepsOfRun(projectId: string, runId: string, limit: number, previewChars: number, db: Queryable = this.dataSource) {
+    return query<StepRow & { total: number }>(
+      db,
+      sql`SELECT (SELECT count(*)::int FROM steps WHERE run_id = ${runId}) AS total, ${previewStepColumns(previewChars)}
+       FROM steps WHERE run_id = ${runId} AND project_id = ${projectId} ORDER BY started_at, id LIMIT ${limit}`,
+    );
+  }
+
+  /** The steps named, JSON fields as previews, in sibling order. */
+  findStepPreviews(projectId: string, ids: string[], previewChars: number, db: Queryable = this.dataSource): Promise<StepRow[]> {
+    return query<StepRow>(
+      db,
+      sql`SELECT ${previewStepColumns(previewChars)} FROM steps
+       WHERE id = ANY(${ids}::uuid[]) AND project_id = ${projectId} ORDER BY position, started_at, id`,
+    );
+  }
+
+  /**
+   * One page of the run's steps after `after` in (started_at, id) order, previews, in one round
+   * trip: no row means no such run in the project; a row with a null id, a run without (more) steps.
+   */
+  listRunStepsPage(projectId: string, runId: string, after: TimeIdCursor | undefined, limit: number, previewChars: number, db: Queryable = this.dataSource): Promise<(StepRow | { id: null })[]> {
+    const afterCursor = after ? sql`AND (s.started_at, s.id) > (${after.at}, ${after.id}::uuid)` : sql``;
+    return query<StepRow | { id: null }>(
+      db,
+      sql`SELECT s.* FROM runs r
+       LEFT JOIN LATERAL (
+         SELECT ${previewStepColumns(previewChars, 's.')} FROM steps s
+         WHERE s.run_id = r.id AND s.project_id = ${projectId} ${afterCursor}
+         ORDER BY s.started_at, s.id LIMIT ${limit}
+       ) s ON true
+       WHERE r.id = ${runId} AND r.project_id = ${projectId}
+       ORDER BY s.started_at, s.id`,
+    );
+  }
+
+  /** Marks the still-running steps of the runs named (runs that timed out) as timed_out. Answers how many. */
+  async timeOutOpenSteps(runIds: string[], db: Queryable = this.dataSource): Promise<number> {
+    if (runIds.length === 0) return 0;
+    const rows = await queryChanged<{ id: string }>(
+      db,
+      sql`UPDATE steps SET status = 'timed_out', ended_at = GREATEST(now(), started_at), updated_at = now()
+       WHERE run_id = ANY(${runIds}::uuid[]) AND status = 'running'
+       RETURNING id`,
+    );
+    return rows.length;
+  }
+
+  /**
+   * The UPDATE that moves the stored candidate counters of steps by a delta, for another
+   * module's statement to embed as a CTE (the candidate upsert is one statement on the hot
+   * path). `deltas` names a relation of (step_id, d_in, d_out) in that statement; steps in
+   * `skip` already count their candidates and are left alone. Answers the ids moved.
+   */
+  stepCounterMoves(deltas: string, skip: string[]): Sql {
+    return sql`UPDATE steps s SET stored_in = s.stored_in + d.d_in, stored_out = s.stored_out + d.d_out, updated_at = now()
+  FROM ${sql.raw(deltas)} d WHERE s.id = d.step_id AND NOT (d.step_id = ANY(${skip}::uuid[]))
+  RETURNING s.id`;
+  }
+}

@@ -15,6 +15,27 @@ describe('runs', () => {
 
   const createRun = (body: object) => request(t.http).post('/v1/runs').set(auth()).send(body);
 
+  describe('GET /v1/runs counts', () => {
+    it('gives each listed run its step count and the most candidates any of its steps considered', async () => {
+      const pipeline = `counted-${randomUUID().slice(0, 8)}`;
+      const empty = (await createRun({ pipeline }).expect(201)).body.id;
+      const run = (await createRun({ pipeline }).expect(201)).body.id;
+      const step = async (body: object) => (await request(t.http).post(`/v1/runs/${run}/steps`).set(auth()).send(body).expect(201)).body.id as string;
+      const filter = await step({ name: 'filter', type: 'filter' });
+      const price = await step({ name: 'filter-by-price', type: 'filter', parentStepId: filter });
+      await step({ name: 'rank', type: 'rank' });
+      const candidates = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `K${i}`, decision: i < 2 ? 'accepted' : 'rejected' }));
+      await request(t.http).post(`/v1/steps/${price}/candidates`).set(auth()).send({ candidates: candidates(5) }).expect(201);
+      await request(t.http).patch(`/v1/steps/${filter}`).set(auth()).send({ candidatesIn: 40, candidatesOut: 2 }).expect(200);
+
+      const res = await request(t.http).get(`/v1/runs?pipeline=${pipeline}`).set(auth()).expect(200);
+      expect(res.body.items.map((r: { id: string; stepCount: number; candidateCount: number }) => [r.id, r.stepCount, r.candidateCount])).toEqual([
+        [run, 3, 40],
+        [empty, 0, 0],
+      ]);
+    });
+  });
+
   describe('POST /v1/runs', () => {
     it('creates a run with defaults and answers 201', async () => {
       const res = await createRun({ pipeline: 'competitor-selection', input: { q: 'laptop stand' }, tags: ['nightly'] });

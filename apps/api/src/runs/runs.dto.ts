@@ -267,6 +267,16 @@ export class RunListItemDto extends OmitType(RunDto, ['input', 'output', 'metada
   @PreviewObjectField('Free-form key/value context.', { region: 'eu', customer: 'acme' })
   metadata: Record<string, unknown> | string;
 
+  @ApiProperty({ type: 'integer', description: 'How many steps the run has (nested ones included).', example: 8 })
+  stepCount: number;
+
+  @ApiProperty({
+    type: 'integer',
+    description: 'The most candidates any step of the run considered: how many entered its funnel (0 when no step had candidates).',
+    example: 5000,
+  })
+  candidateCount: number;
+
   @TruncatedField(RUN_PREVIEW_FIELDS, ['output'])
   truncated: RunPreviewField[];
 }

@@ -131,7 +131,17 @@ export class RunsRepository {
   }
 
   /** Newest first on (started_at, id), `limit` rows, JSON fields cut to previews of `previewChars`. */
-  async listRuns(projectId: string, f: RunFilters, limit: number, previewChars: number, db: Queryable = this.dataSource): Promise<RunRow[]> {
+  /**
+   * A page of runs, newest first, each with its step count and the most candidates any of its
+   * steps considered (counted over the page's runs only, through the steps' run index).
+   */
+  async listRuns(
+    projectId: string,
+    f: RunFilters,
+    limit: number,
+    previewChars: number,
+    db: Queryable = this.dataSource,
+  ): Promise<(RunRow & { step_count: number; candidate_count: number })[]> {
     const where = [sql`project_id = ${projectId}`];
     if (f.pipeline !== undefined) where.push(sql`pipeline = ${f.pipeline}`);
     if (f.status !== undefined) where.push(sql`status = ${f.status}`);
@@ -147,12 +157,16 @@ export class RunsRepository {
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
     if (f.to !== undefined) where.push(sql`started_at < ${f.to}`);
     if (f.before !== undefined) where.push(sql`(started_at, id) < (${f.before.at}, ${f.before.id}::uuid)`);
-    return query<RunRow>(
+    return query<RunRow & { step_count: number; candidate_count: number }>(
       db,
-      sql`SELECT id, pipeline, pipeline_version, status, error, tags, started_at, ended_at, duration_ms, created_at, updated_at,
-              ${previewColumns(RUN_PREVIEW_FIELDS, previewChars)}
-       FROM runs WHERE ${sql.join(where, ' AND ')}
-       ORDER BY started_at DESC, id DESC LIMIT ${limit}`,
+      sql`SELECT page.*, counts.step_count, counts.candidate_count
+       FROM (SELECT id, pipeline, pipeline_version, status, error, tags, started_at, ended_at, duration_ms, created_at, updated_at,
+                    ${previewColumns(RUN_PREVIEW_FIELDS, previewChars)}
+             FROM runs WHERE ${sql.join(where, ' AND ')}
+             ORDER BY started_at DESC, id DESC LIMIT ${limit}) page
+       CROSS JOIN LATERAL (SELECT count(*)::int AS step_count, COALESCE(max(candidates_in), 0)::int AS candidate_count
+                           FROM steps WHERE run_id = page.id) counts
+       ORDER BY page.started_at DESC, page.id DESC`,
     );
   }
 

@@ -178,7 +178,7 @@ export class RunsService {
     return pageOf(
       rows,
       limit,
-      (r): RunListItemDto => ({ ...toRunDto(r), truncated: truncatedFields(r, RUN_PREVIEW_FIELDS) }),
+      (r): RunListItemDto => ({ ...toRunDto(r), stepCount: r.step_count, candidateCount: r.candidate_count, truncated: truncatedFields(r, RUN_PREVIEW_FIELDS) }),
       (r) => encodeTimeIdCursor(r.started_at, r.id),
     );
   }

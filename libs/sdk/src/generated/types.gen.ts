@@ -989,6 +989,14 @@ export type RunListItemDto = {
         [key: string]: unknown;
     } | string;
     /**
+     * How many steps the run has (nested ones included).
+     */
+    stepCount: number;
+    /**
+     * The most candidates any step of the run considered: how many entered its funnel (0 when no step had candidates).
+     */
+    candidateCount: number;
+    /**
      * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
      */
     truncated: Array<'input' | 'output' | 'metadata'>;

@@ -10,6 +10,7 @@ import 'reflect-metadata';
 import { type INestApplicationContext, type LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { ApiKeysService } from './auth/api-keys.service.js';
 import { CreateApiKeyDto } from './auth/api-keys.dto.js';
 import { SCOPES } from './auth/scopes.js';
@@ -20,10 +21,11 @@ import { ConfigModule } from './config/config.module.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { CreateProjectDto } from './projects/projects.dto.js';
+import { ProjectsRepository } from './projects/projects.repository.js';
 import { ProjectsService } from './projects/projects.service.js';
 
-/** What the CLI needs of the application: configuration, database, the two services. */
-@Module({ imports: [ConfigModule, DatabaseModule], providers: [ProjectsService, ApiKeysService] })
+/** What the CLI needs of the application: configuration, database, the two services (and their repositories). */
+@Module({ imports: [ConfigModule, DatabaseModule], providers: [ProjectsService, ProjectsRepository, ApiKeysService, ApiKeysRepository] })
 export class CliModule {}
 
 /** A mistake in the command line: answered with the usage, exit status 2. */

@@ -3,16 +3,9 @@ import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '
 import { ProjectId } from '../auth/principal.js';
 import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
-import {
-  CandidateEvaluationPageDto,
-  PipelineAnalyticsDto,
-  PipelineAnalyticsQueryDto,
-  RunComparisonDto,
-  SearchCandidatesQueryDto,
-  SearchStepsQueryDto,
-  StepSearchPageDto,
-  ValuePairDto,
-} from './analytics.dto.js';
+import { CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
+import { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline-analytics.dto.js';
+import { RunComparisonDto, ValuePairDto } from './run-comparison.dto.js';
 import { AnalyticsService } from './analytics.service.js';
 
 @ApiTags('analytics')

@@ -3,7 +3,8 @@ import { CandidatesModule } from '../candidates/candidates.module.js';
 import { RunsModule } from '../runs/runs.module.js';
 import { StepsModule } from '../steps/steps.module.js';
 import { AnalyticsController } from './analytics.controller.js';
+import { AnalyticsRepository } from './analytics.repository.js';
 import { AnalyticsService } from './analytics.service.js';
 
-@Module({ imports: [RunsModule, StepsModule, CandidatesModule], controllers: [AnalyticsController], providers: [AnalyticsService] })
+@Module({ imports: [RunsModule, StepsModule, CandidatesModule], controllers: [AnalyticsController], providers: [AnalyticsService, AnalyticsRepository] })
 export class AnalyticsModule {}

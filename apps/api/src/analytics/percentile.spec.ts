@@ -1,4 +1,4 @@
-import { percentileFromBuckets } from './analytics.service.js';
+import { percentileFromBuckets } from './pipeline-analytics.js';
 
 const bucketOf = (ms: number) => (ms < 1 ? 0 : 1 + Math.floor(Math.log(ms) / Math.log(1.1)));
 

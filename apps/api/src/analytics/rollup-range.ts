@@ -43,22 +43,3 @@ export function runSpans(from: Date, to: Date, useDays: boolean): { spans: Rollu
   if (h0 >= h1) return { spans: rollupSpans(h0, h0, false), rawHead: [from, to], rawTail: [to, to] };
   return { spans: rollupSpans(h0, h1, useDays), rawHead: [from, new Date(h0)], rawTail: [new Date(h1), to] };
 }
-
-/**
- * A UNION ALL over a rollup's daily and hourly tables for the spans, selecting `columns` and
- * the span's time as `t`. Parameters $1 (project) and $2 (pipeline) are the caller's; the
- * spans' bounds are appended to `params`.
- */
-export function rollupUnion(table: string, columns: string, spans: RollupSpans, params: unknown[]): string {
-  const p = (value: Date) => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const hourly = ([a, b]: [Date, Date]) =>
-    `SELECT hour AS t, ${columns} FROM ${table}_hourly WHERE project_id = $1 AND pipeline = $2 AND hour >= ${p(a)} AND hour < ${p(b)}`;
-  return [
-    `SELECT day AS t, ${columns} FROM ${table}_daily WHERE project_id = $1 AND pipeline = $2 AND day >= ${p(spans.days[0])} AND day < ${p(spans.days[1])}`,
-    hourly(spans.headHours),
-    hourly(spans.tailHours),
-  ].join('\n UNION ALL ');
-}

@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
-import { OptionalTimestamp } from '../common/dto-helpers.js';
+import { OptionalTimestamp, PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { SCOPES } from './scopes.js';
 
@@ -76,10 +76,7 @@ export class CreatedApiKeyDto {
   key: string;
 }
 
-export class ApiKeyListDto {
-  @ApiProperty({ type: [ApiKeyDto], description: 'The project’s keys, newest first, revoked ones included.' })
-  items: ApiKeyDto[];
-
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'Always null: a project has few keys.', example: null })
-  nextCursor: string | null;
-}
+export class ApiKeyListDto extends PageDtoOf(ApiKeyDto, 'ApiKeyListDto', 'The project’s keys, newest first, revoked ones included.', {
+  description: 'Always null: a project has few keys.',
+  required: false,
+}) {}

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
 import type { Queryable } from '../database/queryable.js';
-import { ApiKey } from './api-key.entity.js';
+import type { ApiKey } from './api-key.entity.js';
+import { ApiKeysRepository } from './api-keys.repository.js';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, secretsEqual } from './api-key.util.js';
 import type { Principal } from './principal.js';
 import type { Scope } from './scopes.js';
@@ -47,39 +47,24 @@ export class ApiKeysService {
   private readonly failures: AuthFailureLimiter;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: ApiKeysRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.failures = new AuthFailureLimiter(config.authFailureLimitPerMinute);
   }
 
-  async create(
-    manager: EntityManager,
-    projectId: string,
-    name: string,
-    scopes: Scope[],
-    expiresAt: Date | null = null,
-  ): Promise<CreatedApiKey> {
+  /** Creates a key (in the caller's transaction when `db` is one); the secret is in the answer only. */
+  async create(projectId: string, name: string, scopes: Scope[], expiresAt: Date | null = null, db?: Queryable): Promise<CreatedApiKey> {
     const generated = generateApiKey();
-    const entity = manager.create(ApiKey, {
-      id: randomUUID(),
-      projectId,
-      name,
-      prefix: generated.prefix,
-      hash: generated.hash,
-      scopes,
-      expiresAt,
-      lastUsedAt: null,
-      revokedAt: null,
-    });
-    await manager.insert(ApiKey, entity);
-    const saved = await manager.findOneByOrFail(ApiKey, { id: entity.id });
-    return { entity: saved, key: generated.key };
+    const entity = await this.repository.insertKey(
+      { id: randomUUID(), projectId, name, prefix: generated.prefix, hash: generated.hash, scopes, expiresAt },
+      db,
+    );
+    return { entity, key: generated.key };
   }
 
   async list(projectId: string): Promise<ApiKeyDto[]> {
-    const rows = await this.dataSource.getRepository(ApiKey).find({ where: { projectId }, order: { createdAt: 'DESC', id: 'DESC' } });
-    return rows.map(toApiKeyDto);
+    return (await this.repository.listProjectKeys(projectId)).map(toApiKeyDto);
   }
 
   async createForProject(projectId: string, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
@@ -88,25 +73,21 @@ export class ApiKeysService {
       throw new AppError(400, 'VALIDATION_FAILED', 'expiresAt must be in the future', [{ field: 'expiresAt', message: 'expiresAt must be in the future' }]);
     }
     const scopes = [...new Set(dto.scopes)];
-    const { entity, key } = await this.create(this.dataSource.manager, projectId, dto.name, scopes, expiresAt);
+    const { entity, key } = await this.create(projectId, dto.name, scopes, expiresAt);
     const { lastUsedAt: _l, revokedAt: _r, ...shown } = toApiKeyDto(entity);
     return { ...shown, key };
   }
 
   /** The project a key belongs to (for the operator CLI, which names keys by id alone). */
   async projectOf(id: string): Promise<string> {
-    const key = await this.dataSource.getRepository(ApiKey).findOne({ where: { id }, select: { id: true, projectId: true } });
-    if (!key) throw notFound('API key', id);
-    return key.projectId;
+    const projectId = await this.repository.findKeyProjectId(id);
+    if (projectId === undefined) throw notFound('API key', id);
+    return projectId;
   }
 
   /** Revokes a key of the project (idempotent); another project's key id is a 404. */
   async revoke(projectId: string, id: string): Promise<void> {
-    const [rows] = await this.dataSource.query(
-      'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND project_id = $2 RETURNING id',
-      [id, projectId],
-    );
-    if (rows.length === 0) throw notFound('API key', id);
+    if (!(await this.repository.revokeKey(projectId, id))) throw notFound('API key', id);
   }
 
   /** What the caller's key is: the root key, or a project key with its project, name, scopes and expiry. */
@@ -114,14 +95,9 @@ export class ApiKeysService {
     if (principal.kind === 'root') {
       return { root: true, projectId: null, projectName: null, keyId: null, keyName: null, scopes: [], expiresAt: null };
     }
-    const rows: { key_name: string; scopes: string[]; expires_at: Date | null; project_name: string }[] = await this.dataSource.query(
-      `SELECT k.name AS key_name, k.scopes, k.expires_at, p.name AS project_name
-       FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.id = $1 AND k.project_id = $2`,
-      [principal.keyId, principal.projectId],
-    );
+    const row = await this.repository.findKeyInfo(principal.projectId, principal.keyId);
     // The guard found the key a moment ago; only a project deleted in between gets here.
-    if (rows.length === 0) throw new AppError(401, 'UNAUTHORIZED', 'Invalid, revoked or expired API key');
-    const [row] = rows;
+    if (!row) throw new AppError(401, 'UNAUTHORIZED', 'Invalid, revoked or expired API key');
     return {
       root: false,
       projectId: principal.projectId,
@@ -160,29 +136,9 @@ export class ApiKeysService {
 
   private async lookUp(key: string): Promise<AuthResult | null> {
     const hash = hashApiKey(key);
-    // One round trip: find the live key and, when rate limiting is on, count this request in
-    // the key's current one-minute window (shared by every API process).
+    // One round trip: find the live key and, when rate limiting is on, count this request.
     const limit = this.config.rateLimitPerMinute;
-    const rows: { id: string; project_id: string; scopes: string[]; hash: string; count: number | null; reset_in: number }[] =
-      await this.dataSource.query(
-        limit > 0
-          ? `WITH k AS (
-               SELECT id, project_id, scopes, hash FROM api_keys
-               WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-             ), counted AS (
-               INSERT INTO rate_limit_counters (key_id, window_start, count)
-               SELECT id, date_trunc('minute', now()), 1 FROM k
-               ON CONFLICT (key_id, window_start) DO UPDATE SET count = rate_limit_counters.count + 1
-               RETURNING count
-             )
-             SELECT k.*, (SELECT count FROM counted) AS count,
-                    60 - extract(second FROM now())::int AS reset_in
-             FROM k`
-          : `SELECT id, project_id, scopes, hash, NULL::int AS count, 0 AS reset_in FROM api_keys
-             WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-        [hash],
-      );
-    const row = rows[0];
+    const row = await this.repository.findLiveKey(hash, limit > 0);
     if (!row || !secretsEqual(row.hash, hash)) return null;
     this.touch(row.id);
     return {
@@ -197,13 +153,14 @@ export class ApiKeysService {
     const last = this.lastUsedWritten.get(keyId) ?? 0;
     if (now - last < LAST_USED_INTERVAL_MS) return;
     this.lastUsedWritten.set(keyId, now);
-    this.dataSource
-      .query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [keyId])
-      .catch(() => this.lastUsedWritten.delete(keyId));
+    this.repository.touchLastUsed(keyId).catch(() => this.lastUsedWritten.delete(keyId));
   }
 
-  /** Drops rate-limit windows that can no longer count (the sweeper calls this each round). */
-  async purgeExpiredRateLimitCounters(db: Queryable = this.dataSource): Promise<void> {
-    await db.query(`DELETE FROM rate_limit_counters WHERE window_start < now() - interval '2 minutes'`);
+  /**
+   * Deletes rate-limit counters of windows that ended more than a minute ago (the maintenance
+   * sweeper calls it; a counter is only read in its own minute).
+   */
+  async purgeExpiredRateLimitCounters(db?: Queryable): Promise<void> {
+    await this.repository.deleteExpiredRateLimitCounters(db);
   }
 }

@@ -93,19 +93,20 @@ export { ApiProperty, ApiPropertyOptional };
 
 /**
  * The `{ items, nextCursor }` answer of a paged listing, as a named schema (`RunPageDto`, …) so
- * the OpenAPI document and the SDK keep their type names.
+ * the OpenAPI document and the SDK keep their type names. A listing that is never paged (a
+ * project's keys) passes `nextCursor` to document its always-null, optional cursor.
  */
 export function PageDtoOf<T>(
   item: new () => T,
   name: string,
   itemsDescription: string,
-  cursorExample: string | null = null,
+  nextCursor: { description: string; required: boolean; example?: string | null } = { description: 'Pass as `cursor` for the next page; null on the last page.', required: true },
 ): new () => { items: T[]; nextCursor: string | null } {
   class Page {
     @ApiProperty({ type: [item], description: itemsDescription })
     items: T[];
 
-    @ApiProperty({ nullable: true, type: String, description: 'Pass as `cursor` for the next page; null on the last page.', example: cursorExample })
+    @ApiProperty({ nullable: true, type: String, description: nextCursor.description, example: nextCursor.example ?? null, required: nextCursor.required })
     nextCursor: string | null;
   }
   Object.defineProperty(Page, 'name', { value: name });

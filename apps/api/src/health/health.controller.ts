@@ -1,8 +1,8 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes.js';
+import { HealthRepository } from './health.repository.js';
 
 export class HealthDto {
   @ApiProperty({ enum: ['ok', 'unavailable'], description: 'Overall state.', example: 'ok' })
@@ -32,7 +32,7 @@ export class ReadyDto {
 @Public()
 @Controller('health')
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: HealthRepository) {}
 
   @Get()
   @ApiOperation({ summary: 'Service health: 200 when the database answers, 503 when it does not' })
@@ -60,7 +60,7 @@ export class HealthController {
     let migrations: ReadyDto['migrations'] = 'unknown';
     if (database) {
       try {
-        migrations = (await this.withTimeout(this.dataSource.showMigrations())) ? 'pending' : 'applied';
+        migrations = (await this.withTimeout(this.database.hasPendingMigrations())) ? 'pending' : 'applied';
       } catch {
         migrations = 'unknown';
       }
@@ -79,7 +79,7 @@ export class HealthController {
 
   private async databaseUp(): Promise<boolean> {
     try {
-      await this.withTimeout(this.dataSource.query('SELECT 1'));
+      await this.withTimeout(this.database.ping());
       return true;
     } catch {
       return false;

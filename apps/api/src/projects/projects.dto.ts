@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 
@@ -45,10 +46,7 @@ export class CreatedProjectDto extends ProjectDto {
   apiKey: NewApiKeyDto;
 }
 
-export class ProjectListDto {
-  @ApiProperty({ type: [ProjectDto], description: 'The projects visible to the caller.' })
-  items: ProjectDto[];
-
-  @ApiPropertyOptional({ nullable: true, type: String, description: 'Always null: projects are few.', example: null })
-  nextCursor: string | null;
-}
+export class ProjectListDto extends PageDtoOf(ProjectDto, 'ProjectListDto', 'The projects visible to the caller.', {
+  description: 'Always null: projects are few.',
+  required: false,
+}) {}

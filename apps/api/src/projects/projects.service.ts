@@ -6,12 +6,11 @@ import type { Principal } from '../auth/principal.js';
 import { AppError } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import { Project } from './project.entity.js';
+import type { Project } from './project.entity.js';
+import { ProjectsRepository } from './projects.repository.js';
 import type { CreatedProjectDto, ProjectDto } from './projects.dto.js';
 
 const DEFAULT_PROJECT = 'default';
-/** Serialises first-start bootstrap across API processes sharing a database. */
-const BOOTSTRAP_LOCK = 0x7872_6179;
 
 const toDto = (p: Project): ProjectDto => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString() });
 
@@ -19,22 +18,15 @@ const toDto = (p: Project): ProjectDto => ({ id: p.id, name: p.name, createdAt: 
 export class ProjectsService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly repository: ProjectsRepository,
     private readonly apiKeys: ApiKeysService,
   ) {}
 
   async create(name: string): Promise<CreatedProjectDto> {
     return this.dataSource.transaction(async (manager) => {
-      const inserted = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(Project)
-        .values({ id: randomUUID(), name })
-        .orIgnore()
-        .returning('*')
-        .execute();
-      if (inserted.raw.length === 0) throw new AppError(409, 'PROJECT_EXISTS', `A project named "${name}" already exists`);
-      const project = await manager.findOneByOrFail(Project, { name });
-      const { entity, key } = await this.apiKeys.create(manager, project.id, `${name} admin`, ['admin']);
+      const project = await this.repository.insertProjectUnlessNameTaken(randomUUID(), name, manager);
+      if (!project) throw new AppError(409, 'PROJECT_EXISTS', `A project named "${name}" already exists`);
+      const { entity, key } = await this.apiKeys.create(project.id, `${name} admin`, ['admin'], null, manager);
       return {
         ...toDto(project),
         apiKey: { id: entity.id, name: entity.name, prefix: entity.prefix, scopes: entity.scopes, key },
@@ -43,17 +35,14 @@ export class ProjectsService {
   }
 
   async list(principal: Principal): Promise<ProjectDto[]> {
-    const repo = this.dataSource.getRepository(Project);
-    const rows =
-      principal.kind === 'root'
-        ? await repo.find({ order: { createdAt: 'ASC', id: 'ASC' } })
-        : await repo.find({ where: { id: principal.projectId } });
-    return rows.map(toDto);
+    if (principal.kind === 'root') return (await this.repository.listProjects()).map(toDto);
+    const own = await this.repository.findProjectById(principal.projectId);
+    return own ? [toDto(own)] : [];
   }
 
   /** The project with this name, or undefined. */
   async findByName(name: string): Promise<ProjectDto | undefined> {
-    const project = await this.dataSource.getRepository(Project).findOneBy({ name });
+    const project = await this.repository.findProjectByName(name);
     return project ? toDto(project) : undefined;
   }
 
@@ -63,11 +52,12 @@ export class ProjectsService {
    */
   async createDefaultIfEmpty(): Promise<CreatedApiKey | undefined> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
-      if ((await manager.count(Project)) > 0) return undefined;
-      const project = manager.create(Project, { id: randomUUID(), name: DEFAULT_PROJECT });
-      await manager.insert(Project, project);
-      return this.apiKeys.create(manager, project.id, 'default admin', ['admin']);
+      await this.repository.lockFirstStart(manager);
+      if (await this.repository.anyProjectExists(manager)) return undefined;
+      const project = await this.repository.insertProjectUnlessNameTaken(randomUUID(), DEFAULT_PROJECT, manager);
+      // Under the lock on an empty database the name is free.
+      if (!project) return undefined;
+      return this.apiKeys.create(project.id, 'default admin', ['admin'], null, manager);
     });
   }
 }

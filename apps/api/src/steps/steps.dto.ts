@@ -196,5 +196,9 @@ export class StepPageDto extends PageDtoOf(
   StepListItemDto,
   'StepPageDto',
   'This page of the run’s steps, flat, in order of (startedAt, id); nest them with `parentStepId` and `position`. JSON fields as bounded previews (see `truncated`).',
-  'WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ',
+  {
+    description: 'Pass as `cursor` for the next page; null on the last page.',
+    required: true,
+    example: 'WyIyMDI2LTExLTMwVDIxOjA0OjEyLjM0NVoiLCIwMTkzZjJhNC02YzFlLTdiM2EtOWYyZC01ZThjMWE3YjRkMjEiXQ',
+  },
 ) {}

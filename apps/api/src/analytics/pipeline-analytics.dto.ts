@@ -83,13 +83,16 @@ export class TimePointDto {
 
   @ApiProperty({ type: 'integer', description: 'Of those, runs that ended in error or timed out.', example: 1 })
   errors: number;
+
+  @ApiProperty({ type: StatusCountsDto, description: 'Runs started in the bucket, by their status now.' })
+  byStatus: StatusCountsDto;
 }
 
 export class TimeSeriesDto {
   @ApiProperty({ enum: ['hour', 'day'], description: 'Bucket size: hours for ranges up to 2 days, days beyond.', example: 'hour' })
   bucket: 'hour' | 'day';
 
-  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.', example: [{ start: '2026-11-30T09:00:00.000Z', runs: 12, errors: 1 }] })
+  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.', example: [{ start: '2026-11-30T09:00:00.000Z', runs: 12, errors: 1, byStatus: { running: 1, success: 10, error: 1, cancelled: 0, timed_out: 0 } }] })
   points: TimePointDto[];
 }
 

@@ -49,11 +49,13 @@ function groupBy<R, T>(rows: R[], key: (r: R) => string, value: (r: R) => T): Ma
 
 export function pipelineAnalyticsOf(pipeline: string, { from, to, bucket }: AnalyticsRange, rows: PipelineRollupRows): PipelineAnalyticsDto {
   const byStatus: Record<RunStatus, number> = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
-  const series = new Map<number, { runs: number; errors: number }>();
+  const noRuns = (): Record<RunStatus, number> => ({ running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 });
+  const series = new Map<number, { runs: number; errors: number; byStatus: Record<RunStatus, number> }>();
   for (const r of rows.runs) {
     byStatus[r.status as RunStatus] += r.n;
-    const point = series.get(r.start.getTime()) ?? { runs: 0, errors: 0 };
+    const point = series.get(r.start.getTime()) ?? { runs: 0, errors: 0, byStatus: noRuns() };
     point.runs += r.n;
+    point.byStatus[r.status as RunStatus] += r.n;
     if (isFailed(r.status)) point.errors += r.n;
     series.set(r.start.getTime(), point);
   }
@@ -68,7 +70,7 @@ export function pipelineAnalyticsOf(pipeline: string, { from, to, bucket }: Anal
   const size = bucket === 'hour' ? HOUR : DAY;
   for (let t = Math.floor(from.getTime() / size) * size; t < to.getTime(); t += size) {
     const row = series.get(t);
-    points.push({ start: new Date(t).toISOString(), runs: row?.runs ?? 0, errors: row?.errors ?? 0 });
+    points.push({ start: new Date(t).toISOString(), runs: row?.runs ?? 0, errors: row?.errors ?? 0, byStatus: row?.byStatus ?? noRuns() });
   }
 
   return {

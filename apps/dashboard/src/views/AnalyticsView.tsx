@@ -141,7 +141,9 @@ export default function AnalyticsView() {
   );
 }
 
-/** Stacked runs per bucket: successes (and other non-errors) below, errors on top; uPlot draws canvas, sized to its box. */
+type RunStatusName = keyof TimePointDto['byStatus'];
+
+/** Runs per bucket stacked by status (successes below, errors on top); uPlot draws canvas, sized to its box. */
 function RunsChart({ points }: { points: TimePointDto[] }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -150,8 +152,16 @@ function RunsChart({ points }: { points: TimePointDto[] }) {
     const css = getComputedStyle(document.documentElement);
     const color = (v: string) => css.getPropertyValue(v).trim();
     const xs = points.map((p) => Date.parse(p.start) / 1000);
-    const ok = points.map((p) => p.runs - p.errors);
-    const total = points.map((p) => p.runs);
+    // Stacked bottom to top: success, running, cancelled, timed_out, error. uPlot draws each
+    // series as the running total up to it, tallest first, so each band shows one status.
+    const stack: [RunStatusName, string][] = [
+      ['success', '--ok'],
+      ['running', '--run'],
+      ['cancelled', '--fg-soft'],
+      ['timed_out', '--warn'],
+      ['error', '--err'],
+    ];
+    const cumulative = stack.map((_, level) => points.map((p) => stack.slice(0, level + 1).reduce((n, [status]) => n + p.byStatus[status], 0)));
     const bars = uPlot.paths.bars!({ size: [0.8, 40] });
     const plot = new uPlot(
       {
@@ -164,12 +174,18 @@ function RunsChart({ points }: { points: TimePointDto[] }) {
         ],
         series: [
           {},
-          // Drawn as the total, so the red above the green is the errors; the legend shows the error count.
-          { label: 'errors', stroke: color('--err'), fill: color('--err'), paths: bars, points: { show: false }, value: (_u, _v, _s, i) => (i == null ? '--' : String(points[i].errors)) },
-          { label: 'other runs', stroke: color('--ok'), fill: color('--ok'), paths: bars, points: { show: false } },
+          ...[...stack].reverse().map(([status, variable]) => ({
+            label: status,
+            stroke: color(variable),
+            fill: color(variable),
+            paths: bars,
+            points: { show: false },
+            // The legend shows the status's own count, not the running total drawn.
+            value: (_u: uPlot, _v: number, _s: number, i: number | null) => (i == null ? '--' : String(points[i].byStatus[status])),
+          })),
         ],
       },
-      [xs, total, ok],
+      [xs, ...[...cumulative].reverse()],
       el,
     );
     const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 220 });

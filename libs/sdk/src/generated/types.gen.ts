@@ -1520,6 +1520,10 @@ export type TimePointDto = {
      * Of those, runs that ended in error or timed out.
      */
     errors: number;
+    /**
+     * Runs started in the bucket, by their status now.
+     */
+    byStatus: StatusCountsDto;
 };
 
 export type TimeSeriesDto = {

@@ -1,6 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { ACCESS, type Access, REQUIRED_SCOPE, type RequiredScope } from '../common/access.js';
 import { AppError } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -8,7 +9,6 @@ import { ApiKeysService } from './api-keys.service.js';
 import { secretsEqual } from './api-key.util.js';
 import type { AuthenticatedRequest } from './principal.js';
 import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
-import { ACCESS, type Access, REQUIRED_SCOPE, type RequiredScope } from './scopes.js';
 
 const unauthorized = (message: string) =>
   new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });

@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { OptionalTimestamp, PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES } from '../domain/vocabulary.js';
 
 export class CreateApiKeyDto {
   @ApiProperty({ description: 'What the key is for, e.g. `checkout-pipeline (prod)`.', maxLength: 100, example: 'checkout-pipeline (prod)' })

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, sql } from '../database/sql.js';
-import type { Scope } from './scopes.js';
+import type { Scope } from '../domain/vocabulary.js';
 import type { ApiKey } from './api-key.entity.js';
 
 /** A stored key as the database has it (snake_case columns). */

@@ -7,7 +7,7 @@ import type { ApiKey } from './api-key.entity.js';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { generateApiKey, hashApiKey, isWellFormedApiKey, secretsEqual } from './api-key.util.js';
 import type { Principal } from './principal.js';
-import type { Scope } from './scopes.js';
+import type { Scope } from '../domain/vocabulary.js';
 import { AppError, notFound } from '../common/app-error.js';
 import { iso } from '../common/dto-helpers.js';
 import type { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-keys.dto.js';

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { SCOPES } from './scopes.js';
+import { SCOPES } from '../domain/vocabulary.js';
 
 export class KeyInfoDto {
   @ApiProperty({ description: 'True for the operator’s root key (XRAY_ROOT_KEY), which manages projects and belongs to none.', example: false })

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Scope } from './scopes.js';
+import type { Scope } from '../domain/vocabulary.js';
 
 export type Principal =
   | { kind: 'root' }

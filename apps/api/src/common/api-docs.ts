@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiExtension, ApiParam, ApiResponse, ApiSecurity } from '@nestjs/swagger';
-import type { Scope } from '../auth/scopes.js';
-import { RequireScope, RootOrProject } from '../auth/scopes.js';
+import type { Scope } from '../domain/vocabulary.js';
+import { RequireScope, RootOrProject } from './access.js';
 import { ErrorResponseDto } from './error-response.dto.js';
 
 /** Documents the error answers an operation can give, all in the shared error shape. */

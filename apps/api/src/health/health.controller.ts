@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../auth/scopes.js';
+import { Public } from '../common/access.js';
 import { HealthRepository } from './health.repository.js';
 
 export class HealthDto {

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
-import { RequireScope, RootOnly, RootOrProject } from '../auth/scopes.js';
+import { RequireScope, RootOnly, RootOrProject } from '../common/access.js';
 import { ApiErrors } from '../common/api-docs.js';
 import { CreatedProjectDto, CreateProjectDto, ProjectListDto } from './projects.dto.js';
 import { ProjectsService } from './projects.service.js';

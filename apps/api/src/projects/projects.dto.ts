@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { SCOPES } from '../domain/vocabulary.js';
 import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 
 export class CreateProjectDto {
@@ -34,7 +35,7 @@ export class NewApiKeyDto {
   @ApiProperty({ description: 'Display prefix of the key, safe to show.', example: 'xr_4fT9aB2c' })
   prefix: string;
 
-  @ApiProperty({ type: [String], enum: ['ingest', 'read', 'admin'], description: 'What the key may do.', example: ['admin'] })
+  @ApiProperty({ type: [String], enum: SCOPES, description: 'What the key may do.', example: ['admin'] })
   scopes: string[];
 
   @ApiProperty({ description: 'The secret key. Shown only in this answer; store it now.', example: 'xr_4fT9aB2c0Qm7Zt1Lw8Vn3Ks6Hd5Jy2Pe' })

@@ -1,7 +1,11 @@
 import { SetMetadata } from '@nestjs/common';
+import type { Scope } from '../domain/vocabulary.js';
 
-export const SCOPES = ['ingest', 'read', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+/**
+ * Who may call a route, declared on it and enforced by the auth module's global guard. It lives
+ * here, beside the Swagger decorators that document it (api-docs.ts), so shared code needs no
+ * feature module.
+ */
 
 export const REQUIRED_SCOPE = 'xray:required-scope';
 export const ACCESS = 'xray:access';

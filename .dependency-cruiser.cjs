@@ -39,7 +39,7 @@ module.exports = {
     {
       name: 'steps-do-not-import-candidates',
       severity: 'error',
-      comment: 'Candidates build on steps (their counters are the steps module\'s SQL), never the other way.',
+      comment: "Candidates build on steps (their counters are the steps module's SQL), never the other way.",
       from: { path: '^apps/api/src/steps/' },
       to: { path: '^apps/api/src/candidates/' },
     },

@@ -55,8 +55,7 @@ function copyField(value: unknown): string {
 function copyText(projectId: string, runId: string, stepId: string, candidates: Record<string, unknown>[]): string {
   let out = '';
   for (const c of candidates) {
-    out +=
-      [projectId, runId, stepId, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data].map(copyField).join('\t') + '\n';
+    out += [projectId, runId, stepId, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data].map(copyField).join('\t') + '\n';
   }
   return out;
 }
@@ -109,11 +108,7 @@ export async function benchCandidates(ctx: BenchContext): Promise<CandidatesFigu
     const prepare = async (label: string, rows: number) => {
       const requests: { stepId: string; candidates: Record<string, unknown>[]; body: string }[] = [];
       for (let i = 0; i * perRequest < rows; i++) {
-        const { status, json } = await post(
-          `${api.baseUrl}/v1/runs/${runId}/steps`,
-          key,
-          JSON.stringify({ name: `filter-${label}-${i}`, type: 'filter' }),
-        );
+        const { status, json } = await post(`${api.baseUrl}/v1/runs/${runId}/steps`, key, JSON.stringify({ name: `filter-${label}-${i}`, type: 'filter' }));
         if (status !== 201) throw new Error(`creating a step failed: ${status} ${JSON.stringify(json)}`);
         const candidates = makeCandidates(`${label}-${i}`, Math.min(perRequest, rows - i * perRequest));
         requests.push({ stepId: json.id as string, candidates, body: JSON.stringify({ candidates }) });
@@ -126,7 +121,8 @@ export async function benchCandidates(ctx: BenchContext): Promise<CandidatesFigu
       await pool(
         requests.map((r) => async () => {
           const res = await post(`${api.baseUrl}/v1/steps/${r.stepId}/candidates`, key, r.body);
-          if (res.status !== 201 || res.json.stored !== r.candidates.length) throw new Error(`candidate batch failed: ${res.status} ${JSON.stringify(res.json).slice(0, 300)}`);
+          if (res.status !== 201 || res.json.stored !== r.candidates.length)
+            throw new Error(`candidate batch failed: ${res.status} ${JSON.stringify(res.json).slice(0, 300)}`);
         }),
         concurrency,
       );
@@ -161,7 +157,9 @@ export async function benchCandidates(ctx: BenchContext): Promise<CandidatesFigu
       const copyMs = await viaCopy(requests);
       apiRates.push(total / (apiMs / 1000));
       copyRates.push(total / (copyMs / 1000));
-      log(`  round ${r + 1}/${roundCount}: API ${fmtNumber(total / (apiMs / 1000))} rows/s (${apiMs.toFixed(0)} ms), COPY ${fmtNumber(total / (copyMs / 1000))} rows/s (${copyMs.toFixed(0)} ms)`);
+      log(
+        `  round ${r + 1}/${roundCount}: API ${fmtNumber(total / (apiMs / 1000))} rows/s (${apiMs.toFixed(0)} ms), COPY ${fmtNumber(total / (copyMs / 1000))} rows/s (${copyMs.toFixed(0)} ms)`,
+      );
     }
     const [{ api: apiRows, copy: copyRows }] = (
       await client.query(`SELECT (SELECT count(*) FROM candidates)::int AS api, (SELECT count(*) FROM candidates_copy)::int AS copy`)

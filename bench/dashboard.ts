@@ -79,7 +79,15 @@ export async function benchDashboard(ctx: BenchContext): Promise<DashboardFigure
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   try {
     const key = await api.newProject('dashboard-bench');
@@ -139,7 +147,11 @@ export async function benchDashboard(ctx: BenchContext): Promise<DashboardFigure
         await page.waitForTimeout(16);
       }
       await box.evaluate((el) => el.scrollTo(0, el.scrollHeight));
-      await page.getByTestId('candidate-row').filter({ hasText: /SKU0999\d|SKU0000\d/ }).first().waitFor();
+      await page
+        .getByTestId('candidate-row')
+        .filter({ hasText: /SKU0999\d|SKU0000\d/ })
+        .first()
+        .waitFor();
       scrollAllCandidatesMs.push(Date.now() - t0);
       const domRows = await page.getByTestId('candidate-row').count();
       if (r === 0) log(`candidate rows in the DOM after the scroll: ${domRows}`);
@@ -147,9 +159,15 @@ export async function benchDashboard(ctx: BenchContext): Promise<DashboardFigure
     }
 
     const med = (v: number[]) => summarize(v).median;
-    log(`first view (/ui/runs) JS + CSS, gzipped: ${(firstViewGzipBytes / 1024).toFixed(1)} kB (target ≤ 300 kB) ${firstViewGzipBytes <= 300 * 1024 ? 'met' : 'NOT met'}`);
-    log(`run view interactive, 2,000 steps:      ${range(runViewInteractiveMs)} ms (target < 1,500 ms) ${med(runViewInteractiveMs) < 1500 ? 'met' : 'NOT met'}`);
-    log(`first candidate rows after selecting:   ${range(firstCandidateRowsMs)} ms (target < 1,000 ms) ${med(firstCandidateRowsMs) < 1000 ? 'met' : 'NOT met'}`);
+    log(
+      `first view (/ui/runs) JS + CSS, gzipped: ${(firstViewGzipBytes / 1024).toFixed(1)} kB (target ≤ 300 kB) ${firstViewGzipBytes <= 300 * 1024 ? 'met' : 'NOT met'}`,
+    );
+    log(
+      `run view interactive, 2,000 steps:      ${range(runViewInteractiveMs)} ms (target < 1,500 ms) ${med(runViewInteractiveMs) < 1500 ? 'met' : 'NOT met'}`,
+    );
+    log(
+      `first candidate rows after selecting:   ${range(firstCandidateRowsMs)} ms (target < 1,000 ms) ${med(firstCandidateRowsMs) < 1000 ? 'met' : 'NOT met'}`,
+    );
     log(`scroll through 10,000 candidates:       ${range(scrollAllCandidatesMs)} ms`);
     log(`(median (min–max) of ${rounds} rounds, viewport 1280×720, API on PostgreSQL in ${ctx.mode} mode)`);
     return { firstViewGzipBytes, runViewInteractiveMs, firstCandidateRowsMs, scrollAllCandidatesMs };

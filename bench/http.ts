@@ -73,13 +73,27 @@ async function seedRun(api: RunningApi, key: string): Promise<string> {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json.id;
   };
-  const runId = await call('POST', '/v1/runs', { pipeline: 'competitor-selection', input: { title: 'Adjustable laptop stand' }, tags: ['nightly'], metadata: { region: 'eu' } });
-  for (const [name, type] of [['keyword-generation', 'llm'], ['search', 'retrieval'], ['filter-by-price', 'filter'], ['rank', 'rank']]) {
+  const runId = await call('POST', '/v1/runs', {
+    pipeline: 'competitor-selection',
+    input: { title: 'Adjustable laptop stand' },
+    tags: ['nightly'],
+    metadata: { region: 'eu' },
+  });
+  for (const [name, type] of [
+    ['keyword-generation', 'llm'],
+    ['search', 'retrieval'],
+    ['filter-by-price', 'filter'],
+    ['rank', 'rank'],
+  ]) {
     const stepId = await call('POST', `/v1/runs/${runId}/steps`, { name, type, input: { q: 'laptop stand' } });
     if (name === 'filter-by-price') {
       await call('POST', `/v1/runs/${runId}/steps`, { name: 'price-rule', parentStepId: stepId });
       await call('POST', `/v1/steps/${stepId}/candidates`, {
-        candidates: Array.from({ length: 50 }, (_, i) => ({ key: `B0${i}`, decision: i < 10 ? 'accepted' : 'rejected', ...(i < 10 ? {} : { reason: 'price above $50' }) })),
+        candidates: Array.from({ length: 50 }, (_, i) => ({
+          key: `B0${i}`,
+          decision: i < 10 ? 'accepted' : 'rejected',
+          ...(i < 10 ? {} : { reason: 'price above $50' }),
+        })),
       });
     }
     await call('PATCH', `/v1/steps/${stepId}`, { status: 'success', output: { ok: true }, reasoning: `${name} done` });
@@ -161,7 +175,9 @@ export async function benchHttp(ctx: BenchContext): Promise<HttpFigures> {
     await api.profiler!.start();
     const rate = await load(api.baseUrl + runPath, auth, seconds);
     const summary = summarizeProfile(await api.profiler!.stop());
-    log(`\nCPU profile of the API serving GET /v1/runs/:id (${fmtNumber(rate)} req/s while profiled${inline ? '; inline: the load generator is in it too' : ''}):`);
+    log(
+      `\nCPU profile of the API serving GET /v1/runs/:id (${fmtNumber(rate)} req/s while profiled${inline ? '; inline: the load generator is in it too' : ''}):`,
+    );
     printProfile(log, summary, ctx.smoke ? 5 : 20);
     return { comparisons, pgOnlyPerSecond: pgOnly, profile: summary };
   } finally {

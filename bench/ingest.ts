@@ -97,10 +97,41 @@ async function insertRows(client: pg.Client, projectId: string, from: number, to
       const id = randomUUID();
       const n = s.candidates?.length ?? 0;
       const out = s.candidates?.filter((c) => c.decision !== 'rejected').length ?? 0;
-      steps.push([id, projectId, runId, parent, plan.pipeline, s.name, s.type, position, 'success', JSON.stringify(s.input), JSON.stringify(s.output), s.reasoning ?? null, '{}', now, now, n, out, n || null, n ? out : null]);
+      steps.push([
+        id,
+        projectId,
+        runId,
+        parent,
+        plan.pipeline,
+        s.name,
+        s.type,
+        position,
+        'success',
+        JSON.stringify(s.input),
+        JSON.stringify(s.output),
+        s.reasoning ?? null,
+        '{}',
+        now,
+        now,
+        n,
+        out,
+        n || null,
+        n ? out : null,
+      ]);
       (s.children ?? []).forEach((c, k) => add(c, id, k));
       for (const c of s.candidates ?? []) {
-        candidates.push([projectId, runId, id, c.key, c.decision, c.score ?? null, c.rank ?? null, c.reason ?? null, JSON.stringify(c.evaluations ?? null), JSON.stringify(c.data ?? null)]);
+        candidates.push([
+          projectId,
+          runId,
+          id,
+          c.key,
+          c.decision,
+          c.score ?? null,
+          c.rank ?? null,
+          c.reason ?? null,
+          JSON.stringify(c.evaluations ?? null),
+          JSON.stringify(c.data ?? null),
+        ]);
       }
     };
     plan.steps.forEach((s, k) => add(s, null, k));
@@ -211,7 +242,9 @@ export async function benchIngest(ctx: BenchContext): Promise<IngestFigures> {
     const p50 = percentile(full, 50);
     const p99 = percentile(full, 99);
     const peak = api.memory().peakRssMiB;
-    log(`${fmtNumber(runsPerRound)} runs per round (${EVENTS_PER_RUN} events each: 4 steps, one nested, 50 candidates), ${batchEvents}-event batches; ${roundCount} rounds`);
+    log(
+      `${fmtNumber(runsPerRound)} runs per round (${EVENTS_PER_RUN} events each: 4 steps, one nested, 50 candidates), ${batchEvents}-event batches; ${roundCount} rounds`,
+    );
     const comparisons = printComparisons(log, [
       {
         metric: 'SDK → POST /v1/ingest',
@@ -227,7 +260,15 @@ export async function benchIngest(ctx: BenchContext): Promise<IngestFigures> {
       `batch latency over ${full.length} ${batchEvents}-event batches: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...full).toFixed(1)} ms (target p99 < 50 ms: ${p99 < 50 ? 'met' : 'MISSED'})`,
     );
     log(`API resident memory: ${idle.rssMiB.toFixed(0)} MiB idle, peak ${peak.toFixed(0)} MiB; events/s per round ${range(sdkRates)}`);
-    return { comparisons, eventsPerSecond: sdkRates, insertEventsPerSecond: insertRates, p50Ms: p50, p99Ms: p99, apiPeakRssMiB: peak, apiIdleRssMiB: idle.rssMiB };
+    return {
+      comparisons,
+      eventsPerSecond: sdkRates,
+      insertEventsPerSecond: insertRates,
+      p50Ms: p50,
+      p99Ms: p99,
+      apiPeakRssMiB: peak,
+      apiIdleRssMiB: idle.rssMiB,
+    };
   } finally {
     await client.end().catch(() => undefined);
     await api.stop();

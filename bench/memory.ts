@@ -36,7 +36,15 @@ const heapMiB = (gc: () => void) => {
 async function sdkHeap(events: number, options: { maxBufferEvents?: number; maxBufferBytes?: number }, gc: () => void) {
   const port = await freePort(); // closed again: every send fails fast (ECONNREFUSED), so everything buffers
   const before = heapMiB(gc);
-  const xray = new XrayClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: 'xr_bench', exitFlushTimeoutMs: 0, retryBaseMs: 60_000, retryMaxMs: 60_000, ...options, onError: () => {} });
+  const xray = new XrayClient({
+    baseUrl: `http://127.0.0.1:${port}`,
+    apiKey: 'xr_bench',
+    exitFlushTimeoutMs: 0,
+    retryBaseMs: 60_000,
+    retryMaxMs: 60_000,
+    ...options,
+    onError: () => {},
+  });
   const candidates = Array.from({ length: 50 }, (_, j) => ({
     key: `B0${j}`,
     decision: (j < 10 ? 'accepted' : 'rejected') as 'accepted' | 'rejected',
@@ -74,7 +82,13 @@ export async function benchMemory(ctx: BenchContext, from: { candidates?: Candid
       ] as [string, number | undefined, number | undefined][]
     )
       .filter(([, idle, peak]) => idle !== undefined && peak !== undefined)
-      .map(([name, idle, peak]) => [name, idle!.toFixed(0), peak!.toFixed(0), `${(peak! / idle!).toFixed(2)}×`, peak! < limitMiB ? `met (${(peak! * 1.048576).toFixed(0)} MB)` : `MISSED (${(peak! * 1.048576).toFixed(0)} MB)`]),
+      .map(([name, idle, peak]) => [
+        name,
+        idle!.toFixed(0),
+        peak!.toFixed(0),
+        `${(peak! / idle!).toFixed(2)}×`,
+        peak! < limitMiB ? `met (${(peak! * 1.048576).toFixed(0)} MB)` : `MISSED (${(peak! * 1.048576).toFixed(0)} MB)`,
+      ]),
   );
   if (ctx.mode === 'inline') log('(inline mode: these are the test process’s own figures, not an API process’s)');
 
@@ -110,7 +124,15 @@ export async function benchMemory(ctx: BenchContext, from: { candidates?: Candid
   printTable(
     log,
     ['configuration', 'recorded', 'held', 'dropped', 'held MiB', 'heap growth MiB', 'bounded'],
-    sdk.map((s) => [s.config, fmtNumber(s.recorded), fmtNumber(s.queued), fmtNumber(s.dropped), s.queuedMiB.toFixed(1), s.heapGrowthMiB.toFixed(1), s.bounded ? 'yes' : 'NO']),
+    sdk.map((s) => [
+      s.config,
+      fmtNumber(s.recorded),
+      fmtNumber(s.queued),
+      fmtNumber(s.dropped),
+      s.queuedMiB.toFixed(1),
+      s.heapGrowthMiB.toFixed(1),
+      s.bounded ? 'yes' : 'NO',
+    ]),
   );
   return { apiPeakMiB: { candidates: from.candidates?.apiPeakRssMiB, ingest: from.ingest?.apiPeakRssMiB }, sdk };
 }

@@ -51,7 +51,13 @@ function captureQueries(ds: DataSource): { take(): Captured[]; stop(): void } {
   };
 }
 
-export async function benchQueries(options: { url: string; project?: string; rounds: number; plans: boolean; log?: (s: string) => void }): Promise<QueryFigure[]> {
+export async function benchQueries(options: {
+  url: string;
+  project?: string;
+  rounds: number;
+  plans: boolean;
+  log?: (s: string) => void;
+}): Promise<QueryFigure[]> {
   const log = options.log ?? console.log;
   process.env.DATABASE_URL = options.url;
   process.env.XRAY_LOG_LEVEL = 'silent';

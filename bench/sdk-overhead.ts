@@ -97,7 +97,9 @@ export async function benchSdkOverhead(ctx: BenchContext): Promise<SdkOverheadFi
     }
     const result = await xray.shutdown({ timeoutMs: 30_000 });
     const stats = xray.stats();
-    log(`${steps} steps and ${lists} lists of 1,000 candidates per round, ${roundCount} rounds; sent ${stats.sent} events, ${stats.rejected} rejected, drained: ${result.drained}`);
+    log(
+      `${steps} steps and ${lists} lists of 1,000 candidates per round, ${roundCount} rounds; sent ${stats.sent} events, ${stats.rejected} rejected, drained: ${result.drained}`,
+    );
     const step = summarize(perStep);
     const list = summarize(perList);
     printTable(

@@ -97,7 +97,7 @@ export async function seed(
     // them), so progress, rate and ETA can be reported while it works. Each round's runs are
     // the numbers lo..hi; a run's id derives from its number, which gives the round's run ids
     // back to the later statements of the round.
-    const roundRuns = (lo: string, hi: string) => `SELECT ${uuidOf("$1::text || g")} AS id FROM generate_series(${lo}::int, ${hi}::int) g`;
+    const roundRuns = (lo: string, hi: string) => `SELECT ${uuidOf('$1::text || g')} AS id FROM generate_series(${lo}::int, ${hi}::int) g`;
     const plan = JSON.stringify(PLAN.map(([position, name, type, parent], i) => ({ i, position, name, type, parent })));
     const reasons = JSON.stringify(Object.entries(REASONS).map(([name, list]) => ({ name, list })));
     const insertStarted = Date.now();
@@ -107,7 +107,7 @@ export async function seed(
       // Runs: three pipelines, spread over the last `days` days; 90% success, 6% error, 2% cancelled, 2% running.
       await ds.query(
         `INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, error, metadata, tags, started_at, ended_at)
-         SELECT ${uuidOf("$1::text || g")}, $1::uuid,
+         SELECT ${uuidOf('$1::text || g')}, $1::uuid,
                 (ARRAY['competitor-selection', 'listing-optimisation', 'support-answer'])[1 + g % 3],
                 'v' || (1 + g % 4),
                 CASE WHEN g % 50 = 7 THEN 'running' WHEN g % 50 = 9 THEN 'cancelled' WHEN g % 17 = 3 THEN 'error' ELSE 'success' END,

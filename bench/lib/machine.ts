@@ -14,7 +14,9 @@ export interface MachineInfo {
 export async function describeMachine(adminUrl: string): Promise<MachineInfo> {
   let cpu = os.cpus()[0]?.model ?? 'unknown';
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line) cpu = line.split(':')[1].trim();
   } catch {
     // not Linux: os.cpus() will do
@@ -22,7 +24,7 @@ export async function describeMachine(adminUrl: string): Promise<MachineInfo> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ v: string }>('SELECT current_setting(\'server_version\') AS v');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     return {
       cpu,
       cores: os.availableParallelism(),
@@ -35,5 +37,4 @@ export async function describeMachine(adminUrl: string): Promise<MachineInfo> {
   }
 }
 
-export const formatMachine = (m: MachineInfo): string =>
-  `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres}`;
+export const formatMachine = (m: MachineInfo): string => `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Node ${m.node}, PostgreSQL ${m.postgres}`;

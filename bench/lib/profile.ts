@@ -28,7 +28,11 @@ export function categorize(url: string, fn: string): string {
   if (/node_modules\/typeorm\//.test(url)) return 'ORM (TypeORM)';
   if (/node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-\w+|pgpass)\//.test(url)) return 'pg driver';
   if (/node_modules\/@nestjs\//.test(url)) return 'Nest (router, pipes, guards)';
-  if (/node_modules\/(express|router|body-parser|raw-body|helmet|finalhandler|send|serve-static|qs|iconv-lite|type-is|content-type|on-finished|statuses|http-errors|media-typer|mime-\w+|accepts|negotiator|depd|debug|path-to-regexp|encodeurl|escape-html|cookie|vary|fresh|etag|parseurl|proxy-addr|forwarded|ipaddr\.js|range-parser)\//.test(url))
+  if (
+    /node_modules\/(express|router|body-parser|raw-body|helmet|finalhandler|send|serve-static|qs|iconv-lite|type-is|content-type|on-finished|statuses|http-errors|media-typer|mime-\w+|accepts|negotiator|depd|debug|path-to-regexp|encodeurl|escape-html|cookie|vary|fresh|etag|parseurl|proxy-addr|forwarded|ipaddr\.js|range-parser)\//.test(
+      url,
+    )
+  )
     return 'express + middleware';
   if (/node_modules\/(rxjs|tslib)\//.test(url)) return 'rxjs';
   if (/node_modules\//.test(url)) return `other package: ${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]}`;
@@ -64,7 +68,10 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     if (ms === 0) continue;
     const { functionName, url, lineNumber } = node.callFrame;
     const name = functionName || '(anonymous)';
-    const short = url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, '');
+    const short = url
+      .replace(/^file:\/\//, '')
+      .replace(/^.*node_modules\//, '')
+      .replace(/^.*\/dist\//, '');
     const where = short ? `${short}:${lineNumber + 1}` : '';
     const k = `${name}@${where}`;
     const entry = byFn.get(k) ?? { name, where, selfMs: 0 };
@@ -87,9 +94,7 @@ export function printProfile(log: (s: string) => void, summary: ProfileSummary, 
   printTable(
     log,
     ['where the time goes (self time)', 'ms', '% of busy'],
-    summary.byCategory
-      .filter((c) => !c.category.startsWith('idle'))
-      .map((c) => [c.category, c.selfMs.toFixed(0), ((c.selfMs / busy) * 100).toFixed(1)]),
+    summary.byCategory.filter((c) => !c.category.startsWith('idle')).map((c) => [c.category, c.selfMs.toFixed(0), ((c.selfMs / busy) * 100).toFixed(1)]),
   );
   log('');
   printTable(

@@ -13,6 +13,19 @@ import { RunsModule } from './runs/runs.module.js';
 import { StepsModule } from './steps/steps.module.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, MetricsModule, AuthModule, ProjectsModule, RunsModule, StepsModule, CandidatesModule, IngestModule, AnalyticsModule, HealthModule, MaintenanceModule],
+  imports: [
+    ConfigModule,
+    DatabaseModule,
+    MetricsModule,
+    AuthModule,
+    ProjectsModule,
+    RunsModule,
+    StepsModule,
+    CandidatesModule,
+    IngestModule,
+    AnalyticsModule,
+    HealthModule,
+    MaintenanceModule,
+  ],
 })
 export class AppModule {}

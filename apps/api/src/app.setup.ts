@@ -47,9 +47,7 @@ function jsonBody(config: AppConfig) {
         return res.status(400).json(errorBody(400, 'FORBIDDEN_KEY', `"__proto__" is not allowed as a JSON key${where}`));
       }
       if (err.type === 'entity.too.large') {
-        return res
-          .status(413)
-          .json(errorBody(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes (XRAY_MAX_BODY)`));
+        return res.status(413).json(errorBody(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes (XRAY_MAX_BODY)`));
       }
       if (err.type === 'entity.parse.failed') {
         return res.status(400).json(errorBody(400, 'MALFORMED_JSON', 'The request body is not valid JSON'));
@@ -75,7 +73,12 @@ function answerClientErrors(server: Server): void {
     }
     const [status, reason, code, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'The request line and headers exceed the size the server accepts; shorten the URL or headers']
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            'HEADERS_TOO_LARGE',
+            'The request line and headers exceed the size the server accepts; shorten the URL or headers',
+          ]
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'The request was not received in time']
           : [400, 'Bad Request', 'BAD_REQUEST', 'The HTTP request is malformed'];

@@ -119,7 +119,14 @@ const COMMANDS: Command[] = [
       noArguments(positionals, usage);
       if (typeof values.project !== 'string') throw new UsageError('--project NAME is required', usage);
       if (typeof values.scopes !== 'string') throw new UsageError(`--scopes is required (one or more of: ${SCOPES.join(', ')})`, usage);
-      const scopes = [...new Set(values.scopes.split(',').map((s) => s.trim()).filter(Boolean))];
+      const scopes = [
+        ...new Set(
+          values.scopes
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
       const plain = { name: values.name ?? `${scopes.join('+')} key`, scopes, ...(values.expires !== undefined ? { expiresAt: values.expires } : {}) };
       return { project: values.project, dto: await validated(CreateApiKeyDto, plain, { name: '--name', scopes: '--scopes', expiresAt: '--expires' }, usage) };
     },
@@ -171,7 +178,7 @@ export const USAGE = [
   'Commands:',
   ...COMMANDS.map((c) => `  ${c.name.padEnd(17)}${c.summary}`),
   '',
-  'xray <command> --help shows a command\'s options. Uses DATABASE_URL, or the embedded database',
+  "xray <command> --help shows a command's options. Uses DATABASE_URL, or the embedded database",
   'in XRAY_DATA_DIR (default ./.xray/data); pending migrations are applied first.',
 ].join('\n');
 

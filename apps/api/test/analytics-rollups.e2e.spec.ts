@@ -67,12 +67,32 @@ describe('analytics rollups', () => {
     const replay = await request(t.http)
       .post(`/v1/steps/${filterIds[7]}/candidates`)
       .set(auth())
-      .send({ candidates: [{ key: 'k0', decision: 'rejected', reason: 'late' }, { key: 'k9', decision: 'accepted' }, { key: 'new', decision: 'rejected', reason: 'price' }] });
+      .send({
+        candidates: [
+          { key: 'k0', decision: 'rejected', reason: 'late' },
+          { key: 'k9', decision: 'accepted' },
+          { key: 'new', decision: 'rejected', reason: 'price' },
+        ],
+      });
     expect(replay.status).toBe(201);
-    expect((await request(t.http).patch(`/v1/runs/${runIds[10]}`).set(auth()).send({ status: 'error', error: { message: 'reclassified' } })).status).toBe(200);
+    expect(
+      (
+        await request(t.http)
+          .patch(`/v1/runs/${runIds[10]}`)
+          .set(auth())
+          .send({ status: 'error', error: { message: 'reclassified' } })
+      ).status,
+    ).toBe(200);
     expect((await request(t.http).patch(`/v1/steps/${filterIds[12]}`).set(auth()).send({ status: 'error' })).status).toBe(200);
     // A replayed create that moves run 20 two days later (a fix of its start time).
-    expect((await request(t.http).post('/v1/runs').set(auth()).send({ id: runIds[20], pipeline, startedAt: at(20 * (2 * HOUR + 37 * 60_000) + 2 * DAY) })).status).toBe(200);
+    expect(
+      (
+        await request(t.http)
+          .post('/v1/runs')
+          .set(auth())
+          .send({ id: runIds[20], pipeline, startedAt: at(20 * (2 * HOUR + 37 * 60_000) + 2 * DAY) })
+      ).status,
+    ).toBe(200);
     // Runs 44 and 45 are still running, days ago: the sweep times them out.
     await t.app.get(RunTimeoutSweeper).sweepOnce();
   });
@@ -181,7 +201,10 @@ describe('analytics rollups', () => {
       steps,
       topRejectionReasons: [...new Set(reasonRows.map((r) => r.step_name))].map((stepName) => ({
         stepName,
-        reasons: reasonRows.filter((r) => r.step_name === stepName).slice(0, 10).map((r) => ({ reason: r.reason, count: r.n })),
+        reasons: reasonRows
+          .filter((r) => r.step_name === stepName)
+          .slice(0, 10)
+          .map((r) => ({ reason: r.reason, count: r.n })),
       })),
       timeSeries: { bucket, points },
     };

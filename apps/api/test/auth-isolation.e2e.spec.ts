@@ -55,8 +55,19 @@ describe('auth and tenancy', () => {
       const res = await call(method, path, body, headers as Record<string, string>);
       expectError(res, 401, 'UNAUTHORIZED');
     }
-    expectError(await request(t.http).get('/v1/projects').set(headers as Record<string, string>), 401);
-    expectError(await request(t.http).post('/v1/projects').set(headers as Record<string, string>).send({ name: 'x' }), 401);
+    expectError(
+      await request(t.http)
+        .get('/v1/projects')
+        .set(headers as Record<string, string>),
+      401,
+    );
+    expectError(
+      await request(t.http)
+        .post('/v1/projects')
+        .set(headers as Record<string, string>)
+        .send({ name: 'x' }),
+      401,
+    );
   });
 
   it('rejects a truncated or mistyped real key', async () => {
@@ -124,7 +135,13 @@ describe('auth and tenancy', () => {
         id: expect.any(String),
         name: 'gamma-team',
         createdAt: expect.any(String),
-        apiKey: { id: expect.any(String), name: expect.any(String), prefix: expect.stringMatching(/^xr_/), scopes: ['admin'], key: expect.stringMatching(/^xr_[0-9A-Za-z]{38}$/) },
+        apiKey: {
+          id: expect.any(String),
+          name: expect.any(String),
+          prefix: expect.stringMatching(/^xr_/),
+          scopes: ['admin'],
+          key: expect.stringMatching(/^xr_[0-9A-Za-z]{38}$/),
+        },
       });
       expect(res.body.apiKey.key.startsWith(res.body.apiKey.prefix)).toBe(true);
       // Only a hash and the prefix are stored.
@@ -171,9 +188,7 @@ describe('auth and tenancy', () => {
     });
 
     it('created the default project with an admin key on first start', async () => {
-      const rows = await noRoot.sql<{ name: string; scopes: string[] }>(
-        'SELECT p.name, k.scopes FROM projects p JOIN api_keys k ON k.project_id = p.id',
-      );
+      const rows = await noRoot.sql<{ name: string; scopes: string[] }>('SELECT p.name, k.scopes FROM projects p JOIN api_keys k ON k.project_id = p.id');
       expect(rows).toEqual([{ name: 'default', scopes: ['admin'] }]);
     });
   });

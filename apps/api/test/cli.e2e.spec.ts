@@ -105,7 +105,10 @@ describe('operator CLI (xray)', () => {
 
     const keys = await xray('keys:list', '--project', 'search-team');
     expect(keys.code).toBe(0);
-    const listed = keys.stdout.trim().split('\n').map((l) => l.split('  '));
+    const listed = keys.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('  '));
     expect(listed.map(([id, , scopes, state, name]) => [id, scopes, state, name]).sort()).toEqual(
       [
         [adminId, 'admin', 'active', 'search-team admin'],
@@ -117,13 +120,16 @@ describe('operator CLI (xray)', () => {
     // The CLI never runs the server's first start: no "default" project (and no hidden key).
     const projects = await xray('projects:list');
     expect(projects.code).toBe(0);
-    expect(projects.stdout.trim().split('\n').map((l) => l.split('  ').slice(0, 2))).toEqual([[projectId, 'search-team']]);
+    expect(
+      projects.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('  ').slice(0, 2)),
+    ).toEqual([[projectId, 'search-team']]);
 
     let app: TestApp | undefined;
     try {
-      app = databaseUrl
-        ? await createTestApp({}, { shareDatabaseWith: { databaseUrl } as TestApp })
-        : await createTestApp({ XRAY_DATA_DIR: dataDir! });
+      app = databaseUrl ? await createTestApp({}, { shareDatabaseWith: { databaseUrl } as TestApp }) : await createTestApp({ XRAY_DATA_DIR: dataDir! });
       const http = app.http;
       const asAdmin = await request(http).get('/v1/api-keys').set('Authorization', `Bearer ${adminKey}`);
       expect(asAdmin.status).toBe(200);

@@ -84,12 +84,20 @@ describe('Dockerfile', () => {
     const install = build.findIndex((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args));
     expect(install).toBeGreaterThan(0);
     const copiedBefore = build.slice(0, install).filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
-    const sources = copiedBefore.flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1));
+    const sources = copiedBefore.flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((a) => !a.startsWith('--'))
+        .slice(0, -1),
+    );
     // Only manifests: an edit to any source file leaves this layer (and npm ci) cached.
     for (const source of sources) expect(source).toMatch(/(^|\/)(package\.json|package-lock\.json)$/);
     expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', ...workspaceManifests()]));
     // The sources come after the install.
-    const later = build.slice(install + 1).filter((i) => i.keyword === 'COPY').map((i) => i.args);
+    const later = build
+      .slice(install + 1)
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => i.args);
     expect(later.some((a) => a.startsWith('apps '))).toBe(true);
   });
 
@@ -99,7 +107,10 @@ describe('Dockerfile', () => {
     expect(users.length).toBeGreaterThan(0);
     const user = users[users.length - 1];
     expect(user).not.toMatch(/^(root|0)(:|$)/);
-    const env = runtime.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    const env = runtime
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     const dataDir = /XRAY_DATA_DIR=(\S+)/.exec(env)?.[1];
     expect(dataDir).toBeDefined();
     const prepared = runtime.find((i) => i.keyword === 'RUN' && i.args.includes(`mkdir -p ${dataDir}`));

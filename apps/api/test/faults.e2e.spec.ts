@@ -20,7 +20,10 @@ class FreezableProxy {
     const proxy = new FreezableProxy(server);
     server.on('connection', (client) => {
       const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         a.pipe(b);
         a.on('error', () => b.destroy());
         a.on('close', () => b.destroy());
@@ -98,7 +101,17 @@ describe('faults mid-request', () => {
     const events = [
       { id: randomUUID(), type: 'run-create', body: { id: runId, pipeline: 'faults' } },
       { id: randomUUID(), type: 'step-create', body: { id: stepId, runId, name: 'filter' } },
-      { id: randomUUID(), type: 'candidates-create', body: { stepId, candidates: [{ key: 'ok-1', decision: 'accepted' }, { key: candidateKey, decision: 'rejected', reason: 'r' }] } },
+      {
+        id: randomUUID(),
+        type: 'candidates-create',
+        body: {
+          stepId,
+          candidates: [
+            { key: 'ok-1', decision: 'accepted' },
+            { key: candidateKey, decision: 'rejected', reason: 'r' },
+          ],
+        },
+      },
       { id: randomUUID(), type: 'step-update', body: { id: stepId, status: 'success' } },
       { id: randomUUID(), type: 'run-update', body: { id: runId, status: 'success' } },
     ];
@@ -123,7 +136,13 @@ describe('faults mid-request', () => {
     expect(failed.headers['retry-after']).toBeDefined();
     expect(failed.body).toMatchObject({ error: 'DATABASE_UNAVAILABLE' });
     // Before the fix the run and its step were stored (the candidates statement failed after them).
-    expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
+    expect(
+      await stored(
+        runId,
+        stepId,
+        events.map((e) => e.id),
+      ),
+    ).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
 
     // The database is back: the client's retry of the same batch lands whole.
     await t.sql('ALTER TABLE candidates DISABLE TRIGGER xray_test_boom');
@@ -136,7 +155,13 @@ describe('faults mid-request', () => {
     } finally {
       await t.sql('ALTER TABLE candidates ENABLE TRIGGER xray_test_boom');
     }
-    expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 1, steps: 1, candidates: 2, events: 5 });
+    expect(
+      await stored(
+        runId,
+        stepId,
+        events.map((e) => e.id),
+      ),
+    ).toEqual({ runs: 1, steps: 1, candidates: 2, events: 5 });
     const [step] = await t.sql<{ stored_in: number; status: string }>('SELECT stored_in, status FROM steps WHERE id = $1', [stepId]);
     expect(step).toEqual({ stored_in: 2, status: 'success' });
   });
@@ -172,7 +197,13 @@ describe('faults mid-request', () => {
           error: 'TRANSIENT_CONFLICT',
           retryAfter: '1',
         });
-        expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
+        expect(
+          await stored(
+            runId,
+            stepId,
+            events.map((e) => e.id),
+          ),
+        ).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
       }
     } finally {
       await t.sql('DROP TRIGGER xray_test_conflict ON candidates');
@@ -204,7 +235,13 @@ describe('faults mid-request', () => {
           const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
           expect({ status: res.status, error: res.body.error }).toEqual({ status: 503, error: 'DATABASE_UNAVAILABLE' });
           expect(res.headers['retry-after']).toBe('5');
-          expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
+          expect(
+            await stored(
+              runId,
+              stepId,
+              events.map((e) => e.id),
+            ),
+          ).toEqual({ runs: 0, steps: 0, candidates: 0, events: 0 });
         }
       } finally {
         await t.sql('DROP TRIGGER xray_test_kill ON candidates');
@@ -213,7 +250,13 @@ describe('faults mid-request', () => {
       const { runId, stepId, events } = batch('fine-2');
       const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
       expect(res.status).toBe(207);
-      expect(await stored(runId, stepId, events.map((e) => e.id))).toEqual({ runs: 1, steps: 1, candidates: 2, events: 5 });
+      expect(
+        await stored(
+          runId,
+          stepId,
+          events.map((e) => e.id),
+        ),
+      ).toEqual({ runs: 1, steps: 1, candidates: 2, events: 5 });
     },
   );
 

@@ -42,7 +42,8 @@ describe('HTTP contract: errors, limits, health and docs', () => {
     expect(ui.status).toBe(200);
     expect(ui.text).toContain('swagger-ui');
     const doc = (await request(t.http).get('/docs-json')).body;
-    const operations: Record<string, { operationId: string; security?: unknown[]; summary?: string; parameters?: { description?: string; name: string }[] }> = {};
+    const operations: Record<string, { operationId: string; security?: unknown[]; summary?: string; parameters?: { description?: string; name: string }[] }> =
+      {};
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, never>>)) {
       for (const [method, op] of Object.entries(item)) operations[`${method.toUpperCase()} ${path}`] = op;
     }

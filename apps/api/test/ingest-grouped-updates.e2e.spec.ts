@@ -35,11 +35,19 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
   /** Creates a run with one step per update (started at a fixed time), through single calls. */
   async function setUp(n: number) {
     const runId = randomUUID();
-    await request(t.http).post('/v1/runs').set(auth()).send({ id: runId, pipeline: 'grouped', metadata: { a: 1 }, startedAt: '2026-05-01T10:00:00.000Z' }).expect(201);
+    await request(t.http)
+      .post('/v1/runs')
+      .set(auth())
+      .send({ id: runId, pipeline: 'grouped', metadata: { a: 1 }, startedAt: '2026-05-01T10:00:00.000Z' })
+      .expect(201);
     const steps: string[] = [];
     for (let i = 0; i < n; i++) {
       const id = randomUUID();
-      await request(t.http).post(`/v1/runs/${runId}/steps`).set(auth()).send({ id, name: `s${i}`, metadata: { a: 1 }, startedAt: '2026-05-01T10:00:00.000Z' }).expect(201);
+      await request(t.http)
+        .post(`/v1/runs/${runId}/steps`)
+        .set(auth())
+        .send({ id, name: `s${i}`, metadata: { a: 1 }, startedAt: '2026-05-01T10:00:00.000Z' })
+        .expect(201);
       steps.push(id);
     }
     return { runId, steps };
@@ -79,8 +87,16 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     // The batch inserts such a step with its update applied (one statement instead of two).
     const timestamp = '2026-05-01T10:00:04.000Z';
     const withEnd = (u: Record<string, unknown>) => (u.status && u.status !== 'running' && !u.endedAt ? { ...u, endedAt: timestamp } : u);
-    const created = (i: number) => ({ name: `s${i}`, type: 'filter', metadata: { a: 1 }, output: { first: true }, reasoning: 'at first', startedAt: '2026-05-01T10:00:00.000Z' });
-    const single = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped', startedAt: '2026-05-01T10:00:00.000Z' }).expect(201)).body.id;
+    const created = (i: number) => ({
+      name: `s${i}`,
+      type: 'filter',
+      metadata: { a: 1 },
+      output: { first: true },
+      reasoning: 'at first',
+      startedAt: '2026-05-01T10:00:00.000Z',
+    });
+    const single = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped', startedAt: '2026-05-01T10:00:00.000Z' }).expect(201)).body
+      .id;
     const batch = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped', startedAt: '2026-05-01T10:00:00.000Z' }).expect(201)).body.id;
     const events: unknown[] = [];
     for (const [i, u] of stepUpdates.entries()) {
@@ -159,7 +175,8 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     // overlap an earlier event, a step whose create is replayed) are counted as they are written.
     const runId = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'grouped' }).expect(201)).body.id;
     const [plain, split, overlap, replayed] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-    const c = (keys: string[], rejected = 0) => keys.map((key, i) => ({ key, decision: i < rejected ? 'rejected' : 'accepted', reason: i < rejected ? 'r' : undefined }));
+    const c = (keys: string[], rejected = 0) =>
+      keys.map((key, i) => ({ key, decision: i < rejected ? 'rejected' : 'accepted', reason: i < rejected ? 'r' : undefined }));
     const ev = (type: string, body: object) => ({ id: randomUUID(), type, body });
     const events = [
       ev('step-create', { id: plain, runId, name: 'plain' }),
@@ -206,7 +223,9 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     ];
     const res = await request(t.http).post('/v1/ingest').set(auth()).send({ events });
     expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([200, 200, 200]);
-    const { steps: [step] } = await state(runId);
+    const {
+      steps: [step],
+    } = await state(runId);
     expect(step).toMatchObject({ status: 'running', open: true, reasoning: 'last', metadata: { a: 1, first: 1, second: 2 } });
   });
 });

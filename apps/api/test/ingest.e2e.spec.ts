@@ -11,7 +11,11 @@ describe('POST /v1/ingest', () => {
   const ingest = (events: unknown, k = key) => request(t.http).post('/v1/ingest').set('Authorization', `Bearer ${k}`).send({ events });
   const ev = (type: string, body: Record<string, unknown>, extra: Partial<Event> = {}): Event => ({ id: randomUUID(), type, body, ...extra });
   const candidates = (n: number, prefix = 'k') =>
-    Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i}`, decision: i % 4 === 0 ? 'accepted' : 'rejected', reason: i % 4 ? 'price above $50' : undefined }));
+    Array.from({ length: n }, (_, i) => ({
+      key: `${prefix}${i}`,
+      decision: i % 4 === 0 ? 'accepted' : 'rejected',
+      reason: i % 4 ? 'price above $50' : undefined,
+    }));
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -27,7 +31,11 @@ describe('POST /v1/ingest', () => {
     const filter = randomUUID();
     const rule = randomUUID();
     const events = [
-      ev('run-create', { id: runId, pipeline: 'competitor-selection', input: { title: 'laptop stand' }, tags: ['batch'] }, { timestamp: '2026-05-01T10:00:00.000Z' }),
+      ev(
+        'run-create',
+        { id: runId, pipeline: 'competitor-selection', input: { title: 'laptop stand' }, tags: ['batch'] },
+        { timestamp: '2026-05-01T10:00:00.000Z' },
+      ),
       ev('step-create', { id: search, runId, name: 'search', type: 'retrieval' }, { timestamp: '2026-05-01T10:00:00.100Z' }),
       ev('step-update', { id: search, status: 'success', output: { hits: 40 } }, { timestamp: '2026-05-01T10:00:00.600Z' }),
       ev('step-create', { id: filter, runId, name: 'filter-by-price', type: 'filter' }, { timestamp: '2026-05-01T10:00:00.700Z' }),

@@ -48,7 +48,13 @@ describe('GET /metrics', () => {
       const stored = await request(t.http)
         .post(`/v1/steps/${step.body.id}/candidates`)
         .set(as())
-        .send({ candidates: [{ key: 'B0AAA', decision: 'accepted' }, { key: 'B0XYZ', decision: 'rejected', reason: 'price above $50' }, { key: 'B0QQQ', decision: 'selected' }] });
+        .send({
+          candidates: [
+            { key: 'B0AAA', decision: 'accepted' },
+            { key: 'B0XYZ', decision: 'rejected', reason: 'price above $50' },
+            { key: 'B0QQQ', decision: 'selected' },
+          ],
+        });
       expect(stored.status).toBe(201);
 
       const runId = randomUUID();
@@ -58,7 +64,17 @@ describe('GET /metrics', () => {
         .send({
           events: [
             { id: randomUUID(), type: 'run-create', body: { id: runId, pipeline: 'competitor-selection' } },
-            { id: randomUUID(), type: 'candidates-create', body: { stepId: step.body.id, candidates: [{ key: 'B0CCC', decision: 'accepted' }, { key: 'B0DDD', decision: 'rejected', reason: 'rating below 4' }] } },
+            {
+              id: randomUUID(),
+              type: 'candidates-create',
+              body: {
+                stepId: step.body.id,
+                candidates: [
+                  { key: 'B0CCC', decision: 'accepted' },
+                  { key: 'B0DDD', decision: 'rejected', reason: 'rating below 4' },
+                ],
+              },
+            },
             { id: randomUUID(), type: 'run-create', body: { pipeline: 'no-client-id' } },
             { id: randomUUID(), type: 'step-update', body: { id: randomUUID(), status: 'success' } },
           ],
@@ -99,7 +115,9 @@ describe('GET /metrics', () => {
       const sum = sample(page, 'xray_http_request_duration_seconds_sum', { ...get, status: '200' })!;
       expect(sum).toBeGreaterThan(0);
       expect(sum).toBeLessThan(30);
-      const buckets = page.split('\n').filter((l) => l.startsWith('xray_http_request_duration_seconds_bucket{') && l.includes('route="/v1/runs/:id"') && l.includes('status="200"'));
+      const buckets = page
+        .split('\n')
+        .filter((l) => l.startsWith('xray_http_request_duration_seconds_bucket{') && l.includes('route="/v1/runs/:id"') && l.includes('status="200"'));
       const counts = buckets.map((l) => Number(l.split(' ')[1]));
       expect(counts).toEqual([...counts].sort((a, b) => a - b)); // cumulative
       expect(buckets).toHaveLength(13);

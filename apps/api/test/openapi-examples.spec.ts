@@ -8,14 +8,19 @@ import { join } from 'node:path';
  */
 type Schema = { $ref?: string; allOf?: Schema[]; items?: Schema; type?: string; example?: unknown; properties?: Record<string, Schema> };
 type Parameter = { name: string; in: string; required?: boolean; schema: Schema; example?: unknown; style?: string };
-type Operation = { operationId: string; parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema; examples?: Record<string, { value: unknown }> }> } };
+type Operation = {
+  operationId: string;
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, { schema: Schema; examples?: Record<string, { value: unknown }> }> };
+};
 
 const doc = JSON.parse(readFileSync(join(process.cwd(), 'libs/sdk/openapi.json'), 'utf8')) as {
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, Schema> };
 };
 const operations = Object.values(doc.paths).flatMap((item) => Object.values(item));
-const refersToModel = (s: Schema): boolean => Boolean(s.$ref || (s.allOf?.length === 1 && s.allOf[0].$ref) || (s.type === 'array' && s.items && refersToModel(s.items)));
+const refersToModel = (s: Schema): boolean =>
+  Boolean(s.$ref || (s.allOf?.length === 1 && s.allOf[0].$ref) || (s.type === 'array' && s.items && refersToModel(s.items)));
 
 describe('OpenAPI examples', () => {
   it('every field of every schema carries an example (fields that are another schema carry theirs)', () => {
@@ -35,7 +40,7 @@ describe('OpenAPI examples', () => {
         const media = op.requestBody!.content['application/json'];
         if (media.examples && Object.keys(media.examples).length > 0) return false;
         const ref = media.schema.$ref?.split('/').pop();
-        const properties = ref ? doc.components.schemas[ref].properties ?? {} : {};
+        const properties = ref ? (doc.components.schemas[ref].properties ?? {}) : {};
         return Object.values(properties).some((p) => !refersToModel(p) && !('example' in p));
       })
       .map((op) => op.operationId);

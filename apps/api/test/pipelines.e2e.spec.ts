@@ -7,7 +7,12 @@ describe('GET /v1/pipelines', () => {
   let otherKey: string;
   const auth = (k = key) => ({ Authorization: `Bearer ${k}` });
   const list = (query = '', k = key) => request(t.http).get(`/v1/pipelines${query}`).set(auth(k));
-  const run = (body: object, k = key) => request(t.http).post('/v1/runs').set(auth(k)).send(body).expect((r) => expect(r.status).toBe(201));
+  const run = (body: object, k = key) =>
+    request(t.http)
+      .post('/v1/runs')
+      .set(auth(k))
+      .send(body)
+      .expect((r) => expect(r.status).toBe(201));
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -43,11 +48,7 @@ describe('GET /v1/pipelines', () => {
   it('agrees with the runs table after runs change pipeline, start time and status', async () => {
     const created = await run({ pipeline: 'rag-answer', startedAt: '2026-09-01T00:00:00.000Z' });
     // A replay that renames the run's pipeline and moves its start moves it in the list.
-    await request(t.http)
-      .post('/v1/runs')
-      .set(auth())
-      .send({ id: created.body.id, pipeline: 'reranker', startedAt: '2026-11-30T12:00:00.000Z' })
-      .expect(200);
+    await request(t.http).post('/v1/runs').set(auth()).send({ id: created.body.id, pipeline: 'reranker', startedAt: '2026-11-30T12:00:00.000Z' }).expect(200);
     await request(t.http).patch(`/v1/runs/${created.body.id}`).set(auth()).send({ status: 'success' }).expect(200);
     const res = await list();
     const expected = await t.sql<{ name: string; run_count: number; last_run_at: Date }>(
@@ -57,7 +58,11 @@ describe('GET /v1/pipelines', () => {
     );
     expect(res.body.items).toEqual(expected.map((r) => ({ name: r.name, runCount: r.run_count, lastRunAt: r.last_run_at.toISOString() })));
     expect(res.body.items[0]).toEqual({ name: 'reranker', runCount: 1, lastRunAt: '2026-11-30T12:00:00.000Z' });
-    expect(res.body.items.find((p: { name: string }) => p.name === 'rag-answer')).toEqual({ name: 'rag-answer', runCount: 1, lastRunAt: '2026-10-02T00:00:00.000Z' });
+    expect(res.body.items.find((p: { name: string }) => p.name === 'rag-answer')).toEqual({
+      name: 'rag-answer',
+      runCount: 1,
+      lastRunAt: '2026-10-02T00:00:00.000Z',
+    });
   });
 
   it('filters by a case-insensitive substring of the name, taken literally', async () => {
@@ -82,7 +87,10 @@ describe('GET /v1/pipelines', () => {
 
   it('shows a project only its own pipelines, and needs the read scope', async () => {
     expect((await list('', otherKey)).body.items).toEqual([{ name: 'competitor-selection-secret', runCount: 1, lastRunAt: '2026-11-30T00:00:00.000Z' }]);
-    const ingest = await request(t.http).post('/v1/api-keys').set(auth()).send({ name: 'pipeline', scopes: ['ingest'] });
+    const ingest = await request(t.http)
+      .post('/v1/api-keys')
+      .set(auth())
+      .send({ name: 'pipeline', scopes: ['ingest'] });
     expectError(await list('', ingest.body.key), 403, 'INSUFFICIENT_SCOPE');
     expectError(await request(t.http).get('/v1/pipelines'), 401);
   });

@@ -38,7 +38,13 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
       stepId = (await post(`/v1/runs/${runId}/steps`, { name: 'filter-by-price', type: 'filter', input: small, output: big })).id;
       await post(`/v1/steps/${stepId}/candidates`, {
         candidates: [
-          { key: 'B0BIG', decision: 'rejected', reason: 'price above $50', data: big, evaluations: Array.from({ length: 10 }, (_, i) => ({ check: `check-${i}`, passed: false, detail: '$89 > $50' })) },
+          {
+            key: 'B0BIG',
+            decision: 'rejected',
+            reason: 'price above $50',
+            data: big,
+            evaluations: Array.from({ length: 10 }, (_, i) => ({ check: `check-${i}`, passed: false, detail: '$89 > $50' })),
+          },
           { key: 'B0SMALL', decision: 'accepted', data: small, evaluations: [{ check: 'price', passed: true }] },
         ],
       });
@@ -82,7 +88,9 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
       const search = await get('/v1/steps?pipeline=preview-pipeline');
       expect(search.body.items).toEqual([expect.objectContaining({ id: stepId, input: small, output: preview(full), metadata: {}, truncated: ['output'] })]);
       const run = await get(`/v1/runs/${runId}`);
-      expect(run.body.steps).toEqual([expect.objectContaining({ id: stepId, input: small, output: preview(full), metadata: {}, truncated: ['output'], children: [] })]);
+      expect(run.body.steps).toEqual([
+        expect.objectContaining({ id: stepId, input: small, output: preview(full), metadata: {}, truncated: ['output'], children: [] }),
+      ]);
       const step = await get(`/v1/steps/${stepId}`);
       expect(step.body.output).toEqual(big);
       expect(step.body.truncated).toBeUndefined();
@@ -172,7 +180,13 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
         }
       }
       for (const s of steps) {
-        await post(`/v1/runs/${runId}/steps`, { id: s.id, parentStepId: s.parentStepId ?? undefined, name: `step-${s.startedAt.slice(14, 19)}`, startedAt: s.startedAt, output: { n: 'o'.repeat(150) } });
+        await post(`/v1/runs/${runId}/steps`, {
+          id: s.id,
+          parentStepId: s.parentStepId ?? undefined,
+          name: `step-${s.startedAt.slice(14, 19)}`,
+          startedAt: s.startedAt,
+          output: { n: 'o'.repeat(150) },
+        });
       }
       ordered = [...steps].sort((a, b) => (a.startedAt === b.startedAt ? (a.id < b.id ? -1 : 1) : a.startedAt < b.startedAt ? -1 : 1));
     }, 60_000);
@@ -195,7 +209,12 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
         const res = await get(`/v1/runs/${runId}?stepLimit=${limit}`);
         expect(res.status).toBe(200);
         expect(res.body).toMatchObject({ stepCount: 30, stepsTruncated: true });
-        expect(flatten(res.body.steps).sort()).toEqual(ordered.slice(0, limit).map((s) => s.id).sort());
+        expect(flatten(res.body.steps).sort()).toEqual(
+          ordered
+            .slice(0, limit)
+            .map((s) => s.id)
+            .sort(),
+        );
       }
       const all = await get(`/v1/runs/${runId}?stepLimit=30`);
       expect(all.body).toMatchObject({ stepCount: 30, stepsTruncated: false });
@@ -223,7 +242,10 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
       expect(await tree(4)).toEqual({ ids: [grandchild, child, parent, later].sort(), stepsTruncated: false, stepCount: 4 });
       const res = await get(`/v1/runs/${skewed}?stepLimit=3`);
       expect(res.body.steps).toEqual([
-        expect.objectContaining({ id: parent, children: [expect.objectContaining({ id: child, children: [expect.objectContaining({ id: grandchild, children: [] })] })] }),
+        expect.objectContaining({
+          id: parent,
+          children: [expect.objectContaining({ id: child, children: [expect.objectContaining({ id: grandchild, children: [] })] })],
+        }),
       ]);
       // Top-level steps in position order, whatever their start times.
       expect((await get(`/v1/runs/${skewed}`)).body.steps.map((s: { id: string }) => s.id)).toEqual([parent, later]);

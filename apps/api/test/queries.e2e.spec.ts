@@ -19,8 +19,7 @@ describe('cross-run queries', () => {
   const filterIds: string[] = [];
   const base = Date.parse('2026-04-01T00:00:00.000Z');
   const at = (ms: number) => new Date(base + ms).toISOString();
-  const get = (path: string, query: Record<string, unknown> = {}, k = key) =>
-    request(t.http).get(path).set('Authorization', `Bearer ${k}`).query(query);
+  const get = (path: string, query: Record<string, unknown> = {}, k = key) => request(t.http).get(path).set('Authorization', `Bearer ${k}`).query(query);
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -36,7 +35,12 @@ describe('cross-run queries', () => {
       runIds.push(runId);
       filterIds.push(filter);
       const start = i * 3_600_000;
-      ev('run-create', { id: runId, pipeline: 'competitor-selection', startedAt: at(start), metadata: { customer: i % 2 ? 'acme' : 'globex', shard: String(i % 3) } });
+      ev('run-create', {
+        id: runId,
+        pipeline: 'competitor-selection',
+        startedAt: at(start),
+        metadata: { customer: i % 2 ? 'acme' : 'globex', shard: String(i % 3) },
+      });
       ev('step-create', { id: search, runId, name: 'search', type: 'retrieval', startedAt: at(start) });
       ev('step-update', { id: search, status: 'success', endedAt: at(start + (i + 1) * 100) });
       ev('step-create', { id: filter, runId, name: 'filter-by-price', type: 'filter', startedAt: at(start + 2000) });
@@ -50,7 +54,14 @@ describe('cross-run queries', () => {
       ev('candidates-create', { stepId: filter, candidates });
       ev('step-update', { id: filter, status: 'success', endedAt: at(start + 2500) });
       ev('step-create', { id: rank, runId, name: 'rank', type: 'rank', startedAt: at(start + 3000) });
-      if (i >= 8) ev('candidates-create', { stepId: rank, candidates: [{ key: 'B0XYZ', decision: 'rejected', reason: 'low relevance' }, { key: 'P0', decision: 'selected', score: 0.9 }] });
+      if (i >= 8)
+        ev('candidates-create', {
+          stepId: rank,
+          candidates: [
+            { key: 'B0XYZ', decision: 'rejected', reason: 'low relevance' },
+            { key: 'P0', decision: 'selected', score: 0.9 },
+          ],
+        });
       if (i === 2 || i === 5) {
         ev('step-update', { id: rank, status: 'error', error: { type: 'TimeoutError', message: 'ranker timed out' }, endedAt: at(start + 4000) });
         ev('run-update', { id: runId, status: 'error', error: { type: 'TimeoutError', message: 'ranker timed out' }, endedAt: at(start + 4000) });
@@ -63,12 +74,23 @@ describe('cross-run queries', () => {
     expect(res.status).toBe(207);
     expect(res.body.results.filter((r: { status: number }) => r.status >= 300)).toEqual([]);
     // Another project with look-alike data that must never show up.
-    const foreign = await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${otherKey}`).send({ pipeline: 'competitor-selection', startedAt: at(0) });
-    const fstep = await request(t.http).post(`/v1/runs/${foreign.body.id}/steps`).set('Authorization', `Bearer ${otherKey}`).send({ name: 'filter-by-price', type: 'filter', startedAt: at(1) });
+    const foreign = await request(t.http)
+      .post('/v1/runs')
+      .set('Authorization', `Bearer ${otherKey}`)
+      .send({ pipeline: 'competitor-selection', startedAt: at(0) });
+    const fstep = await request(t.http)
+      .post(`/v1/runs/${foreign.body.id}/steps`)
+      .set('Authorization', `Bearer ${otherKey}`)
+      .send({ name: 'filter-by-price', type: 'filter', startedAt: at(1) });
     await request(t.http)
       .post(`/v1/steps/${fstep.body.id}/candidates`)
       .set('Authorization', `Bearer ${otherKey}`)
-      .send({ candidates: [{ key: 'B0XYZ', decision: 'rejected', reason: 'foreign' }, ...Array.from({ length: 30 }, (_, j) => ({ key: `F${j}`, decision: 'rejected' }))] });
+      .send({
+        candidates: [
+          { key: 'B0XYZ', decision: 'rejected', reason: 'foreign' },
+          ...Array.from({ length: 30 }, (_, j) => ({ key: `F${j}`, decision: 'rejected' })),
+        ],
+      });
   });
   afterAll(async () => t?.close());
 
@@ -246,7 +268,10 @@ describe('cross-run queries', () => {
         { key: 'b', decision: 'rejected', reason: 'r2' },
       ]);
       await send([{ key: 'c', decision: 'rejected', reason: 'r2' }]);
-      const res = await get('/v1/analytics/pipelines/reasons-replay', { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() });
+      const res = await get('/v1/analytics/pipelines/reasons-replay', {
+        from: new Date(Date.now() - 3_600_000).toISOString(),
+        to: new Date(Date.now() + 60_000).toISOString(),
+      });
       expect(res.body.topRejectionReasons).toEqual([{ stepName: 'f', reasons: [{ reason: 'r2', count: 2 }] }]);
       const summary = (await get(`/v1/steps/${step.id}/candidates/summary`)).body;
       expect(summary.reasons).toEqual([{ reason: 'r2', count: 2 }]);
@@ -273,9 +298,21 @@ describe('cross-run queries', () => {
 
   describe('run timeout sweep', () => {
     it('marks runs running past XRAY_RUN_TIMEOUT as timed_out, with their open steps', async () => {
-      const stale = (await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${key}`).send({ pipeline: 'stuck', startedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() })).body;
-      const openStep = (await request(t.http).post(`/v1/runs/${stale.id}/steps`).set('Authorization', `Bearer ${key}`).send({ name: 'hang', startedAt: stale.startedAt })).body;
-      const doneStep = (await request(t.http).post(`/v1/runs/${stale.id}/steps`).set('Authorization', `Bearer ${key}`).send({ name: 'ok', status: 'success', startedAt: stale.startedAt })).body;
+      const stale = (
+        await request(t.http)
+          .post('/v1/runs')
+          .set('Authorization', `Bearer ${key}`)
+          .send({ pipeline: 'stuck', startedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() })
+      ).body;
+      const openStep = (
+        await request(t.http).post(`/v1/runs/${stale.id}/steps`).set('Authorization', `Bearer ${key}`).send({ name: 'hang', startedAt: stale.startedAt })
+      ).body;
+      const doneStep = (
+        await request(t.http)
+          .post(`/v1/runs/${stale.id}/steps`)
+          .set('Authorization', `Bearer ${key}`)
+          .send({ name: 'ok', status: 'success', startedAt: stale.startedAt })
+      ).body;
       const fresh = (await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${key}`).send({ pipeline: 'stuck' })).body;
 
       const result = await t.app.get(RunTimeoutSweeper).sweepOnce();

@@ -25,7 +25,11 @@ describe('runs', () => {
       const price = await step({ name: 'filter-by-price', type: 'filter', parentStepId: filter });
       await step({ name: 'rank', type: 'rank' });
       const candidates = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `K${i}`, decision: i < 2 ? 'accepted' : 'rejected' }));
-      await request(t.http).post(`/v1/steps/${price}/candidates`).set(auth()).send({ candidates: candidates(5) }).expect(201);
+      await request(t.http)
+        .post(`/v1/steps/${price}/candidates`)
+        .set(auth())
+        .send({ candidates: candidates(5) })
+        .expect(201);
       await request(t.http).patch(`/v1/steps/${filter}`).set(auth()).send({ candidatesIn: 40, candidatesOut: 2 }).expect(200);
 
       const res = await request(t.http).get(`/v1/runs?pipeline=${pipeline}`).set(auth()).expect(200);
@@ -143,13 +147,16 @@ describe('runs', () => {
     it('rejects bad updates with 400 and unknown ids with 404', async () => {
       const run = (await createRun({ pipeline: 'patch' })).body;
       expectError(await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ status: 'nope' }), 400, 'VALIDATION_FAILED');
-      expectError(await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ error: { type: 'x' } }), 400, 'VALIDATION_FAILED');
-      expectError(await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ pipeline: 'renamed' }), 400, 'VALIDATION_FAILED');
       expectError(
-        await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ endedAt: '2000-01-01T00:00:00Z' }),
+        await request(t.http)
+          .patch(`/v1/runs/${run.id}`)
+          .set(auth())
+          .send({ error: { type: 'x' } }),
         400,
-        'INVALID_VALUE',
+        'VALIDATION_FAILED',
       );
+      expectError(await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ pipeline: 'renamed' }), 400, 'VALIDATION_FAILED');
+      expectError(await request(t.http).patch(`/v1/runs/${run.id}`).set(auth()).send({ endedAt: '2000-01-01T00:00:00Z' }), 400, 'INVALID_VALUE');
       expectError(await request(t.http).patch(`/v1/runs/${randomUUID()}`).set(auth()).send({ status: 'success' }), 404, 'RUN_NOT_FOUND');
       expectError(await request(t.http).patch('/v1/runs/123').set(auth()).send({ status: 'success' }), 400, 'INVALID_ID');
     });
@@ -159,7 +166,11 @@ describe('runs', () => {
     it('returns the run with its ordered, nested step tree and candidate stats', async () => {
       const run = (await createRun({ pipeline: 'tree' })).body;
       const step = (name: string, parentStepId?: string) =>
-        request(t.http).post(`/v1/runs/${run.id}/steps`).set(auth()).send({ name, parentStepId }).then((r) => r.body);
+        request(t.http)
+          .post(`/v1/runs/${run.id}/steps`)
+          .set(auth())
+          .send({ name, parentStepId })
+          .then((r) => r.body);
       const a = await step('a');
       const b = await step('b');
       const a1 = await step('a1', a.id);
@@ -168,7 +179,12 @@ describe('runs', () => {
       await request(t.http)
         .post(`/v1/steps/${b.id}/candidates`)
         .set(auth())
-        .send({ candidates: [{ key: 'k1', decision: 'accepted' }, { key: 'k2', decision: 'rejected', reason: 'too expensive' }] });
+        .send({
+          candidates: [
+            { key: 'k1', decision: 'accepted' },
+            { key: 'k2', decision: 'rejected', reason: 'too expensive' },
+          ],
+        });
 
       const res = await request(t.http).get(`/v1/runs/${run.id}`).set(auth());
       expect(res.status).toBe(200);
@@ -176,7 +192,13 @@ describe('runs', () => {
       const shape = (nodes: { name: string; children: unknown[] }[]): unknown =>
         nodes.map((n) => ({ name: n.name, children: shape(n.children as { name: string; children: unknown[] }[]) }));
       expect(shape(res.body.steps)).toEqual([
-        { name: 'a', children: [{ name: 'a1', children: [{ name: 'a1x', children: [] }] }, { name: 'a2', children: [] }] },
+        {
+          name: 'a',
+          children: [
+            { name: 'a1', children: [{ name: 'a1x', children: [] }] },
+            { name: 'a2', children: [] },
+          ],
+        },
         { name: 'b', children: [] },
       ]);
       expect(res.body.steps[0].children[0].children[0].id).toBe(a1x.id);
@@ -193,7 +215,11 @@ describe('runs', () => {
 
   describe('GET /v1/runs', () => {
     let listKey: string;
-    const list = (query: Record<string, unknown>) => request(t.http).get('/v1/runs').set({ Authorization: `Bearer ${listKey}` }).query(query);
+    const list = (query: Record<string, unknown>) =>
+      request(t.http)
+        .get('/v1/runs')
+        .set({ Authorization: `Bearer ${listKey}` })
+        .query(query);
 
     beforeAll(async () => {
       listKey = (await t.newProject('list')).key;
@@ -245,7 +271,10 @@ describe('runs', () => {
         cursor = res.body.nextCursor ?? undefined;
         pages++;
         // A new run arrives between pages; it is newer than everything already listed.
-        await request(t.http).post('/v1/runs').set({ Authorization: `Bearer ${listKey}` }).send({ pipeline: 'late' });
+        await request(t.http)
+          .post('/v1/runs')
+          .set({ Authorization: `Bearer ${listKey}` })
+          .send({ pipeline: 'late' });
       } while (cursor);
       expect(pages).toBe(5);
       expect(seen).toHaveLength(30);

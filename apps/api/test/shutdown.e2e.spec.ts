@@ -105,7 +105,10 @@ describe('graceful shutdown', () => {
     expect(output).toContain('SIGTERM received');
 
     // Structured request logs: id, project, route, status, latency; the key only in the first-start line.
-    const lines = output.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const batchLog = lines.find((l) => l.context === 'http' && l.route === '/v1/steps/:stepId/candidates');
     expect(batchLog).toMatchObject({ status: 201, projectId: expect.any(String), requestId: expect.any(String), latencyMs: expect.any(Number) });
     expect(lines.filter((l) => JSON.stringify(l).includes(key))).toHaveLength(1);

@@ -56,7 +56,10 @@ describe('start-up output', () => {
 
   it('first start: storage, migrations begun and ended with their count, the first key, the URLs, and nothing else at info', async () => {
     const output = await boot({ XRAY_LOG_FORMAT: 'json', XRAY_LOG_LEVEL: 'info' });
-    const lines = output.trim().split('\n').map((l) => JSON.parse(l) as { level: string; context?: string; msg: string });
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; context?: string; msg: string });
     const messages = lines.map((l) => l.msg);
     const index = (pattern: RegExp) => messages.findIndex((m) => pattern.test(m));
     const n = migrations.length;
@@ -97,7 +100,11 @@ describe('start-up output', () => {
     expect(debug).toMatch(/Prometheus metrics: http:\/\/localhost:\d+\/metrics/);
 
     const json = await boot({ XRAY_LOG_FORMAT: 'json', XRAY_LOG_LEVEL: 'debug' });
-    const routes = json.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.context === 'RouterExplorer');
+    const routes = json
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.context === 'RouterExplorer');
     expect(routes.length).toBeGreaterThan(20);
     for (const line of routes) expect(line.level).toBe('debug');
   }, 300_000);

@@ -6,7 +6,11 @@ describe('steps and candidates', () => {
   let t: TestApp;
   let key: string;
   const auth = () => ({ Authorization: `Bearer ${key}` });
-  const post = (path: string, body: unknown) => request(t.http).post(path).set(auth()).send(body as object);
+  const post = (path: string, body: unknown) =>
+    request(t.http)
+      .post(path)
+      .set(auth())
+      .send(body as object);
   const newRun = async () => (await post('/v1/runs', { pipeline: 'competitor-selection' })).body as { id: string };
   const newStep = async (runId: string, body: object = {}) =>
     (await post(`/v1/runs/${runId}/steps`, { name: 'filter-by-price', type: 'filter', ...body })).body as { id: string };
@@ -108,7 +112,10 @@ describe('steps and candidates', () => {
     it('records a step error', async () => {
       const run = await newRun();
       const step = await newStep(run.id);
-      const res = await request(t.http).patch(`/v1/steps/${step.id}`).set(auth()).send({ status: 'error', error: { message: 'LLM refused' } });
+      const res = await request(t.http)
+        .patch(`/v1/steps/${step.id}`)
+        .set(auth())
+        .send({ status: 'error', error: { message: 'LLM refused' } });
       expect(res.body).toMatchObject({ status: 'error', error: { message: 'LLM refused' } });
     });
 
@@ -182,8 +189,18 @@ describe('steps and candidates', () => {
     it('updates decisions on replay with changed values and keeps counts exact', async () => {
       const run = await newRun();
       const step = await newStep(run.id);
-      await post(`/v1/steps/${step.id}/candidates`, { candidates: [{ key: 'x', decision: 'rejected', reason: 'r1' }, { key: 'y', decision: 'rejected' }] });
-      await post(`/v1/steps/${step.id}/candidates`, { candidates: [{ key: 'x', decision: 'selected', score: 0.9 }, { key: 'z', decision: 'accepted' }] });
+      await post(`/v1/steps/${step.id}/candidates`, {
+        candidates: [
+          { key: 'x', decision: 'rejected', reason: 'r1' },
+          { key: 'y', decision: 'rejected' },
+        ],
+      });
+      await post(`/v1/steps/${step.id}/candidates`, {
+        candidates: [
+          { key: 'x', decision: 'selected', score: 0.9 },
+          { key: 'z', decision: 'accepted' },
+        ],
+      });
       const got = await request(t.http).get(`/v1/steps/${step.id}`).set(auth());
       expect(got.body).toMatchObject({ candidatesIn: 3, candidatesOut: 2 });
       const list = await request(t.http).get(`/v1/steps/${step.id}/candidates`).set(auth());
@@ -210,7 +227,12 @@ describe('steps and candidates', () => {
       const run = await newRun();
       const step = await newStep(run.id);
       expectError(
-        await post(`/v1/steps/${step.id}/candidates`, { candidates: [{ key: 'a', decision: 'accepted' }, { key: 'a', decision: 'rejected' }] }),
+        await post(`/v1/steps/${step.id}/candidates`, {
+          candidates: [
+            { key: 'a', decision: 'accepted' },
+            { key: 'a', decision: 'rejected' },
+          ],
+        }),
         400,
         'DUPLICATE_CANDIDATE_KEY',
       );
@@ -232,7 +254,10 @@ describe('steps and candidates', () => {
       const seen = new Set<string>();
       let cursor: string | undefined;
       do {
-        const res = await request(t.http).get(`/v1/steps/${step.id}/candidates`).set(auth()).query({ limit: 40, ...(cursor ? { cursor } : {}) });
+        const res = await request(t.http)
+          .get(`/v1/steps/${step.id}/candidates`)
+          .set(auth())
+          .query({ limit: 40, ...(cursor ? { cursor } : {}) });
         expect(res.status).toBe(200);
         for (const c of res.body.items) seen.add(c.key);
         cursor = res.body.nextCursor ?? undefined;
@@ -244,7 +269,10 @@ describe('steps and candidates', () => {
       expect(accepted.body.items[0]).toMatchObject({
         key: 'B0000000',
         decision: 'accepted',
-        evaluations: [{ check: 'price', passed: false, detail: '$0' }, { check: 'rating', passed: true }],
+        evaluations: [
+          { check: 'price', passed: false, detail: '$0' },
+          { check: 'rating', passed: true },
+        ],
         data: { title: 'Item 0', price: 0, tags: ['a', 'b'] },
       });
       const byReason = await request(t.http).get(`/v1/steps/${step.id}/candidates`).set(auth()).query({ reason: 'price above $50', limit: 1000 });
@@ -293,10 +321,23 @@ describe('steps and candidates', () => {
 
     it('answers 413 naming the limit past XRAY_MAX_CANDIDATES_PER_REQUEST', async () => {
       const { key: k } = await small.newProject();
-      const run = (await request(small.http).post('/v1/runs').set({ Authorization: `Bearer ${k}` }).send({ pipeline: 'p' })).body;
-      const step = (await request(small.http).post(`/v1/runs/${run.id}/steps`).set({ Authorization: `Bearer ${k}` }).send({ name: 's' })).body;
+      const run = (
+        await request(small.http)
+          .post('/v1/runs')
+          .set({ Authorization: `Bearer ${k}` })
+          .send({ pipeline: 'p' })
+      ).body;
+      const step = (
+        await request(small.http)
+          .post(`/v1/runs/${run.id}/steps`)
+          .set({ Authorization: `Bearer ${k}` })
+          .send({ name: 's' })
+      ).body;
       const candidates = Array.from({ length: 11 }, (_, i) => ({ key: `k${i}`, decision: 'accepted' }));
-      const res = await request(small.http).post(`/v1/steps/${step.id}/candidates`).set({ Authorization: `Bearer ${k}` }).send({ candidates });
+      const res = await request(small.http)
+        .post(`/v1/steps/${step.id}/candidates`)
+        .set({ Authorization: `Bearer ${k}` })
+        .send({ candidates });
       const error = expectError(res, 413, 'TOO_MANY_CANDIDATES');
       expect(error.message).toContain('10');
       const ok = await request(small.http)

@@ -8,7 +8,10 @@ describe('team deployments', () => {
   let admin: string;
   const as = (key: string) => ({ Authorization: `Bearer ${key}` });
   const newKey = async (scopes: string[], extra: Record<string, unknown> = {}) => {
-    const res = await request(t.http).post('/v1/api-keys').set(as(admin)).send({ name: `${scopes.join('+')} key`, scopes, ...extra });
+    const res = await request(t.http)
+      .post('/v1/api-keys')
+      .set(as(admin))
+      .send({ name: `${scopes.join('+')} key`, scopes, ...extra });
     expect(res.status).toBe(201);
     return res.body as { id: string; key: string; prefix: string; scopes: string[] };
   };
@@ -22,7 +25,10 @@ describe('team deployments', () => {
 
   describe('API keys', () => {
     it('creates a scoped key whose secret appears only in the creation answer', async () => {
-      const created = await request(t.http).post('/v1/api-keys').set(as(admin)).send({ name: 'checkout pipeline', scopes: ['ingest'] });
+      const created = await request(t.http)
+        .post('/v1/api-keys')
+        .set(as(admin))
+        .send({ name: 'checkout pipeline', scopes: ['ingest'] });
       expect(created.status).toBe(201);
       expect(created.body).toEqual({
         id: expect.any(String),
@@ -90,7 +96,12 @@ describe('team deployments', () => {
 
     it('answers 404 for another project’s key id and leaves that key working', async () => {
       const other = await t.newProject('elsewhere');
-      const theirs = (await request(t.http).post('/v1/api-keys').set(as(other.key)).send({ name: 'theirs', scopes: ['read'] })).body;
+      const theirs = (
+        await request(t.http)
+          .post('/v1/api-keys')
+          .set(as(other.key))
+          .send({ name: 'theirs', scopes: ['read'] })
+      ).body;
       expectError(await request(t.http).delete(`/v1/api-keys/${theirs.id}`).set(as(admin)), 404, 'API_KEY_NOT_FOUND');
       expectError(await request(t.http).delete(`/v1/api-keys/${randomUUID()}`).set(as(admin)), 404, 'API_KEY_NOT_FOUND');
       expect((await request(t.http).get('/v1/runs').set(as(theirs.key))).status).toBe(200);
@@ -198,7 +209,9 @@ describe('team deployments', () => {
       let last: request.Response | undefined;
       for (let i = 0; i < 14; i++) {
         // Alternate between the two processes: the count is shared.
-        last = await request(i % 2 ? peer.http : limited.http).get('/v1/runs').set(as(a.key));
+        last = await request(i % 2 ? peer.http : limited.http)
+          .get('/v1/runs')
+          .set(as(a.key));
         statuses.push(last.status);
       }
       // Windows are per minute; a burst that straddles a minute boundary may get a few more through.
@@ -262,7 +275,11 @@ describe('team deployments', () => {
     const deep = (n: number): unknown => (n === 0 ? 'leaf' : { next: deep(n - 1) });
 
     it('answers each cap with a clear 4xx naming the limit', async () => {
-      const post = (body: unknown) => request(capped.http).post('/v1/runs').set(as(key)).send(body as object);
+      const post = (body: unknown) =>
+        request(capped.http)
+          .post('/v1/runs')
+          .set(as(key))
+          .send(body as object);
       expect(expectError(await post({ pipeline: 'p', input: deep(10) }), 400, 'JSON_TOO_DEEP').message).toContain('XRAY_MAX_JSON_DEPTH');
       expect((await post({ pipeline: 'p', input: deep(5) })).status).toBe(201);
       expect(expectError(await post({ pipeline: 'p', metadata: { note: 'x'.repeat(1001) } }), 413, 'STRING_TOO_LONG').message).toContain(

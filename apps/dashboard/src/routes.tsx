@@ -89,7 +89,17 @@ export const keysRoute = createRoute({
   component: KeysView,
 });
 
-const routeTree = rootRoute.addChildren([indexRoute, runsRoute, runRoute, itemsRoute, stepsRoute, compareRoute, analyticsIndexRoute, analyticsRoute, keysRoute]);
+const routeTree = rootRoute.addChildren([
+  indexRoute,
+  runsRoute,
+  runRoute,
+  itemsRoute,
+  stepsRoute,
+  compareRoute,
+  analyticsIndexRoute,
+  analyticsRoute,
+  keysRoute,
+]);
 
 /** Plain `?a=b` query strings (the default JSON-encodes values such as "0.9"), so links stay readable. */
 function parseSearch(search: string): Record<string, unknown> {

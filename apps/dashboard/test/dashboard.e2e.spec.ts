@@ -214,9 +214,9 @@ describe('dashboard in the browser', () => {
       const w = await open(`/ui/runs/${data.competitor.runId}`);
       const funnel = w.page.getByTestId('funnel');
       await funnel.waitFor();
-      const shown = await funnel.locator('.funnel-row').evaluateAll((rows) =>
-        rows.map((r) => [r.getAttribute('data-step'), r.querySelector('.funnel-nums')!.textContent] as [string, string]),
-      );
+      const shown = await funnel
+        .locator('.funnel-row')
+        .evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-step'), r.querySelector('.funnel-nums')!.textContent] as [string, string]));
       expect(shown).toEqual(expected.map(([n, i, o]) => [n, `${i.toLocaleString('en-US')} → ${o.toLocaleString('en-US')}`]));
       expect(expected.length).toBeGreaterThanOrEqual(5);
       const price = run.steps.find((s) => s.name === 'filter')!.children.find((c) => c.name === 'filter-by-price')!;
@@ -237,7 +237,11 @@ describe('dashboard in the browser', () => {
       await w.page.getByTestId('candidate-row').first().waitFor();
       expect(await w.page.getByTestId('step-panel').locator('xpath=..').locator('.pane-head b').textContent()).toBe('filter-by-price');
       // expanding a row shows its evaluations, failed checks highlighted
-      await w.page.getByTestId('candidate-row').first().getByRole('button', { name: /Show details/ }).click();
+      await w.page
+        .getByTestId('candidate-row')
+        .first()
+        .getByRole('button', { name: /Show details/ })
+        .click();
       await w.page.locator('.cand-detail .check-failed').first().waitFor();
       await done(w, 'run-candidates');
     });
@@ -270,13 +274,20 @@ describe('dashboard in the browser', () => {
       const box = w.page.getByTestId('candidates');
       for (let i = 0; i < 400; i++) {
         await box.evaluate((el) => el.scrollTo(0, el.scrollHeight));
-        const text = await w.page.getByText(/loaded/).last().textContent();
+        const text = await w.page
+          .getByText(/loaded/)
+          .last()
+          .textContent();
         if (text?.startsWith('10,000 loaded.')) break;
         await w.page.waitForTimeout(50);
       }
       await w.page.getByText('10,000 loaded.').waitFor();
       await box.evaluate((el) => el.scrollTo(0, el.scrollHeight));
-      await rows.filter({ hasText: 'SKU00000' }).or(rows.filter({ hasText: 'SKU09999' })).first().waitFor();
+      await rows
+        .filter({ hasText: 'SKU00000' })
+        .or(rows.filter({ hasText: 'SKU09999' }))
+        .first()
+        .waitFor();
       timings.scrollAllCandidates = Date.now() - t2;
       expect(await rows.count()).toBeLessThan(300);
       await done(w, 'run-large');
@@ -298,7 +309,11 @@ describe('dashboard in the browser', () => {
       await reason.waitFor();
       expect(await reason.textContent()).toBe(XSS);
       expect(await w.page.getByText('<b>bold-key</b>').count()).toBeGreaterThan(0);
-      await w.page.getByTestId('candidate-row').filter({ hasText: 'B0XSS' }).getByRole('button', { name: /Show details/ }).click();
+      await w.page
+        .getByTestId('candidate-row')
+        .filter({ hasText: 'B0XSS' })
+        .getByRole('button', { name: /Show details/ })
+        .click();
       await w.page.locator('.cand-detail .jv-string').filter({ hasText: XSS }).waitFor();
       expect(await w.page.locator('main img').count()).toBe(0);
       expect(await w.page.locator('main b:text("bold-key")').count()).toBe(0);
@@ -310,8 +325,14 @@ describe('dashboard in the browser', () => {
       const w = await open('/ui/runs?pipeline=flip-demo');
       const rows = w.page.getByTestId('run-row');
       await expectCount(rows, 2);
-      await w.page.getByLabel(/Select run .* to compare/).nth(1).check();
-      await w.page.getByLabel(/Select run .* to compare/).nth(0).check();
+      await w.page
+        .getByLabel(/Select run .* to compare/)
+        .nth(1)
+        .check();
+      await w.page
+        .getByLabel(/Select run .* to compare/)
+        .nth(0)
+        .check();
       await w.page.getByRole('button', { name: 'Compare selected (2/2)' }).click();
       await w.page.waitForURL(new RegExp(`/ui/compare/${data.flip.left}/${data.flip.right}`));
       const flips = w.page.getByTestId('flip-row');
@@ -343,7 +364,13 @@ describe('dashboard in the browser', () => {
     });
 
     it('analytics: status counts equal the API, the chart draws, step and reason tables fill', async () => {
-      const api = (await getPipelineAnalytics({ client: xray.api, path: { pipeline: 'competitor-selection' }, query: { from: new Date(Date.now() - 7 * 86_400_000).toISOString() } })).data!;
+      const api = (
+        await getPipelineAnalytics({
+          client: xray.api,
+          path: { pipeline: 'competitor-selection' },
+          query: { from: new Date(Date.now() - 7 * 86_400_000).toISOString() },
+        })
+      ).data!;
       const w = await open('/ui/analytics/competitor-selection');
       const cards = w.page.getByTestId('analytics-cards');
       await cards.waitFor();
@@ -446,10 +473,13 @@ describe('dashboard in the browser', () => {
           } else await route.fallback();
         });
         await w.page.goto(`${origin}/ui/runs`);
-        await w.page.getByTestId('outage-banner').waitFor().catch(async (e) => {
-          console.log(status, refused, w.problems, await w.page.content());
-          throw e;
-        });
+        await w.page
+          .getByTestId('outage-banner')
+          .waitFor()
+          .catch(async (e) => {
+            console.log(status, refused, w.problems, await w.page.content());
+            throw e;
+          });
         await w.page.getByTestId('run-row').first().waitFor({ timeout: 15_000 });
         await w.page.getByTestId('outage-banner').waitFor({ state: 'detached' });
         expect(refused).toBeGreaterThanOrEqual(2);

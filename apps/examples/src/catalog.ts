@@ -43,8 +43,33 @@ const CATEGORIES: { name: string; share: number; price: [number, number]; nouns:
   { name: 'USB Hubs', share: 0.1, price: [9, 80], nouns: ['USB Hub', 'USB-C Dock', 'Docking Station'] },
 ];
 
-const ADJECTIVES = ['Adjustable', 'Portable', 'Foldable', 'Ergonomic', 'Aluminum', 'Slim', 'Heavy Duty', 'Premium', 'Compact', 'Universal', 'Ventilated', 'Wooden'];
-const EXTRAS = ['for Desk', 'for MacBook', 'for Home Office', 'with Cable Management', 'Non-Slip', '360° Rotation', 'Height Adjustable', 'with Kickstand', 'for Travel', 'Black', 'Silver'];
+const ADJECTIVES = [
+  'Adjustable',
+  'Portable',
+  'Foldable',
+  'Ergonomic',
+  'Aluminum',
+  'Slim',
+  'Heavy Duty',
+  'Premium',
+  'Compact',
+  'Universal',
+  'Ventilated',
+  'Wooden',
+];
+const EXTRAS = [
+  'for Desk',
+  'for MacBook',
+  'for Home Office',
+  'with Cable Management',
+  'Non-Slip',
+  '360° Rotation',
+  'Height Adjustable',
+  'with Kickstand',
+  'for Travel',
+  'Black',
+  'Silver',
+];
 
 /** 8,000 products across related and unrelated categories, always the same ones. */
 export function makeCatalog(size = 8_000, seed = 20260115): Product[] {

@@ -21,7 +21,11 @@ export interface CompetitorSelectionResult {
 }
 
 const STOPWORDS = new Set(['for', 'with', 'and', 'the', 'a', 'of']);
-const words = (text: string): string[] => text.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w && !STOPWORDS.has(w));
+const words = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w && !STOPWORDS.has(w));
 
 /** Stands in for an LLM call: shopper phrases for the product. */
 function generateKeywords(product: Product): { keywords: string[]; tokens: number } {
@@ -54,7 +58,11 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
       (step) => {
         steps[step.name] = step.id;
         const { keywords, tokens } = generateKeywords(REFERENCE);
-        step.complete({ output: { keywords }, reasoning: 'Phrases built from the title’s product noun and its distinguishing attributes', metadata: { model: 'demo-llm', tokens } });
+        step.complete({
+          output: { keywords },
+          reasoning: 'Phrases built from the title’s product noun and its distinguishing attributes',
+          metadata: { model: 'demo-llm', tokens },
+        });
         return keywords;
       },
       { type: 'llm', input: { prompt: `Search phrases for: ${REFERENCE.title}`, model: 'demo-llm' } },
@@ -72,9 +80,19 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
           .sort((a, b) => b.score - a.score)
           .slice(0, SEARCH_LIMIT);
         step.candidates(
-          results.map(({ p, score }, i): CandidateInput => ({ key: p.asin, decision: 'accepted', score: round3(score), rank: i + 1, reason: 'matched keywords', data: p })),
+          results.map(({ p, score }, i): CandidateInput => ({
+            key: p.asin,
+            decision: 'accepted',
+            score: round3(score),
+            rank: i + 1,
+            reason: 'matched keywords',
+            data: p,
+          })),
         );
-        step.complete({ output: { results: results.length }, reasoning: `The ${SEARCH_LIMIT} best listings sharing at least one of ${vocabulary.size} keyword words` });
+        step.complete({
+          output: { results: results.length },
+          reasoning: `The ${SEARCH_LIMIT} best listings sharing at least one of ${vocabulary.size} keyword words`,
+        });
         return results.map((r) => r.p);
       },
       { type: 'retrieval', input: { keywords, index: 'catalog-demo' } },
@@ -94,7 +112,12 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
             steps[step.name] = step.id;
             return applyFilter(step, pool, (p) => {
               const passed = p.price >= minPrice && p.price <= maxPrice;
-              const detail = p.price > maxPrice ? `$${p.price} > $${maxPrice}` : p.price < minPrice ? `$${p.price} < $${minPrice}` : `$${minPrice} ≤ $${p.price} ≤ $${maxPrice}`;
+              const detail =
+                p.price > maxPrice
+                  ? `$${p.price} > $${maxPrice}`
+                  : p.price < minPrice
+                    ? `$${p.price} < $${minPrice}`
+                    : `$${minPrice} ≤ $${p.price} ≤ $${maxPrice}`;
               return { check: 'price', passed, detail, reason: p.price > maxPrice ? `price above $${maxPrice}` : `price below $${minPrice}` };
             });
           },
@@ -132,7 +155,11 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
         const survivors = new Set(pool.map((p) => p.asin));
         const droppedBy = (p: Product) => (p.price < minPrice || p.price > maxPrice ? 'price' : p.rating < 4 || p.reviews < 50 ? 'rating' : 'category');
         filter.candidates(
-          found.map((p): CandidateInput => (survivors.has(p.asin) ? { key: p.asin, decision: 'accepted' } : { key: p.asin, decision: 'rejected', reason: `dropped by the ${droppedBy(p)} filter` })),
+          found.map((p): CandidateInput =>
+            survivors.has(p.asin)
+              ? { key: p.asin, decision: 'accepted' }
+              : { key: p.asin, decision: 'rejected', reason: `dropped by the ${droppedBy(p)} filter` },
+          ),
           { capture: 'none' },
         );
         filter.complete({ output: { in: found.length, out: pool.length }, reasoning: 'price, then rating, then category' });

@@ -31,7 +31,11 @@ export async function lineage(xray: XrayClient, result: CompetitorSelectionResul
 }
 
 function curlHeader(baseUrl: string, runId: string): string[] {
-  return ['Explore it yourself:', `  BASE=${baseUrl}; RUN=${runId}; H="Authorization: Bearer $XRAY_API_KEY"`, '  curl -s $BASE/v1/runs/$RUN -H "$H"                      # the run, its step tree, candidate counts'];
+  return [
+    'Explore it yourself:',
+    `  BASE=${baseUrl}; RUN=${runId}; H="Authorization: Bearer $XRAY_API_KEY"`,
+    '  curl -s $BASE/v1/runs/$RUN -H "$H"                      # the run, its step tree, candidate counts',
+  ];
 }
 
 export async function explainCompetitorSelection(xray: XrayClient, result: CompetitorSelectionResult, baseUrl: string): Promise<string[]> {
@@ -53,7 +57,12 @@ export async function explainCompetitorSelection(xray: XrayClient, result: Compe
     `Its path through the run, from xray (GET /v1/candidates?key=${s.asin}):`,
     ...path.map((p) => `  ${p.step.padEnd(width)}  ${p.decision.padEnd(8)}  ${p.detail}`),
     '',
-    `filter-by-category: ${catStep?.candidatesIn ?? '?'} in, ${catStep?.candidatesOut ?? '?'} out (${catStep?.candidatesStored ?? '?'} stored); rejected: ${Object.entries(reasons).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ×${n}`).join(', ') || '-'}`,
+    `filter-by-category: ${catStep?.candidatesIn ?? '?'} in, ${catStep?.candidatesOut ?? '?'} out (${catStep?.candidatesStored ?? '?'} stored); rejected: ${
+      Object.entries(reasons)
+        .sort((a, b) => b[1] - a[1])
+        .map(([r, n]) => `${r} ×${n}`)
+        .join(', ') || '-'
+    }`,
     '',
     ...curlHeader(baseUrl, result.runId),
     `  curl -s "$BASE/v1/candidates?key=${s.asin}&pipeline=competitor-selection" -H "$H"   # every step that weighed it, and why`,
@@ -70,7 +79,10 @@ export async function explainRagAnswer(xray: XrayClient, result: RagResult, base
     `Answer: ${result.answer}`,
     '',
     'Steps:',
-    ...(run?.steps ?? []).map((s) => `  ${s.name.padEnd(14)} ${s.type.padEnd(10)} ${s.candidatesIn} in, ${s.candidatesOut} out${s.children.length ? `; children: ${s.children.map((c) => c.name).join(', ')}` : ''}`),
+    ...(run?.steps ?? []).map(
+      (s) =>
+        `  ${s.name.padEnd(14)} ${s.type.padEnd(10)} ${s.candidatesIn} in, ${s.candidatesOut} out${s.children.length ? `; children: ${s.children.map((c) => c.name).join(', ')}` : ''}`,
+    ),
     '',
     ...curlHeader(baseUrl, result.runId),
     `  curl -s "$BASE/v1/steps/${result.steps.rerank}/candidates?decision=rejected" -H "$H"   # what the reranker dropped, and why`,

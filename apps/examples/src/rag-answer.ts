@@ -28,8 +28,17 @@ const QUESTION = 'How do I reset the router to factory settings?';
 
 const DOCS = ['router-manual', 'router-faq', 'mesh-setup-guide', 'printer-manual', 'thermostat-guide', 'release-notes'];
 const TOPICS: Record<string, string[]> = {
-  'router-manual': ['Press and hold the reset button for 10 seconds to restore factory settings.', 'The reset button is on the back panel next to the power port.', 'After a factory reset the default admin password is printed on the label.', 'Use the web interface to update the firmware.'],
-  'router-faq': ['If the lights blink amber, restart the router.', 'A factory reset erases your Wi-Fi name and password.', 'Forgot your password? Reset the router to factory settings.'],
+  'router-manual': [
+    'Press and hold the reset button for 10 seconds to restore factory settings.',
+    'The reset button is on the back panel next to the power port.',
+    'After a factory reset the default admin password is printed on the label.',
+    'Use the web interface to update the firmware.',
+  ],
+  'router-faq': [
+    'If the lights blink amber, restart the router.',
+    'A factory reset erases your Wi-Fi name and password.',
+    'Forgot your password? Reset the router to factory settings.',
+  ],
   'mesh-setup-guide': ['Place satellites within two rooms of the router.', 'To reset a satellite, hold its button until the light turns red.'],
   'printer-manual': ['To reset the printer, open the settings menu and choose factory defaults.', 'Replace the toner when the light blinks.'],
   'thermostat-guide': ['Hold the dial for 5 seconds to reset the schedule.', 'The thermostat keeps settings during a power cut.'],
@@ -48,7 +57,11 @@ export function makeCorpus(seed = 7): Chunk[] {
   return chunks;
 }
 
-const terms = (s: string) => s.toLowerCase().split(/[^a-z0-9-]+/).filter((w) => w.length > 2);
+const terms = (s: string) =>
+  s
+    .toLowerCase()
+    .split(/[^a-z0-9-]+/)
+    .filter((w) => w.length > 2);
 
 export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<RagResult> {
   const steps: Record<string, string> = {};
@@ -59,7 +72,11 @@ export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<
       (step) => {
         steps[step.name] = step.id;
         const rewritten = `${question} factory reset button default settings`;
-        step.complete({ output: { query: rewritten }, reasoning: 'Added the phrases support articles use for this task', metadata: { model: 'demo-llm', tokens: 64 } });
+        step.complete({
+          output: { query: rewritten },
+          reasoning: 'Added the phrases support articles use for this task',
+          metadata: { model: 'demo-llm', tokens: 64 },
+        });
         return rewritten;
       },
       { type: 'llm', input: { prompt: `Rewrite for search: ${question}`, model: 'demo-llm' } },
@@ -96,7 +113,12 @@ export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<
         steps[step.name] = step.id;
         // A stand-in cross-encoder: rewards chunks from router documents that talk about resetting.
         const scored = retrieved
-          .map((c) => ({ c, score: Math.round(((c.doc.startsWith('router') ? 0.5 : 0) + (/factory|reset/i.test(c.text) ? 0.4 : 0) + Math.min(0.1, c.text.length / 2000)) * 1000) / 1000 }))
+          .map((c) => ({
+            c,
+            score:
+              Math.round(((c.doc.startsWith('router') ? 0.5 : 0) + (/factory|reset/i.test(c.text) ? 0.4 : 0) + Math.min(0.1, c.text.length / 2000)) * 1000) /
+              1000,
+          }))
           .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? -1 : 1));
         step.candidates(
           scored.map(({ c, score }, i): CandidateInput => ({
@@ -119,13 +141,21 @@ export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<
       async (step) => {
         steps[step.name] = step.id;
         const citations = reranked.map((c) => c.id);
-        const answer = 'Press and hold the reset button on the back panel for 10 seconds; the router restarts with factory settings. ' + `Sources: ${citations.join(', ')}`;
+        const answer =
+          'Press and hold the reset button on the back panel for 10 seconds; the router restarts with factory settings. ' + `Sources: ${citations.join(', ')}`;
         await step.step(
           'check-citations',
           (check) => {
             steps[check.name] = check.id;
             const known = new Set(retrieved.map((c) => c.id));
-            check.candidates(citations.map((id): CandidateInput => ({ key: id, decision: known.has(id) ? 'accepted' : 'rejected', ...(known.has(id) ? {} : { reason: 'not retrieved' }), evaluations: [{ check: 'retrieved', passed: known.has(id) }] })));
+            check.candidates(
+              citations.map((id): CandidateInput => ({
+                key: id,
+                decision: known.has(id) ? 'accepted' : 'rejected',
+                ...(known.has(id) ? {} : { reason: 'not retrieved' }),
+                evaluations: [{ check: 'retrieved', passed: known.has(id) }],
+              })),
+            );
             check.complete({ output: { valid: citations.filter((id) => known.has(id)).length } });
           },
           { type: 'tool' },

@@ -37,7 +37,11 @@ async function landed(xray: XrayClient): Promise<void> {
 async function main(): Promise<number> {
   const name = process.argv[2];
   if (!name || !EXAMPLES[name]) {
-    console.error(`usage: npm run example -- <name>\n\n${Object.entries(EXAMPLES).map(([n, e]) => `  ${n.padEnd(22)} ${e.about}`).join('\n')}`);
+    console.error(
+      `usage: npm run example -- <name>\n\n${Object.entries(EXAMPLES)
+        .map(([n, e]) => `  ${n.padEnd(22)} ${e.about}`)
+        .join('\n')}`,
+    );
     return 2;
   }
   const baseUrl = (process.env.XRAY_BASE_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
@@ -57,7 +61,9 @@ async function main(): Promise<number> {
   const { drained } = await xray.shutdown({ timeoutMs: 5_000 });
   console.log(lines.join('\n'));
   const stats = xray.stats();
-  console.log(`\nSDK: ${stats.sent} events sent in ${stats.batches} request(s)${stats.rejected + stats.dropped + stats.unsent ? `, ${stats.rejected} rejected, ${stats.dropped} dropped, ${stats.unsent} unsent` : ''}${drained ? '' : ' (not all answered in time)'}`);
+  console.log(
+    `\nSDK: ${stats.sent} events sent in ${stats.batches} request(s)${stats.rejected + stats.dropped + stats.unsent ? `, ${stats.rejected} rejected, ${stats.dropped} dropped, ${stats.unsent} unsent` : ''}${drained ? '' : ' (not all answered in time)'}`,
+  );
   return 0;
 }
 

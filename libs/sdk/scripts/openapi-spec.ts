@@ -6,7 +6,11 @@ import { buildOpenApiDocument } from '../../../apps/api/src/app.setup.js';
 type Json = Record<string, unknown>;
 
 const sortKeys = <T>(obj: Record<string, T>): Record<string, T> =>
-  Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
+  Object.fromEntries(
+    Object.keys(obj)
+      .sort()
+      .map((k) => [k, obj[k]]),
+  );
 
 /**
  * Orders the parts of the document whose order carries no meaning (paths, methods, named
@@ -20,9 +24,7 @@ export function normalizeOpenApi(doc: Json): Json {
   const components = doc.components as Json | undefined;
   if (components) {
     out.components = sortKeys(
-      Object.fromEntries(
-        Object.entries(components).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? sortKeys(v as Json) : v]),
-      ),
+      Object.fromEntries(Object.entries(components).map(([k, v]) => [k, v && typeof v === 'object' && !Array.isArray(v) ? sortKeys(v as Json) : v])),
     );
   }
   return out;

@@ -39,8 +39,16 @@ describe('selectCandidates', () => {
     expect([...(a.keep as number[])].sort((x, y) => x - y)).toEqual(a.keep);
     // The chosen ones are those with the smallest key hashes.
     const priceKeys = list.filter((c) => c.reason === 'price above $50').map((c) => String(c.key));
-    const smallest = [...priceKeys].sort((x, y) => hashKey(x) - hashKey(y)).slice(0, 20).sort();
-    expect(kept.filter((c) => c.reason === 'price above $50').map((c) => String(c.key)).sort()).toEqual(smallest);
+    const smallest = [...priceKeys]
+      .sort((x, y) => hashKey(x) - hashKey(y))
+      .slice(0, 20)
+      .sort();
+    expect(
+      kept
+        .filter((c) => c.reason === 'price above $50')
+        .map((c) => String(c.key))
+        .sort(),
+    ).toEqual(smallest);
   });
 
   it('falls back from all to sample past the limit, and says so', () => {
@@ -63,7 +71,8 @@ describe('selectCandidates', () => {
 describe('CandidateTally', () => {
   it('adds several calls up and caps the histogram with a marker', () => {
     const t = new CandidateTally();
-    const mk = (n: number, prefix: string): CandidateInput[] => Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i}`, decision: 'rejected', reason: `r${i % 5}` }));
+    const mk = (n: number, prefix: string): CandidateInput[] =>
+      Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i}`, decision: 'rejected', reason: `r${i % 5}` }));
     t.add(selectCandidates(mk(10, 'a'), 'all', 50, 10_000), 10, 50);
     t.add(selectCandidates(mk(20, 'b'), 'none', 50, 10_000), 0, 50);
     const s = t.toStats(3);

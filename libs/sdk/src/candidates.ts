@@ -80,8 +80,7 @@ export function hashKey(key: string): number {
 const isDecision = (d: unknown): d is Decision => d === 'accepted' || d === 'rejected' || d === 'selected';
 
 /** The API takes keys of 1 to 500 characters; a key cannot be shortened without changing its identity. */
-const validKey = (k: unknown): boolean =>
-  (typeof k === 'string' && k.length > 0 && k.length <= 500) || (typeof k === 'number' && Number.isFinite(k));
+const validKey = (k: unknown): boolean => (typeof k === 'string' && k.length > 0 && k.length <= 500) || (typeof k === 'number' && Number.isFinite(k));
 
 export interface Selection {
   /** Indexes into the list of the candidates to store, in list order. */
@@ -99,12 +98,7 @@ export interface Selection {
  * Counts the whole list and picks what to store. Runs on the pipeline's thread, so it makes
  * one pass plus, when sampling, a sort of the oversized reason groups only.
  */
-export function selectCandidates(
-  list: readonly CandidateInput[],
-  capture: CaptureMode,
-  samplePerReason: number,
-  captureAllLimit: number,
-): Selection {
+export function selectCandidates(list: readonly CandidateInput[], capture: CaptureMode, samplePerReason: number, captureAllLimit: number): Selection {
   const byDecision: Record<Decision, number> = { accepted: 0, rejected: 0, selected: 0 };
   const reasons = new Map<string, number>();
   const invalid: number[] = [];

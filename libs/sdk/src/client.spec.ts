@@ -48,7 +48,13 @@ describe('XrayClient against a fake ingest endpoint', () => {
     expect(events.every((e) => isUuidV7(e.id))).toBe(true);
     const [runCreate, stepCreate, cands, childCreate, childUpdate, stepUpdate, runUpdate] = events;
     expect(isUuidV7(run.id)).toBe(true);
-    expect(runCreate.body).toMatchObject({ id: run.id, pipeline: 'competitor-selection', input: { title: 'stand' }, metadata: { env: 'test' }, tags: ['nightly'] });
+    expect(runCreate.body).toMatchObject({
+      id: run.id,
+      pipeline: 'competitor-selection',
+      input: { title: 'stand' },
+      metadata: { env: 'test' },
+      tags: ['nightly'],
+    });
     expect(stepCreate.body).toMatchObject({ runId: run.id, name: 'filter-by-price', type: 'filter', input: { maxPrice: 50 } });
     expect(stepCreate.body.parentStepId).toBeUndefined();
     expect(cands.body).toEqual({ stepId: stepCreate.body.id, candidates: [items[0], items[1]] });
@@ -73,9 +79,11 @@ describe('XrayClient against a fake ingest endpoint', () => {
     const run = await xray.startRun({ pipeline: 'p' });
     let caught: unknown;
     try {
-      await run.step('outer', (step) => step.step('inner', () => {
-        throw thrown;
-      }));
+      await run.step('outer', (step) =>
+        step.step('inner', () => {
+          throw thrown;
+        }),
+      );
     } catch (err) {
       caught = err;
       await run.fail(err);
@@ -119,7 +127,11 @@ describe('XrayClient against a fake ingest endpoint', () => {
     const stored = ofType(server.events, 'candidates-create').flatMap((e) => e.body.candidates as unknown[]);
     expect(stored).toHaveLength(130);
     const update = ofType(server.events, 'step-update')[0].body;
-    expect(update).toMatchObject({ candidatesIn: 3000, candidatesOut: 30, metadata: { xray: { capture: 'sample', samplePerReason: 25, total: 3000, stored: 130 } } });
+    expect(update).toMatchObject({
+      candidatesIn: 3000,
+      candidatesOut: 30,
+      metadata: { xray: { capture: 'sample', samplePerReason: 25, total: 3000, stored: 130 } },
+    });
     const reasons = (update.metadata as { xray: { reasons: Record<string, number> } }).xray.reasons;
     expect(Object.values(reasons).reduce((a, b) => a + b, 0)).toBe(2970);
     expect(Object.keys(reasons).sort()).toEqual(['r0', 'r1', 'r2', 'r3']);
@@ -194,12 +206,20 @@ describe('XrayClient against a fake ingest endpoint', () => {
   });
 
   it('makes fields the server would refuse acceptable, so one bad field does not lose a run or a batch', async () => {
-    const run = await xray.startRun({ pipeline: '', tags: ['ok', 7 as never, 'x'.repeat(150), ...Array.from({ length: 60 }, (_, i) => `t${i}`)], metadata: 'nope' as never });
+    const run = await xray.startRun({
+      pipeline: '',
+      tags: ['ok', 7 as never, 'x'.repeat(150), ...Array.from({ length: 60 }, (_, i) => `t${i}`)],
+      metadata: 'nope' as never,
+    });
     await run.step(
       '',
       (step) => {
         step.candidates([
-          { key: 'a', decision: 'accepted', evaluations: [{ check: 'price', passed: true }, { check: '', passed: true }, { check: 'x', passed: 'yes' as never }, null as never] },
+          {
+            key: 'a',
+            decision: 'accepted',
+            evaluations: [{ check: 'price', passed: true }, { check: '', passed: true }, { check: 'x', passed: 'yes' as never }, null as never],
+          },
           { key: 'k'.repeat(501), decision: 'accepted' },
           { key: 3, decision: 'rejected', reason: 'r'.repeat(3000) },
         ]);
@@ -228,9 +248,19 @@ describe('XrayClient against a fake ingest endpoint', () => {
     const small = new XrayClient({ baseUrl: server.url, apiKey: 'k', ...fast, maxBufferEvents: 40, candidatesPerEvent: 10, onError: (e) => errors.push(e) });
     const run = await small.startRun({ pipeline: 'competitor-selection' });
     for (let s = 0; s < 10; s++) {
-      await run.step(`filter-${s}`, (step) => {
-        step.candidates(Array.from({ length: 100 }, (_, i) => ({ key: `B0${s}-${i}`, decision: i < 30 ? ('accepted' as const) : ('rejected' as const), reason: i < 30 ? undefined : 'price above $50' })));
-      }, { type: 'filter', metadata: { region: 'eu' } });
+      await run.step(
+        `filter-${s}`,
+        (step) => {
+          step.candidates(
+            Array.from({ length: 100 }, (_, i) => ({
+              key: `B0${s}-${i}`,
+              decision: i < 30 ? ('accepted' as const) : ('rejected' as const),
+              reason: i < 30 ? undefined : 'price above $50',
+            })),
+          );
+        },
+        { type: 'filter', metadata: { region: 'eu' } },
+      );
     }
     await run.complete();
     const full = small.stats();
@@ -248,9 +278,13 @@ describe('XrayClient against a fake ingest endpoint', () => {
     let cut = 0;
     for (const step of steps) {
       const id = step.body.id as string;
-      const arrived = ofType(events, 'candidates-create').filter((e) => e.body.stepId === id).flatMap((e) => e.body.candidates as unknown[]).length;
+      const arrived = ofType(events, 'candidates-create')
+        .filter((e) => e.body.stepId === id)
+        .flatMap((e) => e.body.candidates as unknown[]).length;
       // The last update of the step is what the server ends with (metadata merges key by key).
-      const last = ofType(events, 'step-update').filter((e) => e.body.id === id).at(-1)!.body;
+      const last = ofType(events, 'step-update')
+        .filter((e) => e.body.id === id)
+        .at(-1)!.body;
       expect(last).toMatchObject({ candidatesIn: 100, candidatesOut: 30, metadata: { xray: { total: 100, out: 30, stored: 100 } } });
       const dropped = (last.metadata as { xray: { candidatesDropped?: number } }).xray.candidatesDropped ?? 0;
       expect(dropped).toBe(100 - arrived);

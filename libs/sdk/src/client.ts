@@ -72,8 +72,7 @@ export interface ShutdownResult {
   unsent: number;
 }
 
-const env = (name: string): string | undefined =>
-  typeof process !== 'undefined' && process.env ? process.env[name] || undefined : undefined;
+const env = (name: string): string | undefined => (typeof process !== 'undefined' && process.env ? process.env[name] || undefined : undefined);
 
 const num = (v: unknown, fallback: number, min: number, max: number): number =>
   typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;

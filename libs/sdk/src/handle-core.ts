@@ -46,7 +46,14 @@ export const metadataOf = (m: unknown): { metadata?: Record<string, unknown> } =
 
 /** At most 50 tags of at most 100 characters, as the API takes them. */
 export const tagsOf = (tags: unknown): { tags?: string[] } =>
-  Array.isArray(tags) ? { tags: tags.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, 50).map((t) => truncate(t, 100)) } : {};
+  Array.isArray(tags)
+    ? {
+        tags: tags
+          .filter((t): t is string => typeof t === 'string' && t !== '')
+          .slice(0, 50)
+          .map((t) => truncate(t, 100)),
+      }
+    : {};
 export const now = () => new Date().toISOString();
 
 export function guard<T>(core: Core, what: string, fn: () => T, fallback: T): T {

@@ -43,18 +43,23 @@ export class Run {
   ) {
     this.id = typeof opts?.id === 'string' && opts.id ? opts.id : uuidv7();
     this.pipeline = String(opts?.pipeline ?? '');
-    guard(core, 'startRun()', () => {
-      if (!this.pipeline) core.report(new XrayError('usage', 'startRun() needs a pipeline name'));
-      core.emit('run-create', {
-        id: this.id,
-        pipeline: truncate(this.pipeline || 'unnamed', 200),
-        ...(opts.pipelineVersion ? { pipelineVersion: truncate(String(opts.pipelineVersion), 200) } : {}),
-        ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId: this.id }) } : {}),
-        ...metadataOf(opts.metadata),
-        ...tagsOf(opts.tags),
-        startedAt: now(),
-      });
-    }, undefined);
+    guard(
+      core,
+      'startRun()',
+      () => {
+        if (!this.pipeline) core.report(new XrayError('usage', 'startRun() needs a pipeline name'));
+        core.emit('run-create', {
+          id: this.id,
+          pipeline: truncate(this.pipeline || 'unnamed', 200),
+          ...(opts.pipelineVersion ? { pipelineVersion: truncate(String(opts.pipelineVersion), 200) } : {}),
+          ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId: this.id }) } : {}),
+          ...metadataOf(opts.metadata),
+          ...tagsOf(opts.tags),
+          startedAt: now(),
+        });
+      },
+      undefined,
+    );
   }
 
   get ended(): boolean {
@@ -73,33 +78,43 @@ export class Run {
 
   /** Ends the run (default status `success`). Resolves at once: sending happens in the background. */
   async complete(opts: RunCompleteOptions = {}): Promise<void> {
-    guard(this.core, 'run.complete()', () => {
-      if (this.endedFlag) return;
-      this.endedFlag = true;
-      const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
-      this.core.emit('run-update', {
-        id: this.id,
-        status,
-        endedAt: now(),
-        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
-        ...metadataOf(opts.metadata),
-        ...tagsOf(opts.tags),
-      });
-    }, undefined);
+    guard(
+      this.core,
+      'run.complete()',
+      () => {
+        if (this.endedFlag) return;
+        this.endedFlag = true;
+        const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
+        this.core.emit('run-update', {
+          id: this.id,
+          status,
+          endedAt: now(),
+          ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
+          ...metadataOf(opts.metadata),
+          ...tagsOf(opts.tags),
+        });
+      },
+      undefined,
+    );
   }
 
   /** Ends the run as failed, recording `err`. Resolves at once. */
   async fail(err: unknown, opts: RunFailOptions = {}): Promise<void> {
-    guard(this.core, 'run.fail()', () => {
-      this.endedFlag = true;
-      this.core.emit('run-update', {
-        id: this.id,
-        status: 'error',
-        error: toErrorInfo(err),
-        endedAt: now(),
-        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
-        ...metadataOf(opts.metadata),
-      });
-    }, undefined);
+    guard(
+      this.core,
+      'run.fail()',
+      () => {
+        this.endedFlag = true;
+        this.core.emit('run-update', {
+          id: this.id,
+          status: 'error',
+          error: toErrorInfo(err),
+          endedAt: now(),
+          ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
+          ...metadataOf(opts.metadata),
+        });
+      },
+      undefined,
+    );
   }
 }

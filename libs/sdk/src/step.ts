@@ -66,18 +66,23 @@ export class Step {
     readonly parentStepId?: string,
   ) {
     this.id = typeof opts.id === 'string' && opts.id ? opts.id : uuidv7();
-    guard(core, 'step()', () => {
-      core.emit('step-create', {
-        runId,
-        id: this.id,
-        name: truncate(String(name ?? '') || 'unnamed', 200),
-        ...(parentStepId ? { parentStepId } : {}),
-        ...(opts.type ? { type: stepType(core, opts.type) } : {}),
-        ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
-        ...metadataOf(opts.metadata),
-        startedAt: now(),
-      });
-    }, undefined);
+    guard(
+      core,
+      'step()',
+      () => {
+        core.emit('step-create', {
+          runId,
+          id: this.id,
+          name: truncate(String(name ?? '') || 'unnamed', 200),
+          ...(parentStepId ? { parentStepId } : {}),
+          ...(opts.type ? { type: stepType(core, opts.type) } : {}),
+          ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
+          ...metadataOf(opts.metadata),
+          startedAt: now(),
+        });
+      },
+      undefined,
+    );
   }
 
   /** True once the step has been completed or failed. */
@@ -129,8 +134,7 @@ export class Step {
         }),
       );
     }
-    const indexes: Iterable<number> =
-      sel.keep === 'none' ? [] : sel.keep === 'all' ? list.keys() : sel.keep;
+    const indexes: Iterable<number> = sel.keep === 'none' ? [] : sel.keep === 'all' ? list.keys() : sel.keep;
     let chunk: WireCandidate[] = [];
     let stored = 0;
     const flushChunk = () => {
@@ -175,7 +179,11 @@ export class Step {
       const evals: NonNullable<WireCandidate['evaluations']> = [];
       for (const e of c.evaluations) {
         if (!e || typeof e.check !== 'string' || e.check === '' || typeof e.passed !== 'boolean') continue;
-        evals.push(typeof e.detail === 'string' ? { check: truncate(e.check, 200), passed: e.passed, detail: truncate(e.detail, 2000) } : { check: truncate(e.check, 200), passed: e.passed });
+        evals.push(
+          typeof e.detail === 'string'
+            ? { check: truncate(e.check, 200), passed: e.passed, detail: truncate(e.detail, 2000) }
+            : { check: truncate(e.check, 200), passed: e.passed },
+        );
         if (evals.length === 100) break;
       }
       out.evaluations = evals;
@@ -196,34 +204,44 @@ export class Step {
 
   /** Ends the step (default status `success`) with its output and reasoning. Later calls are ignored. */
   complete(opts: StepCompleteOptions = {}): void {
-    guard(this.core, 'complete()', () => {
-      if (this.ended) return;
-      this.ending = 'ended';
-      const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
-      this.core.emit('step-update', {
-        id: this.id,
-        status,
-        endedAt: now(),
-        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
-        ...(typeof opts.reasoning === 'string' ? { reasoning: truncate(opts.reasoning, MAX_REASONING) } : {}),
-        ...this.countsAndSummary(opts.metadata),
-      });
-    }, undefined);
+    guard(
+      this.core,
+      'complete()',
+      () => {
+        if (this.ended) return;
+        this.ending = 'ended';
+        const status: EndStatus = opts.status === 'error' || opts.status === 'cancelled' ? opts.status : 'success';
+        this.core.emit('step-update', {
+          id: this.id,
+          status,
+          endedAt: now(),
+          ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+          ...(typeof opts.reasoning === 'string' ? { reasoning: truncate(opts.reasoning, MAX_REASONING) } : {}),
+          ...this.countsAndSummary(opts.metadata),
+        });
+      },
+      undefined,
+    );
   }
 
   /** Ends the step as failed, recording `err` (an Error or anything thrown). */
   fail(err: unknown, opts: StepFailOptions = {}): void {
-    guard(this.core, 'fail()', () => {
-      // A failure after complete() still wins: the step did not end well after all.
-      this.ending = 'ended';
-      this.core.emit('step-update', {
-        id: this.id,
-        status: 'error',
-        error: toErrorInfo(err),
-        endedAt: now(),
-        ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
-        ...this.countsAndSummary(opts.metadata),
-      });
-    }, undefined);
+    guard(
+      this.core,
+      'fail()',
+      () => {
+        // A failure after complete() still wins: the step did not end well after all.
+        this.ending = 'ended';
+        this.core.emit('step-update', {
+          id: this.id,
+          status: 'error',
+          error: toErrorInfo(err),
+          endedAt: now(),
+          ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.runId, stepId: this.id }) } : {}),
+          ...this.countsAndSummary(opts.metadata),
+        });
+      },
+      undefined,
+    );
   }
 }

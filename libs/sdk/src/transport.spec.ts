@@ -79,7 +79,9 @@ describe('Transport', () => {
 
   it('honours Retry-After on 429 and then delivers each event once', async () => {
     server.reply = (events, n) =>
-      n === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: { statusCode: 429, error: 'RATE_LIMITED', message: 'slow down' } } : { status: 207, body: { results: events.map((e) => ({ id: e.id, status: 201 })) } };
+      n === 1
+        ? { status: 429, headers: { 'retry-after': '1' }, body: { statusCode: 429, error: 'RATE_LIMITED', message: 'slow down' } }
+        : { status: 207, body: { results: events.map((e) => ({ id: e.id, status: 201 })) } };
     const errors: XrayError[] = [];
     const t = transport(server.url, { retryMaxMs: 5_000 }, errors);
     for (let i = 0; i < 5; i++) t.enqueue('run-create', { n: i }, ts());
@@ -104,7 +106,8 @@ describe('Transport', () => {
     await t.shutdown(1000);
 
     // 503 (and 502/504) say the server is unavailable: retried past the give-up count, for as long as it lasts.
-    server.reply = (events, n) => (n <= 8 ? { status: [502, 503, 504][n % 3], body: {} } : { status: 207, body: { results: events.map((e) => ({ id: e.id, status: 201 })) } });
+    server.reply = (events, n) =>
+      n <= 8 ? { status: [502, 503, 504][n % 3], body: {} } : { status: 207, body: { results: events.map((e) => ({ id: e.id, status: 201 })) } };
     const t1 = transport(server.url, { maxServerErrorAttempts: 3, retryMaxMs: 30 });
     t1.enqueue('run-create', { n: 3 }, ts());
     expect(await t1.flush(10_000)).toBe(true);
@@ -145,7 +148,12 @@ describe('Transport', () => {
     expect({ late: byKind('late'), bad: byKind('bad'), orphan: byKind('orphan'), fine: byKind('fine') }).toEqual({ late: 3, bad: 1, orphan: 5, fine: 1 });
     expect(t.stats()).toMatchObject({ sent: 2, rejected: 2, queued: 0 });
     const rejected = errors.filter((e) => e.kind === 'rejected');
-    expect(rejected.flatMap((e) => e.extra.events ?? []).map((e) => e.status).sort()).toEqual([400, 404]);
+    expect(
+      rejected
+        .flatMap((e) => e.extra.events ?? [])
+        .map((e) => e.status)
+        .sort(),
+    ).toEqual([400, 404]);
     expect(rejected[0].message).toContain('name must be a string');
     await t.shutdown(1000);
   });
@@ -171,7 +179,12 @@ describe('Transport', () => {
     const tries = (k: string) => server.events.filter((e) => e.body.kind === k).length;
     expect({ busy: tries('busy'), broken: tries('broken') }).toEqual({ busy: 9, broken: 3 });
     expect(t.stats()).toMatchObject({ sent: 1, rejected: 1, queued: 0 });
-    expect(errors.filter((e) => e.kind === 'rejected').flatMap((e) => e.extra.events ?? []).map((e) => e.status)).toEqual([500]);
+    expect(
+      errors
+        .filter((e) => e.kind === 'rejected')
+        .flatMap((e) => e.extra.events ?? [])
+        .map((e) => e.status),
+    ).toEqual([500]);
     await t.shutdown(1000);
   });
 
@@ -219,7 +232,9 @@ describe('Transport', () => {
     expect(await t.flush(10_000)).toBe(true);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(1500);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(300);
-    const keys = server.events.filter((e) => e.type === 'candidates-create' && (e.body.candidates as unknown[]).length <= 300).flatMap((e) => (e.body.candidates as { key: string }[]).map((c) => c.key));
+    const keys = server.events
+      .filter((e) => e.type === 'candidates-create' && (e.body.candidates as unknown[]).length <= 300)
+      .flatMap((e) => (e.body.candidates as { key: string }[]).map((c) => c.key));
     expect(new Set(keys).size).toBe(1500);
     expect(t.stats()).toMatchObject({ rejected: 0, queued: 0, sent: t.stats().enqueued });
     expect(errors.filter((e) => e.kind === 'rejected')).toEqual([]);
@@ -257,7 +272,9 @@ describe('Transport', () => {
     t.enqueue('run-create', { id: 'r' }, ts());
     for (let s = 0; s < 30; s++) {
       t.enqueue('step-create', { id: `s${s}` }, ts());
-      t.enqueue('candidates-create', { stepId: `s${s}`, candidates: candidates(`s${s}`) }, ts(), { onDropped: (n) => told.set(`s${s}`, (told.get(`s${s}`) ?? 0) + n) });
+      t.enqueue('candidates-create', { stepId: `s${s}`, candidates: candidates(`s${s}`) }, ts(), {
+        onDropped: (n) => told.set(`s${s}`, (told.get(`s${s}`) ?? 0) + n),
+      });
     }
     const full = t.stats();
     // 61 recorded, at most 50 held (plus one request held by the 503s): only candidate batches went.

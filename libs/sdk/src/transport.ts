@@ -45,7 +45,10 @@ export class Transport {
   private readonly counters = { enqueued: 0, sent: 0, rejected: 0, dropped: 0, unsent: 0, batches: 0, retries: 0 };
   private lastError?: string;
 
-  constructor(private readonly opts: TransportOptions, ingest?: IngestTransport) {
+  constructor(
+    private readonly opts: TransportOptions,
+    ingest?: IngestTransport,
+  ) {
     this.ingest = ingest ?? new FetchIngestTransport(opts);
     this.sender = new RetryingSender(this.ingest, { ...opts, counters: this.counters, report: (e) => this.report(e), log: opts.log });
   }
@@ -175,9 +178,13 @@ export class Transport {
           // Reported once per episode: the pipeline keeps going, only the counters move.
           this.dropping = true;
           this.report(
-            new XrayError('dropped', `buffer full (${maxBufferEvents} events / ${maxBufferBytes} bytes): dropping candidate batches first, then the oldest events`, {
-              count: dropped.length,
-            }),
+            new XrayError(
+              'dropped',
+              `buffer full (${maxBufferEvents} events / ${maxBufferBytes} bytes): dropping candidate batches first, then the oldest events`,
+              {
+                count: dropped.length,
+              },
+            ),
           );
         }
         for (const [hook, n] of told) {
@@ -215,11 +222,14 @@ export class Transport {
     this.timerAt = at;
     // unref'd: the SDK never keeps a finished program alive (beforeExit flushes instead).
     this.timer = unref(
-      setTimeout(() => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        void this.sendNext();
-      }, Math.max(0, at - now)),
+      setTimeout(
+        () => {
+          this.timer = undefined;
+          this.timerAt = Infinity;
+          void this.sendNext();
+        },
+        Math.max(0, at - now),
+      ),
     );
   }
 
@@ -227,7 +237,13 @@ export class Transport {
     if (this.stopped || this.inFlight) return;
     const now = Date.now();
     if (now < this.sender.retryAt) return this.schedule();
-    const batch = this.queue.takeBatch(now, Math.min(this.opts.maxBatchEvents, this.sender.batchCap), this.opts.maxBatchBytes, REQUEST_OVERHEAD, EVENT_SEPARATOR);
+    const batch = this.queue.takeBatch(
+      now,
+      Math.min(this.opts.maxBatchEvents, this.sender.batchCap),
+      this.opts.maxBatchBytes,
+      REQUEST_OVERHEAD,
+      EVENT_SEPARATOR,
+    );
     if (batch.length === 0) return this.schedule();
     for (const e of batch) this.forgetReplaceable(e);
     this.inFlight = batch;

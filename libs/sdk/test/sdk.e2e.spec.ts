@@ -80,7 +80,15 @@ describe('SDK against the real server', () => {
     expect(xray.stats()).toMatchObject({ rejected: 0, dropped: 0, unsent: 0, queued: 0 });
 
     const detail = await tree(xray, run.id);
-    expect(detail).toMatchObject({ id: run.id, pipeline: 'sdk-quickstart', status: 'success', input: { title: 'Adjustable laptop stand' }, output: { selected: 'B00' }, metadata: { env: 'e2e' }, tags: ['nightly'] });
+    expect(detail).toMatchObject({
+      id: run.id,
+      pipeline: 'sdk-quickstart',
+      status: 'success',
+      input: { title: 'Adjustable laptop stand' },
+      output: { selected: 'B00' },
+      metadata: { env: 'e2e' },
+      tags: ['nightly'],
+    });
     expect(detail.endedAt).not.toBeNull();
     expect(detail.steps.map((s) => [s.name, s.type, s.status, s.position])).toEqual([
       ['keyword-generation', 'llm', 'success', 0],
@@ -93,7 +101,11 @@ describe('SDK against the real server', () => {
 
     const rejected = await listCandidates({ client: xray.api, path: { stepId: filter.id }, query: { decision: 'rejected', limit: 1000 } });
     expect(rejected.data?.items).toHaveLength(100);
-    expect(rejected.data?.items[0]).toMatchObject({ decision: 'rejected', evaluations: [{ check: 'price', passed: false }], data: { title: expect.any(String) } });
+    expect(rejected.data?.items[0]).toMatchObject({
+      decision: 'rejected',
+      evaluations: [{ check: 'price', passed: false }],
+      data: { title: expect.any(String) },
+    });
 
     const runs = await listRuns({ client: xray.api, query: { pipeline: 'sdk-quickstart' } });
     expect(runs.data?.items.map((r) => r.id)).toEqual([run.id]);
@@ -116,10 +128,14 @@ describe('SDK against the real server', () => {
     const expected: Record<string, number> = {};
     for (const c of list) if ('reason' in c && c.reason) expected[c.reason] = (expected[c.reason] ?? 0) + 1;
     let stepId = '';
-    await run.step('filter', (step) => {
-      stepId = step.id;
-      step.candidates(list, { capture: 'sample', samplePerReason: 30 });
-    }, { type: 'filter' });
+    await run.step(
+      'filter',
+      (step) => {
+        stepId = step.id;
+        step.candidates(list, { capture: 'sample', samplePerReason: 30 });
+      },
+      { type: 'filter' },
+    );
     await run.complete();
     expect(await xray.flush({ timeoutMs: 20_000 })).toBe(true);
 
@@ -146,9 +162,14 @@ describe('SDK against the real server', () => {
     const run = await xray.startRun({ pipeline: 'sdk-errors' });
     let caught: unknown;
     try {
-      await run.step('search', (step) => step.step('fetch-inventory', async () => {
-        throw boom;
-      }), { type: 'retrieval' });
+      await run.step(
+        'search',
+        (step) =>
+          step.step('fetch-inventory', async () => {
+            throw boom;
+          }),
+        { type: 'retrieval' },
+      );
       await run.complete();
     } catch (err) {
       caught = err;
@@ -166,7 +187,12 @@ describe('SDK against the real server', () => {
 
   it('with the server down: runs at full speed, keeps memory bounded, and shuts down by its deadline', async () => {
     const errors: XrayError[] = [];
-    const xray = client({ baseUrl: `http://127.0.0.1:${await freePort()}`, maxBufferEvents: 2_000, maxBufferBytes: 2 * 1024 * 1024, onError: (e) => errors.push(e) });
+    const xray = client({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      maxBufferEvents: 2_000,
+      maxBufferBytes: 2 * 1024 * 1024,
+      onError: (e) => errors.push(e),
+    });
     const candidates = Array.from({ length: 100 }, (_, i) => ({ key: `c${i}`, decision: 'rejected' as const, reason: 'too far', data: { i } }));
     const heapBefore = process.memoryUsage().heapUsed;
     const started = Date.now();
@@ -252,7 +278,13 @@ describe('SDK against the real server', () => {
       for (let s = 0; s < 30; s++) {
         await run.step(`step-${s}`, async (step) => {
           await step.step('child', (child) => child.complete({ output: s }));
-          step.candidates(Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, decision: i < 5 ? ('accepted' as const) : ('rejected' as const), reason: i < 5 ? undefined : 'low score' })));
+          step.candidates(
+            Array.from({ length: 20 }, (_, i) => ({
+              key: `k${i}`,
+              decision: i < 5 ? ('accepted' as const) : ('rejected' as const),
+              reason: i < 5 ? undefined : 'low score',
+            })),
+          );
         });
       }
       await run.complete({ output: { done: true } });
@@ -291,12 +323,22 @@ describe('SDK against the real server', () => {
       const run = await xray.startRun({ pipeline: 'sdk-overflow', metadata: { env: 'e2e' } });
       const stepIds: string[] = [];
       for (let s = 0; s < 12; s++) {
-        await run.step(`filter-${s}`, async (step) => {
-          stepIds.push(step.id);
-          await step.step('price-rule', (child) => child.complete({ output: { maxPrice: 50 } }));
-          step.candidates(Array.from({ length: 100 }, (_, i) => ({ key: `B0${s}-${i}`, decision: i < 25 ? ('accepted' as const) : ('rejected' as const), reason: i < 25 ? undefined : 'price above $50' })));
-          step.complete({ output: { kept: 25 }, metadata: { region: 'eu' } });
-        }, { type: 'filter' });
+        await run.step(
+          `filter-${s}`,
+          async (step) => {
+            stepIds.push(step.id);
+            await step.step('price-rule', (child) => child.complete({ output: { maxPrice: 50 } }));
+            step.candidates(
+              Array.from({ length: 100 }, (_, i) => ({
+                key: `B0${s}-${i}`,
+                decision: i < 25 ? ('accepted' as const) : ('rejected' as const),
+                reason: i < 25 ? undefined : 'price above $50',
+              })),
+            );
+            step.complete({ output: { kept: 25 }, metadata: { region: 'eu' } });
+          },
+          { type: 'filter' },
+        );
       }
       await run.complete({ output: { done: true } });
       const full = xray.stats();
@@ -311,10 +353,15 @@ describe('SDK against the real server', () => {
       expect(detail.steps.map((s) => s.id)).toEqual(stepIds);
       let cut = 0;
       for (const s of detail.steps) {
-        expect(s).toMatchObject({ status: 'success', candidatesIn: 100, candidatesOut: 25, metadata: { region: 'eu', xray: { total: 100, out: 25, stored: 100 } } });
+        expect(s).toMatchObject({
+          status: 'success',
+          candidatesIn: 100,
+          candidatesOut: 25,
+          metadata: { region: 'eu', xray: { total: 100, out: 25, stored: 100 } },
+        });
         expect(s.children.map((c) => [c.name, c.status])).toEqual([['price-rule', 'success']]);
         // The tree's metadata is a preview: an object while it is small, as here.
-        const dropped = ((s.metadata as { xray: { candidatesDropped?: number } }).xray.candidatesDropped) ?? 0;
+        const dropped = (s.metadata as { xray: { candidatesDropped?: number } }).xray.candidatesDropped ?? 0;
         // What the server stores is what was sent less what the buffer cut.
         expect(s.candidatesStored).toBe(100 - dropped);
         cut += dropped;

@@ -45,11 +45,7 @@ export class AnalyticsController {
   @ApiOperation({ summary: 'Compare two runs step by step: status, duration, candidate counts and candidates decided differently' })
   @ApiOkResponse({ type: RunComparisonDto })
   @ApiErrors(400, 404)
-  compareRuns(
-    @ProjectId() projectId: string,
-    @Param('id', uuidParam) id: string,
-    @Param('otherId', uuidParam) otherId: string,
-  ): Promise<RunComparisonDto> {
+  compareRuns(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Param('otherId', uuidParam) otherId: string): Promise<RunComparisonDto> {
     return this.analytics.compareRuns(projectId, id, otherId);
   }
 

@@ -22,7 +22,10 @@ const Ratio = (description: string) => [
   Min(0),
   Max(1),
 ];
-const apply = (decorators: PropertyDecorator[]): PropertyDecorator => (t, k) => decorators.forEach((d) => d(t, k));
+const apply =
+  (decorators: PropertyDecorator[]): PropertyDecorator =>
+  (t, k) =>
+    decorators.forEach((d) => d(t, k));
 
 export class SearchStepsQueryDto {
   @ApiPropertyOptional({ description: 'Only steps with exactly this name, e.g. `filter-by-price`.', maxLength: 200 })

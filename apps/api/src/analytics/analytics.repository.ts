@@ -212,11 +212,7 @@ export class AnalyticsRepository {
   }
 
   /** Per step name, the duration histogram (buckets ascending; see percentileFromBuckets). */
-  async stepDurationHistograms(
-    p: PipelineRange,
-    spans: RollupSpans,
-    db: Queryable = this.dataSource,
-  ): Promise<{ name: string; bucket: number; n: number }[]> {
+  async stepDurationHistograms(p: PipelineRange, spans: RollupSpans, db: Queryable = this.dataSource): Promise<{ name: string; bucket: number; n: number }[]> {
     return query(
       db,
       sql`SELECT name, bucket, sum(count)::int AS n

@@ -10,13 +10,7 @@ import { CANDIDATE_PREVIEW_FIELDS } from '../candidates/candidates.dto.js';
 import { RunsService } from '../runs/runs.service.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
 import { StepsService } from '../steps/steps.service.js';
-import type {
-  CandidateEvaluationDto,
-  CandidateEvaluationPageDto,
-  SearchCandidatesQueryDto,
-  SearchStepsQueryDto,
-  StepSearchPageDto,
-} from './analytics.dto.js';
+import type { CandidateEvaluationDto, CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
 import { AnalyticsRepository } from './analytics.repository.js';
 import { analyticsRange, pipelineAnalyticsOf } from './pipeline-analytics.js';
 import type { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline-analytics.dto.js';

@@ -17,7 +17,7 @@ function exact(values: number[], q: number) {
 describe('percentileFromBuckets', () => {
   it('is within 10% of the exact percentile on varied distributions', () => {
     let seed = 7;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const samples = [
       Array.from({ length: 1000 }, () => 5 + rand() * 2000),
       Array.from({ length: 1000 }, () => Math.exp(rand() * 12)),

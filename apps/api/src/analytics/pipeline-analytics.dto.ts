@@ -48,7 +48,12 @@ export class StepStatsDto {
   @ApiProperty({ nullable: true, type: Number, description: 'Failed / finished steps with this name.', example: 0.01 })
   errorRate: number | null;
 
-  @ApiProperty({ nullable: true, type: Number, description: 'Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).', example: 170 })
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'Median duration in milliseconds (from a histogram with 10%-wide buckets: within 10% of the exact value).',
+    example: 170,
+  })
   p50DurationMs: number | null;
 
   @ApiProperty({ nullable: true, type: Number, description: '95th percentile duration in milliseconds (within 10% of the exact value).', example: 420 })
@@ -92,7 +97,11 @@ export class TimeSeriesDto {
   @ApiProperty({ enum: ['hour', 'day'], description: 'Bucket size: hours for ranges up to 2 days, days beyond.', example: 'hour' })
   bucket: 'hour' | 'day';
 
-  @ApiProperty({ type: [TimePointDto], description: 'Every bucket of the range, empty ones included.', example: [{ start: '2026-11-30T09:00:00.000Z', runs: 12, errors: 1, byStatus: { running: 1, success: 10, error: 1, cancelled: 0, timed_out: 0 } }] })
+  @ApiProperty({
+    type: [TimePointDto],
+    description: 'Every bucket of the range, empty ones included.',
+    example: [{ start: '2026-11-30T09:00:00.000Z', runs: 12, errors: 1, byStatus: { running: 1, success: 10, error: 1, cancelled: 0, timed_out: 0 } }],
+  })
   points: TimePointDto[];
 }
 
@@ -109,7 +118,10 @@ export class PipelineAnalyticsDto {
   @ApiProperty({ type: RunStatsDto, description: 'Runs started in the range.', example: 12 })
   runs: RunStatsDto;
 
-  @ApiProperty({ type: [StepStatsDto], description: 'Per step name, most frequent first; steps counted by the hour they started, the range widened to whole hours.' })
+  @ApiProperty({
+    type: [StepStatsDto],
+    description: 'Per step name, most frequent first; steps counted by the hour they started, the range widened to whole hours.',
+  })
   steps: StepStatsDto[];
 
   @ApiProperty({ type: [StepReasonsDto], description: 'Top rejection reasons of each filter step.' })

@@ -63,8 +63,16 @@ export function pipelineAnalyticsOf(pipeline: string, { from, to, bucket }: Anal
   const finished = total - byStatus.running;
   const failedRuns = FAILED_STATUSES.reduce((n, s) => n + byStatus[s], 0);
 
-  const reasons = groupBy(rows.reasons, (r) => r.step_name, (r) => ({ reason: r.reason, count: r.n }));
-  const durations = groupBy(rows.durations, (r) => r.name, (r) => ({ bucket: r.bucket, n: r.n }));
+  const reasons = groupBy(
+    rows.reasons,
+    (r) => r.step_name,
+    (r) => ({ reason: r.reason, count: r.n }),
+  );
+  const durations = groupBy(
+    rows.durations,
+    (r) => r.name,
+    (r) => ({ bucket: r.bucket, n: r.n }),
+  );
 
   const points: PipelineAnalyticsDto['timeSeries']['points'] = [];
   const size = bucket === 'hour' ? HOUR : DAY;

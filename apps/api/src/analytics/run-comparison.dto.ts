@@ -32,7 +32,11 @@ export class StepSideDto {
 }
 
 export class CandidateFlipsDto {
-  @ApiProperty({ type: [String], description: 'Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).', example: ['B0KICK5'] })
+  @ApiProperty({
+    type: [String],
+    description: 'Keys kept (accepted or selected) in the first run and rejected in the second (at most 1000).',
+    example: ['B0KICK5'],
+  })
   keptLeftRejectedRight: string[];
 
   @ApiProperty({ type: [String], description: 'Keys kept in the second run and rejected in the first (at most 1000).', example: [] })

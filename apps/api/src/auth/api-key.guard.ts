@@ -10,8 +10,7 @@ import { secretsEqual } from './api-key.util.js';
 import type { AuthenticatedRequest } from './principal.js';
 import { clientAddress, type EarlyAuthentication, presentedKey } from './presented-key.js';
 
-const unauthorized = (message: string) =>
-  new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
+const unauthorized = (message: string) => new AppError(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="xray"' });
 
 /**
  * The global guard. Every route is closed unless marked public; project routes need a project

@@ -43,7 +43,13 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time', description: 'When the key was created.', example: EXAMPLE.createdAt })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'Last use, to the minute; null if never used.', example: '2026-11-30T09:14:00.000Z' })
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'Last use, to the minute; null if never used.',
+    example: '2026-11-30T09:14:00.000Z',
+  })
   lastUsedAt: string | null;
 
   @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When the key expires; null if never.', example: null })

@@ -66,10 +66,7 @@ export class ApiKeysRepository {
 
   /** The project's keys, newest first, revoked ones included. */
   async listProjectKeys(projectId: string, db: Queryable = this.dataSource): Promise<ApiKey[]> {
-    const rows = await query<ApiKeyRow>(
-      db,
-      sql`SELECT ${KEY_COLUMNS} FROM api_keys WHERE project_id = ${projectId} ORDER BY created_at DESC, id DESC`,
-    );
+    const rows = await query<ApiKeyRow>(db, sql`SELECT ${KEY_COLUMNS} FROM api_keys WHERE project_id = ${projectId} ORDER BY created_at DESC, id DESC`);
     return rows.map(toApiKey);
   }
 

@@ -24,4 +24,3 @@ export interface EarlyAuthentication {
   /** The caller cannot be served: leave the body unread and unparsed. */
   skipBody?: boolean;
 }
-

@@ -1,9 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Scope } from '../domain/vocabulary.js';
 
-export type Principal =
-  | { kind: 'root' }
-  | { kind: 'project'; projectId: string; keyId: string; scopes: Scope[] };
+export type Principal = { kind: 'root' } | { kind: 'project'; projectId: string; keyId: string; scopes: Scope[] };
 
 export interface AuthenticatedRequest {
   principal?: Principal;

@@ -41,11 +41,7 @@ function validateOne(c: unknown, path: string, out: ErrorDetail[]): void {
   if (c.score !== undefined && c.score !== null && (typeof c.score !== 'number' || !Number.isFinite(c.score))) {
     out.push({ field: `${path}.score`, message: 'score must be a finite number' });
   }
-  if (
-    c.rank !== undefined &&
-    c.rank !== null &&
-    (typeof c.rank !== 'number' || !Number.isInteger(c.rank) || Math.abs(c.rank) > 2_000_000_000)
-  ) {
+  if (c.rank !== undefined && c.rank !== null && (typeof c.rank !== 'number' || !Number.isInteger(c.rank) || Math.abs(c.rank) > 2_000_000_000)) {
     out.push({ field: `${path}.rank`, message: 'rank must be an integer between -2000000000 and 2000000000' });
   }
   const reasonProblem = checkString(c.reason, 2000, false);

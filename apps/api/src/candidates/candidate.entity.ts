@@ -4,7 +4,6 @@ import { Project } from '../projects/project.entity.js';
 import { Run } from '../runs/run.entity.js';
 import { Step } from '../steps/step.entity.js';
 
-
 export interface Evaluation {
   check: string;
   passed: boolean;

@@ -4,14 +4,7 @@ import { ProjectId } from '../auth/principal.js';
 import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { AppError } from '../common/app-error.js';
-import {
-  CandidateDto,
-  CandidatePageDto,
-  CandidatesStoredDto,
-  CandidateSummaryDto,
-  CreateCandidatesDto,
-  ListCandidatesQueryDto,
-} from './candidates.dto.js';
+import { CandidateDto, CandidatePageDto, CandidatesStoredDto, CandidateSummaryDto, CreateCandidatesDto, ListCandidatesQueryDto } from './candidates.dto.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { CandidatesService } from './candidates.service.js';
 

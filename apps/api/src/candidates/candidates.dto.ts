@@ -85,9 +85,17 @@ export class CandidateInputDto {
 /** Validated by validateCandidateBatch (same rules, no per-item class instances). */
 @SelfValidated()
 export class CreateCandidatesDto {
-  @ApiProperty({ type: [CandidateInputDto], description: 'Candidates to store; keys already stored for the step are updated.',
+  @ApiProperty({
+    type: [CandidateInputDto],
+    description: 'Candidates to store; keys already stored for the step are updated.',
     example: [
-      { key: 'B0AAA', decision: 'accepted', score: 0.91, evaluations: [{ check: 'price', passed: true, detail: '$39 <= $50' }], data: { title: 'Aluminium laptop riser', price: 39 } },
+      {
+        key: 'B0AAA',
+        decision: 'accepted',
+        score: 0.91,
+        evaluations: [{ check: 'price', passed: true, detail: '$39 <= $50' }],
+        data: { title: 'Aluminium laptop riser', price: 39 },
+      },
       { key: EXAMPLE.candidateKey, decision: 'rejected', reason: EXAMPLE.reason, evaluations: EXAMPLE.evaluations, data: EXAMPLE.candidateData },
     ],
   })
@@ -197,6 +205,10 @@ export class CandidateSummaryDto {
   @ApiProperty({ type: DecisionCountsDto, description: 'Counts per decision.' })
   byDecision: DecisionCountsDto;
 
-  @ApiProperty({ type: [ReasonCountDto], description: 'Reasons, most frequent first (top 100; candidates without a reason are not listed).', example: [{ reason: EXAMPLE.reason, count: 4588 }] })
+  @ApiProperty({
+    type: [ReasonCountDto],
+    description: 'Reasons, most frequent first (top 100; candidates without a reason are not listed).',
+    example: [{ reason: EXAMPLE.reason, count: 4588 }],
+  })
   reasons: ReasonCountDto[];
 }

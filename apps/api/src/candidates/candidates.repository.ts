@@ -109,7 +109,12 @@ FROM written GROUP BY step_id`,
    * One candidate of a step, in one round trip: no row means no such step in the project;
    * `found` false, a step without this key.
    */
-  async findCandidateOfStep(projectId: string, stepId: string, key: string, db: Queryable = this.dataSource): Promise<(CandidateRow & { found: boolean }) | undefined> {
+  async findCandidateOfStep(
+    projectId: string,
+    stepId: string,
+    key: string,
+    db: Queryable = this.dataSource,
+  ): Promise<(CandidateRow & { found: boolean }) | undefined> {
     const rows = await query<CandidateRow & { found: boolean }>(
       db,
       sql`SELECT c.id IS NOT NULL AS found, c.id, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data, c.created_at

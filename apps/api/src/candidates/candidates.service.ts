@@ -92,7 +92,16 @@ export class CandidatesService {
       const rows: unknown[] = [];
       for (const { stepId, candidates } of batches) {
         for (const c of candidates) {
-          rows.push({ step_id: stepId, key: c.key, decision: c.decision, score: c.score, rank: c.rank, reason: c.reason, evaluations: c.evaluations, data: c.data });
+          rows.push({
+            step_id: stepId,
+            key: c.key,
+            decision: c.decision,
+            score: c.score,
+            rank: c.rank,
+            reason: c.reason,
+            evaluations: c.evaluations,
+            data: c.data,
+          });
         }
       }
       payload = JSON.stringify(rows);

@@ -23,13 +23,7 @@ const ERROR_TEXT: Record<number, string> = {
  * requirement plus an `x-required-scope` extension) and lists the auth errors.
  */
 export const ProjectRoute = (scope: Scope) =>
-  applyDecorators(
-    RequireScope(scope),
-    ApiSecurity('bearer'),
-    ApiSecurity('api-key'),
-    ApiExtension('x-required-scope', scope),
-    ApiErrors(401, 403, 429),
-  );
+  applyDecorators(RequireScope(scope), ApiSecurity('bearer'), ApiSecurity('api-key'), ApiExtension('x-required-scope', scope), ApiErrors(401, 403, 429));
 
 /**
  * A route every valid key may call: a project key of any scope, or the root key. Documented
@@ -46,12 +40,10 @@ export const AnyKeyRoute = () =>
   );
 
 /** Documents a UUID path parameter. */
-export const ApiIdParam = (name: string, description: string) =>
-  ApiParam({ name, description, format: 'uuid', type: String });
+export const ApiIdParam = (name: string, description: string) => ApiParam({ name, description, format: 'uuid', type: String });
 
 /**
  * The request body with named examples; Swagger UI pre-fills the first on "Try it out", so it
  * must succeed as it stands (see REQUEST_EXAMPLE).
  */
-export const ApiBodyExamples = (type: new () => unknown, examples: Record<string, { summary: string; value: object }>) =>
-  ApiBody({ type, examples });
+export const ApiBodyExamples = (type: new () => unknown, examples: Record<string, { summary: string; value: object }>) => ApiBody({ type, examples });

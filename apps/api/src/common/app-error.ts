@@ -20,8 +20,6 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) =>
-  new AppError(404, `${what.toUpperCase().replace(/\s+/g, '_')}_NOT_FOUND`, `${what} ${id} not found`);
+export const notFound = (what: string, id: string) => new AppError(404, `${what.toUpperCase().replace(/\s+/g, '_')}_NOT_FOUND`, `${what} ${id} not found`);
 
-export const badRequest = (code: string, message: string, details?: ErrorDetail[]) =>
-  new AppError(400, code, message, details);
+export const badRequest = (code: string, message: string, details?: ErrorDetail[]) => new AppError(400, code, message, details);

@@ -13,13 +13,7 @@ export const OptionalNotNull = () => ValidateIf((_object, value) => value !== un
 /** OpenAPI schema of "any JSON value", so generated clients accept strings, numbers and arrays too. */
 export const ANY_JSON = {
   nullable: true,
-  oneOf: [
-    { type: 'object', additionalProperties: true },
-    { type: 'array', items: {} },
-    { type: 'string' },
-    { type: 'number' },
-    { type: 'boolean' },
-  ],
+  oneOf: [{ type: 'object', additionalProperties: true }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }],
 } as const;
 
 /** Documents a response field holding any JSON value. */
@@ -31,12 +25,7 @@ export const OptionalJson = (description: string, example: unknown) =>
 
 /** A JSON object (for metadata: merged key by key on update). */
 export const OptionalJsonObject = (description: string, example: Record<string, unknown>) =>
-  applyDecorators(
-    ApiPropertyOptional({ description, type: 'object', additionalProperties: true, example }),
-    OptionalNotNull(),
-    IsObject(),
-    RawJson(),
-  );
+  applyDecorators(ApiPropertyOptional({ description, type: 'object', additionalProperties: true, example }), OptionalNotNull(), IsObject(), RawJson());
 
 /**
  * An optional ISO 8601 time. Body fields pass an example; query filters leave it out, since
@@ -84,8 +73,7 @@ export const CursorParam = (example?: string) =>
   );
 
 /** Accepts `?tag=a&tag=b` and `?tag=a` alike as a string array. */
-export const ToArray = () =>
-  Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]));
+export const ToArray = () => Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]));
 
 export const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
@@ -100,7 +88,10 @@ export function PageDtoOf<T>(
   item: new () => T,
   name: string,
   itemsDescription: string,
-  nextCursor: { description: string; required: boolean; example?: string | null } = { description: 'Pass as `cursor` for the next page; null on the last page.', required: true },
+  nextCursor: { description: string; required: boolean; example?: string | null } = {
+    description: 'Pass as `cursor` for the next page; null on the last page.',
+    required: true,
+  },
 ): new () => { items: T[]; nextCursor: string | null } {
   class Page {
     @ApiProperty({ type: [item], description: itemsDescription })

@@ -5,8 +5,18 @@ describe('endAssignment (the end-time rule of a single-row update)', () => {
   const at = new Date('2026-11-30T21:04:12.345Z');
   it.each([
     ['sets the end time sent', { endedAt: '2026-11-30T21:05:00.000Z' }, undefined, { text: 'ended_at = $1', values: [new Date('2026-11-30T21:05:00.000Z')] }],
-    ['ends now on an ending status, never before the start', { status: 'success' }, undefined, { text: 'ended_at = COALESCE(ended_at, GREATEST(now(), started_at))', values: [] }],
-    ['ends at the event time when there is one', { status: 'error' }, at, { text: 'ended_at = COALESCE(ended_at, GREATEST($1::timestamptz, started_at))', values: [at] }],
+    [
+      'ends now on an ending status, never before the start',
+      { status: 'success' },
+      undefined,
+      { text: 'ended_at = COALESCE(ended_at, GREATEST(now(), started_at))', values: [] },
+    ],
+    [
+      'ends at the event time when there is one',
+      { status: 'error' },
+      at,
+      { text: 'ended_at = COALESCE(ended_at, GREATEST($1::timestamptz, started_at))', values: [at] },
+    ],
     ['clears the end when the status goes back to running', { status: 'running' }, undefined, { text: 'ended_at = NULL', values: [] }],
   ])('%s', (_name, dto, eventTime, expected) => {
     const end = endAssignment(dto, eventTime);

@@ -69,13 +69,21 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): A
 }
 
 /** `column = value, …` of an UPDATE. */
-export const setList = (assignments: Assignment[]): Sql => sql.join(assignments.map(([column, value]) => sql`${sql.raw(column)} = ${value}`), ', ');
+export const setList = (assignments: Assignment[]): Sql =>
+  sql.join(
+    assignments.map(([column, value]) => sql`${sql.raw(column)} = ${value}`),
+    ', ',
+  );
 
 /** The column names of an INSERT, in order. */
 export const columnList = (assignments: Assignment[]): Sql => sql.raw(assignments.map(([column]) => column).join(', '));
 
 /** The values of an INSERT … SELECT, in the order of columnList. */
-export const valueList = (assignments: Assignment[]): Sql => sql.join(assignments.map(([, value]) => value), ',\n       ');
+export const valueList = (assignments: Assignment[]): Sql =>
+  sql.join(
+    assignments.map(([, value]) => value),
+    ',\n       ',
+  );
 
 /** An update's columns for updatedColumns, their names starting with `prefix`. */
 export function updateColumns(prefix: string, dto: object & { status?: string; endedAt?: string }, eventTime?: Date): Record<string, unknown> {

@@ -7,10 +7,7 @@ export interface JsonLimits {
   maxStringLength: number;
 }
 
-export type JsonViolation =
-  | { kind: 'depth'; path: string }
-  | { kind: 'string'; path: string }
-  | { kind: 'proto'; path: string };
+export type JsonViolation = { kind: 'depth'; path: string } | { kind: 'string'; path: string } | { kind: 'proto'; path: string };
 
 export function checkJson(value: unknown, limits: JsonLimits): JsonViolation | undefined {
   const stack: [unknown, number, string][] = [[value, 1, '']];

@@ -45,7 +45,7 @@ export const PreviewObjectField = (description: string, example: Record<string, 
   } as never);
 
 /** A list item's `evaluations`: the per-check results, or their preview string. */
-export const PreviewEvaluationsField = (evaluation: Function, example: unknown) =>
+export const PreviewEvaluationsField = (evaluation: new () => unknown, example: unknown) =>
   ApiProperty({
     description: `Per-check results. ${PREVIEW_NOTE}`,
     nullable: true,

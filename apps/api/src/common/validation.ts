@@ -66,9 +66,11 @@ export function jsonValueProblems(value: unknown, path: string, out: ErrorDetail
         const key = keys[i];
         const field = join(p, key);
         if (!isWellFormed(key)) {
-          out.push({ field: join(p, JSON.stringify(key).slice(1, -1)), message: 'property names must be valid Unicode text (this one contains a lone surrogate)' });
-        }
-        else if (reservedKeys && RESERVED_KEYS.has(key)) out.push({ field, message: `property ${key} should not exist` });
+          out.push({
+            field: join(p, JSON.stringify(key).slice(1, -1)),
+            message: 'property names must be valid Unicode text (this one contains a lone surrogate)',
+          });
+        } else if (reservedKeys && RESERVED_KEYS.has(key)) out.push({ field, message: `property ${key} should not exist` });
         else stack.push([(v as Record<string, unknown>)[key], field]);
       }
     }

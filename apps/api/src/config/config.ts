@@ -111,7 +111,10 @@ function trustProxy(raw: string | undefined): boolean | number | string {
     const family = isIP(address);
     const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
     if (!(PROXY_NAMES.has(part) || (family !== 0 && validBits && extra === undefined))) {
-      throw new ConfigError('XRAY_TRUST_PROXY', `must be true, false, a number of hops, or addresses, subnets and loopback/linklocal/uniquelocal separated by commas; "${part}" is none of these`);
+      throw new ConfigError(
+        'XRAY_TRUST_PROXY',
+        `must be true, false, a number of hops, or addresses, subnets and loopback/linklocal/uniquelocal separated by commas; "${part}" is none of these`,
+      );
     }
   }
   return parts.join(',');
@@ -135,7 +138,10 @@ function duration(env: Env, name: string, fallback: string, min: number): number
 
 function corsOrigins(raw: string | undefined): string[] {
   if (raw === undefined) return [];
-  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     if (origin === '*') continue;
     let url: URL;

@@ -77,9 +77,7 @@ export function dashboardStatic(dir = findDashboardDir()) {
         return res.status(404).json(errorBody(404, 'NOT_FOUND', `No dashboard file ${sub}`));
       }
       if (!existsSync(indexFile)) {
-        return res
-          .status(404)
-          .json(errorBody(404, 'DASHBOARD_NOT_BUILT', 'The dashboard is not built: run `npm run build:ui` (npm start does it)'));
+        return res.status(404).json(errorBody(404, 'DASHBOARD_NOT_BUILT', 'The dashboard is not built: run `npm run build:ui` (npm start does it)'));
       }
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(indexFile, (sendErr) => {

@@ -20,6 +20,9 @@ describe('sql', () => {
 
   it('joins nothing to nothing, and keeps raw text from our code as it is', () => {
     expect(sql`UPDATE runs SET ${sql.join([], ', ')}x`.toQuery()).toEqual({ text: 'UPDATE runs SET x', values: [] });
-    expect(sql`SELECT ${sql.raw('id, pipeline')} FROM runs WHERE id = ${'r'}`.toQuery()).toEqual({ text: 'SELECT id, pipeline FROM runs WHERE id = $1', values: ['r'] });
+    expect(sql`SELECT ${sql.raw('id, pipeline')} FROM runs WHERE id = ${'r'}`.toQuery()).toEqual({
+      text: 'SELECT id, pipeline FROM runs WHERE id = $1',
+      values: ['r'],
+    });
   });
 });

@@ -71,10 +71,7 @@ export class HealthController {
   }
 
   private withTimeout<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([
-      work,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health check timed out')), 2000).unref()),
-    ]);
+    return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('health check timed out')), 2000).unref())]);
   }
 
   private async databaseUp(): Promise<boolean> {

@@ -52,7 +52,11 @@ export function readEnvelope(body: unknown, limits: EnvelopeLimits): Record<stri
   const invalid = (message: string, details?: ErrorDetail[]) => new AppError(400, 'VALIDATION_FAILED', message, details);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The body must be an object { events: [...] }');
   const extra = Object.keys(body).filter((k) => k !== 'events');
-  if (extra.length) throw invalid(`property ${extra[0]} should not exist`, extra.map((k) => ({ field: k, message: `property ${k} should not exist` })));
+  if (extra.length)
+    throw invalid(
+      `property ${extra[0]} should not exist`,
+      extra.map((k) => ({ field: k, message: `property ${k} should not exist` })),
+    );
   const events = (body as { events?: unknown }).events;
   if (!Array.isArray(events)) throw invalid('events must be an array', [{ field: 'events', message: 'events must be an array' }]);
   if (events.length === 0) throw invalid('events must contain at least 1 event', [{ field: 'events', message: 'events must not be empty' }]);
@@ -95,7 +99,13 @@ export async function readEvent(event: Record<string, unknown>, maxCandidates: n
   const eventId = event.id as string;
   const invalid = (details: ErrorDetail[]): IngestEvent => ({
     eventId,
-    failure: failedEvent(eventId, 400, 'VALIDATION_FAILED', details.length === 1 ? `${details[0].field}: ${details[0].message}` : `${details.length} fields are invalid`, details),
+    failure: failedEvent(
+      eventId,
+      400,
+      'VALIDATION_FAILED',
+      details.length === 1 ? `${details[0].field}: ${details[0].message}` : `${details.length} fields are invalid`,
+      details,
+    ),
   });
   const extra = Object.keys(event).filter((k) => !EVENT_KEYS.has(k));
   if (extra.length) return invalid(extra.map((k) => ({ field: k, message: `property ${k} should not exist` })));

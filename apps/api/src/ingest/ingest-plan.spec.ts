@@ -25,8 +25,7 @@ const op = {
   }),
 };
 
-const batch = (...ops: (Operation | IngestEvent)[]): IngestEvent[] =>
-  ops.map((o, i) => ('kind' in o ? { eventId: `e${i}`, operation: o } : o));
+const batch = (...ops: (Operation | IngestEvent)[]): IngestEvent[] => ops.map((o, i) => ('kind' in o ? { eventId: `e${i}`, operation: o } : o));
 
 const stored = (s: Partial<{ seen: [string, number][]; runs: [string, string][]; steps: [string, string, string][] }> = {}): StoredState => ({
   seen: new Map(s.seen ?? []),
@@ -37,7 +36,11 @@ const stored = (s: Partial<{ seen: [string, number][]; runs: [string, string][];
 /** The plan as one line per event: what it does, and the status of those answered already. */
 const summary = (plan: IngestPlan): string[] =>
   plan.outcomes.map((o) =>
-    o.kind === 'answered' ? `answered ${o.result.status}${o.result.error ? ` ${o.result.error.error}` : ''}` : o.kind === 'same-as' ? `same-as e${o.event}` : o.kind,
+    o.kind === 'answered'
+      ? `answered ${o.result.status}${o.result.error ? ` ${o.result.error.error}` : ''}`
+      : o.kind === 'same-as'
+        ? `same-as e${o.event}`
+        : o.kind,
   );
 
 describe('planBatch', () => {
@@ -50,7 +53,14 @@ describe('planBatch', () => {
     {
       name: 'replays of events applied before answer their first status and write nothing',
       events: batch(op.runCreate(), op.stepCreate()),
-      before: stored({ seen: [['e0', 201], ['e1', 201]], runs: [[RUN, P]], steps: [[STEP, P, RUN]] }),
+      before: stored({
+        seen: [
+          ['e0', 201],
+          ['e1', 201],
+        ],
+        runs: [[RUN, P]],
+        steps: [[STEP, P, RUN]],
+      }),
       expected: ['answered 201', 'answered 201'],
     },
     {
@@ -106,7 +116,12 @@ describe('planBatch', () => {
     {
       name: 'ids of another project conflict (409) and reveal nothing; its runs are not found (404)',
       events: batch(op.runCreate(), op.stepCreate(STEP, id(9))),
-      before: stored({ runs: [[RUN, OTHER], [id(9), OTHER]] }),
+      before: stored({
+        runs: [
+          [RUN, OTHER],
+          [id(9), OTHER],
+        ],
+      }),
       expected: ['answered 409 ID_CONFLICT', 'answered 404 RUN_NOT_FOUND'],
     },
     {
@@ -122,7 +137,9 @@ describe('planBatch', () => {
 
   it('folds an update into its insert, and carries the batch’s candidate counts into the new step', () => {
     const plan = planBatch(P, batch(op.runCreate(), op.stepCreate(), op.candidates(), op.stepUpdate(), op.runUpdate()), stored());
-    expect(plan.runInserts).toEqual([expect.objectContaining({ event: 0, updateEvent: 4, run: expect.objectContaining({ update: { dto: { status: 'success' } } }) })]);
+    expect(plan.runInserts).toEqual([
+      expect.objectContaining({ event: 0, updateEvent: 4, run: expect.objectContaining({ update: { dto: { status: 'success' } } }) }),
+    ]);
     expect(plan.stepInserts[0]).toMatchObject({ event: 1, updateEvent: 3, step: { pipeline: 'competitor-selection', stored: { in: 2, out: 1 } } });
     expect([...plan.countedSteps]).toEqual([STEP]);
     expect(plan.candidateWrites).toEqual([expect.objectContaining({ event: 2, stepId: STEP })]);

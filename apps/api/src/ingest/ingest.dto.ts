@@ -61,8 +61,7 @@ export class IngestEventDto {
   type: EventType;
 
   @ApiPropertyOptional({
-    description:
-      'When the event happened on the client. Used as `startedAt` of a create and `endedAt` of an ending update when those are not given.',
+    description: 'When the event happened on the client. Used as `startedAt` of a create and `endedAt` of an ending update when those are not given.',
     format: 'date-time',
     example: EXAMPLE.startedAt,
   })

@@ -7,5 +7,10 @@ import { IngestRepository } from './ingest.repository.js';
 import { IngestService } from './ingest.service.js';
 import { IngestWriter } from './ingest.writer.js';
 
-@Module({ imports: [RunsModule, StepsModule, CandidatesModule], controllers: [IngestController], providers: [IngestService, IngestWriter, IngestRepository], exports: [IngestWriter, IngestRepository] })
+@Module({
+  imports: [RunsModule, StepsModule, CandidatesModule],
+  controllers: [IngestController],
+  providers: [IngestService, IngestWriter, IngestRepository],
+  exports: [IngestWriter, IngestRepository],
+})
 export class IngestModule {}

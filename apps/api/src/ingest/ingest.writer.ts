@@ -66,7 +66,13 @@ export class IngestWriter {
     const guarded = <T>(write: () => Promise<T>) => (oneByOne ? this.underSavepoint(db, write) : this.orOneByOne(write));
 
     if (plan.runInserts.length) {
-      const inserted = await guarded(() => this.runs.insertNewRuns(projectId, plan.runInserts.map((r) => r.run), db));
+      const inserted = await guarded(() =>
+        this.runs.insertNewRuns(
+          projectId,
+          plan.runInserts.map((r) => r.run),
+          db,
+        ),
+      );
       for (const r of plan.runInserts) {
         if (!inserted.has(r.run.id)) throw new ApplyOneByOne(); // created concurrently since the batch was read
         ok(r.event, 201);
@@ -74,7 +80,13 @@ export class IngestWriter {
       }
     }
     if (plan.stepInserts.length) {
-      const inserted = await guarded(() => this.steps.insertNewSteps(projectId, plan.stepInserts.map((s) => s.step), db));
+      const inserted = await guarded(() =>
+        this.steps.insertNewSteps(
+          projectId,
+          plan.stepInserts.map((s) => s.step),
+          db,
+        ),
+      );
       for (const s of plan.stepInserts) {
         if (!inserted.has(s.step.id)) throw new ApplyOneByOne();
         ok(s.event, 201);

@@ -13,7 +13,14 @@ export class ListPipelinesQueryDto {
   @MaxLength(200)
   q?: string;
 
-  @ApiPropertyOptional({ description: 'At most this many pipelines, 1–1000 (default 200).', minimum: 1, maximum: 1000, default: 200, type: 'integer', example: 50 })
+  @ApiPropertyOptional({
+    description: 'At most this many pipelines, 1–1000 (default 200).',
+    minimum: 1,
+    maximum: 1000,
+    default: 200,
+    type: 'integer',
+    example: 50,
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -1,29 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  IsNumber,
-  Min,
-  ValidateBy,
-  ArrayMaxSize,
-  IsArray,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  IsUUID,
-  MaxLength,
-  ValidateNested,
-} from 'class-validator';
-import {
-  CursorParam,
-  LimitParam,
-  OptionalEnum,
-  OptionalJson,
-  OptionalJsonObject,
-  OptionalNotNull,
-  OptionalTimestamp,
-  ToArray,
-} from '../common/dto-helpers.js';
+import { IsNumber, Min, ValidateBy, ArrayMaxSize, IsArray, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { CursorParam, LimitParam, OptionalEnum, OptionalJson, OptionalJsonObject, OptionalNotNull, OptionalTimestamp, ToArray } from '../common/dto-helpers.js';
 import { JsonField, PageDtoOf } from '../common/dto-helpers.js';
 import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { RawJson } from '../common/validation.js';
@@ -80,8 +59,7 @@ const TagList = () =>
 
 export class CreateRunDto {
   @ApiPropertyOptional({
-    description:
-      'Client-chosen UUID. Creating a run whose id already exists in your project updates the fields sent and answers 200.',
+    description: 'Client-chosen UUID. Creating a run whose id already exists in your project updates the fields sent and answers 200.',
     format: 'uuid',
     example: EXAMPLE.runId,
   })
@@ -281,4 +259,8 @@ export class RunListItemDto extends OmitType(RunDto, ['input', 'output', 'metada
   truncated: RunPreviewField[];
 }
 
-export class RunPageDto extends PageDtoOf(RunListItemDto, 'RunPageDto', 'This page of runs, newest first; JSON fields as bounded previews (see `truncated`).') {}
+export class RunPageDto extends PageDtoOf(
+  RunListItemDto,
+  'RunPageDto',
+  'This page of runs, newest first; JSON fields as bounded previews (see `truncated`).',
+) {}

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { type Assignment, columnList, SHARED_UPDATE_FIELDS, setList, type UpdateField, updateColumnTypes, updatedColumns, valueList } from '../common/grouped-update.js';
+import {
+  type Assignment,
+  columnList,
+  SHARED_UPDATE_FIELDS,
+  setList,
+  type UpdateField,
+  updateColumnTypes,
+  updatedColumns,
+  valueList,
+} from '../common/grouped-update.js';
 import { previewColumns } from '../common/preview-sql.js';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';

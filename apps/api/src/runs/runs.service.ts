@@ -11,7 +11,15 @@ import type { Queryable } from '../database/queryable.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
-import { type CreateRunDto, type ListRunsQueryDto, RUN_PREVIEW_FIELDS, type RunDto, type RunListItemDto, type RunPageDto, type UpdateRunDto } from './runs.dto.js';
+import {
+  type CreateRunDto,
+  type ListRunsQueryDto,
+  RUN_PREVIEW_FIELDS,
+  type RunDto,
+  type RunListItemDto,
+  type RunPageDto,
+  type UpdateRunDto,
+} from './runs.dto.js';
 import { type RunRow, RunsRepository } from './runs.repository.js';
 
 export type { RunRow } from './runs.repository.js';
@@ -178,7 +186,12 @@ export class RunsService {
     return pageOf(
       rows,
       limit,
-      (r): RunListItemDto => ({ ...toRunDto(r), stepCount: r.step_count, candidateCount: r.candidate_count, truncated: truncatedFields(r, RUN_PREVIEW_FIELDS) }),
+      (r): RunListItemDto => ({
+        ...toRunDto(r),
+        stepCount: r.step_count,
+        candidateCount: r.candidate_count,
+        truncated: truncatedFields(r, RUN_PREVIEW_FIELDS),
+      }),
       (r) => encodeTimeIdCursor(r.started_at, r.id),
     );
   }
@@ -188,4 +201,3 @@ export class RunsService {
     return this.repository.timeOutStaleRuns(this.config.runTimeoutMs, db);
   }
 }
-

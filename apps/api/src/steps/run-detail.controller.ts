@@ -24,7 +24,8 @@ export class RunDetailController {
   @ApiIdParam('id', 'Run id.')
   @ApiOperation({
     summary: 'Get a run in full with its step tree (at most `stepLimit` steps, JSON fields as previews) and each step’s candidate counts',
-    description: 'The run’s own fields are answered in full. `stepCount` and `stepsTruncated` say whether the tree holds every step; `listRunSteps` pages through all of them.',
+    description:
+      'The run’s own fields are answered in full. `stepCount` and `stepsTruncated` say whether the tree holds every step; `listRunSteps` pages through all of them.',
   })
   @ApiOkResponse({ type: RunDetailDto })
   @ApiErrors(400, 404)

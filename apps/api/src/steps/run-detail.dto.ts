@@ -38,6 +38,9 @@ export class RunDetailDto extends RunDto {
   @ApiProperty({ type: 'integer', description: 'How many steps the run has, in the tree or not.', example: 1240 })
   stepCount: number;
 
-  @ApiProperty({ description: 'True when the tree holds fewer steps than the run has (`stepLimit` reached); `listRunSteps` pages through all of them.', example: true })
+  @ApiProperty({
+    description: 'True when the tree holds fewer steps than the run has (`stepLimit` reached); `listRunSteps` pages through all of them.',
+    example: true,
+  })
   stepsTruncated: boolean;
 }

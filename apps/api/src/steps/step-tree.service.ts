@@ -48,7 +48,7 @@ export class StepTreeService {
     const byId = new Map<string, StepRow>(first.map((r) => [r.id, r]));
     // Ancestors that started after a step among the first (clock skew): rare, one lookup by
     // primary key per missing level.
-    for (let missing = parentsNotIn(first, byId); missing.length > 0; ) {
+    for (let missing = parentsNotIn(first, byId); missing.length > 0;) {
       const found = await this.repository.findStepPreviews(projectId, missing, this.config.previewChars);
       for (const r of found) byId.set(r.id, r);
       missing = parentsNotIn(found, byId);
@@ -61,9 +61,9 @@ export class StepTreeService {
       for (const id of needed) chosen.add(id);
     }
     // Siblings in order: by position, then start, then id.
-    const rows = [...chosen].map((id) => byId.get(id)!).sort(
-      (a, b) => a.position - b.position || a.started_at.getTime() - b.started_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+    const rows = [...chosen]
+      .map((id) => byId.get(id)!)
+      .sort((a, b) => a.position - b.position || a.started_at.getTime() - b.started_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const nodes = new Map<string, StepNodeDto>();
     for (const row of rows) nodes.set(row.id, { ...toStepListItem(row), children: [] });
     const roots: StepNodeDto[] = [];

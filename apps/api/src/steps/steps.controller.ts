@@ -43,7 +43,8 @@ export class StepsController {
   @ApiIdParam('runId', 'The run whose steps to list.')
   @ApiOperation({
     summary: 'List a run’s steps, flat, in order of start (cursor-paged; for trees larger than getRun’s stepLimit)',
-    description: 'Each step carries `parentStepId` and `position` (order among siblings) to build the tree, its candidate counts, and its JSON fields as bounded previews.',
+    description:
+      'Each step carries `parentStepId` and `position` (order among siblings) to build the tree, its candidate counts, and its JSON fields as bounded previews.',
   })
   @ApiOkResponse({ type: StepPageDto })
   @ApiErrors(400, 404)

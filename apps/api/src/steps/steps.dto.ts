@@ -25,7 +25,11 @@ export class CreateStepDto {
   @IsUUID('all')
   parentStepId?: string;
 
-  @ApiProperty({ description: 'Step name, e.g. `filter-by-price`. Steps with the same name are compared across runs.', maxLength: 200, example: EXAMPLE.stepName })
+  @ApiProperty({
+    description: 'Step name, e.g. `filter-by-price`. Steps with the same name are compared across runs.',
+    maxLength: 200,
+    example: EXAMPLE.stepName,
+  })
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)

@@ -1,7 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TimeIdCursor } from '../common/cursor.js';
-import { type Assignment, columnList, SHARED_UPDATE_FIELDS, setList, type UpdateField, updateColumnTypes, updatedColumns, valueList } from '../common/grouped-update.js';
+import {
+  type Assignment,
+  columnList,
+  SHARED_UPDATE_FIELDS,
+  setList,
+  type UpdateField,
+  updateColumnTypes,
+  updatedColumns,
+  valueList,
+} from '../common/grouped-update.js';
 import { previewColumns } from '../common/preview-sql.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
@@ -35,7 +44,24 @@ const STEP_COLUMNS = sql.raw(`id, run_id, parent_step_id, name, type, position, 
 /** Step columns with the JSON fields cut to previews; `prefix` qualifies them. */
 const previewStepColumns = (limit: number, prefix = ''): Sql =>
   sql`${sql.raw(
-    ['id', 'run_id', 'parent_step_id', 'name', 'type', 'position', 'status', 'error', 'reasoning', 'started_at', 'ended_at', 'duration_ms', 'candidates_in', 'candidates_out', 'elimination_ratio', 'stored_in']
+    [
+      'id',
+      'run_id',
+      'parent_step_id',
+      'name',
+      'type',
+      'position',
+      'status',
+      'error',
+      'reasoning',
+      'started_at',
+      'ended_at',
+      'duration_ms',
+      'candidates_in',
+      'candidates_out',
+      'elimination_ratio',
+      'stored_in',
+    ]
       .map((c) => prefix + c)
       .join(', '),
   )},
@@ -72,7 +98,12 @@ export class StepsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The run's pipeline (null: no such run in the project) and the run of the would-be parent step. */
-  async findRunAndParent(projectId: string, runId: string, parentStepId: string | null, db: Queryable = this.dataSource): Promise<{ run_pipeline: string | null; parent_run_id: string | null }> {
+  async findRunAndParent(
+    projectId: string,
+    runId: string,
+    parentStepId: string | null,
+    db: Queryable = this.dataSource,
+  ): Promise<{ run_pipeline: string | null; parent_run_id: string | null }> {
     const [row] = await query<{ run_pipeline: string | null; parent_run_id: string | null }>(
       db,
       sql`SELECT (SELECT pipeline FROM runs WHERE id = ${runId} AND project_id = ${projectId}) AS run_pipeline,
@@ -198,7 +229,14 @@ export class StepsRepository {
    * One page of the run's steps after `after` in (started_at, id) order, previews, in one round
    * trip: no row means no such run in the project; a row with a null id, a run without (more) steps.
    */
-  listRunStepsPage(projectId: string, runId: string, after: TimeIdCursor | undefined, limit: number, previewChars: number, db: Queryable = this.dataSource): Promise<(StepRow | { id: null })[]> {
+  listRunStepsPage(
+    projectId: string,
+    runId: string,
+    after: TimeIdCursor | undefined,
+    limit: number,
+    previewChars: number,
+    db: Queryable = this.dataSource,
+  ): Promise<(StepRow | { id: null })[]> {
     const afterCursor = after ? sql`AND (s.started_at, s.id) > (${after.at}, ${after.id}::uuid)` : sql``;
     return query<StepRow | { id: null }>(
       db,

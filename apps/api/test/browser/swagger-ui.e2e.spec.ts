@@ -103,13 +103,27 @@ describe('Swagger UI: Try it out → Execute', () => {
     const project = await t.newProject('swagger');
     const admin = (m: 'get' | 'post' | 'patch', path: string) => request(t.http)[m](path).set('Authorization', `Bearer ${project.key}`);
     const keyWith = async (scope: 'ingest' | 'read' | 'admin') =>
-      (await admin('post', '/v1/api-keys').send({ name: `swagger-${scope}`, scopes: [scope] }).expect(201)).body.key as string;
-    const run = async () => (await admin('post', '/v1/runs').send({ pipeline: 'competitor-selection', tags: ['nightly'] }).expect(201)).body.id as string;
+      (
+        await admin('post', '/v1/api-keys')
+          .send({ name: `swagger-${scope}`, scopes: [scope] })
+          .expect(201)
+      ).body.key as string;
+    const run = async () =>
+      (
+        await admin('post', '/v1/runs')
+          .send({ pipeline: 'competitor-selection', tags: ['nightly'] })
+          .expect(201)
+      ).body.id as string;
     const runId = await run();
     const otherRunId = await run();
     const stepId = (await admin('post', `/v1/runs/${runId}/steps`).send({ name: 'filter-by-price', type: 'filter' }).expect(201)).body.id as string;
     await admin('post', `/v1/steps/${stepId}/candidates`)
-      .send({ candidates: [{ key: 'B0AAA', decision: 'accepted' }, { key: 'B0XYZ', decision: 'rejected', reason: 'price above $50' }] })
+      .send({
+        candidates: [
+          { key: 'B0AAA', decision: 'accepted' },
+          { key: 'B0XYZ', decision: 'rejected', reason: 'price above $50' },
+        ],
+      })
       .expect(201);
     for (const id of [runId, otherRunId]) await admin('patch', `/v1/runs/${id}`).send({ status: 'success' }).expect(200);
     f = {
@@ -120,7 +134,11 @@ describe('Swagger UI: Try it out → Execute', () => {
       stepId,
       candidateKey: 'B0AAA',
       pipeline: 'competitor-selection',
-      revocableKeyId: (await admin('post', '/v1/api-keys').send({ name: 'to-revoke', scopes: ['read'] }).expect(201)).body.id,
+      revocableKeyId: (
+        await admin('post', '/v1/api-keys')
+          .send({ name: 'to-revoke', scopes: ['read'] })
+          .expect(201)
+      ).body.id,
     };
     browser = await launchChromium();
   }, 120_000);

@@ -125,12 +125,16 @@ describe('crash mid-batch (SIGKILL)', () => {
     const whole = { runs: 1, run_done: 1, steps: 2, steps_done: 2, candidates: 2 * INGEST_PER_STEP, events: batches[0].batch.body.events.length };
     const none = { runs: 0, run_done: 0, steps: 0, steps_done: 0, candidates: 0, events: 0 };
     const halfDirect = direct.filter((_, i) => directState[i] !== 0 && directState[i] !== DIRECT_SIZE);
-    const halfBatches = batches.filter((_, i) => JSON.stringify(batchState[i]) !== JSON.stringify(whole) && JSON.stringify(batchState[i]) !== JSON.stringify(none));
+    const halfBatches = batches.filter(
+      (_, i) => JSON.stringify(batchState[i]) !== JSON.stringify(whole) && JSON.stringify(batchState[i]) !== JSON.stringify(none),
+    );
     const lostDirect = direct.filter((d, i) => d.answer?.status === 201 && directState[i] !== DIRECT_SIZE);
     const lostBatches = batches.filter((b, i) => allApplied(b.answer!) && JSON.stringify(batchState[i]) !== JSON.stringify(whole));
     const unackedDirect = direct.filter((d) => d.answer?.status !== 201);
     const unackedBatches = batches.filter((b) => !allApplied(b.answer!));
-    const storedAnyway = unackedDirect.filter((d) => directState[direct.indexOf(d)] === DIRECT_SIZE).length + unackedBatches.filter((b) => batchState[batches.indexOf(b)].runs === 1).length;
+    const storedAnyway =
+      unackedDirect.filter((d) => directState[direct.indexOf(d)] === DIRECT_SIZE).length +
+      unackedBatches.filter((b) => batchState[batches.indexOf(b)].runs === 1).length;
 
     // --- Replay the unacknowledged requests on the new process.
     const replays = [

@@ -88,7 +88,15 @@ describe('database outage', () => {
 
     // The SDK, configured to retry quickly: what it records during the outage must arrive later.
     const sdkErrors: XrayError[] = [];
-    const xray = new XrayClient({ baseUrl: base, apiKey: key, flushIntervalMs: 50, retryBaseMs: 100, retryMaxMs: 2000, exitFlushTimeoutMs: 0, onError: (e) => sdkErrors.push(e) });
+    const xray = new XrayClient({
+      baseUrl: base,
+      apiKey: key,
+      flushIntervalMs: 50,
+      retryBaseMs: 100,
+      retryMaxMs: 2000,
+      exitFlushTimeoutMs: 0,
+      onError: (e) => sdkErrors.push(e),
+    });
 
     await sleep(2000);
     const killStarted = Date.now();
@@ -98,10 +106,14 @@ describe('database outage', () => {
     // The SDK records a whole run while the database is away.
     const sdkRun = await xray.startRun({ pipeline: 'outage-sdk', input: { during: 'outage' } });
     const sdkItems = candidates(300, 'sdk');
-    await sdkRun.step('filter', async (s) => {
-      s.candidates(sdkItems);
-      s.complete({ output: { kept: 60 } });
-    }, { type: 'filter' });
+    await sdkRun.step(
+      'filter',
+      async (s) => {
+        s.candidates(sdkItems);
+        s.complete({ output: { kept: 60 } });
+      },
+      { type: 'filter' },
+    );
     await sdkRun.complete({ output: { done: true } });
 
     await sleep(5000);
@@ -187,7 +199,9 @@ describe('database outage', () => {
       ['API process', api!.alive ? `still the same process (pid ${api!.pid})` : 'EXITED'],
     ]);
     if (fiveHundreds.length || noAnswer.length) {
-      process.stdout.write(`unexpected answers: ${JSON.stringify([...fiveHundreds, ...noAnswer].slice(0, 5).map((a) => ({ kind: a.kind, status: a.status, body: a.body, error: a.error })))}\n`);
+      process.stdout.write(
+        `unexpected answers: ${JSON.stringify([...fiveHundreds, ...noAnswer].slice(0, 5).map((a) => ({ kind: a.kind, status: a.status, body: a.body, error: a.error })))}\n`,
+      );
       process.stdout.write(`server log tail:\n${api!.log().slice(-4000)}\n`);
     }
 
@@ -280,7 +294,9 @@ describe('database outage', () => {
     const settled = answers.filter((a) => readyAt && a.startedAt >= readyAt + 1000);
     const unacked = batches.filter((b) => !allApplied(b.answer));
     const replays = await mapLimit(unacked, 4, (b) => call('POST', '/v1/ingest', b.batch.body));
-    const [{ runs }] = await cluster!.query<{ runs: number }>('SELECT count(*)::int AS runs FROM runs WHERE id = ANY($1::uuid[])', [batches.map((b) => b.batch.runId)]);
+    const [{ runs }] = await cluster!.query<{ runs: number }>('SELECT count(*)::int AS runs FROM runs WHERE id = ANY($1::uuid[])', [
+      batches.map((b) => b.batch.runId),
+    ]);
     const [{ candidates: stored }] = await cluster!.query<{ candidates: number }>(
       'SELECT count(*)::int AS candidates FROM candidates WHERE step_id = ANY($1::uuid[])',
       [batches.flatMap((b) => b.batch.stepIds)],
@@ -288,11 +304,23 @@ describe('database outage', () => {
 
     report(`database hangs (SIGSTOP of every PostgreSQL process for 20 s; XRAY_STATEMENT_TIMEOUT_MS=${STATEMENT_TIMEOUT})`, [
       ['requests sent', `${answers.length}: ${JSON.stringify(countBy(answers, (a) => a.status))}`],
-      ['started and answered while frozen', `${during.length}: ${JSON.stringify(countBy(during, (a) => `${a.kind}:${a.status} ${(a.body as { error?: string })?.error ?? ''}`.trim()))}`],
-      ['latency of those started while frozen', `p50 ${percentile(started.map((a) => a.ms), 50)} ms, max ${slowest} ms`],
+      [
+        'started and answered while frozen',
+        `${during.length}: ${JSON.stringify(countBy(during, (a) => `${a.kind}:${a.status} ${(a.body as { error?: string })?.error ?? ''}`.trim()))}`,
+      ],
+      [
+        'latency of those started while frozen',
+        `p50 ${percentile(
+          started.map((a) => a.ms),
+          50,
+        )} ms, max ${slowest} ms`,
+      ],
       ['ready again after thaw', readyAt ? `${readyAt - thawedAt} ms` : 'NOT within 30 s'],
       ['after recovery (+1 s)', countBy(settled, (a) => a.status)],
-      ['ingest batches acked / sent', `${batches.length - unacked.length} / ${batches.length}; replayed ${replays.length}: ${JSON.stringify(countBy(replays, (r) => r.status))}`],
+      [
+        'ingest batches acked / sent',
+        `${batches.length - unacked.length} / ${batches.length}; replayed ${replays.length}: ${JSON.stringify(countBy(replays, (r) => r.status))}`,
+      ],
       ['runs / candidates expected / found', `${batches.length} / ${runs}, ${batches.length * 20} / ${stored}`],
     ]);
 

@@ -170,7 +170,10 @@ describe('graceful restart (SIGTERM under load)', () => {
       ['fault', `SIGTERM after 3 s with ${inFlight} writes in flight`],
       ['exit', `${exit.code !== null ? `code ${exit.code}` : `signal ${exit.signal}`} after ${exit.at - signalledAt} ms (deadline 25 s)`],
       ['API sessions gone', backendsGoneMs >= 0 ? `${backendsGoneMs} ms after exit` : 'NOT within 10 s'],
-      ['API sessions sampled (load, shutdown)', `${sessions.length} samples, ${openTransactions.length} idle in transaction, longest transaction ${longest} ms`],
+      [
+        'API sessions sampled (load, shutdown)',
+        `${sessions.length} samples, ${openTransactions.length} idle in transaction, longest transaction ${longest} ms`,
+      ],
       ['prepared transactions', prepared],
       ['requests sent', `${all.length}: ${JSON.stringify(countBy(all, (a) => a.status))}`],
       ['in flight at SIGTERM, answered', `${caught.length}: ${JSON.stringify(countBy(caught, (a) => a.status))}`],

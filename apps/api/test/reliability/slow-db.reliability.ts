@@ -1,16 +1,5 @@
 import type pg from 'pg';
-import {
-  type Answer,
-  ApiProcess,
-  candidates,
-  countBy,
-  ingestBatch,
-  percentile,
-  PgCluster,
-  report,
-  request,
-  sleep,
-} from './support.js';
+import { type Answer, ApiProcess, candidates, countBy, ingestBatch, percentile, PgCluster, report, request, sleep } from './support.js';
 
 const TIMEOUT_MS = 1000;
 const POOL = 4;
@@ -45,7 +34,9 @@ describe('slow database (statement timeout)', () => {
     const runId = (run.body as { id: string }).id;
     const stepId = ((await call('POST', `/v1/runs/${runId}/steps`, { name: 'filter' })).body as { id: string }).id;
     const isTimeout = (a: Answer) =>
-      a.status === 503 && (a.body as { error?: string })?.error === 'STATEMENT_TIMEOUT' && Boolean(a.headers?.get('retry-after')) &&
+      a.status === 503 &&
+      (a.body as { error?: string })?.error === 'STATEMENT_TIMEOUT' &&
+      Boolean(a.headers?.get('retry-after')) &&
       /XRAY_STATEMENT_TIMEOUT_MS/.test((a.body as { message?: string }).message ?? '');
 
     // --- 1. pg_sleep in a trigger: every candidate insert takes 5 s, far past the 1 s timeout.
@@ -105,7 +96,10 @@ describe('slow database (statement timeout)', () => {
       ['fault 1', 'BEFORE INSERT trigger on candidates doing pg_sleep(5)'],
       ['slow writes sent', `${writes.length} candidate batches + ${ingests.length} ingest batches at once`],
       ['their answers', countBy(timedOut, (a) => `${a.status} ${(a.body as { error?: string })?.error ?? ''}`)],
-      ['their latency', `min ${Math.min(...latencies)} ms, p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms (all queued on ${POOL} connections)`],
+      [
+        'their latency',
+        `min ${Math.min(...latencies)} ms, p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms (all queued on ${POOL} connections)`,
+      ],
       ['rows written by them', `${written} candidates, ${ingested} runs`],
       ['reads meanwhile', `${reads.length}: ${JSON.stringify(countBy(reads, (a) => a.status))}, max ${Math.max(...reads.map((a) => a.ms))} ms`],
       ['phase took', `${sleepPhase} ms`],

@@ -58,7 +58,9 @@ function postgresBinDir(): string {
     /* no pg_config on PATH */
   }
   if (existsSync('/usr/lib/postgresql')) {
-    const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin`));
   }
   const dir = candidates.find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'pg_ctl')));
@@ -112,7 +114,9 @@ export class PgCluster {
         fsync: 'off',
         ...settings,
       };
-      const lines = Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n');
+      const lines = Object.entries(conf)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n');
       writeFileSync(join(cluster.dataDir, 'postgresql.auto.conf'), `${lines}\n`, { flag: 'a' });
       await cluster.start();
       return cluster;
@@ -163,7 +167,10 @@ export class PgCluster {
     const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     let children: number[] = [];
     try {
-      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
     } catch {
       /* no children */
     }
@@ -424,7 +431,14 @@ export async function request(
     return { status: res.status, body: parsed, headers: res.headers, ms: Date.now() - startedAt, startedAt };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    return { status: 0, body: undefined, headers: undefined, ms: Date.now() - startedAt, startedAt, error: e.cause?.code ?? e.cause?.message ?? e.name ?? String(err) };
+    return {
+      status: 0,
+      body: undefined,
+      headers: undefined,
+      ms: Date.now() - startedAt,
+      startedAt,
+      error: e.cause?.code ?? e.cause?.message ?? e.name ?? String(err),
+    };
   }
 }
 
@@ -514,7 +528,10 @@ export function ingestBatch(pipeline: string, candidatesPerStep: number, steps =
     ev('step-create', { id: stepId, runId, name: `stage-${s}`, type: 'filter', ...(s === 1 ? { parentStepId: stepIds[0] } : {}), input: { s } });
     if (candidatesPerStep > 0) {
       const list = candidates(candidatesPerStep, `${stepId.slice(0, 8)}`);
-      keys.set(stepId, list.map((c) => c.key));
+      keys.set(
+        stepId,
+        list.map((c) => c.key),
+      );
       ev('candidates-create', { stepId, candidates: list });
     }
   }

@@ -111,9 +111,16 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
     weight: 2,
     // Strings with lone surrogates and NULs mixed into ordinary text.
     arbitrary: fc
-      .array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), fc.constant('\u0000')), {
-        maxLength: 6,
-      })
+      .array(
+        fc.oneof(
+          fc.string({ maxLength: 5 }),
+          fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+          fc.constant('\u0000'),
+        ),
+        {
+          maxLength: 6,
+        },
+      )
       .map((parts) => parts.join('')),
   },
   { weight: 1, arbitrary: fc.constantFrom(...bigStrings()) },
@@ -121,12 +128,29 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 export const hostileNumber: fc.Arbitrary<number> = fc.oneof(
-  fc.constantFrom(0, -0, -1, 1.5, 2 ** 31, 2 ** 31 - 1, -(2 ** 31) - 1, 2 ** 53 + 1, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE, Number.MIN_VALUE, -Number.MAX_VALUE, 1e-300),
+  fc.constantFrom(
+    0,
+    -0,
+    -1,
+    1.5,
+    2 ** 31,
+    2 ** 31 - 1,
+    -(2 ** 31) - 1,
+    2 ** 53 + 1,
+    Number.MAX_SAFE_INTEGER,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    -Number.MAX_VALUE,
+    1e-300,
+  ),
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
 );
 
-const hostileKey: fc.Arbitrary<string> = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...HOSTILE_KEYS) }, { weight: 2, arbitrary: fc.string({ maxLength: 12 }) });
+const hostileKey: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_KEYS) },
+  { weight: 2, arbitrary: fc.string({ maxLength: 12 }) },
+);
 
 const nest = (depth: number, leaf: unknown): unknown => {
   let v = leaf;
@@ -150,7 +174,18 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>(
  * Raw JSON tokens JSON.stringify never writes. A generated value may contain
  * `RAW_TOKEN(i)` strings; {@link toJsonText} replaces them with the token itself.
  */
-const RAW_TOKENS = ['1e400', '-1e400', '-0', '1E+999', '123456789012345678901234567890', '0.000000000000000000000000000001', '"\\ud800"', '"a\\udfff\\ud800b"', '"\\u0000"', '"\\ud83d\\ude00"'];
+const RAW_TOKENS = [
+  '1e400',
+  '-1e400',
+  '-0',
+  '1E+999',
+  '123456789012345678901234567890',
+  '0.000000000000000000000000000001',
+  '"\\ud800"',
+  '"a\\udfff\\ud800b"',
+  '"\\u0000"',
+  '"\\ud83d\\ude00"',
+];
 const rawMarker = (i: number) => `\u0001RAW${i}\u0001`;
 export const rawToken: fc.Arbitrary<string> = fc.nat({ max: RAW_TOKENS.length - 1 }).map(rawMarker);
 
@@ -177,7 +212,7 @@ export const malformedBodyText: fc.Arbitrary<string> = fc.oneof(
     '{"pipeline":"a","pipeline":{"x":1}}',
     '{"__proto__":{"admin":true}}',
     '{"constructor":{"prototype":{"admin":true}}}',
-    '[' .repeat(10_000) + ']'.repeat(10_000),
+    '['.repeat(10_000) + ']'.repeat(10_000),
     '{"a":'.repeat(3000) + '1' + '}'.repeat(3000),
     '"\\ud800"',
     '\u0000',
@@ -221,7 +256,15 @@ export const hostilePathSegment: fc.Arbitrary<string> = fc.oneof(
 export const hostileCursor: fc.Arbitrary<string> = fc
   .array(
     fc.oneof(
-      fc.constantFrom('+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '1970-01-01T00:00:00.000Z', '9999999999999999999', '99999999999999999999', '0', '-1'),
+      fc.constantFrom(
+        '+275760-09-13T00:00:00.000Z',
+        '-271821-04-20T00:00:00.000Z',
+        '1970-01-01T00:00:00.000Z',
+        '9999999999999999999',
+        '99999999999999999999',
+        '0',
+        '-1',
+      ),
       fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
       fc.uuid(),
       hostileString.map((v) => v.slice(0, 100)),
@@ -282,7 +325,14 @@ export function validValue(ctx: Context, schema: Schema | undefined, name = ''):
     }
     case 'object':
     case undefined: {
-      if (!s.properties) return s.type === 'object' ? fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), smallJson, { maxKeys: 3 }) : smallJson;
+      if (!s.properties)
+        return s.type === 'object'
+          ? fc.dictionary(
+              fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'),
+              smallJson,
+              { maxKeys: 3 },
+            )
+          : smallJson;
       const required = new Set(s.required ?? []);
       const props: Record<string, fc.Arbitrary<unknown>> = {};
       for (const [key, prop] of Object.entries(s.properties)) props[key] = validValue(ctx, prop, key);
@@ -314,7 +364,21 @@ function ingestEvent(ctx: Context): fc.Arbitrary<unknown> {
 // One-field mutations of a valid body.
 
 /** Fields only the server sets: sending them must be refused (mass assignment). */
-export const SERVER_OWNED = ['projectId', 'createdAt', 'updatedAt', 'durationMs', 'candidatesStored', 'storedIn', 'eliminationRatio', 'position', 'prefix', 'hash', 'revokedAt', 'lastUsedAt', 'key'];
+export const SERVER_OWNED = [
+  'projectId',
+  'createdAt',
+  'updatedAt',
+  'durationMs',
+  'candidatesStored',
+  'storedIn',
+  'eliminationRatio',
+  'position',
+  'prefix',
+  'hash',
+  'revokedAt',
+  'lastUsedAt',
+  'key',
+];
 
 export type Mutation =
   | { kind: 'replace'; value: unknown }
@@ -385,6 +449,8 @@ export function mutate(body: unknown, index: number, m: Mutation): { body: unkno
 }
 
 function pickObject(all: [Container, string | number][], index: number): Record<string, unknown> | undefined {
-  const objects = all.map(([c, k]) => (c as Record<string | number, unknown>)[k]).filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v));
+  const objects = all
+    .map(([c, k]) => (c as Record<string | number, unknown>)[k])
+    .filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v));
   return objects.length && index % 3 === 0 ? objects[index % objects.length] : undefined;
 }

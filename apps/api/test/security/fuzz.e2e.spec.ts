@@ -71,14 +71,29 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
     );
     adminKey = (await t.newProject('fuzz')).key;
     const as = { Authorization: `Bearer ${adminKey}` };
-    const runId = (await request(t.http).post('/v1/runs').set(as).send({ pipeline: 'fuzz-pipeline', metadata: { env: 'fuzz' } })).body.id;
+    const runId = (
+      await request(t.http)
+        .post('/v1/runs')
+        .set(as)
+        .send({ pipeline: 'fuzz-pipeline', metadata: { env: 'fuzz' } })
+    ).body.id;
     const stepId = (await request(t.http).post(`/v1/runs/${runId}/steps`).set(as).send({ name: 'filter', type: 'filter' })).body.id;
     await request(t.http)
       .post(`/v1/steps/${stepId}/candidates`)
       .set(as)
-      .send({ candidates: [{ key: 'a', decision: 'accepted' }, { key: 'b', decision: 'rejected', reason: 'price' }] })
+      .send({
+        candidates: [
+          { key: 'a', decision: 'accepted' },
+          { key: 'b', decision: 'rejected', reason: 'price' },
+        ],
+      })
       .expect(201);
-    throwawayKeyId = (await request(t.http).post('/v1/api-keys').set(as).send({ name: 'throwaway', scopes: ['read'] })).body.id;
+    throwawayKeyId = (
+      await request(t.http)
+        .post('/v1/api-keys')
+        .set(as)
+        .send({ name: 'throwaway', scopes: ['read'] })
+    ).body.id;
     const loaded = await loadOperations(t.http);
     operations = loaded.operations;
     const bodies = new Map<string, fc.Arbitrary<Record<string, unknown>>>();
@@ -114,7 +129,14 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
 
   /** Path values that name existing resources of the fuzzing project. */
   const validPath = (op: Operation) =>
-    pathValues(op, { runId: ctx.ids.runId, otherRunId: ctx.ids.runId, stepId: ctx.ids.stepId, apiKeyId: throwawayKeyId, pipeline: 'fuzz-pipeline', candidateKey: 'a' });
+    pathValues(op, {
+      runId: ctx.ids.runId,
+      otherRunId: ctx.ids.runId,
+      stepId: ctx.ids.stepId,
+      apiKeyId: throwawayKeyId,
+      pipeline: 'fuzz-pipeline',
+      candidateKey: 'a',
+    });
 
   const isWrite = (op: Operation) => op.method !== 'get';
 
@@ -188,137 +210,215 @@ describe(`fuzzing every operation of the OpenAPI document (${usingRealPostgres()
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('answers hostile whole bodies with a 2xx or a clean 4xx, writing nothing when refusing', async () => {
-    const failures = await fuzz(
-      'body',
-      (op) => Boolean(op.body),
-      () => hostileJson,
-      (op, body) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(body) }),
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
-
-  it('answers valid-shaped bodies derived from the document (mostly 2xx: the success paths are fuzzed too)', async () => {
-    const failures = await fuzz(
-      'valid',
-      (op) => Boolean(op.body),
-      (op) => validValue(ctx, op.body),
-      (op, body) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(body) }),
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
-
-  it('answers valid-shaped bodies with one field mutated (hostile value, removed, inflated, server-owned or odd key added)', async () => {
-    const failures = await fuzz(
-      'mutated',
-      (op) => Boolean(op.body),
-      (op) => fc.tuple(validValue(ctx, op.body), fc.nat(), mutation),
-      (op, [body, index, m]) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(mutate(body, index, m).body) }),
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
-
-  it('answers raw texts (not JSON, odd JSON, tokens JSON.stringify never writes) and odd content types', async () => {
-    const failures = await fuzz(
-      'raw',
-      (op) => Boolean(op.body),
-      (op) =>
-        fc.tuple(
-          fc.oneof(
-            malformedBodyText,
-            fc.tuple(validValue(ctx, op.body), fc.nat(), rawToken).map(([b, i, token]) => toJsonText(mutate(b, i, { kind: 'raw', token }).body)),
-          ),
-          hostileContentType,
-        ),
-      (op, [text, contentType]) => {
-        const call: Call = { method: op.method, path: fillPath(op.path, validPath(op)), bodyText: text };
-        if (contentType) call.headers = { 'Content-Type': contentType };
-        return call;
-      },
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
-
-  it('answers hostile path parameters (not ids, encoded slashes and dots, bad percent-encoding, huge)', async () => {
-    const failures = await fuzz(
-      'path',
-      (op) => op.pathParams.length > 0,
-      (op) => fc.tuple(fc.constantFrom(...op.pathParams.map((p) => p.name)), hostilePathSegment, op.body ? validValue(ctx, op.body) : fc.constant(undefined)),
-      (op, [name, segment, body]) => {
-        const path = op.path.replace(/\{(\w+)\}/g, (_, p: string) => (p === name ? segment : encodeURIComponent(validPath(op)[p])));
-        return { method: op.method, path, bodyText: body === undefined ? undefined : toJsonText(body) };
-      },
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
-
-  it('answers hostile query strings (wrong types, repeated keys, out-of-range numbers and dates, unknown and prototype keys)', async () => {
-    const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
-    /** `name=value` pairs for one parameter: valid, hostile, repeated or empty; objects as `name.key=value`. */
-    const queryPairs = (op: Operation, name: string): fc.Arbitrary<[string, string][]> => {
-      const param = op.queryParams.find((p) => p.name === name);
-      const valid: fc.Arbitrary<[string, string][]> =
-        param?.schema.type === 'object'
-          ? fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), hostileString.map((k) => k.slice(0, 200))), fc.oneof(fc.string({ maxLength: 8 }), hostileString), { maxKeys: 12 }).map((d) =>
-              Object.entries(d).map(([k, v]): [string, string] => [`${name}.${k}`, v.slice(0, 3000)]),
-            )
-          : param
-            ? validValue(ctx, param.schema, name).map((v) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [name, text(x)]))
-            : fc.constant([[name, 'x']]);
-      return fc.oneof(
-        valid,
-        name === 'cursor' ? hostileCursor.map((v): [string, string][] => [[name, v]]) : valid,
-        hostileString.map((v): [string, string][] => [[name, v.slice(0, 3000)]]),
-        fc.array(fc.oneof(hostileString.map((v) => v.slice(0, 300)), fc.constant('')), { minLength: 2, maxLength: 30 }).map((vs) => vs.map((v): [string, string] => [name, v])),
-        fc.constant<[string, string][]>([[name, '']]),
+  it(
+    'answers hostile whole bodies with a 2xx or a clean 4xx, writing nothing when refusing',
+    async () => {
+      const failures = await fuzz(
+        'body',
+        (op) => Boolean(op.body),
+        () => hostileJson,
+        (op, body) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(body) }),
       );
-    };
-    const names = (op: Operation) =>
-      fc.uniqueArray(
-        fc.oneof(
-          { weight: 3, arbitrary: op.queryParams.length ? fc.constantFrom(...op.queryParams.map((p) => p.name)) : fc.constant('limit') },
-          { weight: 1, arbitrary: fc.constantFrom('constructor', '__proto__', 'toString', 'metadata.x', 'metadata.__proto__', 'metadata.constructor', 'metadata', 'tag[]', 'limit[0]', 'a[b]', 'projectId', '') },
-          { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
-        ),
-        { maxLength: 5 },
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'answers valid-shaped bodies derived from the document (mostly 2xx: the success paths are fuzzed too)',
+    async () => {
+      const failures = await fuzz(
+        'valid',
+        (op) => Boolean(op.body),
+        (op) => validValue(ctx, op.body),
+        (op, body) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(body) }),
       );
-    const failures = await fuzz(
-      'query',
-      () => true,
-      (op) =>
-        fc.oneof(
-          {
-            weight: 6,
-            arbitrary: names(op).chain((ns) =>
-              fc.tuple(...ns.map((n) => queryPairs(op, n).map((pairs) => pairs.map(([k, v]) => `${encodeQueryValue(k)}=${encodeQueryValue(v)}`).join('&')))),
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'answers valid-shaped bodies with one field mutated (hostile value, removed, inflated, server-owned or odd key added)',
+    async () => {
+      const failures = await fuzz(
+        'mutated',
+        (op) => Boolean(op.body),
+        (op) => fc.tuple(validValue(ctx, op.body), fc.nat(), mutation),
+        (op, [body, index, m]) => ({ method: op.method, path: fillPath(op.path, validPath(op)), bodyText: toJsonText(mutate(body, index, m).body) }),
+      );
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'answers raw texts (not JSON, odd JSON, tokens JSON.stringify never writes) and odd content types',
+    async () => {
+      const failures = await fuzz(
+        'raw',
+        (op) => Boolean(op.body),
+        (op) =>
+          fc.tuple(
+            fc.oneof(
+              malformedBodyText,
+              fc.tuple(validValue(ctx, op.body), fc.nat(), rawToken).map(([b, i, token]) => toJsonText(mutate(b, i, { kind: 'raw', token }).body)),
             ),
-          },
-          { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '&&&', '=', '==', 'a==b', ';', '+', '%ED%A0%80=1', 'limit=%ED%A0%80', `cursor=${'A'.repeat(600)}`, 'limit=1e400', 'from=%00') },
-        ),
-      (op, parts) => ({ method: op.method, path: fillPath(op.path, validPath(op)), query: Array.isArray(parts) ? parts.filter(Boolean).join('&') : parts }),
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
+            hostileContentType,
+          ),
+        (op, [text, contentType]) => {
+          const call: Call = { method: op.method, path: fillPath(op.path, validPath(op)), bodyText: text };
+          if (contentType) call.headers = { 'Content-Type': contentType };
+          return call;
+        },
+      );
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('answers cursors that decode but hold hostile values (dates beyond PostgreSQL, ids that are not UUIDs, numbers beyond bigint)', async () => {
-    const failures = await fuzz(
-      'cursor',
-      (op) => op.queryParams.some((p) => p.name === 'cursor'),
-      () => hostileCursor,
-      (op, cursor) => {
-        const required = op.queryParams.filter((p) => p.required).map((p) => `${p.name}=x`);
-        return { method: op.method, path: fillPath(op.path, validPath(op)), query: [...required, `cursor=${cursor}`].join('&') };
-      },
-    );
-    expect(failures).toEqual([]);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'answers hostile path parameters (not ids, encoded slashes and dots, bad percent-encoding, huge)',
+    async () => {
+      const failures = await fuzz(
+        'path',
+        (op) => op.pathParams.length > 0,
+        (op) => fc.tuple(fc.constantFrom(...op.pathParams.map((p) => p.name)), hostilePathSegment, op.body ? validValue(ctx, op.body) : fc.constant(undefined)),
+        (op, [name, segment, body]) => {
+          const path = op.path.replace(/\{(\w+)\}/g, (_, p: string) => (p === name ? segment : encodeURIComponent(validPath(op)[p])));
+          return { method: op.method, path, bodyText: body === undefined ? undefined : toJsonText(body) };
+        },
+      );
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'answers hostile query strings (wrong types, repeated keys, out-of-range numbers and dates, unknown and prototype keys)',
+    async () => {
+      const text = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
+      /** `name=value` pairs for one parameter: valid, hostile, repeated or empty; objects as `name.key=value`. */
+      const queryPairs = (op: Operation, name: string): fc.Arbitrary<[string, string][]> => {
+        const param = op.queryParams.find((p) => p.name === name);
+        const valid: fc.Arbitrary<[string, string][]> =
+          param?.schema.type === 'object'
+            ? fc
+                .dictionary(
+                  fc.oneof(
+                    fc.string({ maxLength: 8 }),
+                    hostileString.map((k) => k.slice(0, 200)),
+                  ),
+                  fc.oneof(fc.string({ maxLength: 8 }), hostileString),
+                  { maxKeys: 12 },
+                )
+                .map((d) => Object.entries(d).map(([k, v]): [string, string] => [`${name}.${k}`, v.slice(0, 3000)]))
+            : param
+              ? validValue(ctx, param.schema, name).map((v) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [name, text(x)]))
+              : fc.constant([[name, 'x']]);
+        return fc.oneof(
+          valid,
+          name === 'cursor' ? hostileCursor.map((v): [string, string][] => [[name, v]]) : valid,
+          hostileString.map((v): [string, string][] => [[name, v.slice(0, 3000)]]),
+          fc
+            .array(
+              fc.oneof(
+                hostileString.map((v) => v.slice(0, 300)),
+                fc.constant(''),
+              ),
+              { minLength: 2, maxLength: 30 },
+            )
+            .map((vs) => vs.map((v): [string, string] => [name, v])),
+          fc.constant<[string, string][]>([[name, '']]),
+        );
+      };
+      const names = (op: Operation) =>
+        fc.uniqueArray(
+          fc.oneof(
+            { weight: 3, arbitrary: op.queryParams.length ? fc.constantFrom(...op.queryParams.map((p) => p.name)) : fc.constant('limit') },
+            {
+              weight: 1,
+              arbitrary: fc.constantFrom(
+                'constructor',
+                '__proto__',
+                'toString',
+                'metadata.x',
+                'metadata.__proto__',
+                'metadata.constructor',
+                'metadata',
+                'tag[]',
+                'limit[0]',
+                'a[b]',
+                'projectId',
+                '',
+              ),
+            },
+            { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
+          ),
+          { maxLength: 5 },
+        );
+      const failures = await fuzz(
+        'query',
+        () => true,
+        (op) =>
+          fc.oneof(
+            {
+              weight: 6,
+              arbitrary: names(op).chain((ns) =>
+                fc.tuple(...ns.map((n) => queryPairs(op, n).map((pairs) => pairs.map(([k, v]) => `${encodeQueryValue(k)}=${encodeQueryValue(v)}`).join('&')))),
+              ),
+            },
+            {
+              weight: 1,
+              arbitrary: fc.constantFrom(
+                '%',
+                '%zz',
+                '&&&',
+                '=',
+                '==',
+                'a==b',
+                ';',
+                '+',
+                '%ED%A0%80=1',
+                'limit=%ED%A0%80',
+                `cursor=${'A'.repeat(600)}`,
+                'limit=1e400',
+                'from=%00',
+              ),
+            },
+          ),
+        (op, parts) => ({ method: op.method, path: fillPath(op.path, validPath(op)), query: Array.isArray(parts) ? parts.filter(Boolean).join('&') : parts }),
+      );
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'answers cursors that decode but hold hostile values (dates beyond PostgreSQL, ids that are not UUIDs, numbers beyond bigint)',
+    async () => {
+      const failures = await fuzz(
+        'cursor',
+        (op) => op.queryParams.some((p) => p.name === 'cursor'),
+        () => hostileCursor,
+        (op, cursor) => {
+          const required = op.queryParams.filter((p) => p.required).map((p) => `${p.name}=x`);
+          return { method: op.method, path: fillPath(op.path, validPath(op)), query: [...required, `cursor=${cursor}`].join('&') };
+        },
+      );
+      expect(failures).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   it('stays healthy and logged nothing unexpected, leaking nothing', async () => {
     const health = await request(t.http).get('/health');
     expect(health.status).toBe(200);
     expect((await request(t.http).get('/health/ready')).status).toBe(200);
     // The data written before the fuzzing is intact and readable.
-    const run = await request(t.http).get(`/v1/runs/${ctx.ids.runId}`).set({ Authorization: `Bearer ${adminKey}` });
+    const run = await request(t.http)
+      .get(`/v1/runs/${ctx.ids.runId}`)
+      .set({ Authorization: `Bearer ${adminKey}` });
     expect(run.status).toBe(200);
     // The one line allowed a key: the documented first-start line, printed once when the database is empty.
     const lines = logger.lines.filter((line) => !line.includes('First start: created project'));

@@ -46,7 +46,10 @@ describe('hostile input: regressions', () => {
         .send({ pipeline: 'keys', input: tricky, output: [tricky], metadata: { ...tricky, plain: 1 } });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ input: tricky, output: [tricky], metadata: { ...tricky, plain: 1 } });
-      const patched = await request(t.http).patch(`/v1/runs/${created.body.id}`).set(auth()).send({ metadata: { isPrototypeOf: 2 }, output: tricky });
+      const patched = await request(t.http)
+        .patch(`/v1/runs/${created.body.id}`)
+        .set(auth())
+        .send({ metadata: { isPrototypeOf: 2 }, output: tricky });
       expect(patched.status).toBe(200);
       expect(patched.body.metadata).toEqual({ ...tricky, plain: 1, isPrototypeOf: 2 });
       expect((await get(`/v1/runs/${created.body.id}`)).body).toMatchObject({ input: tricky, output: tricky });
@@ -56,7 +59,10 @@ describe('hostile input: regressions', () => {
       const step = await request(t.http).post(`/v1/runs/${runId}/steps`).set(auth()).send({ name: 'keys', input: tricky, metadata: tricky });
       expect(step.status).toBe(201);
       expect(step.body).toMatchObject({ input: tricky, metadata: tricky });
-      const updated = await request(t.http).patch(`/v1/steps/${step.body.id}`).set(auth()).send({ output: tricky, metadata: { toString: 'y' } });
+      const updated = await request(t.http)
+        .patch(`/v1/steps/${step.body.id}`)
+        .set(auth())
+        .send({ output: tricky, metadata: { toString: 'y' } });
       expect(updated.body).toMatchObject({ output: tricky, metadata: { ...tricky, toString: 'y' } });
       await request(t.http)
         .post(`/v1/steps/${step.body.id}/candidates`)
@@ -71,15 +77,25 @@ describe('hostile input: regressions', () => {
       const res = await request(t.http)
         .post('/v1/ingest')
         .set(auth())
-        .send({ events: [{ id: randomUUID(), type: 'run-create', body: { id, pipeline: 'ingest-keys', metadata: tricky, input: { a: { constructor: 'x' } } } }] });
+        .send({
+          events: [{ id: randomUUID(), type: 'run-create', body: { id, pipeline: 'ingest-keys', metadata: tricky, input: { a: { constructor: 'x' } } } }],
+        });
       expect(res.status).toBe(207);
       expect(res.body.results).toEqual([{ id: expect.any(String), status: 201 }]);
       expect((await get(`/v1/runs/${id}`)).body).toMatchObject({ metadata: tricky, input: { a: { constructor: 'x' } } });
     });
 
     it('filters runs by metadata.constructor instead of ignoring the filter', async () => {
-      const mine = (await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'meta-filter', metadata: { constructor: 'Widget' } })).body.id;
-      await request(t.http).post('/v1/runs').set(auth()).send({ pipeline: 'meta-filter', metadata: { other: 1 } });
+      const mine = (
+        await request(t.http)
+          .post('/v1/runs')
+          .set(auth())
+          .send({ pipeline: 'meta-filter', metadata: { constructor: 'Widget' } })
+      ).body.id;
+      await request(t.http)
+        .post('/v1/runs')
+        .set(auth())
+        .send({ pipeline: 'meta-filter', metadata: { other: 1 } });
       const res = await get('/v1/runs?pipeline=meta-filter&metadata.constructor=Widget');
       expect(res.status).toBe(200);
       expect(res.body.items.map((r: { id: string }) => r.id)).toEqual([mine]);
@@ -137,14 +153,16 @@ describe('hostile input: regressions', () => {
       ['a key of free-form JSON', 'post', '/v1/runs', '{"pipeline":"p","metadata":{"\\udc00":1}}', 'metadata.\\udc00'],
       ['a step field', 'patch', '/v1/steps/{step}', '{"reasoning":"\\ud800"}', 'reasoning'],
       ['a candidate key', 'post', '/v1/steps/{step}/candidates', '{"candidates":[{"key":"k\\ud800","decision":"accepted"}]}', 'candidates.0.key'],
-      ['candidate data', 'post', '/v1/steps/{step}/candidates', '{"candidates":[{"key":"k","decision":"accepted","data":{"t":"\\ud800"}}]}', 'candidates.0.data.t'],
+      [
+        'candidate data',
+        'post',
+        '/v1/steps/{step}/candidates',
+        '{"candidates":[{"key":"k","decision":"accepted","data":{"t":"\\ud800"}}]}',
+        'candidates.0.data.t',
+      ],
       ['an API key name', 'post', '/v1/api-keys', '{"name":"\\ud800","scopes":["read"]}', 'name'],
     ])('in %s', async (_label, method, path, text, field) => {
-      const body = await refusedWithoutWrites(
-        () => raw(method as 'post' | 'patch', path.replace('{step}', stepId), text),
-        400,
-        'VALIDATION_FAILED',
-      );
+      const body = await refusedWithoutWrites(() => raw(method as 'post' | 'patch', path.replace('{step}', stepId), text), 400, 'VALIDATION_FAILED');
       expect(body.details).toEqual(expect.arrayContaining([{ field, message: expect.stringContaining('Unicode') }]));
     });
 

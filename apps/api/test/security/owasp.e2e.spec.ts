@@ -117,7 +117,8 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
           const missing = await call(op, { ...unknown, ...(label === 'one foreign' ? { runId: b.runId } : {}) }, as(b.admin));
           count('API1 foreign ids on routes with ids');
           if (foreign.status !== 404) problems.push(`${op.operationId} (${label}): ${foreign.status} ${foreign.text.slice(0, 200)}`);
-          else if (foreign.body.error !== missing.body.error) problems.push(`${op.operationId} (${label}): ${foreign.body.error} differs from unknown id's ${missing.body.error}`);
+          else if (foreign.body.error !== missing.body.error)
+            problems.push(`${op.operationId} (${label}): ${foreign.body.error} differs from unknown id's ${missing.body.error}`);
           if (JSON.stringify(await fingerprint(t)) !== JSON.stringify(before)) problems.push(`${op.operationId} (${label}): wrote something`);
         }
       }
@@ -129,7 +130,12 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     });
 
     it('never returns another project’s data from lists, searches and analytics, even when asked by name', async () => {
-      const aValues: Record<string, string> = { pipeline: a.pipeline, name: a.stepName, key: a.candidateKey, reason: `${a.pipeline.replace('-pipeline', '')}-reason` };
+      const aValues: Record<string, string> = {
+        pipeline: a.pipeline,
+        name: a.stepName,
+        key: a.candidateKey,
+        reason: `${a.pipeline.replace('-pipeline', '')}-reason`,
+      };
       const aMarker = a.pipeline.replace('-pipeline', '');
       const problems: string[] = [];
       for (const op of projectOps().filter((o) => o.method === 'get' && !o.pathParams.some((p) => p.schema.format === 'uuid'))) {
@@ -181,9 +187,19 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     let revoked: string;
     let expired: string;
     beforeAll(async () => {
-      const r = (await request(t.http).post('/v1/api-keys').set(as(a.admin)).send({ name: 'revoked', scopes: ['admin'] })).body;
+      const r = (
+        await request(t.http)
+          .post('/v1/api-keys')
+          .set(as(a.admin))
+          .send({ name: 'revoked', scopes: ['admin'] })
+      ).body;
       await request(t.http).delete(`/v1/api-keys/${r.id}`).set(as(a.admin)).expect(204);
-      const e = (await request(t.http).post('/v1/api-keys').set(as(a.admin)).send({ name: 'expired', scopes: ['admin'], expiresAt: new Date(Date.now() + 3_600_000).toISOString() })).body;
+      const e = (
+        await request(t.http)
+          .post('/v1/api-keys')
+          .set(as(a.admin))
+          .send({ name: 'expired', scopes: ['admin'], expiresAt: new Date(Date.now() + 3_600_000).toISOString() })
+      ).body;
       await t.sql(`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1`, [e.id]);
       revoked = r.key;
       expired = e.key;
@@ -221,7 +237,10 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
             const res = await call(op, a, headers, bodyText);
             count('API2 bad credentials on every route');
             const shape = res.status === 401 ? errorShapeProblem(res) : undefined;
-            if (res.status !== 401 || shape) problems.push(`${op.operationId} with ${label}${bodyText?.startsWith('{"broken') ? ' and a malformed body' : ''}: ${res.status} ${shape ?? res.text.slice(0, 120)}`);
+            if (res.status !== 401 || shape)
+              problems.push(
+                `${op.operationId} with ${label}${bodyText?.startsWith('{"broken') ? ' and a malformed body' : ''}: ${res.status} ${shape ?? res.text.slice(0, 120)}`,
+              );
             else if (res.headers['www-authenticate'] !== 'Bearer realm="xray"') problems.push(`${op.operationId} with ${label}: no WWW-Authenticate`);
             if (res.status === 401 && ['an unknown well-formed key', 'a revoked key', 'an expired key'].includes(label)) messages.set(label, res.body.message);
           }
@@ -270,9 +289,9 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       const response = resolveSchema(doc, op.responses['201'] ?? op.responses['200']);
       const requestProps = resolveSchema(doc, op.body).properties ?? {};
       const fromResponse = Object.keys(response.properties ?? {}).filter((k) => !(k in requestProps));
-      return [...new Set([...fromResponse, 'projectId', 'project_id', 'storedIn', 'candidatesStored', 'eliminationRatio', 'durationMs', 'createdAt', 'updatedAt'])].filter(
-        (k) => !(k in requestProps),
-      );
+      return [
+        ...new Set([...fromResponse, 'projectId', 'project_id', 'storedIn', 'candidatesStored', 'eliminationRatio', 'durationMs', 'createdAt', 'updatedAt']),
+      ].filter((k) => !(k in requestProps));
     };
     const plausible = (field: string): unknown =>
       /At$/.test(field) ? new Date().toISOString() : /Id$|^id$/.test(field) ? b.id : /Ms$|Ratio$|Stored$|stored|count|position|In$|Out$/i.test(field) ? 0 : 'x';
@@ -299,7 +318,10 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       const before = await fingerprint(t);
       const candidate = { key: 'k', decision: 'accepted' };
       for (const extra of [{ createdAt: new Date().toISOString() }, { projectId: b.id }, { stepId: a.stepId }, { runId: a.runId }, { id: randomUUID() }]) {
-        const res = await request(t.http).post(`/v1/steps/${a.stepId}/candidates`).set(as(a.admin)).send({ candidates: [{ ...candidate, ...extra }] });
+        const res = await request(t.http)
+          .post(`/v1/steps/${a.stepId}/candidates`)
+          .set(as(a.admin))
+          .send({ candidates: [{ ...candidate, ...extra }] });
         count('API3 server-owned fields in candidates and events');
         expectError(res, 400, 'VALIDATION_FAILED');
       }
@@ -385,7 +407,13 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
         const cases: [string, string, number, string, string][] = [
           ['too deep', JSON.stringify({ ...base, extra: deep }), 400, 'JSON_TOO_DEEP', 'XRAY_MAX_JSON_DEPTH'],
           ['string too long', JSON.stringify({ ...base, extra: long }), 413, 'STRING_TOO_LONG', 'XRAY_MAX_STRING_LENGTH'],
-          ['__proto__ key', `{"__proto__":{"admin":true}${Object.keys(base).length ? ',' : ''}${JSON.stringify(base).slice(1)}`, 400, 'FORBIDDEN_KEY', '__proto__'],
+          [
+            '__proto__ key',
+            `{"__proto__":{"admin":true}${Object.keys(base).length ? ',' : ''}${JSON.stringify(base).slice(1)}`,
+            400,
+            'FORBIDDEN_KEY',
+            '__proto__',
+          ],
         ];
         for (const [label, text, status, code, setting] of cases) {
           const res = await call(op, a, as(keyFor(op, a)), text);
@@ -409,20 +437,69 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
         .set(as(a.admin))
         .send({ events: [{ id: randomUUID(), type: 'candidates-create', body: { stepId: a.stepId, candidates: tooMany } }] });
       expect(event.body.results[0]).toMatchObject({ status: 413, error: { error: 'TOO_MANY_CANDIDATES' } });
-      const events = Array.from({ length: t.config.maxEventsPerBatch + 1 }, () => ({ id: randomUUID(), type: 'run-create', body: { id: randomUUID(), pipeline: 'p' } }));
+      const events = Array.from({ length: t.config.maxEventsPerBatch + 1 }, () => ({
+        id: randomUUID(),
+        type: 'run-create',
+        body: { id: randomUUID(), pipeline: 'p' },
+      }));
       expect(expectError(await request(t.http).post('/v1/ingest').set(as(a.admin)).send({ events }), 413, 'TOO_MANY_EVENTS').message).toContain(
         'XRAY_MAX_EVENTS_PER_BATCH',
       );
       count('API4 batch caps', 3);
       // Arrays and filters inside bodies and queries are bounded too.
       const bounded: [string, () => request.Test][] = [
-        ['51 tags', () => request(t.http).post('/v1/runs').set(as(a.admin)).send({ pipeline: 'p', tags: Array.from({ length: 51 }, (_, i) => `t${i}`) })],
-        ['101 evaluations', () => request(t.http).post(`/v1/steps/${a.stepId}/candidates`).set(as(a.admin)).send({ candidates: [{ key: 'k', decision: 'accepted', evaluations: Array.from({ length: 101 }, () => ({ check: 'c', passed: true })) }] })],
-        ['4 scopes', () => request(t.http).post('/v1/api-keys').set(as(a.admin)).send({ name: 'n', scopes: ['read', 'read', 'read', 'read'] })],
-        ['11 metadata filters', () => request(t.http).get(`/v1/runs?${Array.from({ length: 11 }, (_, i) => `metadata.k${i}=v`).join('&')}`).set(as(a.admin))],
-        ['21 tag filters', () => request(t.http).get(`/v1/runs?${Array.from({ length: 21 }, (_, i) => `tag=t${i}`).join('&')}`).set(as(a.admin))],
-        ['a 201-character text query', () => request(t.http).get(`/v1/runs?q=${'a'.repeat(201)}`).set(as(a.admin))],
-        ['a 501-character cursor', () => request(t.http).get(`/v1/runs?cursor=${'A'.repeat(501)}`).set(as(a.admin))],
+        [
+          '51 tags',
+          () =>
+            request(t.http)
+              .post('/v1/runs')
+              .set(as(a.admin))
+              .send({ pipeline: 'p', tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }),
+        ],
+        [
+          '101 evaluations',
+          () =>
+            request(t.http)
+              .post(`/v1/steps/${a.stepId}/candidates`)
+              .set(as(a.admin))
+              .send({ candidates: [{ key: 'k', decision: 'accepted', evaluations: Array.from({ length: 101 }, () => ({ check: 'c', passed: true })) }] }),
+        ],
+        [
+          '4 scopes',
+          () =>
+            request(t.http)
+              .post('/v1/api-keys')
+              .set(as(a.admin))
+              .send({ name: 'n', scopes: ['read', 'read', 'read', 'read'] }),
+        ],
+        [
+          '11 metadata filters',
+          () =>
+            request(t.http)
+              .get(`/v1/runs?${Array.from({ length: 11 }, (_, i) => `metadata.k${i}=v`).join('&')}`)
+              .set(as(a.admin)),
+        ],
+        [
+          '21 tag filters',
+          () =>
+            request(t.http)
+              .get(`/v1/runs?${Array.from({ length: 21 }, (_, i) => `tag=t${i}`).join('&')}`)
+              .set(as(a.admin)),
+        ],
+        [
+          'a 201-character text query',
+          () =>
+            request(t.http)
+              .get(`/v1/runs?q=${'a'.repeat(201)}`)
+              .set(as(a.admin)),
+        ],
+        [
+          'a 501-character cursor',
+          () =>
+            request(t.http)
+              .get(`/v1/runs?cursor=${'A'.repeat(501)}`)
+              .set(as(a.admin)),
+        ],
       ];
       for (const [label, make] of bounded) {
         const res = await make();
@@ -536,7 +613,13 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
           count('API5 every route with every scope');
           if (allowed && [401, 403].includes(res.status)) problems.push(`${op.operationId} as ${who}: ${res.status} (should be allowed)`);
           if (!allowed && res.status !== 403) problems.push(`${op.operationId} as ${who}: ${res.status} (should be 403)`);
-          if (!allowed && res.status === 403 && op.access !== 'root' && who !== 'root' && !String(res.body.message).includes(`"${op.access === 'root-or-read' ? 'read' : op.access}"`)) {
+          if (
+            !allowed &&
+            res.status === 403 &&
+            op.access !== 'root' &&
+            who !== 'root' &&
+            !String(res.body.message).includes(`"${op.access === 'root-or-read' ? 'read' : op.access}"`)
+          ) {
             problems.push(`${op.operationId} as ${who}: 403 without naming the scope: ${res.body.message}`);
           }
         }
@@ -560,7 +643,11 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       const documented = new Set(operations.map((op) => `${op.method} ${op.path.replace(/\{(\w+)\}/g, ':$1')}`));
       const served = router.stack
         .filter((layer) => layer.route)
-        .flatMap((layer) => Object.keys(layer.route!.methods).filter((m) => m !== '_all').map((m) => `${m} ${layer.route!.path}`));
+        .flatMap((layer) =>
+          Object.keys(layer.route!.methods)
+            .filter((m) => m !== '_all')
+            .map((m) => `${m} ${layer.route!.path}`),
+        );
       const undocumented = served.filter((r) => !documented.has(r) && !/^get \/docs/.test(r));
       count('API9 routes compared with the document', served.length);
       expect(served.length).toBeGreaterThanOrEqual(operations.length);
@@ -572,13 +659,20 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       const paths = [...new Set(operations.map((op) => op.path))];
       for (const path of paths) {
         const documented = new Set(operations.filter((op) => op.path === path).map((op) => op.method));
-        const concrete = fillPath(path, pathValues(operations.find((op) => op.path === path)!, b));
+        const concrete = fillPath(
+          path,
+          pathValues(
+            operations.find((op) => op.path === path)!,
+            b,
+          ),
+        );
         for (const method of (['get', 'post', 'patch', 'delete', 'put'] as const).filter((m) => !documented.has(m))) {
           const res = await send(t.http, { method, path: concrete, headers: as(b.admin) });
           count('API8 undocumented methods on every path');
           const shape = errorShapeProblem(res);
           if (![404, 405].includes(res.status) || shape) problems.push(`${method.toUpperCase()} ${path}: ${res.status} ${shape ?? ''}`);
-          if (res.headers['x-content-type-options'] !== 'nosniff' || res.headers['x-powered-by']) problems.push(`${method.toUpperCase()} ${path}: security headers missing`);
+          if (res.headers['x-content-type-options'] !== 'nosniff' || res.headers['x-powered-by'])
+            problems.push(`${method.toUpperCase()} ${path}: security headers missing`);
         }
       }
       expect(problems).toEqual([]);
@@ -589,13 +683,20 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       try {
         const res = await request(t.http).get(`/v1/steps/${a.stepId}/candidates`).set(as(a.admin));
         count('API8 provoked unexpected failures');
-        expect({ status: res.status, body: res.body }).toEqual({ status: 500, body: { statusCode: 500, error: 'INTERNAL_ERROR', message: 'Internal server error' } });
+        expect({ status: res.status, body: res.body }).toEqual({
+          status: 500,
+          body: { statusCode: 500, error: 'INTERNAL_ERROR', message: 'Internal server error' },
+        });
       } finally {
         await t.sql('ALTER TABLE candidates_moved RENAME TO candidates');
       }
       const line = logger.lines.find((l) => l.includes('Unexpected error'));
       expect(line).toBeDefined();
-      expect(JSON.parse(line!)).toMatchObject({ level: 'error', context: 'Errors', msg: expect.stringMatching(/GET \/v1\/steps\/:stepId\/candidates request [\w-]+: QueryFailedError \(42P01\)/) });
+      expect(JSON.parse(line!)).toMatchObject({
+        level: 'error',
+        context: 'Errors',
+        msg: expect.stringMatching(/GET \/v1\/steps\/:stepId\/candidates request [\w-]+: QueryFailedError \(42P01\)/),
+      });
       expect(findLeaks(line!, secrets, { log: true })).toEqual([]);
     });
   });

@@ -225,7 +225,10 @@ const LEAKS: [string, RegExp][] = [
   ['a source path', /\/(?:work|app|src|dist|home|usr|tmp)\/[\w./-]+\.(?:ts|js|mjs)\b/],
   ['a database error class', /QueryFailedError|DatabaseError|TypeORMError|EntityNotFound|PG::|pglite/i],
   ['SQL text', /\b(?:SELECT\s+[\w*(]|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|jsonb_to_recordset|ON CONFLICT)\b/i],
-  ['a PostgreSQL message', /\b(?:relation|column) "[^"]+"|violates (?:check|foreign key|unique) constraint|invalid input syntax for|SQLSTATE|syntax error at or near/i],
+  [
+    'a PostgreSQL message',
+    /\b(?:relation|column) "[^"]+"|violates (?:check|foreign key|unique) constraint|invalid input syntax for|SQLSTATE|syntax error at or near/i,
+  ],
   ['a JavaScript engine error', /\b(?:TypeError|ReferenceError|RangeError|SyntaxError): |is not a function|Cannot read propert/],
   ['an API key', /xr_[0-9A-Za-z]{38}/],
 ];

@@ -80,7 +80,10 @@ export async function call<T>(request: Promise<Result<T>>): Promise<T> {
     const wait = (retryAfterS ?? 2) * 1000;
     outage.set({
       status,
-      message: status === 429 ? `Too many requests: the API asked to wait. Retrying in ${Math.ceil(wait / 1000)} s…` : `The API is unavailable (${message}). Retrying in ${Math.ceil(wait / 1000)} s…`,
+      message:
+        status === 429
+          ? `Too many requests: the API asked to wait. Retrying in ${Math.ceil(wait / 1000)} s…`
+          : `The API is unavailable (${message}). Retrying in ${Math.ceil(wait / 1000)} s…`,
       retryAt: Date.now() + wait,
     });
   }

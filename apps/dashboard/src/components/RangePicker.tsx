@@ -1,7 +1,19 @@
 import { RANGE_PRESETS } from '../lib/format.js';
 
 /** Presets and a custom from/to; values are the URL's `range`, `from`, `to`. */
-export function RangePicker({ range, from, to, onChange, idPrefix }: { range?: string; from?: string; to?: string; idPrefix: string; onChange: (v: { range?: string; from?: string; to?: string }) => void }) {
+export function RangePicker({
+  range,
+  from,
+  to,
+  onChange,
+  idPrefix,
+}: {
+  range?: string;
+  from?: string;
+  to?: string;
+  idPrefix: string;
+  onChange: (v: { range?: string; from?: string; to?: string }) => void;
+}) {
   const custom = !range && (from || to);
   const mode = range ?? (custom ? 'custom' : '');
   return (
@@ -30,11 +42,21 @@ export function RangePicker({ range, from, to, onChange, idPrefix }: { range?: s
         <>
           <label htmlFor={`${idPrefix}-from`}>
             From
-            <input id={`${idPrefix}-from`} type="datetime-local" value={from ?? ''} onChange={(e) => onChange({ range: undefined, from: e.target.value || undefined, to })} />
+            <input
+              id={`${idPrefix}-from`}
+              type="datetime-local"
+              value={from ?? ''}
+              onChange={(e) => onChange({ range: undefined, from: e.target.value || undefined, to })}
+            />
           </label>
           <label htmlFor={`${idPrefix}-to`}>
             To
-            <input id={`${idPrefix}-to`} type="datetime-local" value={to ?? ''} onChange={(e) => onChange({ range: undefined, from, to: e.target.value || undefined })} />
+            <input
+              id={`${idPrefix}-to`}
+              type="datetime-local"
+              value={to ?? ''}
+              onChange={(e) => onChange({ range: undefined, from, to: e.target.value || undefined })}
+            />
           </label>
         </>
       ) : null}

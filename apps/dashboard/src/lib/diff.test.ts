@@ -1,18 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { alignSteps, listFlips, type ComparedStep, type SideStep } from './diff.js';
 
-const side = (id: string, status = 'success', durationMs = 100, i = 0, o = 0): SideStep => ({ id, status, durationMs, candidatesIn: i, candidatesOut: o, eliminationRatio: i ? 1 - o / i : null });
-const cmp = (path: string[], left: SideStep | null, right: SideStep | null, differences: ComparedStep['differences'] = {}, candidates: ComparedStep['candidates'] = null): ComparedStep => ({ path, left, right, differences, candidates });
+const side = (id: string, status = 'success', durationMs = 100, i = 0, o = 0): SideStep => ({
+  id,
+  status,
+  durationMs,
+  candidatesIn: i,
+  candidatesOut: o,
+  eliminationRatio: i ? 1 - o / i : null,
+});
+const cmp = (
+  path: string[],
+  left: SideStep | null,
+  right: SideStep | null,
+  differences: ComparedStep['differences'] = {},
+  candidates: ComparedStep['candidates'] = null,
+): ComparedStep => ({ path, left, right, differences, candidates });
 
 describe('run diff alignment', () => {
   const steps = [
     cmp(['search'], side('l1'), side('r1')),
-    cmp(['filter'], side('l2', 'success', 100, 100, 10), side('r2', 'success', 150, 100, 12), { durationMs: { left: 100, right: 150 }, candidatesOut: { left: 10, right: 12 } }, {
-      keptLeftRejectedRight: ['B0AAA'],
-      keptRightRejectedLeft: ['B0XYZ', 'B0QQQ', 'B0ZZZ'],
-      keptLeftRejectedRightCount: 1,
-      keptRightRejectedLeftCount: 3,
-    }),
+    cmp(
+      ['filter'],
+      side('l2', 'success', 100, 100, 10),
+      side('r2', 'success', 150, 100, 12),
+      { durationMs: { left: 100, right: 150 }, candidatesOut: { left: 10, right: 12 } },
+      {
+        keptLeftRejectedRight: ['B0AAA'],
+        keptRightRejectedLeft: ['B0XYZ', 'B0QQQ', 'B0ZZZ'],
+        keptLeftRejectedRightCount: 1,
+        keptRightRejectedLeftCount: 3,
+      },
+    ),
     cmp(['filter', 'price'], side('l3'), null),
     cmp(['rank'], side('l5', 'success'), side('r5', 'error'), { status: { left: 'success', right: 'error' } }),
     cmp(['filter', 'category'], null, side('r4')),

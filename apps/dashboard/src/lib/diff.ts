@@ -89,8 +89,10 @@ export function listFlips(steps: ComparedStep[]): Flip[] {
   for (const s of steps) {
     if (!s.candidates) continue;
     const step = s.path.join(' › ');
-    for (const key of s.candidates.keptLeftRejectedRight) out.push({ key, step, path: s.path, direction: 'kept-left', leftStepId: s.left?.id ?? null, rightStepId: s.right?.id ?? null });
-    for (const key of s.candidates.keptRightRejectedLeft) out.push({ key, step, path: s.path, direction: 'kept-right', leftStepId: s.left?.id ?? null, rightStepId: s.right?.id ?? null });
+    for (const key of s.candidates.keptLeftRejectedRight)
+      out.push({ key, step, path: s.path, direction: 'kept-left', leftStepId: s.left?.id ?? null, rightStepId: s.right?.id ?? null });
+    for (const key of s.candidates.keptRightRejectedLeft)
+      out.push({ key, step, path: s.path, direction: 'kept-right', leftStepId: s.left?.id ?? null, rightStepId: s.right?.id ?? null });
   }
   return out;
 }

@@ -6,7 +6,13 @@ import type { FunnelStep } from './funnel.js';
 const s = (id: string, i: number, o: number, children: FunnelStep[] = []): FunnelStep => ({ id, name: id, candidatesIn: i, candidatesOut: o, children });
 
 describe('candidate funnel', () => {
-  const steps = [s('keywords', 0, 0), s('search', 5000, 5000), s('filter', 5000, 412, [s('price', 5000, 1200), s('rating', 1200, 412), s('category', 412, 412)]), s('rank', 412, 0), s('select', 10, 1)];
+  const steps = [
+    s('keywords', 0, 0),
+    s('search', 5000, 5000),
+    s('filter', 5000, 412, [s('price', 5000, 1200), s('rating', 1200, 412), s('category', 412, 412)]),
+    s('rank', 412, 0),
+    s('select', 10, 1),
+  ];
 
   it('has one bar per step with candidates, in tree order, with exact in/out/dropped', () => {
     const bars = buildFunnel(steps);

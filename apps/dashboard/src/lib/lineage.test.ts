@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { buildLineage, decidingReason, type Evaluation } from './lineage.js';
 
-const ev = (runId: string, stepName: string, decision: Evaluation['decision'], createdAt: string, reason: string | null = null, evaluations: Evaluation['evaluations'] = null): Evaluation => ({
+const ev = (
+  runId: string,
+  stepName: string,
+  decision: Evaluation['decision'],
+  createdAt: string,
+  reason: string | null = null,
+  evaluations: Evaluation['evaluations'] = null,
+): Evaluation => ({
   runId,
   stepId: `${runId}-${stepName}`,
   stepName,
@@ -50,7 +57,14 @@ describe('item lineage grid', () => {
 
   it('uses failed checks, then passed check details, when there is no reason', () => {
     expect(decidingReason(items[3])).toBe('category: title mentions "stand"');
-    expect(decidingReason(ev('r', 's', 'rejected', 'x', null, [{ check: 'price', passed: false, detail: '$89 > $50' }, { check: 'rating', passed: true }]))).toBe('price: $89 > $50');
+    expect(
+      decidingReason(
+        ev('r', 's', 'rejected', 'x', null, [
+          { check: 'price', passed: false, detail: '$89 > $50' },
+          { check: 'rating', passed: true },
+        ]),
+      ),
+    ).toBe('price: $89 > $50');
     expect(decidingReason(items[0])).toBe('category mismatch');
   });
 });

@@ -49,7 +49,9 @@ export function buildLineage(items: Evaluation[]): LineageGrid {
   const runIndex = new Map(runs.map((r, i) => [r.runId, i]));
   // Steps ordered by when they first evaluated the key within a run (pipeline order). The API
   // lists newest first and steps written in one batch share a time, so ties keep the reversed order.
-  const byRun = [...items].reverse().sort((a, b) => (runIndex.get(a.runId)! - runIndex.get(b.runId)!) || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  const byRun = [...items]
+    .reverse()
+    .sort((a, b) => runIndex.get(a.runId)! - runIndex.get(b.runId)! || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
   for (const e of byRun) if (!stepOrder.has(e.stepName)) stepOrder.set(e.stepName, stepOrder.size);
   const steps = [...stepOrder.keys()];
   const cells: (LineageCell | null)[][] = steps.map(() => runs.map(() => null));

@@ -39,7 +39,14 @@ export function timeSpan(runStartedAt: string, runEndedAt: string | null, steps:
     }
   };
   visit(steps);
-  if (!runEndedAt && end < now && steps.some(function running(s): boolean { return !s.endedAt || (s.children ?? []).some(running); })) end = now;
+  if (
+    !runEndedAt &&
+    end < now &&
+    steps.some(function running(s): boolean {
+      return !s.endedAt || (s.children ?? []).some(running);
+    })
+  )
+    end = now;
   return { start, end: Math.max(end, start + 1) };
 }
 
@@ -98,7 +105,9 @@ export function ancestorsOf(steps: TreeStep[], id: string): string[] | null {
  * Rebuild a nested tree from a flat list of steps (parentStepId, position), as the paged
  * step listing of a big run returns them. Orphans (parent not in the list) become roots.
  */
-export function buildTree<S extends { id: string; parentStepId: string | null; position: number }>(flat: S[]): (S & { children: (S & { children: unknown[] })[] })[] {
+export function buildTree<S extends { id: string; parentStepId: string | null; position: number }>(
+  flat: S[],
+): (S & { children: (S & { children: unknown[] })[] })[] {
   type N = S & { children: N[] };
   const byId = new Map<string, N>();
   for (const s of flat) byId.set(s.id, { ...s, children: [] });

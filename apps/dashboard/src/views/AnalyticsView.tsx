@@ -51,7 +51,7 @@ export default function AnalyticsView() {
     <div>
       <h1>Analytics: {pipeline}</h1>
       <div className="filters">
-        <RangePicker idPrefix="an" range={range} from={search.from} to={search.to} onChange={(v) => navigate({ search: v })} />
+        <RangePicker idPrefix="an" range={range} from={search.from} to={search.to} onChange={(v) => void navigate({ search: v })} />
         <Link to="/runs" search={{ pipeline }}>
           Runs of this pipeline
         </Link>
@@ -101,7 +101,9 @@ export default function AnalyticsView() {
                   <td className="num">{fmtDuration(s.p50DurationMs)}</td>
                   <td className="num">{fmtDuration(s.p95DurationMs)}</td>
                   <td className="num">
-                    {s.meanEliminationRatio == null ? '—' : (
+                    {s.meanEliminationRatio == null ? (
+                      '—'
+                    ) : (
                       <span className="row" style={{ justifyContent: 'flex-end' }}>
                         <span className="hist-row" style={{ display: 'inline-block', width: 80 }}>
                           <span className="bar" style={{ display: 'block', width: `${s.meanEliminationRatio * 100}%` }} />
@@ -197,6 +199,12 @@ function RunsChart({ points }: { points: TimePointDto[] }) {
   }, [points]);
   if (!points.length) return <p className="muted">No runs in this range.</p>;
   return (
-    <div className="chart" ref={box} role="img" aria-label={`Runs per bucket: ${fmtInt(points.reduce((n, p) => n + p.runs, 0))} runs, ${fmtInt(points.reduce((n, p) => n + p.errors, 0))} errors`} data-testid="runs-chart" />
+    <div
+      className="chart"
+      ref={box}
+      role="img"
+      aria-label={`Runs per bucket: ${fmtInt(points.reduce((n, p) => n + p.runs, 0))} runs, ${fmtInt(points.reduce((n, p) => n + p.errors, 0))} errors`}
+      data-testid="runs-chart"
+    />
   );
 }

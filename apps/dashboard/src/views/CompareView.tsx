@@ -132,16 +132,24 @@ export function CompareView() {
                 <td>{f.step}</td>
                 <td>
                   {f.direction === 'kept-left' ? (
-                    <Link to="/runs/$runId" params={{ runId: left.id }} search={{ step: f.leftStepId ?? undefined }}>left</Link>
+                    <Link to="/runs/$runId" params={{ runId: left.id }} search={{ step: f.leftStepId ?? undefined }}>
+                      left
+                    </Link>
                   ) : (
-                    <Link to="/runs/$runId" params={{ runId: right.id }} search={{ step: f.rightStepId ?? undefined }}>right</Link>
+                    <Link to="/runs/$runId" params={{ runId: right.id }} search={{ step: f.rightStepId ?? undefined }}>
+                      right
+                    </Link>
                   )}
                 </td>
                 <td>
                   {f.direction === 'kept-left' ? (
-                    <Link to="/runs/$runId" params={{ runId: right.id }} search={{ step: f.rightStepId ?? undefined, decision: 'rejected' }}>right</Link>
+                    <Link to="/runs/$runId" params={{ runId: right.id }} search={{ step: f.rightStepId ?? undefined, decision: 'rejected' }}>
+                      right
+                    </Link>
                   ) : (
-                    <Link to="/runs/$runId" params={{ runId: left.id }} search={{ step: f.leftStepId ?? undefined, decision: 'rejected' }}>left</Link>
+                    <Link to="/runs/$runId" params={{ runId: left.id }} search={{ step: f.leftStepId ?? undefined, decision: 'rejected' }}>
+                      left
+                    </Link>
                   )}
                 </td>
               </tr>
@@ -152,7 +160,14 @@ export function CompareView() {
       {cmp.data.steps.some((s) => s.candidates && s.candidates.keptLeftRejectedRight.length < s.candidates.keptLeftRejectedRightCount) ? (
         <p className="notice">Some steps flipped more candidates than listed; the counts in the table above are exact.</p>
       ) : null}
-      <p className="muted">Elimination ratios: {rows.filter((r) => r.changed.has('eliminationRatio')).map((r) => `${r.name} ${fmtPct(r.left?.eliminationRatio)} → ${fmtPct(r.right?.eliminationRatio)}`).join('; ') || 'unchanged'}.</p>
+      <p className="muted">
+        Elimination ratios:{' '}
+        {rows
+          .filter((r) => r.changed.has('eliminationRatio'))
+          .map((r) => `${r.name} ${fmtPct(r.left?.eliminationRatio)} → ${fmtPct(r.right?.eliminationRatio)}`)
+          .join('; ') || 'unchanged'}
+        .
+      </p>
     </div>
   );
 }

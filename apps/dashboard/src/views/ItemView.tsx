@@ -30,11 +30,11 @@ export function ItemView() {
     count: items.length,
     index: sel,
     onMove: setSel,
-    onOpen: (i) => navigate({ to: '/runs/$runId', params: { runId: items[i].runId }, search: { step: items[i].stepId } }),
+    onOpen: (i) => void navigate({ to: '/runs/$runId', params: { runId: items[i].runId }, search: { step: items[i].stepId } }),
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    navigate({ search: (prev) => ({ ...prev, key: key.trim() || undefined }) });
+    void navigate({ search: (prev) => ({ ...prev, key: key.trim() || undefined }) });
   };
   return (
     <div>
@@ -44,7 +44,7 @@ export function ItemView() {
           Candidate key
           <input id="item-key" data-search value={key} onChange={(e) => setKey(e.target.value)} placeholder="B0AAA" />
         </label>
-        <PipelinePicker id="item-pipeline" value={search.pipeline} onChange={(pipeline) => navigate({ search: (prev) => ({ ...prev, pipeline }) })} />
+        <PipelinePicker id="item-pipeline" value={search.pipeline} onChange={(pipeline) => void navigate({ search: (prev) => ({ ...prev, pipeline }) })} />
         <button type="submit" className="primary">
           Show lineage
         </button>

@@ -86,7 +86,10 @@ export function KeysView() {
           <button
             type="button"
             onClick={() => {
-              void navigator.clipboard?.writeText(secret).then(() => setCopied(true), () => setCopied(false));
+              void navigator.clipboard?.writeText(secret).then(
+                () => setCopied(true),
+                () => setCopied(false),
+              );
             }}
           >
             {copied ? 'Copied' : 'Copy'}

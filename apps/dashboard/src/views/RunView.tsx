@@ -59,7 +59,7 @@ export function RunView() {
   }, [search.step, selectedIndex, steps, collapsed]);
 
   const selectStep = (id: string, extra: { decision?: string; reason?: string } = {}) =>
-    navigate({ search: { step: id, decision: extra.decision, reason: extra.reason }, replace: !extra.decision && !extra.reason });
+    void navigate({ search: { step: id, decision: extra.decision, reason: extra.reason }, replace: !extra.decision && !extra.reason });
 
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtual = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW, overscan: 12 });
@@ -132,7 +132,12 @@ export function RunView() {
               <div className="funnel" data-testid="funnel">
                 {funnel.map((f) => (
                   <div className="funnel-row" key={f.id} data-step={f.name} data-in={f.in} data-out={f.out}>
-                    <button type="button" className="drop" style={{ paddingLeft: 6 + f.depth * 10, border: 0, background: 'none', color: 'var(--accent)' }} onClick={() => selectStep(f.id)}>
+                    <button
+                      type="button"
+                      className="drop"
+                      style={{ paddingLeft: 6 + f.depth * 10, border: 0, background: 'none', color: 'var(--accent)' }}
+                      onClick={() => selectStep(f.id)}
+                    >
                       {f.name}
                     </button>
                     <div className="funnel-bar" title={`${fmtInt(f.in)} in, ${fmtInt(f.out)} out`}>
@@ -148,7 +153,10 @@ export function RunView() {
                       <span className="funnel-nums">
                         {fmtInt(f.in)} → {fmtInt(f.out)}
                       </span>{' '}
-                      <span className={f.flag === 'none-dropped' ? 'flag-none' : f.flag ? 'check-failed' : 'muted'} title={f.flag ? f.flag.replace('-', ' ') : undefined}>
+                      <span
+                        className={f.flag === 'none-dropped' ? 'flag-none' : f.flag ? 'check-failed' : 'muted'}
+                        title={f.flag ? f.flag.replace('-', ' ') : undefined}
+                      >
                         −{fmtInt(f.dropped)}
                       </span>
                       <span className="sr-only"> dropped: show rejected candidates of {f.name}</span>
@@ -190,7 +198,21 @@ function toggled(set: Set<string>, id: string): Set<string> {
   return next;
 }
 
-function StepRow({ row, top, selected, collapsed, onSelect, onToggle }: { row: TreeRow<Node>; top: number; selected: boolean; collapsed: boolean; onSelect: () => void; onToggle: () => void }) {
+function StepRow({
+  row,
+  top,
+  selected,
+  collapsed,
+  onSelect,
+  onToggle,
+}: {
+  row: TreeRow<Node>;
+  top: number;
+  selected: boolean;
+  collapsed: boolean;
+  onSelect: () => void;
+  onToggle: () => void;
+}) {
   const s = row.step;
   return (
     <div
@@ -270,7 +292,15 @@ function RunHeader({ run }: { run: RunAnswer }) {
         </div>
         <div>
           <span>Tags</span>
-          <span>{run.tags.length ? run.tags.map((t) => <span className="tag" key={t}>{t}</span>) : '—'}</span>
+          <span>
+            {run.tags.length
+              ? run.tags.map((t) => (
+                  <span className="tag" key={t}>
+                    {t}
+                  </span>
+                ))
+              : '—'}
+          </span>
         </div>
       </div>
       {run.error ? (

@@ -20,7 +20,7 @@ type RunRow = RunDto & { stepCount?: number; candidateCount?: number };
 export function RunsView() {
   const search = route.useSearch();
   const navigate = useNavigate({ from: '/runs' });
-  const set = (patch: Partial<Search>) => navigate({ search: (prev) => clean({ ...prev, ...patch, sel: undefined }) });
+  const set = (patch: Partial<Search>) => void navigate({ search: (prev) => clean({ ...prev, ...patch, sel: undefined }) });
   const [chosen, setChosen] = useState<string[]>([]);
   const [text, setText] = useState({ tag: search.tag ?? '', meta: search.meta ?? '', q: search.q ?? '', minDuration: search.minDuration ?? '' });
 
@@ -30,7 +30,12 @@ export function RunsView() {
     return {
       pipeline: search.pipeline,
       status: STATUSES.find((s) => s === search.status),
-      tag: search.tag ? search.tag.split(',').map((t) => t.trim()).filter(Boolean) : undefined,
+      tag: search.tag
+        ? search.tag
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean)
+        : undefined,
       metadata: parseMetadataFilter(search.meta),
       q: search.q,
       minDurationMs: Number.isFinite(minDurationMs) ? minDurationMs : undefined,
@@ -46,7 +51,8 @@ export function RunsView() {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     placeholderData: (prev) => prev,
-    refetchInterval: (q) => (search.live === '1' && q.state.data?.pages.some((p) => p.items.some((r) => r.status === 'running')) ? 3000 : search.live === '1' ? 10_000 : false),
+    refetchInterval: (q) =>
+      search.live === '1' && q.state.data?.pages.some((p) => p.items.some((r) => r.status === 'running')) ? 3000 : search.live === '1' ? 10_000 : false,
   });
   const items = (runs.data?.pages.flatMap((p) => p.items) ?? []) as RunRow[];
   const selIndex = items.findIndex((r) => r.id === search.sel);
@@ -57,15 +63,20 @@ export function RunsView() {
     count: items.length,
     index: selIndex,
     onMove: (i) => {
-      navigate({ search: (prev) => ({ ...prev, sel: items[i].id }), replace: true });
+      void navigate({ search: (prev) => ({ ...prev, sel: items[i].id }), replace: true });
       document.getElementById(`run-${items[i].id}`)?.scrollIntoView({ block: 'nearest' });
     },
-    onOpen: (i) => navigate({ to: '/runs/$runId', params: { runId: items[i].id } }),
+    onOpen: (i) => void navigate({ to: '/runs/$runId', params: { runId: items[i].id } }),
   });
 
   const submitText = (e: FormEvent) => {
     e.preventDefault();
-    set({ tag: text.tag.trim() || undefined, meta: text.meta.trim() || undefined, q: text.q.trim() || undefined, minDuration: text.minDuration.trim() || undefined });
+    set({
+      tag: text.tag.trim() || undefined,
+      meta: text.meta.trim() || undefined,
+      q: text.q.trim() || undefined,
+      minDuration: text.minDuration.trim() || undefined,
+    });
   };
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c.slice(-1), id]));
 
@@ -88,7 +99,14 @@ export function RunsView() {
         <RangePicker idPrefix="runs" range={search.range} from={search.from} to={search.to} onChange={(v) => set(v)} />
         <label htmlFor="runs-q">
           Search text
-          <input id="runs-q" data-search type="search" value={text.q} onChange={(e) => setText({ ...text, q: e.target.value })} placeholder="error message, input…" />
+          <input
+            id="runs-q"
+            data-search
+            type="search"
+            value={text.q}
+            onChange={(e) => setText({ ...text, q: e.target.value })}
+            placeholder="error message, input…"
+          />
         </label>
         <label htmlFor="runs-tag">
           Tag
@@ -112,7 +130,7 @@ export function RunsView() {
           type="button"
           className="primary"
           disabled={chosen.length !== 2}
-          onClick={() => navigate({ to: '/compare/$runA/$runB', params: { runA: chosen[0], runB: chosen[1] } })}
+          onClick={() => void navigate({ to: '/compare/$runA/$runB', params: { runA: chosen[0], runB: chosen[1] } })}
         >
           Compare selected ({chosen.length}/2)
         </button>

@@ -32,7 +32,7 @@ export function SignIn({ message }: { message: string | null }) {
   };
 
   return (
-    <form className="signin" onSubmit={submit} aria-labelledby="signin-title">
+    <form className="signin" onSubmit={(e) => void submit(e)} aria-labelledby="signin-title">
       <h1 id="signin-title">Sign in to xray</h1>
       {message ? (
         <p className="notice" role="alert">
@@ -41,7 +41,16 @@ export function SignIn({ message }: { message: string | null }) {
       ) : null}
       <p className="muted">Paste a project API key (the first start of the server prints one). It stays in this browser and is sent only to this server.</p>
       <label htmlFor="api-key">API key</label>
-      <input id="api-key" type="password" autoComplete="off" spellCheck={false} value={key} onChange={(e) => setKey(e.target.value)} placeholder="xr_…" autoFocus />
+      <input
+        id="api-key"
+        type="password"
+        autoComplete="off"
+        spellCheck={false}
+        value={key}
+        onChange={(e) => setKey(e.target.value)}
+        placeholder="xr_…"
+        autoFocus
+      />
       <label className="row">
         <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> Remember on this device
       </label>

@@ -24,8 +24,18 @@ interface CaptureInfo {
 
 export function StepPanel({ stepId, runId, decision, reason }: { stepId: string; runId: string; decision?: string; reason?: string }) {
   const step = useQuery({ queryKey: ['step', stepId], queryFn: () => call(sdk.getStep({ client: api, path: { id: stepId } })) });
-  if (step.isPending) return <div className="pane-body"><Loading what="Loading step" /></div>;
-  if (step.error) return <div className="pane-body"><ErrorBox error={step.error} /></div>;
+  if (step.isPending)
+    return (
+      <div className="pane-body">
+        <Loading what="Loading step" />
+      </div>
+    );
+  if (step.error)
+    return (
+      <div className="pane-body">
+        <ErrorBox error={step.error} />
+      </div>
+    );
   const s = step.data;
   const xray = (s.metadata?.xray ?? null) as CaptureInfo | null;
   const sampled = s.candidatesStored < s.candidatesIn;
@@ -39,12 +49,30 @@ export function StepPanel({ stepId, runId, decision, reason }: { stepId: string;
       </div>
       <div className="pane-body" data-testid="step-panel">
         <div className="run-header">
-          <div><span>Started</span><span>{fmtTime(s.startedAt)}</span></div>
-          <div><span>Ended</span><span>{fmtTime(s.endedAt)}</span></div>
-          <div><span>Candidates in</span><span data-testid="step-in">{fmtInt(s.candidatesIn)}</span></div>
-          <div><span>Candidates out</span><span data-testid="step-out">{fmtInt(s.candidatesOut)}</span></div>
-          <div><span>Eliminated</span><span>{fmtPct(s.eliminationRatio, 1)}</span></div>
-          <div><span>Stored</span><span>{fmtInt(s.candidatesStored)}</span></div>
+          <div>
+            <span>Started</span>
+            <span>{fmtTime(s.startedAt)}</span>
+          </div>
+          <div>
+            <span>Ended</span>
+            <span>{fmtTime(s.endedAt)}</span>
+          </div>
+          <div>
+            <span>Candidates in</span>
+            <span data-testid="step-in">{fmtInt(s.candidatesIn)}</span>
+          </div>
+          <div>
+            <span>Candidates out</span>
+            <span data-testid="step-out">{fmtInt(s.candidatesOut)}</span>
+          </div>
+          <div>
+            <span>Eliminated</span>
+            <span>{fmtPct(s.eliminationRatio, 1)}</span>
+          </div>
+          <div>
+            <span>Stored</span>
+            <span>{fmtInt(s.candidatesStored)}</span>
+          </div>
         </div>
         {s.error ? (
           <div className="error-box">
@@ -70,12 +98,15 @@ export function StepPanel({ stepId, runId, decision, reason }: { stepId: string;
           <>
             {sampled ? (
               <p className="notice" data-testid="sample-notice">
-                This step stored {s.candidatesStored === 0 ? 'no candidates' : `a sample: ${fmtInt(s.candidatesStored)} of ${fmtInt(s.candidatesIn)} candidates`}
+                This step stored{' '}
+                {s.candidatesStored === 0 ? 'no candidates' : `a sample: ${fmtInt(s.candidatesStored)} of ${fmtInt(s.candidatesIn)} candidates`}
                 {xray?.capture ? ` (capture: ${xray.capture})` : ''}. Exact totals: {fmtInt(s.candidatesIn)} in, {fmtInt(s.candidatesOut)} out,{' '}
                 {fmtInt(s.candidatesIn - s.candidatesOut)} eliminated. The histogram and table below show what was stored.
               </p>
             ) : null}
-            {s.candidatesStored > 0 ? <Candidates stepId={stepId} runId={runId} decision={decision} reason={reason} exactReasons={sampled ? xray?.reasons : undefined} /> : null}
+            {s.candidatesStored > 0 ? (
+              <Candidates stepId={stepId} runId={runId} decision={decision} reason={reason} exactReasons={sampled ? xray?.reasons : undefined} />
+            ) : null}
           </>
         ) : null}
       </div>
@@ -83,10 +114,22 @@ export function StepPanel({ stepId, runId, decision, reason }: { stepId: string;
   );
 }
 
-function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId: string; runId: string; decision?: string; reason?: string; exactReasons?: Record<string, number> }) {
+function Candidates({
+  stepId,
+  runId,
+  decision,
+  reason,
+  exactReasons,
+}: {
+  stepId: string;
+  runId: string;
+  decision?: string;
+  reason?: string;
+  exactReasons?: Record<string, number>;
+}) {
   const navigate = useNavigate({ from: '/runs/$runId' });
   const setFilter = (patch: { decision?: string; reason?: string }) =>
-    navigate({ to: '/runs/$runId', params: { runId }, search: (prev) => ({ ...prev, ...patch }) });
+    void navigate({ to: '/runs/$runId', params: { runId }, search: (prev) => ({ ...prev, ...patch }) });
   const summary = useQuery({ queryKey: ['summary', stepId], queryFn: () => call(sdk.getCandidateSummary({ client: api, path: { stepId } })) });
   const dec = DECISIONS.find((d) => d === decision);
   const list = useInfiniteQuery({
@@ -135,7 +178,12 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
           <div className="hist" data-testid="reason-histogram" role="list">
             {reasons.slice(0, 20).map((r) => (
               <div className="hist-row" key={r.reason} role="listitem">
-                <button type="button" title={r.reason} onClick={() => setFilter({ reason: reason === r.reason ? undefined : r.reason, decision: undefined })} aria-pressed={reason === r.reason}>
+                <button
+                  type="button"
+                  title={r.reason}
+                  onClick={() => setFilter({ reason: reason === r.reason ? undefined : r.reason, decision: undefined })}
+                  aria-pressed={reason === r.reason}
+                >
                   {r.reason}
                 </button>
                 <span className="bar" style={{ width: `${(r.count / maxReason) * 100}%` }} />
@@ -164,7 +212,9 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
       {list.error ? <ErrorBox error={list.error} /> : null}
       <div className="cands" ref={scrollRef} data-testid="candidates" role="table" aria-label="Candidates" aria-rowcount={items.length}>
         <div className="cand-head" role="row">
-          <span role="columnheader"><span className="sr-only">Expand</span></span>
+          <span role="columnheader">
+            <span className="sr-only">Expand</span>
+          </span>
           <span role="columnheader">Key</span>
           <span role="columnheader">Decision</span>
           <span role="columnheader">Score</span>
@@ -178,19 +228,29 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
             const isOpen = open.has(c.key);
             const failed = checksOf(c.evaluations).filter((e) => !e.passed);
             return (
-              <div key={v.key} ref={virtual.measureElement} data-index={v.index} className="cand-row" role="row" style={{ transform: `translateY(${v.start}px)` }} data-testid="candidate-row">
+              <div
+                key={v.key}
+                ref={virtual.measureElement}
+                data-index={v.index}
+                className="cand-row"
+                role="row"
+                style={{ transform: `translateY(${v.start}px)` }}
+                data-testid="candidate-row"
+              >
                 <span role="cell">
                   <button
                     type="button"
                     className="twisty"
                     aria-expanded={isOpen}
                     aria-label={`${isOpen ? 'Hide' : 'Show'} details of ${c.key}`}
-                    onClick={() => setOpen((o) => {
-                      const n = new Set(o);
-                      if (n.has(c.key)) n.delete(c.key);
-                      else n.add(c.key);
-                      return n;
-                    })}
+                    onClick={() =>
+                      setOpen((o) => {
+                        const n = new Set(o);
+                        if (n.has(c.key)) n.delete(c.key);
+                        else n.add(c.key);
+                        return n;
+                      })
+                    }
                   >
                     {isOpen ? '▾' : '▸'}
                   </button>
@@ -200,9 +260,15 @@ function Candidates({ stepId, runId, decision, reason, exactReasons }: { stepId:
                     {c.key}
                   </Link>
                 </span>
-                <span role="cell"><DecisionBadge decision={c.decision} /></span>
-                <span role="cell" className="num">{c.score ?? ''}</span>
-                <span role="cell" className="num">{c.rank ?? ''}</span>
+                <span role="cell">
+                  <DecisionBadge decision={c.decision} />
+                </span>
+                <span role="cell" className="num">
+                  {c.score ?? ''}
+                </span>
+                <span role="cell" className="num">
+                  {c.rank ?? ''}
+                </span>
                 <span role="cell" title={c.reason ?? ''} data-testid="candidate-reason">
                   {c.reason ?? ''}
                   {failed.length ? <span className="check-failed"> {failed.map((f) => f.check).join(', ')}</span> : null}

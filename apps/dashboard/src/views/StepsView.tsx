@@ -20,9 +20,14 @@ const num = (v?: string) => (v !== undefined && v !== '' && Number.isFinite(Numb
 export function StepsView() {
   const search = route.useSearch();
   const navigate = useNavigate({ from: '/steps' });
-  const [form, setForm] = useState({ name: search.name ?? '', minElim: search.minElim ?? '', maxElim: search.maxElim ?? '', minDuration: search.minDuration ?? '' });
+  const [form, setForm] = useState({
+    name: search.name ?? '',
+    minElim: search.minElim ?? '',
+    maxElim: search.maxElim ?? '',
+    minDuration: search.minDuration ?? '',
+  });
   const [sel, setSel] = useState(-1);
-  const set = (patch: Partial<Search>) => navigate({ search: (prev) => ({ ...prev, ...patch }) });
+  const set = (patch: Partial<Search>) => void navigate({ search: (prev) => ({ ...prev, ...patch }) });
   const active = Object.values(search).some(Boolean);
   const steps = useInfiniteQuery({
     queryKey: ['steps', search],
@@ -54,11 +59,16 @@ export function StepsView() {
     count: items.length,
     index: sel,
     onMove: setSel,
-    onOpen: (i) => navigate({ to: '/runs/$runId', params: { runId: items[i].runId }, search: { step: items[i].id } }),
+    onOpen: (i) => void navigate({ to: '/runs/$runId', params: { runId: items[i].runId }, search: { step: items[i].id } }),
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    set({ name: form.name.trim() || undefined, minElim: form.minElim.trim() || undefined, maxElim: form.maxElim.trim() || undefined, minDuration: form.minDuration.trim() || undefined });
+    set({
+      name: form.name.trim() || undefined,
+      minElim: form.minElim.trim() || undefined,
+      maxElim: form.maxElim.trim() || undefined,
+      minDuration: form.minDuration.trim() || undefined,
+    });
   };
   return (
     <div>
@@ -107,7 +117,7 @@ export function StepsView() {
           type="button"
           onClick={() => {
             setForm({ ...form, minElim: '0.9', maxElim: '' });
-            navigate({ search: { type: 'filter', minElim: '0.9' } });
+            void navigate({ search: { type: 'filter', minElim: '0.9' } });
           }}
         >
           Filters that dropped more than 90%

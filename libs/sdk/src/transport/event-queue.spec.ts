@@ -1,13 +1,27 @@
 import { EventQueue, type DropTier, type EventKind, type QueueItem } from './event-queue.js';
 
-const item = (seq: number, kind: EventKind, tier: DropTier = kind === 'candidates' ? 0 : 2, bytes = 10): QueueItem => ({ seq, kind, tier, bytes, notBefore: 0 });
+const item = (seq: number, kind: EventKind, tier: DropTier = kind === 'candidates' ? 0 : 2, bytes = 10): QueueItem => ({
+  seq,
+  kind,
+  tier,
+  bytes,
+  notBefore: 0,
+});
 const seqs = (items: QueueItem[]) => items.map((i) => i.seq);
 
 describe('EventQueue', () => {
   it('drops candidate batches first, then notes, then the oldest structure, oldest first within a tier', () => {
     const q = new EventQueue<QueueItem>();
     // run, step, candidates, note, step, candidates, candidates
-    const kinds: [EventKind, DropTier][] = [['runs', 2], ['steps', 2], ['candidates', 0], ['steps', 1], ['steps', 2], ['candidates', 0], ['candidates', 0]];
+    const kinds: [EventKind, DropTier][] = [
+      ['runs', 2],
+      ['steps', 2],
+      ['candidates', 0],
+      ['steps', 1],
+      ['steps', 2],
+      ['candidates', 0],
+      ['candidates', 0],
+    ];
     kinds.forEach(([k, t], i) => q.push(item(i + 1, k, t)));
     const drops: [number, number[]][] = [
       [6, [3]],

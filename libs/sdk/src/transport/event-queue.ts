@@ -159,7 +159,7 @@ export class EventQueue<T extends QueueItem> {
    * (the first event always goes, however large).
    */
   takeBatch(now: number, maxEvents: number, maxBytes: number, overhead: number, separator: number): T[] {
-    for (let n = this.parked.head; n; ) {
+    for (let n = this.parked.head; n;) {
       const next = n.next;
       if (n.item.notBefore <= now) {
         this.parked.remove(n);

@@ -1,4 +1,14 @@
-import { backoffDelay, classifyOutcome, retryDecision, retryDelay, type Attempts, type Outcome, type OutcomeClass, type RetryDecision, type Scope } from './retry-policy.js';
+import {
+  backoffDelay,
+  classifyOutcome,
+  retryDecision,
+  retryDelay,
+  type Attempts,
+  type Outcome,
+  type OutcomeClass,
+  type RetryDecision,
+  type Scope,
+} from './retry-policy.js';
 
 const limits = { maxServerErrorAttempts: 10, maxParentRetries: 5 };
 const none: Attempts = { transient: 0, serverErrors: 0, parentMissing: 0 };

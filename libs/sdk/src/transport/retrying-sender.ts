@@ -91,19 +91,36 @@ export class RetryingSender {
       this.retryAt = 0;
       this.batchCap = Infinity;
       if (!res.results) {
-        this.report(new XrayError('http', `ingest answered ${res.status} without per-event results; is ${this.transport.url} an xray server? Counting the events as sent`, { status: res.status }));
+        this.report(
+          new XrayError(
+            'http',
+            `ingest answered ${res.status} without per-event results; is ${this.transport.url} an xray server? Counting the events as sent`,
+            { status: res.status },
+          ),
+        );
       }
       return { answered: true, ...this.settle(batch, res.results ?? []) };
     }
     if (res.kind === 'unreachable') {
-      return this.requestFailed(batch, { network: true }, undefined, (delay) => new XrayError('network', `cannot reach ${this.transport.url}: ${res.message}; retrying in ${delay} ms`, { cause: res.cause }));
+      return this.requestFailed(
+        batch,
+        { network: true },
+        undefined,
+        (delay) => new XrayError('network', `cannot reach ${this.transport.url}: ${res.message}; retrying in ${delay} ms`, { cause: res.cause }),
+      );
     }
     const { status, detail } = res;
     const said = `ingest answered ${status}${detail ? ` (${detail})` : ''}`;
     return this.requestFailed(batch, { status }, res.retryAfterMs, (delay) => new XrayError('http', `${said}; retrying in ${delay} ms`, { status }), said);
   }
 
-  private requestFailed(batch: QueuedEvent[], outcome: Outcome, retryAfterMs: number | undefined, retrying: (delayMs: number) => XrayError, said = ''): Settlement {
+  private requestFailed(
+    batch: QueuedEvent[],
+    outcome: Outcome,
+    retryAfterMs: number | undefined,
+    retrying: (delayMs: number) => XrayError,
+    said = '',
+  ): Settlement {
     const status = 'status' in outcome ? outcome.status : undefined;
     const cls = classifyOutcome(outcome, 'request');
     if (cls === 'too-large') {
@@ -137,7 +154,12 @@ export class RetryingSender {
       if (given.length) {
         // Those that keep failing are given up so that one poisoned event cannot block the rest.
         this.opts.counters.rejected += given.length;
-        this.report(new XrayError('rejected', `${given.length} event(s) given up after ${this.opts.maxServerErrorAttempts} server errors (${said})`, { status, count: given.length }));
+        this.report(
+          new XrayError('rejected', `${given.length} event(s) given up after ${this.opts.maxServerErrorAttempts} server errors (${said})`, {
+            status,
+            count: given.length,
+          }),
+        );
       }
       this.opts.counters.retries++;
       this.report(retrying(delay));

@@ -11,12 +11,22 @@ describe('wire', () => {
     const e = encodeEvent('run-create', body, ts, noFallback);
     body.input.title = 'changed later';
     const json = eventJson(e);
-    expect(JSON.parse(json)).toEqual({ id: e.id, type: 'run-create', timestamp: ts, body: { id: 'r1', pipeline: 'competitor-selection', input: { title: 'laptop stand' } } });
+    expect(JSON.parse(json)).toEqual({
+      id: e.id,
+      type: 'run-create',
+      timestamp: ts,
+      body: { id: 'r1', pipeline: 'competitor-selection', input: { title: 'laptop stand' } },
+    });
     expect(e.bytes).toBe(byteLength(json));
   });
 
   it('keeps each candidate apart, so a batch is cut in halves that together hold it exactly', () => {
-    const candidates = Array.from({ length: 5 }, (_, i) => ({ key: `B0${i}`, decision: 'rejected' as const, reason: i % 2 ? 'price above $50' : 'prix > 50 €, « trop cher »', data: { n: [i, { deep: '}],[' }] } }));
+    const candidates = Array.from({ length: 5 }, (_, i) => ({
+      key: `B0${i}`,
+      decision: 'rejected' as const,
+      reason: i % 2 ? 'price above $50' : 'prix > 50 €, « trop cher »',
+      data: { n: [i, { deep: '}],[' }] },
+    }));
     const e = encodeEvent('candidates-create', { stepId: 's1', candidates }, ts, noFallback);
     expect(JSON.parse(eventJson(e)).body).toEqual({ stepId: 's1', candidates });
     const halves = splitCandidates(e)!;
@@ -43,7 +53,10 @@ describe('wire', () => {
     const a = encodeEvent('step-create', { id: 's1', runId: 'r1', name: 'filter', input: { n: 10n } as never }, ts, (err) => problems.push(err));
     const b = encodeEvent('candidates-create', { stepId: 's1', candidates: [] }, ts, noFallback);
     const req = JSON.parse(requestJson([a, b])) as { events: { body: Record<string, unknown> }[] };
-    expect(req.events.map((e) => e.body)).toEqual([{ id: 's1', runId: 'r1', name: 'filter', input: { n: '10' } }, { stepId: 's1', candidates: [] }]);
+    expect(req.events.map((e) => e.body)).toEqual([
+      { id: 's1', runId: 'r1', name: 'filter', input: { n: '10' } },
+      { stepId: 's1', candidates: [] },
+    ]);
     expect(problems).toHaveLength(1);
     expect(JSON.parse(requestJson([]))).toEqual({ events: [] });
   });

@@ -1,12 +1,12 @@
-import type { MigrationInterface, QueryRunner } from "typeorm";
+import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 export class CreateSchema1795497853374 implements MigrationInterface {
-    name = 'CreateSchema1795497853374'
+  name = 'CreateSchema1795497853374';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        // typeorm_metadata records generated columns per database; use the one being migrated.
-        const database = await queryRunner.getCurrentDatabase();
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    // typeorm_metadata records generated columns per database; use the one being migrated.
+    const database = await queryRunner.getCurrentDatabase();
+    await queryRunner.query(`
             CREATE TABLE "projects" (
                 "id" uuid NOT NULL,
                 "name" text NOT NULL,
@@ -15,7 +15,7 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                 CONSTRAINT "PK_6271df0a7aed1d6c0691ce6ac50" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "api_keys" (
                 "id" uuid NOT NULL,
                 "project_id" uuid NOT NULL,
@@ -31,10 +31,11 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                 CONSTRAINT "PK_5c8a79801b44bd27b79228e1dad" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_api_keys_project" ON "api_keys" ("project_id", "created_at")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(
+      `
             INSERT INTO "typeorm_metadata"(
                     "database",
                     "schema",
@@ -44,8 +45,10 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                     "value"
                 )
             VALUES ($1, $2, $3, $4, $5, $6)
-        `, [database,"public","runs","GENERATED_COLUMN","duration_ms","extract(epoch from (\"ended_at\" - \"started_at\")) * 1000"]);
-        await queryRunner.query(`
+        `,
+      [database, 'public', 'runs', 'GENERATED_COLUMN', 'duration_ms', 'extract(epoch from ("ended_at" - "started_at")) * 1000'],
+    );
+    await queryRunner.query(`
             CREATE TABLE "runs" (
                 "id" uuid NOT NULL,
                 "project_id" uuid NOT NULL,
@@ -83,19 +86,20 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                 CONSTRAINT "PK_46d6a1e257c38ba58f1a3c30836" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_runs_project_status_started" ON "runs" ("project_id", "status", "started_at", "id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_runs_project_pipeline_started" ON "runs" ("project_id", "pipeline", "started_at", "id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_runs_tags" ON "runs" USING gin ("tags")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_runs_project_started" ON "runs" ("project_id", "started_at", "id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(
+      `
             INSERT INTO "typeorm_metadata"(
                     "database",
                     "schema",
@@ -105,8 +109,11 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                     "value"
                 )
             VALUES ($1, $2, $3, $4, $5, $6)
-        `, [database,"public","steps","GENERATED_COLUMN","duration_ms","extract(epoch from (\"ended_at\" - \"started_at\")) * 1000"]);
-        await queryRunner.query(`
+        `,
+      [database, 'public', 'steps', 'GENERATED_COLUMN', 'duration_ms', 'extract(epoch from ("ended_at" - "started_at")) * 1000'],
+    );
+    await queryRunner.query(
+      `
             INSERT INTO "typeorm_metadata"(
                     "database",
                     "schema",
@@ -116,8 +123,11 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                     "value"
                 )
             VALUES ($1, $2, $3, $4, $5, $6)
-        `, [database,"public","steps","GENERATED_COLUMN","candidates_in","coalesce(\"reported_in\", \"stored_in\")"]);
-        await queryRunner.query(`
+        `,
+      [database, 'public', 'steps', 'GENERATED_COLUMN', 'candidates_in', 'coalesce("reported_in", "stored_in")'],
+    );
+    await queryRunner.query(
+      `
             INSERT INTO "typeorm_metadata"(
                     "database",
                     "schema",
@@ -127,8 +137,11 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                     "value"
                 )
             VALUES ($1, $2, $3, $4, $5, $6)
-        `, [database,"public","steps","GENERATED_COLUMN","candidates_out","coalesce(\"reported_out\", \"stored_out\")"]);
-        await queryRunner.query(`
+        `,
+      [database, 'public', 'steps', 'GENERATED_COLUMN', 'candidates_out', 'coalesce("reported_out", "stored_out")'],
+    );
+    await queryRunner.query(
+      `
             INSERT INTO "typeorm_metadata"(
                     "database",
                     "schema",
@@ -138,8 +151,17 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                     "value"
                 )
             VALUES ($1, $2, $3, $4, $5, $6)
-        `, [database,"public","steps","GENERATED_COLUMN","elimination_ratio","CASE WHEN coalesce(\"reported_in\", \"stored_in\") > 0 THEN 1 - coalesce(\"reported_out\", \"stored_out\")::double precision / coalesce(\"reported_in\", \"stored_in\") END"]);
-        await queryRunner.query(`
+        `,
+      [
+        database,
+        'public',
+        'steps',
+        'GENERATED_COLUMN',
+        'elimination_ratio',
+        'CASE WHEN coalesce("reported_in", "stored_in") > 0 THEN 1 - coalesce("reported_out", "stored_out")::double precision / coalesce("reported_in", "stored_in") END',
+      ],
+    );
+    await queryRunner.query(`
             CREATE TABLE "steps" (
                 "id" uuid NOT NULL,
                 "project_id" uuid NOT NULL,
@@ -202,13 +224,13 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                 CONSTRAINT "PK_65f86ac8996204d11f915f66a5b" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_steps_project_name_started" ON "steps" ("project_id", "name", "started_at", "id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_steps_run_parent_position" ON "steps" ("run_id", "parent_step_id", "position")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "candidates" (
                 "id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
                 "project_id" uuid NOT NULL,
@@ -229,158 +251,172 @@ export class CreateSchema1795497853374 implements MigrationInterface {
                 CONSTRAINT "PK_140681296bf033ab1eb95288abb" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_candidates_project_key" ON "candidates" ("project_id", "key")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "idx_candidates_step_decision" ON "candidates" ("step_id", "decision", "id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "uq_candidates_step_key" ON "candidates" ("step_id", "key")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "api_keys"
             ADD CONSTRAINT "FK_f5de07dbb229225e2be643ff3d0" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "runs"
             ADD CONSTRAINT "FK_116e0228e735b86128438370e90" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps"
             ADD CONSTRAINT "FK_a8be2828b42b760f48e38cfd527" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps"
             ADD CONSTRAINT "FK_96f5f2c0a8aaade96bafe0a97dc" FOREIGN KEY ("run_id") REFERENCES "runs"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps"
             ADD CONSTRAINT "FK_3c00a94ddbe6dac63062eb83a94" FOREIGN KEY ("parent_step_id") REFERENCES "steps"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "candidates"
             ADD CONSTRAINT "FK_a3b550928860faf78ff5c34b436" FOREIGN KEY ("project_id") REFERENCES "projects"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "candidates"
             ADD CONSTRAINT "FK_438394a7f0fe82d6db2654c2b54" FOREIGN KEY ("run_id") REFERENCES "runs"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "candidates"
             ADD CONSTRAINT "FK_7aba4db146fde589222144cd49d" FOREIGN KEY ("step_id") REFERENCES "steps"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        const database = await queryRunner.getCurrentDatabase();
-        await queryRunner.query(`DROP INDEX "public"."idx_runs_tags"`);
-        await queryRunner.query(`
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    const database = await queryRunner.getCurrentDatabase();
+    await queryRunner.query(`DROP INDEX "public"."idx_runs_tags"`);
+    await queryRunner.query(`
             ALTER TABLE "candidates" DROP CONSTRAINT "FK_7aba4db146fde589222144cd49d"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "candidates" DROP CONSTRAINT "FK_438394a7f0fe82d6db2654c2b54"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "candidates" DROP CONSTRAINT "FK_a3b550928860faf78ff5c34b436"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps" DROP CONSTRAINT "FK_3c00a94ddbe6dac63062eb83a94"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps" DROP CONSTRAINT "FK_96f5f2c0a8aaade96bafe0a97dc"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "steps" DROP CONSTRAINT "FK_a8be2828b42b760f48e38cfd527"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "runs" DROP CONSTRAINT "FK_116e0228e735b86128438370e90"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "api_keys" DROP CONSTRAINT "FK_f5de07dbb229225e2be643ff3d0"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."uq_candidates_step_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_candidates_step_decision"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_candidates_project_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "candidates"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_steps_run_parent_position"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_steps_project_name_started"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "steps"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(
+      `
             DELETE FROM "typeorm_metadata"
             WHERE "type" = $1
                 AND "name" = $2
                 AND "database" = $3
                 AND "schema" = $4
                 AND "table" = $5
-        `, ["GENERATED_COLUMN","elimination_ratio",database,"public","steps"]);
-        await queryRunner.query(`
+        `,
+      ['GENERATED_COLUMN', 'elimination_ratio', database, 'public', 'steps'],
+    );
+    await queryRunner.query(
+      `
             DELETE FROM "typeorm_metadata"
             WHERE "type" = $1
                 AND "name" = $2
                 AND "database" = $3
                 AND "schema" = $4
                 AND "table" = $5
-        `, ["GENERATED_COLUMN","candidates_out",database,"public","steps"]);
-        await queryRunner.query(`
+        `,
+      ['GENERATED_COLUMN', 'candidates_out', database, 'public', 'steps'],
+    );
+    await queryRunner.query(
+      `
             DELETE FROM "typeorm_metadata"
             WHERE "type" = $1
                 AND "name" = $2
                 AND "database" = $3
                 AND "schema" = $4
                 AND "table" = $5
-        `, ["GENERATED_COLUMN","candidates_in",database,"public","steps"]);
-        await queryRunner.query(`
+        `,
+      ['GENERATED_COLUMN', 'candidates_in', database, 'public', 'steps'],
+    );
+    await queryRunner.query(
+      `
             DELETE FROM "typeorm_metadata"
             WHERE "type" = $1
                 AND "name" = $2
                 AND "database" = $3
                 AND "schema" = $4
                 AND "table" = $5
-        `, ["GENERATED_COLUMN","duration_ms",database,"public","steps"]);
-        await queryRunner.query(`
+        `,
+      ['GENERATED_COLUMN', 'duration_ms', database, 'public', 'steps'],
+    );
+    await queryRunner.query(`
             DROP INDEX "public"."idx_runs_project_started"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_runs_project_pipeline_started"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."idx_runs_project_status_started"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "runs"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(
+      `
             DELETE FROM "typeorm_metadata"
             WHERE "type" = $1
                 AND "name" = $2
                 AND "database" = $3
                 AND "schema" = $4
                 AND "table" = $5
-        `, ["GENERATED_COLUMN","duration_ms",database,"public","runs"]);
-        await queryRunner.query(`
+        `,
+      ['GENERATED_COLUMN', 'duration_ms', database, 'public', 'runs'],
+    );
+    await queryRunner.query(`
             DROP INDEX "public"."idx_api_keys_project"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "api_keys"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "projects"
         `);
-    }
-
+  }
 }

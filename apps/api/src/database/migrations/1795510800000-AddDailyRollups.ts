@@ -163,7 +163,10 @@ function rollupStatement(family: Family, op: 'insert' | 'update', grains: ('hour
       SELECT project_id, pipeline, hour, ${keys}, ${family.sums.map((s) => `sum(${s}) AS ${s}`).join(', ')}
       FROM (${source}) r
       GROUP BY project_id, pipeline, hour, ${keys}${family.nonZero ? ` HAVING ${family.nonZero}` : ''}
-    )${writes.slice(0, -1).map((w, i) => `, w${i} AS (${w})`).join('')}
+    )${writes
+      .slice(0, -1)
+      .map((w, i) => `, w${i} AS (${w})`)
+      .join('')}
     ${writes[writes.length - 1]};`;
 }
 
@@ -180,7 +183,9 @@ function triggerFunction(fn: string, op: 'insert' | 'update', grains: ('hour' | 
   return `
     CREATE OR REPLACE FUNCTION "xray_${fn}_rollup_${op}"() RETURNS trigger LANGUAGE plpgsql${settings} AS $$
     BEGIN
-      ${FAMILIES.filter((f) => f.fn === fn).map((f) => rollupStatement(f, op, grains)).join('\n      ')}
+      ${FAMILIES.filter((f) => f.fn === fn)
+        .map((f) => rollupStatement(f, op, grains))
+        .join('\n      ')}
       RETURN NULL;
     END $$
   `;

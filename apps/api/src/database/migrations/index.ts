@@ -9,7 +9,10 @@ import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRu
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
-export const migrations: (new () => unknown)[] = [CreateSchema1795497853374, AddIngestAndSearch1795499023482, AddRateLimitCounters1795500600000,
+export const migrations: (new () => unknown)[] = [
+  CreateSchema1795497853374,
+  AddIngestAndSearch1795499023482,
+  AddRateLimitCounters1795500600000,
   AddReasonCountsAndCoveringIndexes1795502400000,
   AddHourlyRollups1795503600000,
   AddRollupCoveringIndexes1795505400000,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { percentileFromBuckets } from '../src/analytics/analytics.service.js';
-import { RunTimeoutSweeper } from '../src/runs/run-timeout.sweeper.js';
+import { RunTimeoutSweeper } from '../src/maintenance/run-timeout.sweeper.js';
 import { createTestApp, type TestApp } from './harness.js';
 
 const HOUR = 3_600_000;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { RunTimeoutSweeper } from '../src/runs/run-timeout.sweeper.js';
+import { RunTimeoutSweeper } from '../src/maintenance/run-timeout.sweeper.js';
 import { createTestApp, expectError, type TestApp } from './harness.js';
 
 /** The value of one sample line (`name{labels} value`) of a Prometheus text page, or undefined. */

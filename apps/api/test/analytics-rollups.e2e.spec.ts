@@ -150,16 +150,19 @@ describe('analytics rollups', () => {
     );
     const byStatus: Record<string, number> = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
     for (const r of statusRows) byStatus[r.status] = r.n;
-    const seriesRows = await t.sql<{ start: Date; runs: number; errors: number }>(
-      `SELECT date_trunc('${bucket}', started_at, 'UTC') AS start, count(*)::int AS runs, count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS errors
-       FROM runs WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY 1`,
+    const seriesRows = await t.sql<{ start: Date; status: string; n: number }>(
+      `SELECT date_trunc('${bucket}', started_at, 'UTC') AS start, status, count(*)::int AS n
+       FROM runs WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY 1, 2`,
       range,
     );
     const size = bucket === 'hour' ? HOUR : DAY;
     const points = [];
     for (let p = Math.floor(from / size) * size; p < to; p += size) {
-      const row = seriesRows.find((r) => r.start.getTime() === p);
-      points.push({ start: new Date(p).toISOString(), runs: row?.runs ?? 0, errors: row?.errors ?? 0 });
+      const rows = seriesRows.filter((r) => r.start.getTime() === p);
+      const inBucket: Record<string, number> = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
+      for (const r of rows) inBucket[r.status] = r.n;
+      const runs = rows.reduce((n, r) => n + r.n, 0);
+      points.push({ start: new Date(p).toISOString(), runs, errors: inBucket.error + inBucket.timed_out, byStatus: inBucket });
     }
     // Steps: the range widened to whole hours.
     const stepRange = [projectId, pipeline, new Date(Math.floor(from / HOUR) * HOUR), new Date(Math.ceil(to / HOUR) * HOUR)];

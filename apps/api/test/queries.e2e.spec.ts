@@ -237,7 +237,12 @@ describe('cross-run queries', () => {
       expect(res.body.timeSeries.bucket).toBe('hour');
       expect(res.body.timeSeries.points).toHaveLength(24);
       expect(res.body.timeSeries.points.slice(0, 12).every((p: { runs: number }) => p.runs === 1)).toBe(true);
-      expect(res.body.timeSeries.points[2]).toEqual({ start: at(2 * 3_600_000), runs: 1, errors: 1 });
+      expect(res.body.timeSeries.points[2]).toEqual({
+        start: at(2 * 3_600_000),
+        runs: 1,
+        errors: 1,
+        byStatus: { running: 0, success: 0, error: 1, cancelled: 0, timed_out: 0 },
+      });
       expect(res.body.timeSeries.points.slice(12).every((p: { runs: number }) => p.runs === 0)).toBe(true);
     });
 

@@ -163,6 +163,7 @@ describe('dashboard in the browser', () => {
       await w.page.getByLabel('Pipeline').selectOption('competitor-selection');
       await w.page.waitForURL(/pipeline=competitor-selection/);
       await expectCount(rows, 2);
+      await w.page.waitForLoadState('networkidle'); // a reload would abort requests still in flight
       await w.page.reload();
       await expectCount(rows, 2);
       expect(await w.page.getByLabel('Pipeline').inputValue()).toBe('competitor-selection');
@@ -233,6 +234,7 @@ describe('dashboard in the browser', () => {
       await histogram.waitFor();
       expect(await histogram.locator('.hist-row button').first().textContent()).toBe(summary.reasons[0].reason);
       await w.page.screenshot({ path: join(shots, 'run.png') });
+      await w.page.waitForLoadState('networkidle'); // a reload would abort requests still in flight
       await w.page.reload();
       await w.page.getByTestId('candidate-row').first().waitFor();
       expect(await w.page.getByTestId('step-panel').locator('xpath=..').locator('.pane-head b').textContent()).toBe('filter-by-price');
@@ -355,6 +357,7 @@ describe('dashboard in the browser', () => {
         expect(type).toBe('filter');
         expect(parseFloat(elim!)).toBeGreaterThanOrEqual(90);
       }
+      await w.page.waitForLoadState('networkidle'); // a reload would abort requests still in flight
       await w.page.reload();
       await results.first().waitFor();
       await results.first().getByRole('link').first().click();
@@ -414,6 +417,8 @@ describe('dashboard in the browser', () => {
       await w.page.getByTestId('candidate-row').first().waitFor();
       await w.page.getByRole('button', { name: 'Switch to dark mode' }).click();
       expect(await w.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+      // Let the step panel's requests finish: a reload would abort them, a failure the watcher reports.
+      await w.page.waitForLoadState('networkidle');
       await w.page.reload();
       expect(await w.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
       await w.page.getByTestId('funnel').waitFor();

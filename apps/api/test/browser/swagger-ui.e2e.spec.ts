@@ -153,33 +153,36 @@ describe('Swagger UI: Try it out → Execute', () => {
     const ordered = [...operations].sort((a, b) => rank(a) - rank(b));
     const results: string[] = [];
     const failures: string[] = [];
-    // One page per key, authorized once, as a user would work through the operations.
+    // One page per key, authorized once, as a user would work through the operations; the
+    // pages work side by side (each group's destructive operations touch only its own fixtures).
     const groups = new Map<string | undefined, Operation[]>();
     for (const op of ordered) groups.set(keyFor(op, f), [...(groups.get(keyFor(op, f)) ?? []), op]);
-    for (const [key, ops] of groups) {
-      const { page, problems, context } = await watchedPage(browser);
-      await page.goto(`${baseUrl}/docs`);
-      await page.locator('.opblock').first().waitFor();
-      if (key) await authorize(page, key);
-      for (const op of ops) {
-        const status = await execute(page, op, f);
-        await page.screenshot({ path: screenshotPath('swagger-ui', op.operationId), fullPage: false });
-        // Collapse it again, as a user moving on would, so the page stays small.
-        await page.locator(`[id$="-${op.operationId}"] .opblock-summary`).first().click();
-        const documented = Object.keys(op.responses).filter((code) => /^2\d\d$/.test(code));
-        results.push(`${op.operationId} ${status}`);
-        if (!documented.includes(status)) {
-          const body = await page
-            .locator(`[id$="-${op.operationId}"] .live-responses-table .response-col_description pre`)
-            .first()
-            .innerText()
-            .catch(() => '');
-          failures.push(`${op.operationId}: ${status}, documented ${documented.join('/')}: ${body.slice(0, 300)}`);
+    await Promise.all(
+      [...groups].map(async ([key, ops]) => {
+        const { page, problems, context } = await watchedPage(browser);
+        await page.goto(`${baseUrl}/docs`);
+        await page.locator('.opblock').first().waitFor();
+        if (key) await authorize(page, key);
+        for (const op of ops) {
+          const status = await execute(page, op, f);
+          await page.screenshot({ path: screenshotPath('swagger-ui', op.operationId), fullPage: false });
+          // Collapse it again, as a user moving on would, so the page stays small.
+          await page.locator(`[id$="-${op.operationId}"] .opblock-summary`).first().click();
+          const documented = Object.keys(op.responses).filter((code) => /^2\d\d$/.test(code));
+          results.push(`${op.operationId} ${status}`);
+          if (!documented.includes(status)) {
+            const body = await page
+              .locator(`[id$="-${op.operationId}"] .live-responses-table .response-col_description pre`)
+              .first()
+              .innerText()
+              .catch(() => '');
+            failures.push(`${op.operationId}: ${status}, documented ${documented.join('/')}: ${body.slice(0, 300)}`);
+          }
         }
-      }
-      failures.push(...problems.map((p) => `page problem while executing ${ops.map((o) => o.operationId).join(', ')}: ${p}`));
-      await context.close();
-    }
+        failures.push(...problems.map((p) => `page problem while executing ${ops.map((o) => o.operationId).join(', ')}: ${p}`));
+        await context.close();
+      }),
+    );
     expect(failures).toEqual([]);
     expect(results).toHaveLength(operations.length);
     expect(Object.keys(NEEDS_USER_INPUT)).toEqual([]);

@@ -4,6 +4,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { CandidatesModule } from './candidates/candidates.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExportModule } from './export/export.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
@@ -24,6 +25,7 @@ import { StepsModule } from './steps/steps.module.js';
     CandidatesModule,
     IngestModule,
     AnalyticsModule,
+    ExportModule,
     HealthModule,
     MaintenanceModule,
   ],

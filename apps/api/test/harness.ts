@@ -55,6 +55,8 @@ export async function createTestDatabase(adminUrl: string): Promise<{ url: strin
 export interface TestAppOptions {
   /** Share another test app's database, as a second API process would. */
   shareDatabaseWith?: TestApp;
+  /** Use the embedded default (in memory) even when DATABASE_URL is set. */
+  embedded?: boolean;
   /** Send the app's logs (Nest logger and per-request lines) to this logger, as main.ts does in JSON mode. */
   logger?: JsonLogger;
 }
@@ -65,7 +67,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   let databaseUrl: string | undefined;
   if (options.shareDatabaseWith) {
     databaseUrl = options.shareDatabaseWith.databaseUrl;
-  } else if (usingRealPostgres()) {
+  } else if (usingRealPostgres() && !options.embedded) {
     const db = await createTestDatabase(process.env.DATABASE_URL!);
     databaseUrl = db.url;
     drop = db.drop;

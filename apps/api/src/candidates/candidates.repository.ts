@@ -84,6 +84,27 @@ FROM written GROUP BY step_id`,
     );
   }
 
+  /**
+   * Sets when a step's candidates were stored to the times given by key (an import keeps the
+   * exported times). Writes only the rows that differ, so repeating it changes nothing.
+   */
+  async restoreCreatedAt(
+    projectId: string,
+    runId: string,
+    stepId: string,
+    times: { key: string; createdAt: string }[],
+    db: Queryable = this.dataSource,
+  ): Promise<void> {
+    if (times.length === 0) return;
+    await query(
+      db,
+      sql`UPDATE candidates c SET created_at = x."createdAt"
+       FROM jsonb_to_recordset(${JSON.stringify(times)}::jsonb) AS x(key text, "createdAt" timestamptz)
+       WHERE c.project_id = ${projectId} AND c.run_id = ${runId} AND c.step_id = ${stepId} AND c.key = x.key
+         AND c.created_at IS DISTINCT FROM x."createdAt"`,
+    );
+  }
+
   /** A page of a step's candidates after `afterId`, in id order, `evaluations` and `data` as previews. */
   listCandidatesForStep(
     projectId: string,

@@ -113,6 +113,11 @@ export class CandidatesService {
     return new Map(result.map((r) => [r.step_id, r.stored]));
   }
 
+  /** Keeps the exported storage times of a step's candidates (import); idempotent. */
+  restoreCreatedAt(projectId: string, runId: string, stepId: string, times: { key: string; createdAt: string }[], db?: Queryable): Promise<void> {
+    return this.repository.restoreCreatedAt(projectId, runId, stepId, times, db);
+  }
+
   async listCandidates(projectId: string, stepId: string, q: ListCandidatesQueryDto): Promise<CandidatePageDto> {
     await this.assertStep(projectId, stepId);
     const limit = q.limit ?? 100;

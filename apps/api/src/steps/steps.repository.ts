@@ -251,6 +251,20 @@ export class StepsRepository {
     );
   }
 
+  /**
+   * Sets the positions of a run's steps to the ones given (an import keeps the exported order
+   * among siblings). Writes only the rows whose position differs, so repeating it changes nothing.
+   */
+  async restorePositions(projectId: string, runId: string, positions: { id: string; position: number }[], db: Queryable = this.dataSource): Promise<void> {
+    if (positions.length === 0) return;
+    await query(
+      db,
+      sql`UPDATE steps s SET position = x.position
+       FROM jsonb_to_recordset(${JSON.stringify(positions)}::jsonb) AS x(id uuid, position integer)
+       WHERE s.project_id = ${projectId} AND s.run_id = ${runId} AND s.id = x.id AND s.position IS DISTINCT FROM x.position`,
+    );
+  }
+
   /** Marks the still-running steps of the runs named (runs that timed out) as timed_out. Answers how many. */
   async timeOutOpenSteps(runIds: string[], db: Queryable = this.dataSource): Promise<number> {
     if (runIds.length === 0) return 0;

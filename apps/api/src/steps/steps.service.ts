@@ -196,6 +196,11 @@ export class StepsService {
     return roots;
   }
 
+  /** Puts a run's steps at the positions given among their siblings (import); idempotent. */
+  restorePositions(projectId: string, runId: string, positions: { id: string; position: number }[], db?: Queryable): Promise<void> {
+    return this.repository.restorePositions(projectId, runId, positions, db);
+  }
+
   /** Closes the still-running steps of runs that timed out (status timed_out). Answers how many. */
   timeOutOpenSteps(runIds: string[], db?: Queryable): Promise<number> {
     return this.repository.timeOutOpenSteps(runIds, db);

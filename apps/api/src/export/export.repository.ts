@@ -1,0 +1,109 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { TimeIdCursor } from '../common/cursor.js';
+import type { Queryable } from '../database/queryable.js';
+import { query, type Sql, sql } from '../database/sql.js';
+
+export interface ExportRunRow {
+  id: string;
+  pipeline: string;
+  pipeline_version: string | null;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  metadata: Record<string, unknown>;
+  tags: string[];
+  started_at: Date;
+  ended_at: Date | null;
+}
+
+export interface ExportStepRow {
+  id: string;
+  parent_step_id: string | null;
+  name: string;
+  type: string;
+  position: number;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: unknown;
+  reasoning: string | null;
+  metadata: Record<string, unknown>;
+  started_at: Date;
+  ended_at: Date | null;
+  reported_in: number | null;
+  reported_out: number | null;
+}
+
+export interface ExportCandidateRow {
+  key: string;
+  decision: string;
+  score: number | null;
+  rank: number | null;
+  reason: string | null;
+  evaluations: unknown;
+  data: unknown;
+  created_at: Date;
+}
+
+/** Which runs an export takes. */
+export interface ExportFilter {
+  pipeline?: string;
+  from?: Date;
+  to?: Date;
+}
+
+/**
+ * The reads of an export: keyset pages over runs, a run's steps and a step's candidates, each a
+ * bounded statement on an index (runs by (project_id, started_at, id), steps by run, candidates
+ * by (step_id, key)). Columns are named, every statement is scoped by project and run.
+ */
+@Injectable()
+export class ExportRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Runs after `after` in (started_at, id) order. */
+  listRuns(projectId: string, filter: ExportFilter, after: TimeIdCursor | undefined, limit: number, db: Queryable = this.dataSource): Promise<ExportRunRow[]> {
+    const where: Sql[] = [sql`project_id = ${projectId}`];
+    if (filter.pipeline !== undefined) where.push(sql`pipeline = ${filter.pipeline}`);
+    if (filter.from) where.push(sql`started_at >= ${filter.from}`);
+    if (filter.to) where.push(sql`started_at < ${filter.to}`);
+    if (after) where.push(sql`(started_at, id) > (${after.at}, ${after.id}::uuid)`);
+    return query<ExportRunRow>(
+      db,
+      sql`SELECT id, pipeline, pipeline_version, status, input, output, error, metadata, tags, started_at, ended_at
+       FROM runs WHERE ${sql.join(where, ' AND ')} ORDER BY started_at, id LIMIT ${limit}`,
+    );
+  }
+
+  /** A run's steps after `after` in (started_at, id) order. */
+  listSteps(projectId: string, runId: string, after: TimeIdCursor | undefined, limit: number, db: Queryable = this.dataSource): Promise<ExportStepRow[]> {
+    const afterCursor = after ? sql`AND (started_at, id) > (${after.at}, ${after.id}::uuid)` : sql``;
+    return query<ExportStepRow>(
+      db,
+      sql`SELECT id, parent_step_id, name, type, position, status, input, output, error, reasoning, metadata,
+              started_at, ended_at, reported_in, reported_out
+       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ${afterCursor}
+       ORDER BY started_at, id LIMIT ${limit}`,
+    );
+  }
+
+  /** A step's candidates after the key `afterKey`, in key order. */
+  listCandidates(
+    projectId: string,
+    runId: string,
+    stepId: string,
+    afterKey: string | undefined,
+    limit: number,
+    db: Queryable = this.dataSource,
+  ): Promise<ExportCandidateRow[]> {
+    const afterCursor = afterKey === undefined ? sql`` : sql`AND key > ${afterKey}`;
+    return query<ExportCandidateRow>(
+      db,
+      sql`SELECT key, decision, score, rank, reason, evaluations, data, created_at
+       FROM candidates WHERE project_id = ${projectId} AND run_id = ${runId} AND step_id = ${stepId} ${afterCursor}
+       ORDER BY key LIMIT ${limit}`,
+    );
+  }
+}

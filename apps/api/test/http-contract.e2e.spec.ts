@@ -66,6 +66,8 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       'GET /v1/steps/{stepId}/candidates/summary': 'getCandidateSummary',
       'GET /v1/steps/{stepId}/candidates/{key}': 'getCandidate',
       'POST /v1/ingest': 'ingestEvents',
+      'GET /v1/export': 'exportRuns',
+      'POST /v1/import': 'importRuns',
       'GET /v1/steps': 'searchSteps',
       'GET /v1/candidates': 'searchCandidates',
       'GET /v1/runs/{id}/compare/{otherId}': 'compareRuns',

@@ -37,7 +37,7 @@ describe('OpenAPI examples', () => {
     const without = operations
       .filter((op) => op.requestBody)
       .filter((op) => {
-        const media = op.requestBody!.content['application/json'];
+        const [media] = Object.values(op.requestBody!.content); // JSON, or the NDJSON of an import
         if (media.examples && Object.keys(media.examples).length > 0) return false;
         const ref = media.schema.$ref?.split('/').pop();
         const properties = ref ? (doc.components.schemas[ref].properties ?? {}) : {};

@@ -94,21 +94,24 @@ export class ExportController {
   @ApiOperation({
     summary: 'Import an NDJSON export into this project (idempotent)',
     description:
-      `The body is a file \`GET /v1/export\` wrote (${NDJSON}). Ids are kept; importing the same file again changes nothing. ` +
+      `The body is a file \`GET /v1/export\` wrote, sent as ${NDJSON} (or text/plain). Ids are kept; importing the same file again changes nothing. ` +
       'Lines are checked and written run by run as they arrive: a bad line stops the import with a 400 naming it, and what came before it stays ' +
       '(import the corrected file again). The body limit (XRAY_MAX_BODY) applies: send a large export in parts that each start at a `run` line, ' +
       'or use `xray import FILE`.',
   })
-  @ApiConsumes(NDJSON)
+  @ApiConsumes('text/plain', NDJSON)
+  // text/plain first: Swagger UI pre-fills the first media type, and quotes an example as a JSON
+  // string for any media type whose name contains "json".
   @ApiBody({
     description: 'The NDJSON lines of an export.',
-    schema: { type: 'string', example: '{"type":"end","runs":0,"steps":0,"candidates":0,"nextCursor":null}\n' },
+    schema: { type: 'string' },
+    examples: { empty: { summary: 'An empty export (its `end` line alone)', value: '{"type":"end","runs":0,"steps":0,"candidates":0,"nextCursor":null}\n' } },
   })
   @ApiOkResponse({ type: ImportResultDto, description: 'What the file held, now stored in the project.' })
   @ApiErrors(400, 409, 413)
   importRuns(@ProjectId() projectId: string, @Req() req: Request): Promise<ImportResultDto> {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== NDJSON) throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the export as ${NDJSON}`);
+    if (type !== NDJSON && type !== 'text/plain') throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the export as ${NDJSON} (or text/plain)`);
     const length = Number(req.headers['content-length']);
     const maxBytes = this.config.maxBodyBytes;
     if (length > maxBytes) {

@@ -530,6 +530,256 @@ export type EvaluationDto = {
     detail?: string;
 };
 
+export type ExportCandidateDto = {
+    /**
+     * The item’s own id (e.g. a product id); unique within the step.
+     */
+    key: string;
+    /**
+     * What the step decided for this item.
+     */
+    decision: 'accepted' | 'rejected' | 'selected';
+    /**
+     * Score the step gave it.
+     */
+    score?: number;
+    /**
+     * Rank the step gave it (1 = best).
+     */
+    rank?: number;
+    /**
+     * Why: the reason for the decision, e.g. `price above $50`.
+     */
+    reason?: string;
+    /**
+     * Per-check results.
+     */
+    evaluations?: Array<EvaluationDto>;
+    /**
+     * The item itself (any JSON).
+     */
+    data?: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * When the candidate was stored (kept on import).
+     */
+    createdAt: string;
+};
+
+export type ExportCandidatesLineDto = {
+    /**
+     * Line type.
+     */
+    type: 'candidates';
+    /**
+     * The run.
+     */
+    runId: string;
+    /**
+     * The step.
+     */
+    stepId: string;
+    /**
+     * At most 1,000 candidates, in key order.
+     */
+    candidates: Array<ExportCandidateDto>;
+};
+
+export type ExportEndLineDto = {
+    /**
+     * Line type.
+     */
+    type: 'end';
+    /**
+     * Runs in this answer.
+     */
+    runs: number;
+    /**
+     * Steps in this answer.
+     */
+    steps: number;
+    /**
+     * Candidates in this answer.
+     */
+    candidates: number;
+    /**
+     * With `limit`: the cursor for the rest when runs are left; null when the export is complete.
+     */
+    nextCursor: string | null;
+};
+
+export type ExportRunDto = {
+    /**
+     * Run id (kept on import).
+     */
+    id: string;
+    /**
+     * Pipeline name.
+     */
+    pipeline: string;
+    /**
+     * Pipeline version.
+     */
+    pipelineVersion: string | null;
+    /**
+     * Run status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * What the run was given.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the run produced.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Why the run failed.
+     */
+    error: ErrorInfoDto | null;
+    /**
+     * Metadata.
+     */
+    metadata: {
+        [key: string]: unknown;
+    };
+    /**
+     * Tags.
+     */
+    tags: Array<string>;
+    /**
+     * When the run started.
+     */
+    startedAt: string;
+    /**
+     * When the run ended; null while running.
+     */
+    endedAt: string | null;
+};
+
+export type ExportRunEndLineDto = {
+    /**
+     * Line type.
+     */
+    type: 'run-end';
+    /**
+     * The run just closed.
+     */
+    runId: string;
+    /**
+     * How many steps the run has.
+     */
+    steps: number;
+    /**
+     * How many candidates its steps have.
+     */
+    candidates: number;
+    /**
+     * Pass as `cursor` (with the same filters) to export the runs after this one, e.g. after a broken connection.
+     */
+    cursor: string;
+};
+
+export type ExportRunLineDto = {
+    /**
+     * Line type.
+     */
+    type: 'run';
+    /**
+     * The run.
+     */
+    run: ExportRunDto;
+};
+
+export type ExportStepDto = {
+    /**
+     * Step id (kept on import).
+     */
+    id: string;
+    /**
+     * The run it belongs to: the one of the last `run` line.
+     */
+    runId: string;
+    /**
+     * The enclosing step (on an earlier line); null at the top.
+     */
+    parentStepId: string | null;
+    /**
+     * Step name.
+     */
+    name: string;
+    /**
+     * Kind of step.
+     */
+    type: 'llm' | 'retrieval' | 'filter' | 'rank' | 'transform' | 'tool' | 'custom';
+    /**
+     * Order among its siblings, from 0.
+     */
+    position: number;
+    /**
+     * Step status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * What the step was given.
+     */
+    input: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the step produced.
+     */
+    output: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Why the step failed.
+     */
+    error: ErrorInfoDto | null;
+    /**
+     * Why the step decided what it did.
+     */
+    reasoning: string | null;
+    /**
+     * Metadata.
+     */
+    metadata: {
+        [key: string]: unknown;
+    };
+    /**
+     * When the step started.
+     */
+    startedAt: string;
+    /**
+     * When the step ended; null while running.
+     */
+    endedAt: string | null;
+    /**
+     * The count of candidates considered the client reported, if it did.
+     */
+    reportedIn: number | null;
+    /**
+     * The count of candidates kept the client reported, if it did.
+     */
+    reportedOut: number | null;
+};
+
+export type ExportStepLineDto = {
+    /**
+     * Line type.
+     */
+    type: 'step';
+    /**
+     * The step.
+     */
+    step: ExportStepDto;
+};
+
 export type HealthDto = {
     /**
      * Overall state.
@@ -539,6 +789,21 @@ export type HealthDto = {
      * Whether the database answered within 2 seconds.
      */
     database: 'up' | 'down';
+};
+
+export type ImportResultDto = {
+    /**
+     * Runs read and stored (already stored ones included: an import is idempotent).
+     */
+    runs: number;
+    /**
+     * Steps read and stored.
+     */
+    steps: number;
+    /**
+     * Candidates read and stored.
+     */
+    candidates: number;
 };
 
 export type IngestBatchDto = {
@@ -1915,6 +2180,112 @@ export type SearchCandidatesResponses = {
 };
 
 export type SearchCandidatesResponse = SearchCandidatesResponses[keyof SearchCandidatesResponses];
+
+export type ExportRunsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only runs of this pipeline.
+         */
+        pipeline?: string;
+        /**
+         * Only runs started at or after this time.
+         */
+        from?: string;
+        /**
+         * Only runs started before this time.
+         */
+        to?: string;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+        /**
+         * At most this many runs in this answer (default: all); the `end` line then carries `nextCursor` when more are left.
+         */
+        limit?: number;
+    };
+    url: '/v1/export';
+};
+
+export type ExportRunsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ExportRunsError = ExportRunsErrors[keyof ExportRunsErrors];
+
+export type ExportRunsResponses = {
+    /**
+     * NDJSON lines, each one of these shapes.
+     */
+    200: ExportRunLineDto | ExportStepLineDto | ExportCandidatesLineDto | ExportRunEndLineDto | ExportEndLineDto;
+};
+
+export type ExportRunsResponse = ExportRunsResponses[keyof ExportRunsResponses];
+
+export type ImportRunsData = {
+    /**
+     * The NDJSON lines of an export.
+     */
+    body: string;
+    path?: never;
+    query?: never;
+    url: '/v1/import';
+};
+
+export type ImportRunsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Body or batch larger than the configured limit.
+     */
+    413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ImportRunsError = ImportRunsErrors[keyof ImportRunsErrors];
+
+export type ImportRunsResponses = {
+    /**
+     * What the file held, now stored in the project.
+     */
+    200: ImportResultDto;
+};
+
+export type ImportRunsResponse = ImportRunsResponses[keyof ImportRunsResponses];
 
 export type IngestEventsData = {
     body: IngestBatchDto;

@@ -1,14 +1,17 @@
 /**
- * Operator commands that work without HTTP, for bootstrapping and emergencies
+ * Operator commands that work without HTTP, for bootstrapping, emergencies and moving data
  * (`npm run xray -- --help`). Each command boots a Nest application context with the
- * configuration, the database (migrations applied first, like the server) and the project and
- * key services, and calls those services: the CLI writes nothing itself. Talks to DATABASE_URL
- * or the embedded database in XRAY_DATA_DIR. Secrets are printed once, to stdout, and stored
- * only as hashes. Exit status: 0 done, 1 failed, 2 usage error.
+ * configuration, the database (migrations applied first, like the server) and the project, key,
+ * export and import services, and calls those services: the CLI writes nothing itself. Talks to
+ * DATABASE_URL or the embedded database in XRAY_DATA_DIR; `export` and `import` can talk to a
+ * server's API instead (--url, --key), and then boot nothing. Secrets are printed once, to
+ * stdout, and stored only as hashes. Progress goes to stderr. Exit status: 0 done, 1 failed,
+ * 2 usage error.
  */
 import 'reflect-metadata';
 import { type INestApplicationContext, type LogLevel, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { ApiKeysService } from './auth/api-keys.service.js';
@@ -17,15 +20,24 @@ import { AppError } from './common/app-error.js';
 import { isMainModule } from './common/main-module.js';
 import { validateDto } from './common/validation.js';
 import { ConfigModule } from './config/config.module.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, parseSize } from './config/config.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExportQueryDto, type ImportResultDto } from './export/export.dto.js';
+import { ExportModule } from './export/export.module.js';
+import { ExportService } from './export/export.service.js';
+import { ImportService } from './export/import.service.js';
+import { exportOverHttp, exportToFile, importFromFile, importOverHttp, type Progress, type Remote } from './export/transfer.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { SCOPES } from './domain/vocabulary.js';
 import { CreateProjectDto } from './projects/projects.dto.js';
 import { ProjectsRepository } from './projects/projects.repository.js';
 import { ProjectsService } from './projects/projects.service.js';
 
-/** What the CLI needs of the application: configuration, database, the two services (and their repositories). */
-@Module({ imports: [ConfigModule, DatabaseModule], providers: [ProjectsService, ProjectsRepository, ApiKeysService, ApiKeysRepository] })
+/** What the CLI needs of the application: configuration, database, the project and key services, export and import. */
+@Module({
+  imports: [ConfigModule, DatabaseModule, MetricsModule, ExportModule],
+  providers: [ProjectsService, ProjectsRepository, ApiKeysService, ApiKeysRepository],
+})
 export class CliModule {}
 
 /** A mistake in the command line: answered with the usage, exit status 2. */
@@ -44,6 +56,14 @@ type Values = Record<string, string | boolean | undefined>;
 interface Services {
   projects: ProjectsService;
   keys: ApiKeysService;
+  exports: ExportService;
+  imports: ImportService;
+}
+
+/** Where a command's output goes: results to stdout, progress to stderr. */
+interface Output {
+  out: (line: string) => void;
+  progress: (line: string) => void;
 }
 
 interface Command {
@@ -54,7 +74,9 @@ interface Command {
   options: Options;
   /** Checks the arguments before anything is booted; answers what `run` receives. */
   parse(positionals: string[], values: Values, usage: string): Promise<unknown>;
-  run(services: Services, input: never, out: (line: string) => void): Promise<void>;
+  run(services: Services, input: never, out: (line: string) => void, progress: (line: string) => void): Promise<void>;
+  /** Runs the command against a server's API instead, when `parse` answered `{ remote }`: nothing is booted. */
+  runRemote?(input: never, output: Output): Promise<void>;
 }
 
 /** Validates with the DTO the HTTP route uses; a problem names the option (or argument) at fault. */
@@ -73,13 +95,51 @@ function noArguments(positionals: string[], usage: string): void {
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`, usage);
 }
 
-async function projectIdOf(projects: ProjectsService, name: string): Promise<string> {
-  const project = await projects.findByName(name);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A project by name, or by id for the commands that take either. */
+async function projectIdOf(projects: ProjectsService, name: string, byId = false): Promise<string> {
+  const project = byId && UUID.test(name) ? await projects.findById(name) : await projects.findByName(name);
   if (!project) throw new AppError(404, 'PROJECT_NOT_FOUND', `No project named "${name}"`);
   return project.id;
 }
 
 const projectOption = { project: { type: 'string', short: 'p' } } satisfies Options;
+const remoteOptions = { url: { type: 'string' }, key: { type: 'string' } } satisfies Options;
+const WHERE =
+  `--project, -p NAME|ID  the project, in the database of the current configuration\n` +
+  `--url URL              or a server's API, e.g. https://xray.example.com\n` +
+  `--key KEY              with this API key (default: XRAY_API_KEY)`;
+
+/** Either --project, or --url with a key: where an export or import goes. */
+function target(values: Values, usage: string): { project: string; remote?: undefined } | { remote: Remote; project?: undefined } {
+  const key = typeof values.key === 'string' ? values.key : process.env.XRAY_API_KEY;
+  if (typeof values.url === 'string') {
+    if (typeof values.project === 'string') throw new UsageError('Give --project or --url, not both', usage);
+    if (!key) throw new UsageError('--url needs --key KEY (or XRAY_API_KEY)', usage);
+    try {
+      new URL(values.url);
+    } catch {
+      throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000, got "${values.url}"`, usage);
+    }
+    return { remote: { url: values.url, key } };
+  }
+  if (typeof values.project !== 'string') throw new UsageError('--project NAME|ID (or --url URL) is required', usage);
+  return { project: values.project };
+}
+
+/** Progress for a person watching: at most one line a second, and the last. */
+function throttled(verb: string, print: (line: string) => void): Progress {
+  let last = 0;
+  return (done: ImportResultDto, final?: boolean) => {
+    if (!final && Date.now() - last < 1000) return;
+    last = Date.now();
+    print(`${verb} ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates${final ? '' : ' …'}`);
+  };
+}
+
+type ExportInput = ReturnType<typeof target> & { out: string; query: ExportQueryDto };
+type ImportInput = ReturnType<typeof target> & { file: string; partBytes: number };
 
 const COMMANDS: Command[] = [
   {
@@ -168,6 +228,72 @@ const COMMANDS: Command[] = [
       out(`Revoked key ${id}.`);
     },
   },
+  {
+    name: 'export',
+    args: '--out FILE [--pipeline NAME] [--from TIME] [--to TIME] (--project NAME|ID | --url URL --key KEY)',
+    summary: "Export a project's runs, steps and candidates to an NDJSON file",
+    details:
+      `--out, -o FILE         the file to write (replaced)\n` +
+      `--pipeline NAME        only runs of this pipeline\n` +
+      `--from, --to TIME      only runs started in [from, to), ISO 8601\n` +
+      `${WHERE}\n\n` +
+      'Over --url, a connection lost midway is taken up again after the last complete run.',
+    options: {
+      ...projectOption,
+      ...remoteOptions,
+      out: { type: 'string', short: 'o' },
+      pipeline: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+    async parse(positionals, values, usage) {
+      noArguments(positionals, usage);
+      if (typeof values.out !== 'string') throw new UsageError('--out FILE is required', usage);
+      const plain = Object.fromEntries((['pipeline', 'from', 'to'] as const).filter((k) => values[k] !== undefined).map((k) => [k, values[k]]));
+      const query = await validated(ExportQueryDto, plain, { pipeline: '--pipeline', from: '--from', to: '--to' }, usage);
+      return { ...target(values, usage), out: values.out, query } satisfies ExportInput;
+    },
+    async run({ projects, exports }, input: ExportInput, out, progress) {
+      const projectId = await projectIdOf(projects, input.project!, true);
+      const done = await exportToFile(exports.lines(projectId, exports.plan(input.query)), input.out, throttled('exported', progress));
+      out(`Exported ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates to ${input.out}.`);
+    },
+    async runRemote(input: ExportInput, { out, progress }) {
+      const done = await exportOverHttp(
+        input.remote!,
+        { pipeline: input.query.pipeline, from: input.query.from, to: input.query.to },
+        input.out,
+        throttled('exported', progress),
+      );
+      out(`Exported ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates to ${input.out}.`);
+    },
+  },
+  {
+    name: 'import',
+    args: 'FILE (--project NAME|ID | --url URL --key KEY [--part-size SIZE])',
+    summary: 'Import an export file into a project (ids kept; importing it again changes nothing)',
+    details:
+      `FILE                   an NDJSON file that \`xray export\` or GET /v1/export wrote\n` +
+      `${WHERE}\n` +
+      `--part-size SIZE       over --url, send the file in requests of about this size, under the server's XRAY_MAX_BODY (default 4mb)`,
+    options: { ...projectOption, ...remoteOptions, 'part-size': { type: 'string' } },
+    async parse(positionals, values, usage) {
+      const file = oneArgument(positionals, 'FILE', usage);
+      if (!existsSync(file)) throw new UsageError(`No file ${file}`, usage);
+      const partBytes = parseSize(typeof values['part-size'] === 'string' ? values['part-size'] : '4mb');
+      if (partBytes === undefined) throw new UsageError('--part-size must be a size such as 4mb or 512kb', usage);
+      return { ...target(values, usage), file, partBytes } satisfies ImportInput;
+    },
+    async run({ projects, imports }, input: ImportInput, out, progress) {
+      const projectId = await projectIdOf(projects, input.project!, true);
+      const done = await importFromFile(input.file, (lines, report) => imports.importLines(projectId, lines, report), throttled('imported', progress));
+      out(`Imported ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates from ${input.file}.`);
+    },
+    async runRemote(input: ImportInput, { out, progress }) {
+      const done = await importOverHttp(input.remote!, input.file, input.partBytes, throttled('imported', progress));
+      out(`Imported ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates from ${input.file}.`);
+    },
+  },
 ];
 
 const commandUsage = (c: Command) => `Usage: xray ${c.name}${c.args ? ` ${c.args}` : ''}\n\n${c.summary}.${c.details ? `\n\n${c.details}` : ''}`;
@@ -185,7 +311,12 @@ export const USAGE = [
 const HELP = new Set(['--help', '-h', 'help']);
 
 /** Runs one command line. Throws UsageError (exit 2) or any other error (exit 1). */
-export async function runCli(argv: string[], out: (line: string) => void = console.log, logger: LogLevel[] | false = false): Promise<void> {
+export async function runCli(
+  argv: string[],
+  out: (line: string) => void = console.log,
+  logger: LogLevel[] | false = false,
+  progress: (line: string) => void = console.error,
+): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined) throw new UsageError('No command given', USAGE);
   if (HELP.has(name)) {
@@ -208,12 +339,14 @@ export async function runCli(argv: string[], out: (line: string) => void = conso
     throw new UsageError((err as Error).message, usage);
   }
   const input = await command.parse(parsed.positionals, parsed.values, usage);
+  if (command.runRemote && (input as { remote?: Remote }).remote) return command.runRemote(input as never, { out, progress });
 
   loadConfig(); // a bad setting is reported before anything starts
   let app: INestApplicationContext | undefined;
   try {
     app = await NestFactory.createApplicationContext(CliModule, { logger, abortOnError: false });
-    await command.run({ projects: app.get(ProjectsService), keys: app.get(ApiKeysService) }, input as never, out);
+    const services = { projects: app.get(ProjectsService), keys: app.get(ApiKeysService), exports: app.get(ExportService), imports: app.get(ImportService) };
+    await command.run(services, input as never, out, progress);
   } finally {
     await app?.close();
   }

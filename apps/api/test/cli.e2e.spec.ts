@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { type BuiltCopy, buildCopy, type RunResult } from './built-copy.js';
@@ -39,7 +41,8 @@ describe('operator CLI (xray)', () => {
       const res = await copy.run('apps/api/src/cli.js', args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
       expect(res).toMatchObject({ code: 0, stderr: '' });
       expect(res.stdout).toMatch(/^Usage: xray <command>/);
-      for (const command of ['projects:create', 'projects:list', 'keys:create', 'keys:list', 'keys:revoke']) expect(res.stdout).toContain(`  ${command} `);
+      for (const command of ['projects:create', 'projects:list', 'keys:create', 'keys:list', 'keys:revoke', 'export', 'import'])
+        expect(res.stdout).toContain(`  ${command} `);
     }
     const create = await copy.run('apps/api/src/cli.js', ['keys:create', '--help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
     expect(create).toMatchObject({ code: 0, stderr: '' });
@@ -141,5 +144,87 @@ describe('operator CLI (xray)', () => {
     } finally {
       await app?.close();
     }
+  }, 240_000);
+  it('exports a project to a file and imports it into another, over HTTP or against the database, with progress on stderr', async () => {
+    const fileIn = (name: string) => join(copy.dir, name);
+    const sameDatabase = () =>
+      databaseUrl ? createTestApp({}, { shareDatabaseWith: { databaseUrl } as TestApp }) : createTestApp({ XRAY_DATA_DIR: dataDir! });
+    const exportOf = async (app: TestApp, key: string) =>
+      (
+        await request(app.http)
+          .get('/v1/export')
+          .set('Authorization', `Bearer ${key}`)
+          .buffer(true)
+          .parse((r, cb) => {
+            let text = '';
+            r.on('data', (c: Buffer) => (text += c));
+            r.on('end', () => cb(null, text));
+          })
+      ).body as string;
+    const project = async (app: TestApp, name: string) =>
+      (await request(app.http).post('/v1/projects').set('Authorization', `Bearer ${app.rootKey}`).send({ name }).expect(201)).body.apiKey.key as string;
+
+    const app = await sameDatabase();
+    let expected: string;
+    try {
+      await app.app.listen(0, '127.0.0.1');
+      const url = `http://127.0.0.1:${(app.app.getHttpServer().address() as { port: number }).port}`;
+      const key = await project(app, 'moving-source');
+      const [run, other, step] = [randomUUID(), randomUUID(), randomUUID()];
+      const ev = (type: string, body: object) => ({ id: randomUUID(), type, body });
+      await request(app.http)
+        .post('/v1/ingest')
+        .set('Authorization', `Bearer ${key}`)
+        .send({
+          events: [
+            ev('run-create', { id: run, pipeline: 'moving', startedAt: '2026-11-01T10:00:00.000Z', tags: ['a'] }),
+            ev('step-create', { id: step, runId: run, name: 'filter', type: 'filter', startedAt: '2026-11-01T10:00:00.100Z' }),
+            ev('candidates-create', { stepId: step, candidates: ['x', 'y', 'z'].map((k) => ({ key: k, decision: 'rejected', reason: 'too dear' })) }),
+            ev('run-update', { id: run, status: 'success', endedAt: '2026-11-01T10:00:01.000Z' }),
+            ev('run-create', { id: other, pipeline: 'moving', startedAt: '2026-11-01T11:00:00.000Z', input: { big: 'x'.repeat(800) } }),
+          ],
+        })
+        .expect(207);
+      expected = await exportOf(app, key);
+      expect(expected.split('\n').filter(Boolean)).toHaveLength(7);
+
+      const saved = await xray('export', '--url', url, '--key', key, '--out', fileIn('over http.ndjson'));
+      expect(saved).toMatchObject({ code: 0, stdout: `Exported 2 runs, 1 steps, 3 candidates to ${fileIn('over http.ndjson')}.\n` });
+      expect(saved.stderr).toContain('exported 2 runs, 1 steps, 3 candidates');
+      expect(readFileSync(fileIn('over http.ndjson'), 'utf8')).toBe(expected);
+
+      // Parts under 1 kB: one request per run. Into the same project, a replay: nothing changes.
+      const sent = await xray('import', fileIn('over http.ndjson'), '--url', url, '--key', key, '--part-size', '1kb');
+      expect(sent).toMatchObject({ code: 0, stdout: `Imported 2 runs, 1 steps, 3 candidates from ${fileIn('over http.ndjson')}.\n` });
+      expect(await exportOf(app, key)).toBe(expected);
+      const refused = await xray('import', fileIn('over http.ndjson'), '--url', url, '--key', 'xr_not_a_key');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^xray import: .*401/);
+    } finally {
+      await app.close();
+    }
+
+    const direct = await xray('export', '--project', 'moving-source', '--out', fileIn('from db.ndjson'));
+    expect(direct).toMatchObject({ code: 0, stdout: `Exported 2 runs, 1 steps, 3 candidates to ${fileIn('from db.ndjson')}.\n` });
+    expect(readFileSync(fileIn('from db.ndjson'), 'utf8')).toBe(expected);
+    // Into another database, as when moving from the embedded default to a team's PostgreSQL.
+    const second = usingRealPostgres() ? await createTestDatabase(process.env.DATABASE_URL!) : undefined;
+    const elsewhere = second ? { DATABASE_URL: second.url } : { DATABASE_URL: undefined, XRAY_DATA_DIR: join(copy.dir, 'second data') };
+    const there = (...args: string[]) => copy.run('apps/api/src/cli.js', args, elsewhere);
+    try {
+      const created = await there('projects:create', 'moving-target');
+      const [, targetId] = /\(([0-9a-f-]{36})\)/.exec(created.stdout)!;
+      for (let i = 0; i < 2; i++) {
+        const imported = await there('import', fileIn('from db.ndjson'), '--project', targetId);
+        expect(imported).toMatchObject({ code: 0, stdout: `Imported 2 runs, 1 steps, 3 candidates from ${fileIn('from db.ndjson')}.\n` });
+        expect(imported.stderr).toContain('imported 2 runs, 1 steps, 3 candidates');
+      }
+      expect(await there('export', '-p', 'moving-target', '-o', fileIn('again.ndjson'))).toMatchObject({ code: 0 });
+      expect(readFileSync(fileIn('again.ndjson'), 'utf8')).toBe(expected);
+    } finally {
+      await second?.drop();
+    }
+    const usage = await xray('import', fileIn('missing.ndjson'), '--project', 'moving-target');
+    expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining('No file') });
   }, 240_000);
 });

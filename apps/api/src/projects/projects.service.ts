@@ -40,6 +40,12 @@ export class ProjectsService {
     return own ? [toDto(own)] : [];
   }
 
+  /** The project with this id, or undefined. */
+  async findById(id: string): Promise<ProjectDto | undefined> {
+    const project = await this.repository.findProjectById(id);
+    return project ? toDto(project) : undefined;
+  }
+
   /** The project with this name, or undefined. */
   async findByName(name: string): Promise<ProjectDto | undefined> {
     const project = await this.repository.findProjectByName(name);

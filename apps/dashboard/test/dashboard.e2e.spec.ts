@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { getCandidateSummary, getPipelineAnalytics, getRun, revokeApiKey, XrayClient } from '@xray-sys/sdk';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from '../../api/test/harness.js';
@@ -181,6 +182,24 @@ describe('dashboard in the browser', () => {
       await w.page.keyboard.press('Enter');
       await w.page.waitForURL(`${origin}/ui/runs/${data.competitor2.runId}`);
       await done(w, 'runs-filtered');
+    });
+
+    it('runs: Export downloads the NDJSON export of the pipeline and time range shown', async () => {
+      const w = await open('/ui/runs?pipeline=competitor-selection&range=24h');
+      await expectCount(w.page.getByTestId('run-row'), 2);
+      const [download] = await Promise.all([w.page.waitForEvent('download'), w.page.getByRole('button', { name: 'Export', exact: true }).click()]);
+      expect(download.suggestedFilename()).toMatch(/^xray-competitor-selection-[\dT-]+\.ndjson$/);
+      const lines = readFileSync((await download.path())!, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; run?: { id: string; pipeline: string } });
+      const runs = lines.filter((l) => l.type === 'run').map((l) => l.run!);
+      expect(runs.map((r) => r.id).sort()).toEqual([data.competitor.runId, data.competitor2.runId].sort());
+      expect(runs.every((r) => r.pipeline === 'competitor-selection')).toBe(true);
+      expect(lines.filter((l) => l.type === 'step').length).toBeGreaterThan(0);
+      expect(lines.filter((l) => l.type === 'candidates').length).toBeGreaterThan(0);
+      expect(lines[lines.length - 1]).toMatchObject({ type: 'end', runs: 2, nextCursor: null });
+      await done(w, 'runs-export');
     });
 
     it('finds the planted phone case by clicking: runs list → run → select step → the item → the category filter that let it through', async () => {

@@ -48,6 +48,16 @@ const JSON_STYLES = {
   stringifyStringValues: false,
 };
 
+/** Hands a blob to the browser as a download named `fileName`. */
+export function saveBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
 /** Above this many characters of JSON text a payload shows a preview, "show all" and "download". */
 export const JSON_GATE = 100_000;
 /** Above the gate, "show all" renders plain text: a tree of that many nodes would freeze the tab. */
@@ -71,14 +81,7 @@ export function JsonBlock({ value, name, truncatedPreview }: { value: unknown; n
   }
   const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
   const big = text.length > JSON_GATE;
-  const download = () => {
-    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${name}.json`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  };
+  const download = () => saveBlob(new Blob([text], { type: 'application/json' }), `${name}.json`);
   if (big && !showAll) {
     return (
       <div className="json-box" data-gated="true">

@@ -4,10 +4,11 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
 import type { RunDto } from '../api/sdk.js';
-import { EmptyProject, ErrorBox, Loading, StatusBadge } from '../components/common.js';
+import { EmptyProject, ErrorBox, Loading, saveBlob, StatusBadge } from '../components/common.js';
 import { useListKeys } from '../components/keys.js';
 import { PipelinePicker } from '../components/PipelinePicker.js';
 import { RangePicker } from '../components/RangePicker.js';
+import { exportFileName, exportQuery } from '../lib/export.js';
 import { fmtDuration, fmtTime, parseMetadataFilter, rangeBounds, shortId } from '../lib/format.js';
 
 const route = getRouteApi('/runs');
@@ -134,6 +135,7 @@ export function RunsView() {
         >
           Compare selected ({chosen.length}/2)
         </button>
+        <ExportButton search={search} />
       </form>
       {runs.error ? <ErrorBox error={runs.error} /> : null}
       {runs.isPending ? <Loading what="Loading runs" /> : null}
@@ -199,6 +201,39 @@ export function RunsView() {
       ) : null}
       <p className="muted">j/k move, Enter opens, / searches. Newest first; pages of 50.</p>
     </div>
+  );
+}
+
+/**
+ * Downloads the NDJSON export of the list's pipeline and time range. The export needs the key
+ * in the Authorization header, so it is fetched (through the generated client) and saved from a
+ * blob rather than opened as a link.
+ */
+function ExportButton({ search }: { search: Search }) {
+  const [state, setState] = useState<{ busy: boolean; error?: unknown }>({ busy: false });
+  const download = async () => {
+    const query = exportQuery(search);
+    setState({ busy: true });
+    try {
+      const blob = await call(sdk.exportRuns({ client: api, query, parseAs: 'blob' }));
+      saveBlob(blob as unknown as Blob, exportFileName(query));
+      setState({ busy: false });
+    } catch (error) {
+      setState({ busy: false, error });
+    }
+  };
+  return (
+    <>
+      <button
+        type="button"
+        onClick={() => void download()}
+        disabled={state.busy}
+        title="Download the runs of this pipeline and time range, with their steps and candidates, as NDJSON (other filters do not apply)"
+      >
+        {state.busy ? 'Exporting…' : 'Export'}
+      </button>
+      {state.error ? <ErrorBox error={state.error} /> : null}
+    </>
   );
 }
 

@@ -3,49 +3,21 @@ import { DataSource } from 'typeorm';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import type { CandidateRow } from '../candidates/candidates.repository.js';
+import type { RunRow } from '../runs/runs.repository.js';
+import type { StepRow } from '../steps/steps.repository.js';
 
-export interface ExportRunRow {
-  id: string;
-  pipeline: string;
-  pipeline_version: string | null;
-  status: string;
-  input: unknown;
-  output: unknown;
-  error: unknown;
-  metadata: Record<string, unknown>;
-  tags: string[];
-  started_at: Date;
-  ended_at: Date | null;
-}
+/** A run's columns as stored, without those the server derives or keeps for itself. */
+export type ExportRunRow = Omit<RunRow, 'duration_ms' | 'created_at' | 'updated_at'>;
 
-export interface ExportStepRow {
-  id: string;
-  parent_step_id: string | null;
-  name: string;
-  type: string;
-  position: number;
-  status: string;
-  input: unknown;
-  output: unknown;
-  error: unknown;
-  reasoning: string | null;
-  metadata: Record<string, unknown>;
-  started_at: Date;
-  ended_at: Date | null;
+/** A step's columns as stored, with the counts a client reported (not the derived ones). */
+export type ExportStepRow = Omit<StepRow, 'run_id' | 'duration_ms' | 'candidates_in' | 'candidates_out' | 'elimination_ratio' | 'stored_in'> & {
   reported_in: number | null;
   reported_out: number | null;
-}
+};
 
-export interface ExportCandidateRow {
-  key: string;
-  decision: string;
-  score: number | null;
-  rank: number | null;
-  reason: string | null;
-  evaluations: unknown;
-  data: unknown;
-  created_at: Date;
-}
+/** A candidate's columns, without its list id. */
+export type ExportCandidateRow = Omit<CandidateRow, 'id'>;
 
 /** Which runs an export takes. */
 export interface ExportFilter {

@@ -193,10 +193,11 @@ describe('operator CLI (xray)', () => {
       expect(saved.stderr).toContain('exported 2 runs, 1 steps, 3 candidates');
       expect(readFileSync(fileIn('over http.ndjson'), 'utf8')).toBe(expected);
 
-      // Parts under 1 kB: one request per run. Into the same project, a replay: nothing changes.
-      const sent = await xray('import', fileIn('over http.ndjson'), '--url', url, '--key', key, '--part-size', '1kb');
+      // Parts under 1 kB: one request per run.
+      const targetKey = await project(app, 'moving-over-http');
+      const sent = await xray('import', fileIn('over http.ndjson'), '--url', url, '--key', targetKey, '--part-size', '1kb');
       expect(sent).toMatchObject({ code: 0, stdout: `Imported 2 runs, 1 steps, 3 candidates from ${fileIn('over http.ndjson')}.\n` });
-      expect(await exportOf(app, key)).toBe(expected);
+      expect(await exportOf(app, targetKey)).toBe(expected);
       const refused = await xray('import', fileIn('over http.ndjson'), '--url', url, '--key', 'xr_not_a_key');
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/^xray import: .*401/);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, notFound } from '../common/app-error.js';
-import { decodeSequenceCursor, encodeSequenceCursor, pageOf } from '../common/cursor.js';
+import { decodeKeyCursor, encodeKeyCursor, pageOf } from '../common/cursor.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
@@ -114,8 +114,14 @@ export class CandidatesService {
   }
 
   /** Keeps the exported storage times of a step's candidates (import); idempotent. */
-  restoreCreatedAt(projectId: string, runId: string, stepId: string, times: { key: string; createdAt: string }[], db?: Queryable): Promise<void> {
-    return this.repository.restoreCreatedAt(projectId, runId, stepId, times, db);
+  restoreCreatedAt(
+    projectId: string,
+    run: { id: string; startedAt: Date },
+    stepId: string,
+    times: { key: string; createdAt: string }[],
+    db?: Queryable,
+  ): Promise<void> {
+    return this.repository.restoreCreatedAt(projectId, run, stepId, times, db);
   }
 
   async listCandidates(projectId: string, stepId: string, q: ListCandidatesQueryDto): Promise<CandidatePageDto> {
@@ -124,7 +130,7 @@ export class CandidatesService {
     const rows = await this.repository.listCandidatesForStep(
       projectId,
       stepId,
-      { decision: q.decision, reason: q.reason, afterId: q.cursor === undefined ? undefined : decodeSequenceCursor(q.cursor) },
+      { decision: q.decision, reason: q.reason, afterKey: q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor) },
       limit + 1,
       this.config.previewChars,
     );
@@ -132,7 +138,7 @@ export class CandidatesService {
       rows,
       limit,
       (r): CandidateListItemDto => ({ ...toCandidateDto(r), truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS) }),
-      (r) => encodeSequenceCursor(r.id),
+      (r) => encodeKeyCursor(r.key),
     );
   }
 

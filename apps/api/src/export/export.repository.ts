@@ -29,7 +29,7 @@ export interface ExportFilter {
 /**
  * The reads of an export: keyset pages over runs, a run's steps and a step's candidates, each a
  * bounded statement on an index (runs by (project_id, started_at, id), steps by run, candidates
- * by (step_id, key)). Columns are named, every statement is scoped by project and run.
+ * by (project_id, step_id, key)), steps and candidates in their run's partition. Columns are named, every statement is scoped by project and run.
  */
 @Injectable()
 export class ExportRepository {
@@ -49,14 +49,21 @@ export class ExportRepository {
     );
   }
 
-  /** A run's steps after `after` in (started_at, id) order. */
-  listSteps(projectId: string, runId: string, after: TimeIdCursor | undefined, limit: number, db: Queryable = this.dataSource): Promise<ExportStepRow[]> {
+  /** A run's steps after `after` in (started_at, id) order; `runStartedAt` (the run's start) names their partition. */
+  listSteps(
+    projectId: string,
+    runId: string,
+    runStartedAt: Date,
+    after: TimeIdCursor | undefined,
+    limit: number,
+    db: Queryable = this.dataSource,
+  ): Promise<ExportStepRow[]> {
     const afterCursor = after ? sql`AND (started_at, id) > (${after.at}, ${after.id}::uuid)` : sql``;
     return query<ExportStepRow>(
       db,
       sql`SELECT id, parent_step_id, name, type, position, status, input, output, error, reasoning, metadata,
               started_at, ended_at, reported_in, reported_out
-       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ${afterCursor}
+       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} AND run_started_at = ${runStartedAt} ${afterCursor}
        ORDER BY started_at, id LIMIT ${limit}`,
     );
   }
@@ -65,6 +72,7 @@ export class ExportRepository {
   listCandidates(
     projectId: string,
     runId: string,
+    runStartedAt: Date,
     stepId: string,
     afterKey: string | undefined,
     limit: number,
@@ -74,7 +82,8 @@ export class ExportRepository {
     return query<ExportCandidateRow>(
       db,
       sql`SELECT key, decision, score, rank, reason, evaluations, data, created_at
-       FROM candidates WHERE project_id = ${projectId} AND run_id = ${runId} AND step_id = ${stepId} ${afterCursor}
+       FROM candidates
+       WHERE project_id = ${projectId} AND step_id = ${stepId} AND run_id = ${runId} AND run_started_at = ${runStartedAt} ${afterCursor}
        ORDER BY key LIMIT ${limit}`,
     );
   }

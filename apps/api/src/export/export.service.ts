@@ -92,7 +92,7 @@ export class ExportService {
       for (const run of runs) {
         yield toRunLine(run);
         const counts = { steps: 0, candidates: 0 };
-        for await (const line of this.runContents(projectId, run.id)) {
+        for await (const line of this.runContents(projectId, run)) {
           if (line.type === 'step') counts.steps++;
           else counts.candidates += line.candidates.length;
           yield line;
@@ -112,12 +112,12 @@ export class ExportService {
    * A run's steps in (started_at, id) order, a parent always before its children (a child read
    * first waits for its parent), each followed by its candidates.
    */
-  private async *runContents(projectId: string, runId: string): AsyncGenerator<ExportStepLineDto | ExportCandidatesLineDto> {
+  private async *runContents(projectId: string, run: ExportRunRow): AsyncGenerator<ExportStepLineDto | ExportCandidatesLineDto> {
     const written = new Set<string>();
     const waiting = new Map<string, ExportStepRow[]>();
     let after: TimeIdCursor | undefined;
     for (;;) {
-      const page = await this.repository.listSteps(projectId, runId, after, EXPORT_PAGE.steps);
+      const page = await this.repository.listSteps(projectId, run.id, run.started_at, after, EXPORT_PAGE.steps);
       for (const step of page) {
         if (step.parent_step_id !== null && !written.has(step.parent_step_id)) {
           waiting.set(step.parent_step_id, [...(waiting.get(step.parent_step_id) ?? []), step]);
@@ -126,7 +126,7 @@ export class ExportService {
         const ready = [step];
         while (ready.length) {
           const next = ready.shift()!;
-          yield* this.stepWithCandidates(projectId, runId, next);
+          yield* this.stepWithCandidates(projectId, run, next);
           written.add(next.id);
           ready.push(...(waiting.get(next.id) ?? []));
           waiting.delete(next.id);
@@ -137,14 +137,15 @@ export class ExportService {
       after = { at: last.started_at, id: last.id };
     }
     // A parent the run does not have (cannot be stored, but an export never drops a step).
-    for (const orphans of waiting.values()) for (const step of orphans) yield* this.stepWithCandidates(projectId, runId, step);
+    for (const orphans of waiting.values()) for (const step of orphans) yield* this.stepWithCandidates(projectId, run, step);
   }
 
-  private async *stepWithCandidates(projectId: string, runId: string, step: ExportStepRow): AsyncGenerator<ExportStepLineDto | ExportCandidatesLineDto> {
+  private async *stepWithCandidates(projectId: string, run: ExportRunRow, step: ExportStepRow): AsyncGenerator<ExportStepLineDto | ExportCandidatesLineDto> {
+    const runId = run.id;
     yield toStepLine(runId, step);
     let afterKey: string | undefined;
     for (;;) {
-      const rows = await this.repository.listCandidates(projectId, runId, step.id, afterKey, EXPORT_PAGE.candidates);
+      const rows = await this.repository.listCandidates(projectId, runId, run.started_at, step.id, afterKey, EXPORT_PAGE.candidates);
       if (rows.length === 0) break;
       yield {
         type: 'candidates',

@@ -64,13 +64,13 @@ export class ImportService {
 
   async importLines(projectId: string, source: AsyncIterable<string>, progress?: ImportProgress): Promise<ImportResultDto> {
     const done: ImportResultDto = { runs: 0, steps: 0, candidates: 0 };
-    let run: { id: string; steps: Set<string> } | undefined;
+    let run: { id: string; startedAt: Date; steps: Set<string> } | undefined;
     let pending = empty();
     let ended = false;
     let lineNo = 0;
     const flush = async () => {
       if (pending.events.length === 0) return;
-      await this.write(projectId, run!.id, pending);
+      await this.write(projectId, run!, pending);
       pending = empty();
       progress?.({ ...done });
     };
@@ -89,7 +89,7 @@ export class ImportService {
         case 'run': {
           await flush();
           const r = await this.validated(ExportRunDto, line.run, lineNo, 'run');
-          run = { id: r.id, steps: new Set() };
+          run = { id: r.id, startedAt: new Date(r.startedAt), steps: new Set() };
           const create = present({ ...r, error: undefined, endedAt: undefined }) as CreateRunDto & { id: string };
           push({ kind: 'run-create', id: r.id, dto: create });
           const update = present({ error: r.error, endedAt: r.endedAt }) as UpdateRunDto;
@@ -190,7 +190,7 @@ export class ImportService {
   }
 
   /** One transaction through the writer, then the fields it cannot carry; the first failed event stops the import. */
-  private async write(projectId: string, runId: string, pending: Pending): Promise<void> {
+  private async write(projectId: string, run: { id: string; startedAt: Date }, pending: Pending): Promise<void> {
     const results = await this.writer.write(projectId, pending.events);
     const failed = results.findIndex((r) => r.status >= 300);
     if (failed >= 0) {
@@ -202,8 +202,8 @@ export class ImportService {
         error?.details?.map((d) => ({ ...d, field: `line ${pending.lines[failed]}: ${d.field}` })),
       );
     }
-    await this.steps.restorePositions(projectId, runId, pending.positions);
-    for (const { stepId, times } of pending.createdAt) await this.candidates.restoreCreatedAt(projectId, runId, stepId, times);
+    await this.steps.restorePositions(projectId, run, pending.positions);
+    for (const { stepId, times } of pending.createdAt) await this.candidates.restoreCreatedAt(projectId, run, stepId, times);
   }
 }
 

@@ -197,12 +197,16 @@ export class StepsService {
   }
 
   /** Puts a run's steps at the positions given among their siblings (import); idempotent. */
-  restorePositions(projectId: string, runId: string, positions: { id: string; position: number }[], db?: Queryable): Promise<void> {
-    return this.repository.restorePositions(projectId, runId, positions, db);
+  restorePositions(projectId: string, run: { id: string; startedAt: Date }, positions: { id: string; position: number }[], db?: Queryable): Promise<void> {
+    return this.repository.restorePositions(projectId, run, positions, db);
   }
 
-  /** Closes the still-running steps of runs that timed out (status timed_out). Answers how many. */
-  timeOutOpenSteps(runIds: string[], db?: Queryable): Promise<number> {
-    return this.repository.timeOutOpenSteps(runIds, db);
+  /** Closes the still-running steps of runs that timed out (status timed_out), project by project. Answers how many. */
+  async timeOutOpenSteps(runs: { project_id: string; id: string }[], db?: Queryable): Promise<number> {
+    const byProject = new Map<string, string[]>();
+    for (const r of runs) byProject.set(r.project_id, [...(byProject.get(r.project_id) ?? []), r.id]);
+    let closed = 0;
+    for (const [projectId, ids] of byProject) closed += await this.repository.timeOutOpenSteps(projectId, ids, db);
+    return closed;
   }
 }

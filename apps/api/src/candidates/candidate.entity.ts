@@ -32,6 +32,7 @@ export class Candidate {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_candidates' })
   key: string;
 
+
   @Column({ type: 'text' })
   decision: Decision;
 

@@ -241,7 +241,10 @@ export class RunsRepository {
         set: [
           ['status', sql`'timed_out'`],
           ['ended_at', sql`GREATEST(now(), r.started_at)`],
-          ['error', sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`],
+          [
+            'error',
+            sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`,
+          ],
         ],
       }),
     );

@@ -1,7 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Logger, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { once } from 'node:events';
 import { ProjectId } from '../auth/principal.js';
 import { ApiErrors, ProjectRoute } from '../common/api-docs.js';
 import { AppError } from '../common/app-error.js';
@@ -28,6 +27,18 @@ const FORMAT =
   'its `candidates` lines (at most 1,000 candidates each), then `run-end` with the `cursor` to resume after that run; `end` closes a complete ' +
   'export with the totals (an answer without it was cut short: ask again with the last `run-end` cursor).';
 
+/** Resolves when the client has taken the buffered lines, or has gone. */
+const drainedOrClosed = (res: Response) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+
 /**
  * Writes lines as NDJSON, waiting for the client whenever the socket's buffer is full. Headers
  * go out with the first line, so a failure before it is answered in the one error shape; a
@@ -43,7 +54,7 @@ async function writeNdjson(res: Response, lines: AsyncGenerator<ExportLine>, log
         res.status(200).setHeader('Content-Type', `${NDJSON}; charset=utf-8`);
         res.setHeader('Cache-Control', 'no-store');
       }
-      if (!res.write(`${JSON.stringify(line)}\n`)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(`${JSON.stringify(line)}\n`)) await drainedOrClosed(res);
     }
   } catch (err) {
     if (!res.headersSent) throw err;

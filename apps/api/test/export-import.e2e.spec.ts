@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
+import { exportOverHttp } from '../src/export/transfer.js';
 import { RunTimeoutSweeper } from '../src/maintenance/run-timeout.sweeper.js';
 import { createTestApp, expectError, type TestApp, usingRealPostgres } from './harness.js';
 
@@ -222,6 +228,46 @@ describe('export and import (GET /v1/export, POST /v1/import)', () => {
     expect(first[first.length - 1]).toEqual({ type: 'end', runs: 1, steps: 5, candidates: 2500, nextCursor: all[firstEnd].cursor as string });
     const last = parse(await exportText(source, sourceKey, `?limit=4&cursor=${all[firstEnd].cursor as string}`));
     expect(last[last.length - 1]).toMatchObject({ runs: 4, nextCursor: null });
+  });
+
+  it('xray export --url takes a lost connection up again after the last complete run', async () => {
+    await source.app.listen(0, '127.0.0.1');
+    const port = (source.app.getHttpServer().address() as AddressInfo).port;
+    // A proxy that cuts the first answer off just after the first run (in the second run's lines).
+    const cutAt = Buffer.byteLength(exported.slice(0, exported.indexOf('{"type":"run-end"'))) + 300;
+    const asked: string[] = [];
+    const proxy = createServer((req, res) => {
+      const cut = asked.push(req.url!) === 1;
+      const upstream = httpRequest({ port, host: '127.0.0.1', path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode!, up.headers);
+        let sent = 0;
+        up.on('data', (chunk: Buffer) => {
+          if (!cut) return void res.write(chunk);
+          const room = cutAt - sent;
+          sent += chunk.length;
+          if (room <= 0) return;
+          if (chunk.length < room) return void res.write(chunk);
+          up.destroy();
+          res.write(chunk.subarray(0, room), () => res.destroy());
+        });
+        up.on('end', () => res.end());
+      });
+      upstream.end();
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'xray-export-'));
+    try {
+      const file = join(dir, 'resumed.ndjson');
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const done = await exportOverHttp({ url, key: sourceKey }, {}, file, () => undefined);
+      expect(asked).toHaveLength(2);
+      expect(asked[1]).toBe(`/v1/export?cursor=${parse(exported).find((l) => l.type === 'run-end')!.cursor as string}`);
+      expect(done).toEqual({ runs: 5, steps: 6, candidates: 2500 });
+      expect(readFileSync(file, 'utf8')).toBe(exported);
+    } finally {
+      proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers a bad cursor, time or limit with a 400 in the error shape, before any line', async () => {

@@ -238,7 +238,7 @@ describe('export and import (GET /v1/export, POST /v1/import)', () => {
     const asked: string[] = [];
     const proxy = createServer((req, res) => {
       const cut = asked.push(req.url!) === 1;
-      const upstream = httpRequest({ port, host: '127.0.0.1', path: req.url, headers: req.headers }, (up) => {
+      const upstream = httpRequest({ port, host: '127.0.0.1', path: req.url, headers: req.headers, agent: false }, (up) => {
         res.writeHead(up.statusCode!, up.headers);
         let sent = 0;
         up.on('data', (chunk: Buffer) => {
@@ -266,6 +266,7 @@ describe('export and import (GET /v1/export, POST /v1/import)', () => {
       expect(readFileSync(file, 'utf8')).toBe(exported);
     } finally {
       proxy.close();
+      proxy.closeAllConnections();
       rmSync(dir, { recursive: true, force: true });
     }
   });

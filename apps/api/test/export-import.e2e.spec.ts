@@ -287,6 +287,8 @@ describe('export and import (GET /v1/export, POST /v1/import)', () => {
       [JSON.stringify({ type: 'step', step: parse(exported)[1].step }), /line 1: a step must follow the `run` line/],
       [`${JSON.stringify({ ...runLine, run: { ...(runLine.run as object), status: 'finished' } })}`, /line 1: run.status: status must be one of/],
       [`${JSON.stringify(runLine)}\n{"type":"sparkle"}`, /line 2: type must be one of/],
+      ['{"type":"constructor"}', /line 1: type must be one of/],
+      ['{"type":"end","runs":0,"extra":true}', /line 1: property extra should not exist/],
     ] as const;
     for (const [body, message] of bad) {
       const res = await importText(target, targetKey, body);

@@ -22,6 +22,15 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2}
 /** Progress after each write, for the CLI. */
 export type ImportProgress = (done: ImportResultDto) => void;
 
+/** The keys each line type has; any other is refused, as unknown fields are everywhere. */
+const LINE_KEYS: Record<string, string[]> = {
+  run: ['type', 'run'],
+  step: ['type', 'step'],
+  candidates: ['type', 'runId', 'stepId', 'candidates'],
+  'run-end': ['type', 'runId', 'steps', 'candidates', 'cursor'],
+  end: ['type', 'runs', 'steps', 'candidates', 'nextCursor'],
+};
+
 const invalidLine = (line: number, message: string, details?: ErrorDetail[]) =>
   new AppError(
     400,
@@ -131,8 +140,6 @@ export class ImportService {
         case 'end':
           ended = true;
           break;
-        default:
-          throw invalidLine(lineNo, 'type must be one of: run, step, candidates, run-end, end');
       }
       if (pending.events.length >= FLUSH_EVENTS || pending.candidates >= FLUSH_CANDIDATES) await flush();
     }
@@ -148,6 +155,11 @@ export class ImportService {
       throw invalidLine(lineNo, 'not valid JSON');
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidLine(lineNo, 'a line must be a JSON object with a `type`');
+    const type = (value as { type?: unknown }).type;
+    const keys = typeof type === 'string' && Object.hasOwn(LINE_KEYS, type) ? LINE_KEYS[type] : undefined;
+    if (!keys) throw invalidLine(lineNo, `type must be one of: ${Object.keys(LINE_KEYS).join(', ')}`);
+    const unknown = Object.keys(value).find((k) => !keys.includes(k));
+    if (unknown !== undefined) throw invalidLine(lineNo, `property ${unknown} should not exist`);
     const violation = checkJson(value, { maxDepth: this.config.maxJsonDepth, maxStringLength: this.config.maxStringLength });
     if (violation) {
       const what = {

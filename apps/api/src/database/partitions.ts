@@ -46,7 +46,11 @@ export function dayOfPartition(name: string): Date | null {
  * (run outside any writer's transaction: creating a partition briefly locks its parent); a
  * partition another process created at the same moment is not an error.
  */
-export async function createDayPartitions(db: Queryable, day: Date, tables: readonly PartitionedTable[] = PARTITIONED_TABLES.map((t) => t.table)): Promise<void> {
+export async function createDayPartitions(
+  db: Queryable,
+  day: Date,
+  tables: readonly PartitionedTable[] = PARTITIONED_TABLES.map((t) => t.table),
+): Promise<void> {
   const from = day.toISOString();
   const to = addDays(day, 1).toISOString();
   for (const table of tables) {

@@ -8,8 +8,9 @@ import { rebuildRollupsStatements } from '../rollups.js';
  *
  * - `runs`: primary key (project_id, id): ids are per project. No triggers.
  * - `steps`: partitioned by day of `run_started_at` (the run's start, copied onto each step);
- *   primary key (project_id, id, run_id, run_started_at); foreign key (project_id, run_id) to
- *   runs. No triggers.
+ *   primary key (project_id, id, run_id, run_started_at). No triggers, no foreign keys: the
+ *   writers' statements find the run (they need its start anyway), and a foreign key would make
+ *   retention probe every partition for each run it removes.
  * - `candidates`: partitioned the same way; primary key (project_id, step_id, key, run_id,
  *   run_started_at) is the idempotency key; one more index, (project_id, key), for an item's
  *   lineage and erasure. No identity column, no foreign keys (the batch statement checks the
@@ -44,7 +45,7 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
       for (const op of ['insert', 'update']) await q.query(`DROP FUNCTION IF EXISTS "xray_${fn}_rollup_${op}"()`);
     }
 
-    // Foreign keys of steps and candidates go (steps get a new one, on (project_id, run_id)).
+    // Foreign keys of steps and candidates go.
     const fks: { name: string; table: string }[] = await q.query(
       `SELECT conname AS name, conrelid::regclass::text AS table FROM pg_constraint
        WHERE contype = 'f' AND conrelid IN ('steps'::regclass, 'candidates'::regclass)`,
@@ -66,8 +67,7 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
       CREATE TABLE "steps" (
         LIKE "steps_old" INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS,
         "run_started_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
-        CONSTRAINT "pk_steps" PRIMARY KEY ("project_id", "id", "run_id", "run_started_at"),
-        CONSTRAINT "fk_steps_run" FOREIGN KEY ("project_id", "run_id") REFERENCES "runs" ("project_id", "id") ON DELETE CASCADE
+        CONSTRAINT "pk_steps" PRIMARY KEY ("project_id", "id", "run_id", "run_started_at")
       ) PARTITION BY RANGE ("run_started_at")
     `);
     await q.query(`

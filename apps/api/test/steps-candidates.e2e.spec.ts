@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createTestApp, expectError, type TestApp } from './harness.js';
+import { CandidatesRepository } from '../src/candidates/candidates.repository.js';
+import type { CandidateInputDto } from '../src/candidates/candidates.dto.js';
+import { createTestApp, expectError, type TestApp, usingRealPostgres } from './harness.js';
 
 describe('steps and candidates', () => {
   let t: TestApp;
@@ -165,6 +167,48 @@ describe('steps and candidates', () => {
         ],
         data: { title: `Item ${i}`, price: i % 100, tags: ['a', 'b'] },
       }));
+
+    it('stores every value exactly on both write paths (a step’s first batch is loaded with COPY on PostgreSQL, later ones by statement)', async () => {
+      const tricky = (suffix: string) => [
+        {
+          key: `back\\slash\ttab\nline\rreturn-${suffix}`,
+          decision: 'rejected',
+          score: 1e-7,
+          rank: -3,
+          reason: 'quote " and \\N and é ✓',
+          evaluations: [{ check: 'c\\d', passed: false, detail: 'tab\there' }],
+          data: { s: 'a\\b\n"c"', n: [1, 2.5, null, true], nested: { '': 'empty key' } },
+        },
+        { key: `plain-${suffix}`, decision: 'accepted', data: 'a JSON string' },
+        { key: `bare-${suffix}`, decision: 'selected', data: false },
+      ];
+      const run = await newRun();
+      const step = await newStep(run.id);
+      const [{ project_id: projectId }] = await t.sql<{ project_id: string }>('SELECT project_id FROM steps WHERE id = $1', [step.id]);
+      // The COPY path itself (on PostgreSQL; the embedded database always takes the statement path).
+      const copied = await t.app.get(CandidatesRepository).copyFirstBatch(projectId, step.id, tricky('1') as CandidateInputDto[]);
+      expect(copied).toEqual(usingRealPostgres() ? { found: true, fresh: true, stored: 3 } : { found: true, fresh: false });
+      if (!usingRealPostgres()) expect((await post(`/v1/steps/${step.id}/candidates`, { candidates: tricky('1') })).status).toBe(201);
+      // Not the step's first batch any more: the statement path.
+      expect(await t.app.get(CandidatesRepository).copyFirstBatch(projectId, step.id, tricky('2') as CandidateInputDto[])).toEqual({
+        found: true,
+        fresh: false,
+      });
+      expect((await post(`/v1/steps/${step.id}/candidates`, { candidates: tricky('2') })).status).toBe(201);
+      const res = await request(t.http).get(`/v1/steps/${step.id}/candidates?limit=10`).set(auth());
+      const byKey = new Map(res.body.items.map((c: { key: string }) => [c.key, c]));
+      for (const suffix of ['1', '2']) {
+        for (const sent of tricky(suffix)) {
+          const got = await request(t.http)
+            .get(`/v1/steps/${step.id}/candidates/${encodeURIComponent(sent.key)}`)
+            .set(auth());
+          expect(got.body).toMatchObject({ score: null, rank: null, reason: null, evaluations: null, ...sent });
+          expect(byKey.has(sent.key)).toBe(true);
+        }
+      }
+      const detail = await request(t.http).get(`/v1/steps/${step.id}`).set(auth());
+      expect(detail.body).toMatchObject({ candidatesIn: 6, candidatesOut: 4 });
+    });
 
     it('stores 5,000 candidates in one request, and a replay updates instead of duplicating', async () => {
       const run = await newRun();

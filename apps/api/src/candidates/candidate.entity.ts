@@ -32,7 +32,6 @@ export class Candidate {
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_candidates' })
   key: string;
 
-
   @Column({ type: 'text' })
   decision: Decision;
 

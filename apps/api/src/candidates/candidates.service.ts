@@ -62,6 +62,14 @@ export class CandidatesService {
   async createCandidates(projectId: string, stepId: string, body: unknown): Promise<{ stored: number }> {
     const candidates = validateCandidateBatch(body, this.config.maxCandidatesPerRequest);
     assertUniqueKeys(candidates);
+    // A step's first batch (the common case) is loaded with COPY; replays, later batches and a
+    // batch the database refuses take the statement path (which names what was refused).
+    const copied = await this.repository.copyFirstBatch(projectId, stepId, candidates).catch((err: unknown) => {
+      if (typeof (err as { code?: unknown }).code === 'string') return undefined;
+      throw err;
+    });
+    if (copied && !copied.found) throw notFound('Step', stepId);
+    if (copied?.fresh) return { stored: copied.stored };
     const stored = await this.upsertBatches(projectId, [{ stepId, candidates }]);
     if (!stored.has(stepId)) throw notFound('Step', stepId);
     return { stored: stored.get(stepId)! };

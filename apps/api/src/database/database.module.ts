@@ -9,12 +9,18 @@ import { DayPartitions } from './partitions.js';
 /** Holds the embedded server (when used) so shutdown can stop it after the pool closes. */
 export class DatabaseHandle {
   readonly partitions: DayPartitions;
+  /**
+   * Whether bulk loads may use COPY FROM STDIN: PostgreSQL serves it; the embedded server's
+   * socket does not carry the COPY sub-protocol, so there every write is a statement.
+   */
+  readonly copyIn: boolean;
 
   constructor(
     readonly dataSource: DataSource,
     readonly embedded: EmbeddedPostgres | undefined,
   ) {
     this.partitions = new DayPartitions(dataSource);
+    this.copyIn = embedded === undefined;
   }
 }
 

@@ -46,7 +46,11 @@ export function dayOfPartition(name: string): Date | null {
  * (run outside any writer's transaction: creating a partition briefly locks its parent); a
  * partition another process created at the same moment is not an error.
  */
-export async function createDayPartitions(db: Queryable, day: Date, tables: readonly PartitionedTable[] = PARTITIONED_TABLES.map((t) => t.table)): Promise<void> {
+export async function createDayPartitions(
+  db: Queryable,
+  day: Date,
+  tables: readonly PartitionedTable[] = PARTITIONED_TABLES.map((t) => t.table),
+): Promise<void> {
   const from = day.toISOString();
   const to = addDays(day, 1).toISOString();
   for (const table of tables) {
@@ -103,4 +107,30 @@ export class DayPartitions {
   forget(day: Date): void {
     this.known.delete(dayOf(day).getTime());
   }
+}
+
+/**
+ * Drops the day partitions of `tables` older than `before` (a UTC midnight): each in its own
+ * short transaction that waits at most `lockTimeoutMs` for its parent's lock, so a busy table
+ * is retried at the next sweep instead of holding ingest up. Answers the partitions dropped.
+ */
+export async function dropDayPartitionsBefore(
+  db: Queryable,
+  transaction: (work: (tx: Queryable) => Promise<void>) => Promise<void>,
+  before: Date,
+  tables: readonly PartitionedTable[],
+  lockTimeoutMs = 5_000,
+): Promise<{ table: PartitionedTable; name: string; day: Date }[]> {
+  const dropped: { table: PartitionedTable; name: string; day: Date }[] = [];
+  for (const table of tables) {
+    for (const p of await listDayPartitions(db, table)) {
+      if (p.day.getTime() >= before.getTime()) break;
+      await transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+        await tx.query(`DROP TABLE IF EXISTS "${p.name}"`);
+      });
+      dropped.push({ table, ...p });
+    }
+  }
+  return dropped;
 }

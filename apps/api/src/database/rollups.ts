@@ -1,3 +1,4 @@
+import type { Queryable } from './queryable.js';
 import { type Sql, sql } from './sql.js';
 
 /**
@@ -162,4 +163,9 @@ export function rebuildRollupsStatements(): string[] {
      )${all(REASON_COUNTS, 'c')} SELECT 1`,
     `WITH r AS (SELECT project_id, pipeline, started_at, status FROM runs)${all(RUN_STATS, 'r')} SELECT 1`,
   ];
+}
+
+/** Deletes the daily rollup rows of days before `before` (retention; the hourly ones leave with their partitions). */
+export async function deleteDailyRollupsBefore(db: Queryable, before: Date): Promise<void> {
+  for (const table of ROLLUP_TABLES.filter((t) => t.endsWith('_daily'))) await db.query(`DELETE FROM ${table} WHERE day < $1`, [before]);
 }

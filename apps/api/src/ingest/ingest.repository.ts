@@ -17,7 +17,7 @@ export class IngestRepository {
       db,
       sql`SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
          FROM unnest(${ids.events}::text[]) AS e(id)
-         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = ${projectId} AND event_id = e.id LIMIT 1) seen
+         CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = ${projectId} AND event_id = e.id ORDER BY created_at LIMIT 1) seen
        UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE project_id = ${projectId} AND id = ANY(${ids.runs}::uuid[])
        UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE project_id = ${projectId} AND id = ANY(${ids.steps}::uuid[])`,
     );
@@ -41,10 +41,5 @@ export class IngestRepository {
        SELECT ${projectId}::uuid, e, s FROM unnest(${[...applied.keys()]}::text[], ${[...applied.values()]}::smallint[]) AS t(e, s)
        ON CONFLICT DO NOTHING`,
     );
-  }
-
-  /** Forgets event ids older than the dedupe window; a replay after that is applied again (entity ids still upsert). */
-  async forgetEventsOlderThan(db: Queryable, hours: number): Promise<void> {
-    await query(db, sql`DELETE FROM ingest_events WHERE created_at < now() - make_interval(hours => ${hours})`);
   }
 }

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { IngestModule } from '../ingest/ingest.module.js';
 import { RunsModule } from '../runs/runs.module.js';
 import { StepsModule } from '../steps/steps.module.js';
+import { Retention } from './retention.js';
 import { RunTimeoutSweeper } from './run-timeout.sweeper.js';
 
 /** Periodic housekeeping across modules; each statement belongs to the module that owns its table. */
-@Module({ imports: [RunsModule, StepsModule, IngestModule], providers: [RunTimeoutSweeper], exports: [RunTimeoutSweeper] })
+@Module({ imports: [RunsModule, StepsModule], providers: [RunTimeoutSweeper, Retention], exports: [RunTimeoutSweeper, Retention] })
 export class MaintenanceModule {}

@@ -4,17 +4,18 @@ import { ApiKeysService } from '../auth/api-keys.service.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { query, sql } from '../database/sql.js';
-import { IngestRepository } from '../ingest/ingest.repository.js';
 import { Metrics } from '../metrics/metrics.service.js';
 import { RunsService } from '../runs/runs.service.js';
 import { StepsService } from '../steps/steps.service.js';
+import { Retention, type RetentionReport } from './retention.js';
 
 /** Only one API process sweeps at a time; the others skip that round. */
 const SWEEP_LOCK = 0x7872_7377;
 
 /**
  * Marks runs still `running` past XRAY_RUN_TIMEOUT as `timed_out`, with their open steps, purges
- * expired rate-limit counters and forgets ingest event ids older than the dedupe window. Each
+ * expired rate-limit counters, then keeps the day partitions ahead and applies retention
+ * (maintenance/retention.ts: old days' data, ingest event ids past the dedupe window). Each
  * table's statement is its owner's; this class only schedules them. Safe with several API
  * processes: the round runs under a transaction-scoped advisory lock and its updates are idempotent.
  */
@@ -31,7 +32,7 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
     private readonly runs: RunsService,
     private readonly steps: StepsService,
     private readonly apiKeys: ApiKeysService,
-    private readonly ingest: IngestRepository,
+    private readonly retention: Retention,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -51,18 +52,20 @@ export class RunTimeoutSweeper implements OnApplicationBootstrap, OnApplicationS
   }
 
   /** One round. Answers how many runs were timed out, or null when another process holds the lock. */
-  async sweepOnce(): Promise<{ runs: number; steps: number } | null> {
+  async sweepOnce(): Promise<{ runs: number; steps: number; retention: RetentionReport } | null> {
     const counts = await this.dataSource.transaction(async (manager) => {
       const [{ locked }] = await query<{ locked: boolean }>(manager, sql`SELECT pg_try_advisory_xact_lock(${SWEEP_LOCK}) AS locked`);
       if (!locked) return null;
       const timedOut = await this.runs.timeOutStaleRuns(manager);
       const steps = await this.steps.timeOutOpenSteps(timedOut, manager);
       await this.apiKeys.purgeExpiredRateLimitCounters(manager);
-      await this.ingest.forgetEventsOlderThan(manager, this.config.ingestDedupeHours);
       if (timedOut.length > 0) this.logger.log(`Marked ${timedOut.length} run(s) and ${steps} open step(s) as timed_out`);
       return { runs: timedOut.length, steps };
     });
-    if (counts) this.metrics.sweeperRan();
-    return counts;
+    if (!counts) return null;
+    // Partitions ahead and retention: each drop and delete in its own short transaction.
+    const retention = await this.retention.apply();
+    this.metrics.sweeperRan();
+    return { ...counts, retention };
   }
 }

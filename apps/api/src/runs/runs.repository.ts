@@ -241,12 +241,23 @@ export class RunsRepository {
         set: [
           ['status', sql`'timed_out'`],
           ['ended_at', sql`GREATEST(now(), r.started_at)`],
-          [
-            'error',
-            sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`,
-          ],
+          ['error', sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`],
         ],
       }),
     );
+  }
+
+  /**
+   * Deletes up to `limit` runs (of every project) that started before `before`: retention, once
+   * their days' step and candidate partitions are gone. Answers how many.
+   */
+  async deleteRunsStartedBefore(before: Date, limit: number, db: Queryable = this.dataSource): Promise<number> {
+    const rows = await query<{ n: number }>(
+      db,
+      sql`WITH gone AS (
+         DELETE FROM runs WHERE (project_id, id) IN (SELECT project_id, id FROM runs WHERE started_at < ${before} LIMIT ${limit}) RETURNING 1
+       ) SELECT count(*)::int AS n FROM gone`,
+    );
+    return rows[0].n;
   }
 }

@@ -201,6 +201,11 @@ export class RunsService {
   }
 
   /** Marks runs running past XRAY_RUN_TIMEOUT as timed_out; answers their ids (the caller closes their steps). */
+  /** Retention: deletes up to `limit` runs (any project) started before `before`. Answers how many. */
+  deleteRunsStartedBefore(before: Date, limit: number, db?: Queryable): Promise<number> {
+    return this.repository.deleteRunsStartedBefore(before, limit, db);
+  }
+
   timeOutStaleRuns(db?: Queryable): Promise<{ project_id: string; id: string }[]> {
     return this.repository.timeOutStaleRuns(this.config.runTimeoutMs, db);
   }

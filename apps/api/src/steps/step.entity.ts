@@ -1,11 +1,12 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { RunStatus, StepType } from '../domain/vocabulary.js';
-import { type ErrorInfo, Run } from '../runs/run.entity.js';
+import type { ErrorInfo } from '../runs/run.entity.js';
 
 /**
  * One unit of work inside a run; steps nest through `parentStepId`. The table is partitioned by
  * day of `run_started_at` (its run's start; see database/partitions.ts), which TypeORM does not
  * model: the migration PartitionedStorage creates it, and the entity describes its columns and keys.
+ * No foreign keys: the writers find the run (and parent) in their own statements.
  */
 @Entity({ name: 'steps' })
 @Index('idx_steps_run_parent_position', ['projectId', 'runId', 'parentStepId', 'position'])
@@ -30,13 +31,6 @@ export class Step {
   /** The run's start: the partition key, in every key so a distributed engine can place the row. */
   @PrimaryColumn({ name: 'run_started_at', type: 'timestamptz', precision: 3, primaryKeyConstraintName: 'pk_steps' })
   runStartedAt: Date;
-
-  @ManyToOne(() => Run, { onDelete: 'CASCADE' })
-  @JoinColumn([
-    { name: 'project_id', referencedColumnName: 'projectId', foreignKeyConstraintName: 'fk_steps_run' },
-    { name: 'run_id', referencedColumnName: 'id', foreignKeyConstraintName: 'fk_steps_run' },
-  ])
-  run?: Relation<Run>;
 
   /** The parent step, in the same run (no foreign key: checked by the writers). */
   @Column({ name: 'parent_step_id', type: 'uuid', nullable: true })

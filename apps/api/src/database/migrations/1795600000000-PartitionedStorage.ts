@@ -8,8 +8,9 @@ import { rebuildRollupsStatements } from '../rollups.js';
  *
  * - `runs`: primary key (project_id, id): ids are per project. No triggers.
  * - `steps`: partitioned by day of `run_started_at` (the run's start, copied onto each step);
- *   primary key (project_id, id, run_id, run_started_at); foreign key (project_id, run_id) to
- *   runs. No triggers.
+ *   primary key (project_id, id, run_id, run_started_at). No triggers, no foreign keys: the
+ *   writers' statements find the run (they need its start anyway), and a foreign key would make
+ *   retention probe every partition for each run it removes.
  * - `candidates`: partitioned the same way; primary key (project_id, step_id, key, run_id,
  *   run_started_at) is the idempotency key; one more index, (project_id, key), for an item's
  *   lineage and erasure. No identity column, no foreign keys (the batch statement checks the
@@ -44,14 +45,16 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
       for (const op of ['insert', 'update']) await q.query(`DROP FUNCTION IF EXISTS "xray_${fn}_rollup_${op}"()`);
     }
 
-    // Foreign keys of steps and candidates go (steps get a new one, on (project_id, run_id)).
+    // Foreign keys of steps and candidates go.
     const fks: { name: string; table: string }[] = await q.query(
       `SELECT conname AS name, conrelid::regclass::text AS table FROM pg_constraint
        WHERE contype = 'f' AND conrelid IN ('steps'::regclass, 'candidates'::regclass)`,
     );
     for (const fk of fks) await q.query(`ALTER TABLE "${fk.table}" DROP CONSTRAINT "${fk.name}"`);
 
-    const [{ name: runsPk }]: { name: string }[] = await q.query(`SELECT conname AS name FROM pg_constraint WHERE conrelid = 'runs'::regclass AND contype = 'p'`);
+    const [{ name: runsPk }]: { name: string }[] = await q.query(
+      `SELECT conname AS name FROM pg_constraint WHERE conrelid = 'runs'::regclass AND contype = 'p'`,
+    );
     await q.query(`ALTER TABLE "runs" DROP CONSTRAINT "${runsPk}"`);
     await q.query(`ALTER TABLE "runs" ADD CONSTRAINT "pk_runs" PRIMARY KEY ("project_id", "id")`);
     // Retention removes runs by start time across projects.
@@ -66,8 +69,7 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
       CREATE TABLE "steps" (
         LIKE "steps_old" INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS,
         "run_started_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
-        CONSTRAINT "pk_steps" PRIMARY KEY ("project_id", "id", "run_id", "run_started_at"),
-        CONSTRAINT "fk_steps_run" FOREIGN KEY ("project_id", "run_id") REFERENCES "runs" ("project_id", "id") ON DELETE CASCADE
+        CONSTRAINT "pk_steps" PRIMARY KEY ("project_id", "id", "run_id", "run_started_at")
       ) PARTITION BY RANGE ("run_started_at")
     `);
     await q.query(`
@@ -167,16 +169,25 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
     const started = Date.now();
     for (const [i, day] of dataDays.entries()) {
       const range = [day.toISOString(), addDays(day, 1).toISOString()];
-      await q.query(`CREATE TEMP TABLE day_runs ON COMMIT DROP AS SELECT project_id, id, started_at FROM runs WHERE started_at >= $1 AND started_at < $2`, range);
-      const [, steps]: [unknown, number] = await q.query(
-        `INSERT INTO steps (${stepCols}, run_started_at)
-         SELECT ${stepColumns.map((c) => `s."${c.name}"`).join(', ')}, r.started_at
-         FROM day_runs r JOIN steps_old s ON s.run_id = r.id AND s.project_id = r.project_id`,
+      await q.query(
+        `CREATE TEMP TABLE day_runs ON COMMIT DROP AS SELECT project_id, id, started_at FROM runs WHERE started_at >= $1 AND started_at < $2`,
+        range,
       );
-      const [, candidates]: [unknown, number] = await q.query(
-        `INSERT INTO candidates (project_id, run_id, step_id, run_started_at, created_at, score, rank, key, decision, reason, evaluations, data)
-         SELECT c.project_id, c.run_id, c.step_id, r.started_at, c.created_at, c.score, c.rank, c.key, c.decision, c.reason, c.evaluations, c.data
-         FROM day_runs r JOIN steps_old s ON s.run_id = r.id AND s.project_id = r.project_id JOIN candidates_old c ON c.step_id = s.id`,
+      const [{ n: steps }]: { n: number }[] = await q.query(
+        `WITH moved AS (
+           INSERT INTO steps (${stepCols}, run_started_at)
+           SELECT ${stepColumns.map((c) => `s."${c.name}"`).join(', ')}, r.started_at
+           FROM day_runs r JOIN steps_old s ON s.run_id = r.id AND s.project_id = r.project_id
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM moved`,
+      );
+      const [{ n: candidates }]: { n: number }[] = await q.query(
+        `WITH moved AS (
+           INSERT INTO candidates (project_id, run_id, step_id, run_started_at, created_at, score, rank, key, decision, reason, evaluations, data)
+           SELECT c.project_id, c.run_id, c.step_id, r.started_at, c.created_at, c.score, c.rank, c.key, c.decision, c.reason, c.evaluations, c.data
+           FROM day_runs r JOIN steps_old s ON s.run_id = r.id AND s.project_id = r.project_id JOIN candidates_old c ON c.step_id = s.id
+           RETURNING 1
+         ) SELECT count(*)::int AS n FROM moved`,
       );
       await q.query(`DROP TABLE day_runs`);
       copiedSteps += steps;
@@ -191,7 +202,9 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
     if (copiedSteps !== totalSteps || copiedCandidates !== totalCandidates) {
       throw new Error(`copied ${copiedSteps}/${totalSteps} steps and ${copiedCandidates}/${totalCandidates} candidates: rows without a run`);
     }
-    await q.query(`INSERT INTO ingest_events (project_id, event_id, status, created_at) SELECT project_id, event_id, status, created_at FROM ingest_events_old`);
+    await q.query(
+      `INSERT INTO ingest_events (project_id, event_id, status, created_at) SELECT project_id, event_id, status, created_at FROM ingest_events_old`,
+    );
     for (const table of ['candidates_old', 'steps_old', 'ingest_events_old']) await q.query(`DROP TABLE "${table}"`);
 
     // Secondary indexes, built once the rows are in.

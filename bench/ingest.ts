@@ -117,6 +117,7 @@ async function insertRows(client: pg.Client, projectId: string, from: number, to
         out,
         n || null,
         n ? out : null,
+        now,
       ]);
       (s.children ?? []).forEach((c, k) => add(c, id, k));
       for (const c of s.candidates ?? []) {
@@ -131,6 +132,7 @@ async function insertRows(client: pg.Client, projectId: string, from: number, to
           c.reason ?? null,
           JSON.stringify(c.evaluations ?? null),
           JSON.stringify(c.data ?? null),
+          now,
         ]);
       }
     };
@@ -145,10 +147,10 @@ async function insertRows(client: pg.Client, projectId: string, from: number, to
   await insert('INSERT INTO runs (id, project_id, pipeline, status, input, output, metadata, tags, started_at, ended_at)', runs);
   await insert(
     `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, position, status, input, output, reasoning,
-                        metadata, started_at, ended_at, stored_in, stored_out, reported_in, reported_out)`,
+                        metadata, started_at, ended_at, stored_in, stored_out, reported_in, reported_out, run_started_at)`,
     steps,
   );
-  await insert('INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)', candidates);
+  await insert('INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data, run_started_at)', candidates);
 }
 
 export async function benchIngest(ctx: BenchContext): Promise<IngestFigures> {

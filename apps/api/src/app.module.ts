@@ -6,6 +6,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
@@ -26,6 +27,7 @@ import { StepsModule } from './steps/steps.module.js';
     AnalyticsModule,
     HealthModule,
     MaintenanceModule,
+    LifecycleModule,
   ],
 })
 export class AppModule {}

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { previewColumns } from '../common/preview-sql.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import { keyNotErased } from '../lifecycle/tombstones.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { CANDIDATE_PREVIEW_FIELDS, type CandidateDto } from './candidates.dto.js';
 
@@ -30,10 +31,12 @@ export class CandidatesRepository {
    * One statement writes a whole batch, for one step or several: the rows arrive as a single
    * JSON parameter (`payload`; with `single`, every row is for that step and carries no
    * step_id), are upserted on (step_id, key), and each step's stored counters move by exactly
-   * what changed (the steps module's statement, embedded). `prev` reads the batch's keys as
+   * what changed (the steps module's statement, embedded). Keys the project erased are not
+   * stored (lifecycle/tombstones.ts); a step whose every candidate was erased answers 0 stored. `prev` reads the batch's keys as
    * they were before the statement, so replays do not inflate the counts. Steps outside the
    * project are ignored (and reported by their absence from the result). `counted`: steps
-   * whose counters already include these candidates (no earlier decision is looked up).
+   * whose counters already include these candidates (no earlier decision is looked up; the
+   * candidates of an erased key, which are not stored, are taken back out of them).
    */
   async insertCandidateBatch(
     projectId: string,
@@ -64,23 +67,30 @@ written AS (
   INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
   SELECT s.project_id, s.run_id, s.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
   FROM input i JOIN step s ON s.id = i.step_id
+  WHERE ${keyNotErased(projectId, sql.raw('i.key'))}
   ON CONFLICT (step_id, key) DO UPDATE SET
     decision = EXCLUDED.decision, score = EXCLUDED.score, rank = EXCLUDED.rank, reason = EXCLUDED.reason,
     evaluations = EXCLUDED.evaluations, data = EXCLUDED.data, updated_at = now()
   RETURNING step_id, decision
 ),
+erased AS (
+  SELECT i.step_id, i.decision FROM input i JOIN step s ON s.id = i.step_id
+  WHERE i.step_id = ANY(${counted}::uuid[]) AND NOT ${keyNotErased(projectId, sql.raw('i.key'))}
+),
 delta AS (
   SELECT step_id, sum(d_in)::int AS d_in, sum(d_out)::int AS d_out FROM (
-    SELECT step_id, 1 AS d_in, (decision <> 'rejected')::int AS d_out FROM written
+    SELECT step_id, 1 AS d_in, (decision <> 'rejected')::int AS d_out FROM written WHERE NOT (step_id = ANY(${counted}::uuid[]))
     UNION ALL
     SELECT step_id, -1, -((decision <> 'rejected')::int) FROM prev
+    UNION ALL
+    SELECT step_id, -1, -((decision <> 'rejected')::int) FROM erased
   ) z GROUP BY step_id
 ),
 counted AS (
-  ${this.steps.stepCounterMoves('delta', counted)}
+  ${this.steps.stepCounterMoves('delta', [])}
 )
-SELECT step_id, count(*)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
-FROM written GROUP BY step_id`,
+SELECT s.id AS step_id, count(w.step_id)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
+FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
     );
   }
 

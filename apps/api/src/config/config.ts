@@ -19,6 +19,8 @@ export interface AppConfig {
   maxEventsPerBatch: number;
   /** How long applied ingest event ids are remembered for de-duplication. */
   ingestDedupeHours: number;
+  /** Days a project keeps its runs unless it sets its own retention (0: forever). */
+  retentionDays: number;
   /** Requests per minute per API key (0: no limit). */
   rateLimitPerMinute: number;
   /** Failed authentications per minute per client address before it is refused (0: no limit). */
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxCandidatesPerRequest: int(env, 'XRAY_MAX_CANDIDATES_PER_REQUEST', 10_000, 1, 1_000_000),
     maxEventsPerBatch: int(env, 'XRAY_MAX_EVENTS_PER_BATCH', 1000, 1, 100_000),
     ingestDedupeHours: int(env, 'XRAY_INGEST_DEDUPE_HOURS', 168, 1, 24 * 365),
+    retentionDays: int(env, 'XRAY_RETENTION_DAYS', 0, 0, 36_500),
     rateLimitPerMinute: int(env, 'XRAY_RATE_LIMIT', 6000, 0, 10_000_000),
     authFailureLimitPerMinute: int(env, 'XRAY_AUTH_FAILURE_LIMIT', 300, 0, 10_000_000),
     trustProxy: trustProxy(read(env, 'XRAY_TRUST_PROXY')),

@@ -14,6 +14,7 @@ import { previewColumns } from '../common/preview-sql.js';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import { runDeletedQuery, runNotDeleted } from '../lifecycle/tombstones.js';
 import type { RunDto } from './runs.dto.js';
 import { RUN_PREVIEW_FIELDS } from './runs.dto.js';
 
@@ -77,14 +78,15 @@ export class RunsRepository {
 
   /**
    * Inserts a run, or on an existing id of the same project writes `onReplay` (the fields the
-   * request carried). Answers nothing when the id belongs to another project.
+   * request carried). Answers nothing when the id belongs to another project or was deleted.
    */
   async upsertRun(projectId: string, run: NewRun, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(RunRow & { inserted: boolean }) | undefined> {
     const rows = await query<RunRow & { inserted: boolean }>(
       db,
       sql`INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
-       VALUES (${run.id}, ${projectId}, ${run.pipeline}, ${run.pipelineVersion}, ${run.status}, ${run.input}::jsonb, ${run.output}::jsonb,
-               ${run.metadata}::jsonb, ${run.tags}::text[], ${run.startedAt}, ${run.endedAt})
+       SELECT ${run.id}::uuid, ${projectId}::uuid, ${run.pipeline}::text, ${run.pipelineVersion}::text, ${run.status}::text, ${run.input}::jsonb,
+              ${run.output}::jsonb, ${run.metadata}::jsonb, ${run.tags}::text[], ${run.startedAt}::timestamptz, ${run.endedAt}::timestamptz
+       WHERE ${runNotDeleted(projectId, sql`${run.id}::uuid`)}
        ON CONFLICT (id) DO UPDATE SET ${sql.join(onReplay, ', ')}
        WHERE runs.project_id = EXCLUDED.project_id
        RETURNING ${RUN_COLUMNS}, (xmax = 0) AS inserted`,
@@ -106,6 +108,7 @@ export class RunsRepository {
        FROM (SELECT *, NULL::jsonb AS error FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, pipeline text, pipeline_version text,
             status text, input jsonb, output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz,
             ${updateColumnTypes('u_')})) x
+       WHERE ${runNotDeleted(projectId, sql.raw('x.id'))}
        ON CONFLICT (id) DO NOTHING
        RETURNING id`,
     );
@@ -132,6 +135,12 @@ export class RunsRepository {
       sql`UPDATE runs SET ${setList([...set, ['updated_at', sql`now()`]])} WHERE id = ${id} AND project_id = ${projectId} RETURNING ${RUN_COLUMNS}`,
     );
     return rows[0];
+  }
+
+  /** Whether the project deleted a run with this id (its tombstone). */
+  async isRunDeleted(projectId: string, id: string, db: Queryable = this.dataSource): Promise<boolean> {
+    const [row] = await query<{ deleted: boolean }>(db, runDeletedQuery(projectId, id));
+    return row.deleted;
   }
 
   async findRun(projectId: string, id: string, db: Queryable = this.dataSource): Promise<RunRow | undefined> {

@@ -6,6 +6,7 @@ import { AddHourlyRollups1795503600000 } from './1795503600000-AddHourlyRollups.
 import { AddRollupCoveringIndexes1795505400000 } from './1795505400000-AddRollupCoveringIndexes.js';
 import { AddDailyRollups1795510800000 } from './1795510800000-AddDailyRollups.js';
 import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRunStartedIndex.js';
+import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -18,4 +19,5 @@ export const migrations: (new () => unknown)[] = [
   AddRollupCoveringIndexes1795505400000,
   AddDailyRollups1795510800000,
   AddStepsRunStartedIndex1795514400000,
+  AddDataLifecycle1795600100000,
 ];

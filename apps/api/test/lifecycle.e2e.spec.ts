@@ -243,15 +243,15 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
     const pipeline = `bulk-${randomUUID().slice(0, 6)}`;
 
     it('needs at least one filter', async () => {
-      expectError(await request(t.http).post('/v1/runs/delete').set(as(keys.delete)).send({}), 400, 'FILTER_REQUIRED');
-      expectError(await request(t.http).post('/v1/runs/delete').set(as(keys.delete)).send({ status: 'nope' }), 400, 'VALIDATION_FAILED');
+      expectError(await request(t.http).post('/v1/deletions').set(as(keys.delete)).send({}), 400, 'FILTER_REQUIRED');
+      expectError(await request(t.http).post('/v1/deletions').set(as(keys.delete)).send({ status: 'nope' }), 400, 'VALIDATION_FAILED');
     });
 
     it('deletes the matching runs in the background and reports its progress; other runs stay', async () => {
       const kept = runEvents(`${pipeline}-kept`, 0, ['a']);
       const runs = Array.from({ length: 7 }, (_, i) => runEvents(pipeline, i * 60_000, ['a', 'b']));
       await ingest([kept, ...runs].flatMap((r) => r.events));
-      const started = await request(t.http).post('/v1/runs/delete').set(as(keys.delete)).send({ pipeline }).expect(202);
+      const started = await request(t.http).post('/v1/deletions').set(as(keys.delete)).send({ pipeline }).expect(202);
       expect(started.body).toMatchObject({ kind: 'runs', keyId: keys.deleteId, filter: { pipeline }, total: 7 });
       let job = started.body;
       for (let i = 0; i < 100 && job.status === 'running'; i++) {
@@ -328,7 +328,7 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
       await ingest(run.events);
       for (const key of [keys.read, keys.ingest]) {
         expectError(await request(t.http).delete(`/v1/runs/${run.runId}`).set(as(key)), 403, 'INSUFFICIENT_SCOPE');
-        expectError(await request(t.http).post('/v1/runs/delete').set(as(key)).send({ pipeline: 'scoped' }), 403, 'INSUFFICIENT_SCOPE');
+        expectError(await request(t.http).post('/v1/deletions').set(as(key)).send({ pipeline: 'scoped' }), 403, 'INSUFFICIENT_SCOPE');
         expectError(await request(t.http).delete('/v1/candidates').query({ key: 'a' }).set(as(key)), 403, 'INSUFFICIENT_SCOPE');
         expectError(await request(t.http).get('/v1/deletions').set(as(key)), 403, 'INSUFFICIENT_SCOPE');
       }

@@ -34,7 +34,7 @@ export class DeletionController {
     return this.deletion.deleteRun(requester(principal), id);
   }
 
-  @Post('runs/delete')
+  @Post('deletions')
   @HttpCode(202)
   @ProjectRoute('delete')
   @ApiOperation({

@@ -59,7 +59,7 @@ const retryable = (err: unknown) => ['40P01', '40001'].includes((err as { code?:
  * that accepted it and is followed through its log row; the server stopping marks it interrupted.
  */
 @Injectable()
-export class DeletionService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeletionService implements OnApplicationShutdown {
   private readonly logger = new Logger('Deletion');
   private readonly jobs = new Set<Promise<unknown>>();
   private stopping = false;
@@ -68,13 +68,6 @@ export class DeletionService implements OnApplicationBootstrap, OnApplicationShu
     private readonly dataSource: DataSource,
     private readonly repository: DeletionRepository,
   ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    // With several API processes this also marks the others' running deletions; they go on and
-    // finish (their row then says done). Only a process that stopped mid-way leaves it interrupted.
-    const interrupted = await this.repository.markRunningInterrupted();
-    if (interrupted > 0) this.logger.warn(`${interrupted} bulk deletion(s) were interrupted by a restart; ask again to finish them`);
-  }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
@@ -261,5 +254,23 @@ export class DeletionService implements OnApplicationBootstrap, OnApplicationShu
       if (!retryable(err)) throw err;
       return this.dataSource.transaction(work);
     }
+  }
+}
+
+/**
+ * At the server's start, bulk deletions left `running` by a process that stopped are marked
+ * `interrupted`. A provider of its own, so the operator CLI (which uses DeletionService) never
+ * marks a running server's deletions. With several API processes, a starting one also marks the
+ * others' running deletions; those go on and their row ends `done` all the same.
+ */
+@Injectable()
+export class InterruptedDeletions implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Deletion');
+
+  constructor(private readonly repository: DeletionRepository) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const interrupted = await this.repository.markRunningInterrupted();
+    if (interrupted > 0) this.logger.warn(`${interrupted} bulk deletion(s) were interrupted by a restart; ask again to finish them`);
   }
 }

@@ -3,7 +3,7 @@ import { ProjectsModule } from '../projects/projects.module.js';
 import { StepsModule } from '../steps/steps.module.js';
 import { DeletionController } from './deletion.controller.js';
 import { DeletionRepository } from './deletion.repository.js';
-import { DeletionService } from './deletion.service.js';
+import { DeletionService, InterruptedDeletions } from './deletion.service.js';
 import { RetentionJob } from './retention.job.js';
 
 /**
@@ -14,7 +14,7 @@ import { RetentionJob } from './retention.job.js';
 @Module({
   imports: [StepsModule, ProjectsModule],
   controllers: [DeletionController],
-  providers: [DeletionService, DeletionRepository, RetentionJob],
+  providers: [DeletionService, DeletionRepository, RetentionJob, InterruptedDeletions],
   exports: [DeletionService, RetentionJob],
 })
 export class LifecycleModule {}

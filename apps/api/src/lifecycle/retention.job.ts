@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Periodic } from '../common/periodic.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -15,9 +16,7 @@ export const RETENTION_PACE: Pace = { chunk: 200, pauseMs: 50 };
  */
 @Injectable()
 export class RetentionJob implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('Retention');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly periodic = new Periodic('Retention', new Logger('Retention'));
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -26,19 +25,11 @@ export class RetentionJob implements OnApplicationBootstrap, OnApplicationShutdo
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.sweepIntervalMs <= 0) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.runOnce()
-        .catch((err) => this.logger.warn(`Retention failed: ${err instanceof Error ? err.message : String(err)}`))
-        .finally(() => (this.running = undefined));
-    }, this.config.sweepIntervalMs);
-    this.timer.unref();
+    this.periodic.start(this.config.sweepIntervalMs, () => this.runOnce());
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One round over every project with a retention. Answers the runs deleted per project (those with any). */

@@ -18,6 +18,8 @@ import { isMainModule } from '../apps/api/src/common/main-module.js';
 import { loadConfig } from '../apps/api/src/config/config.js';
 import { createDataSource } from '../apps/api/src/database/data-source.js';
 import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
+import { addDays, createDayPartitions, dayOf } from '../apps/api/src/database/partitions.js';
+import { rebuildRollupsStatements } from '../apps/api/src/database/rollups.js';
 
 export interface SeedResult {
   projectId: string;
@@ -78,6 +80,9 @@ export async function seed(
   await ds.initialize();
   try {
     await ds.runMigrations({ transaction: 'each' });
+    // The day partitions the runs will start on (the server would create them on demand).
+    const today = dayOf(Date.now());
+    for (let d = -Math.ceil(days) - 1; d <= 1; d++) await createDayPartitions(ds, addDays(today, d));
     const key = generateApiKey();
     const projectId = randomUUID();
     await ds.query('INSERT INTO projects (id, name) VALUES ($1, $2)', [projectId, projectName]);
@@ -125,9 +130,9 @@ export async function seed(
 
       // Steps: the plan above for every run. Ids derive from (run, plan index) so parents resolve.
       await ds.query(
-        `INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, position, status, input, output,
+        `INSERT INTO steps (id, project_id, run_id, run_started_at, parent_step_id, pipeline, name, type, position, status, input, output,
                             reasoning, metadata, started_at, ended_at, error)
-         SELECT ${uuidOf('r.id::text || p.i')}, r.project_id, r.id,
+         SELECT ${uuidOf('r.id::text || p.i')}, r.project_id, r.id, r.started_at,
                 CASE WHEN p.parent IS NOT NULL THEN ${uuidOf('r.id::text || p.parent')} END,
                 r.pipeline, p.name, p.type, p.position,
                 CASE WHEN r.status = 'error' AND p.name = 'rank' THEN 'error' WHEN r.status = 'running' AND p.i >= 5 THEN 'running' ELSE 'success' END,
@@ -145,8 +150,8 @@ export async function seed(
 
       // Candidates: 30 per filter step, 10 for rank. Each step keeps a share drawn from its own hash.
       await ds.query(
-        `INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
-         SELECT s.project_id, s.run_id, s.id,
+        `INSERT INTO candidates (project_id, run_id, run_started_at, step_id, key, decision, score, rank, reason, evaluations, data)
+         SELECT s.project_id, s.run_id, s.run_started_at, s.id,
                 'B0' || lpad((((hashtext(s.id::text)::bigint & 2147483647) + g * 7919) % 200000)::text, 8, '0'),
                 CASE WHEN s.name = 'rank' AND g = 1 THEN 'selected'
                      WHEN ((hashtext(s.id::text || g)::bigint & 2147483647) % 100) < s.keep THEN 'accepted' ELSE 'rejected' END,
@@ -169,9 +174,9 @@ export async function seed(
       await ds.query(
         `UPDATE steps s SET stored_in = c.n, stored_out = c.k
          FROM (SELECT st.id AS step_id, count(*)::int AS n, count(*) FILTER (WHERE ca.decision <> 'rejected')::int AS k
-               FROM steps st JOIN candidates ca ON ca.step_id = st.id
+               FROM steps st JOIN candidates ca ON ca.project_id = st.project_id AND ca.step_id = st.id AND ca.run_started_at = st.run_started_at
                WHERE st.run_id IN (${roundRuns('$2', '$3')}) AND st.project_id = $1::uuid GROUP BY st.id) c
-         WHERE s.id = c.step_id`,
+         WHERE s.project_id = $1::uuid AND s.id = c.step_id`,
         [projectId, lo, hi],
       );
 
@@ -186,6 +191,10 @@ export async function seed(
         );
       }
     }
+    // The rollups the server's writers keep, computed once over what was written.
+    const rollups = Date.now();
+    for (const statement of rebuildRollupsStatements()) await ds.query(statement);
+    log(`  rollups (${((Date.now() - rollups) / 1000).toFixed(1)} s)`);
     await step('analyze', 'ANALYZE', []);
     const [counts] = await ds.query(
       `SELECT (SELECT count(*) FROM runs WHERE project_id = $1)::int AS runs,

@@ -113,21 +113,21 @@ describe('analytics rollups', () => {
         [
           `step_stats_${suffix}`,
           `SELECT pipeline, ${grain}, name, steps, failed, finished, round(ratio_sum::numeric, 9), ratio_n FROM step_stats_${suffix} WHERE project_id = $1 AND steps <> 0`,
-          `SELECT pipeline, date_trunc('${grain}', started_at, 'UTC'), name, count(*)::int, count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int,
+          `SELECT pipeline, date_trunc('${grain}', run_started_at, 'UTC'), name, count(*)::int, count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int,
                   count(*) FILTER (WHERE status <> 'running')::int, round(coalesce(sum(elimination_ratio), 0)::numeric, 9), count(elimination_ratio)::int
            FROM steps WHERE project_id = $1 GROUP BY 1, 2, 3`,
         ],
         [
           `step_durations_${suffix}`,
           `SELECT pipeline, ${grain}, name, bucket, count FROM step_durations_${suffix} WHERE project_id = $1 AND count <> 0`,
-          `SELECT pipeline, date_trunc('${grain}', started_at, 'UTC'), name, xray_duration_bucket(duration_ms), count(*)::int
+          `SELECT pipeline, date_trunc('${grain}', run_started_at, 'UTC'), name, xray_duration_bucket(duration_ms), count(*)::int
            FROM steps WHERE project_id = $1 AND duration_ms IS NOT NULL GROUP BY 1, 2, 3, 4`,
         ],
         [
           `reason_counts_${suffix}`,
           `SELECT pipeline, ${grain}, name, reason, count FROM reason_counts_${suffix} WHERE project_id = $1 AND count <> 0`,
-          `SELECT s.pipeline, date_trunc('${grain}', s.started_at, 'UTC'), s.name, c.reason, count(*)::int
-           FROM candidates c JOIN steps s ON s.id = c.step_id
+          `SELECT s.pipeline, date_trunc('${grain}', s.run_started_at, 'UTC'), s.name, c.reason, count(*)::int
+           FROM candidates c JOIN steps s ON s.project_id = c.project_id AND s.id = c.step_id
            WHERE s.project_id = $1 AND c.decision = 'rejected' AND c.reason IS NOT NULL AND s.type = 'filter' GROUP BY 1, 2, 3, 4`,
         ],
       ];
@@ -164,18 +164,18 @@ describe('analytics rollups', () => {
       const runs = rows.reduce((n, r) => n + r.n, 0);
       points.push({ start: new Date(p).toISOString(), runs, errors: inBucket.error + inBucket.timed_out, byStatus: inBucket });
     }
-    // Steps: the range widened to whole hours.
+    // Steps: by their run's start, the range widened to whole hours.
     const stepRange = [projectId, pipeline, new Date(Math.floor(from / HOUR) * HOUR), new Date(Math.ceil(to / HOUR) * HOUR)];
     const stepRows = await t.sql<{ name: string; count: number; failed: number; finished: number; ratio: number | null }>(
       `SELECT name, count(*)::int AS count, count(*) FILTER (WHERE status IN ('error', 'timed_out'))::int AS failed,
               count(*) FILTER (WHERE status <> 'running')::int AS finished, avg(elimination_ratio) AS ratio
-       FROM steps WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 GROUP BY 1 ORDER BY 2 DESC, 1`,
+       FROM steps WHERE project_id = $1 AND pipeline = $2 AND run_started_at >= $3 AND run_started_at < $4 GROUP BY 1 ORDER BY 2 DESC, 1`,
       stepRange,
     );
     const histogram = async (name: string) =>
       t.sql<{ bucket: number; n: number }>(
         `SELECT xray_duration_bucket(duration_ms) AS bucket, count(*)::int AS n FROM steps
-         WHERE project_id = $1 AND pipeline = $2 AND started_at >= $3 AND started_at < $4 AND name = $5 AND duration_ms IS NOT NULL GROUP BY 1 ORDER BY 1`,
+         WHERE project_id = $1 AND pipeline = $2 AND run_started_at >= $3 AND run_started_at < $4 AND name = $5 AND duration_ms IS NOT NULL GROUP BY 1 ORDER BY 1`,
         [...stepRange, name],
       );
     const steps = [];
@@ -191,8 +191,8 @@ describe('analytics rollups', () => {
       });
     }
     const reasonRows = await t.sql<{ step_name: string; reason: string; n: number }>(
-      `SELECT s.name AS step_name, c.reason, count(*)::int AS n FROM candidates c JOIN steps s ON s.id = c.step_id
-       WHERE s.project_id = $1 AND s.pipeline = $2 AND s.started_at >= $3 AND s.started_at < $4
+      `SELECT s.name AS step_name, c.reason, count(*)::int AS n FROM candidates c JOIN steps s ON s.project_id = c.project_id AND s.id = c.step_id
+       WHERE s.project_id = $1 AND s.pipeline = $2 AND s.run_started_at >= $3 AND s.run_started_at < $4
          AND c.decision = 'rejected' AND c.reason IS NOT NULL AND s.type = 'filter'
        GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`,
       stepRange,

@@ -112,9 +112,10 @@ describe('auth and tenancy', () => {
     expect(all.body.items.map((r: { id: string }) => r.id)).not.toContain(runA);
   });
 
-  it('does not let a client reuse another project’s run id, nor reveal or change that run', async () => {
+  it('keeps ids per project: another project’s run id names a new run here, and theirs is neither revealed nor changed', async () => {
     const res = await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${b.key}`).send({ id: runA, pipeline: 'hijack' });
-    expectError(res, 409, 'ID_CONFLICT');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: runA, pipeline: 'hijack' });
     expect(JSON.stringify(res.body)).not.toContain('secret-pipeline');
     const run = await request(t.http).get(`/v1/runs/${runA}`).set('Authorization', `Bearer ${a.key}`);
     expect(run.body.pipeline).toBe('secret-pipeline');

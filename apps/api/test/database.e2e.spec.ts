@@ -23,6 +23,6 @@ describe('database', () => {
   it('has the indexes the queries rely on', async () => {
     const rows = await t.sql<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`);
     const names = rows.map((r) => r.indexname);
-    expect(names).toEqual(expect.arrayContaining(['idx_runs_project_started', 'idx_candidates_step_decision', 'uq_candidates_step_key', 'idx_runs_tags']));
+    expect(names).toEqual(expect.arrayContaining(['idx_runs_project_started', 'pk_candidates', 'idx_candidates_project_key', 'pk_steps', 'idx_runs_tags']));
   });
 });

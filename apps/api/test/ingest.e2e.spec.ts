@@ -82,7 +82,7 @@ describe('POST /v1/ingest', () => {
     const first = await ingest(events);
     const snapshot = async () => ({
       run: (await request(t.http).get(`/v1/runs/${runId}`).set('Authorization', `Bearer ${key}`)).body,
-      candidates: await t.sql('SELECT key, decision, updated_at FROM candidates WHERE step_id = $1 ORDER BY key', [filter]),
+      candidates: await t.sql('SELECT key, decision, created_at FROM candidates WHERE step_id = $1 ORDER BY key', [filter]),
       steps: await t.sql('SELECT count(*)::int AS n FROM steps WHERE run_id = $1', [runId]),
     });
     const before = await snapshot();
@@ -106,7 +106,7 @@ describe('POST /v1/ingest', () => {
     expect(step).toMatchObject({ candidatesIn: 40, candidatesOut: 10 });
   });
 
-  it('fails bad events alone: invalid, orphan, foreign and conflicting ids', async () => {
+  it('fails bad events alone: invalid, orphan and foreign ids; another project’s run id is a new run here', async () => {
     const foreignRun = (await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${otherKey}`).send({ pipeline: 'theirs' })).body.id;
     const runId = randomUUID();
     const stepId = randomUUID();
@@ -126,14 +126,15 @@ describe('POST /v1/ingest', () => {
     const res = await ingest(events);
     expect(res.status).toBe(207);
     const statuses = res.body.results.map((r: { status: number }) => r.status);
-    expect(statuses).toEqual([201, 400, 404, 404, 409, 201, 400, 201, 400, 400, 200]);
+    // Ids are per project: the other project's run id names a run of this project, created here.
+    expect(statuses).toEqual([201, 400, 404, 404, 201, 201, 400, 201, 400, 400, 200]);
     const errors = res.body.results.map((r: { error?: { error: string } }) => r.error?.error);
     expect(errors).toEqual([
       undefined,
       'VALIDATION_FAILED',
       'RUN_NOT_FOUND',
       'RUN_NOT_FOUND',
-      'ID_CONFLICT',
+      undefined,
       undefined,
       'VALIDATION_FAILED',
       undefined,
@@ -145,6 +146,8 @@ describe('POST /v1/ingest', () => {
     // The other project's run is untouched and nothing was created under it.
     const theirs = (await request(t.http).get(`/v1/runs/${foreignRun}`).set('Authorization', `Bearer ${otherKey}`)).body;
     expect(theirs).toMatchObject({ pipeline: 'theirs', steps: [] });
+    const same = (await request(t.http).get(`/v1/runs/${foreignRun}`).set('Authorization', `Bearer ${key}`)).body;
+    expect(same).toMatchObject({ id: foreignRun, pipeline: 'hijack', steps: [] });
     const mine = (await request(t.http).get(`/v1/runs/${runId}`).set('Authorization', `Bearer ${key}`)).body;
     expect(mine).toMatchObject({ status: 'running', steps: [expect.objectContaining({ id: stepId, status: 'success', candidatesIn: 1 })] });
   });

@@ -85,7 +85,7 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
 
   /** What the rollups hold for the project, against the raw rows (sums that do not depend on the hour a row is filed under). */
   const rollupTotals = async () => {
-    const [row] = await t.sql<Record<string, number>>(
+    const [row] = await t.sql<Record<string, number | string>>(
       `SELECT
          (SELECT coalesce(sum(count), 0)::int FROM run_stats_hourly WHERE project_id = $1) AS runs_hourly,
          (SELECT coalesce(sum(count), 0)::int FROM run_stats_daily WHERE project_id = $1) AS runs_daily,
@@ -93,6 +93,10 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
          (SELECT coalesce(sum(steps), 0)::int FROM step_stats_hourly WHERE project_id = $1) AS steps_hourly,
          (SELECT coalesce(sum(steps), 0)::int FROM step_stats_daily WHERE project_id = $1) AS steps_daily,
          (SELECT count(*)::int FROM steps WHERE project_id = $1) AS steps,
+         (SELECT coalesce(sum(ratio_n), 0)::int FROM step_stats_hourly WHERE project_id = $1) AS ratios_hourly,
+         (SELECT round(coalesce(sum(ratio_sum), 0)::numeric, 6)::text FROM step_stats_daily WHERE project_id = $1) AS ratio_sum_daily,
+         (SELECT count(elimination_ratio)::int FROM steps WHERE project_id = $1) AS ratios,
+         (SELECT round(coalesce(sum(elimination_ratio), 0)::numeric, 6)::text FROM steps WHERE project_id = $1) AS ratio_sum,
          (SELECT coalesce(sum(count), 0)::int FROM step_durations_daily WHERE project_id = $1) AS durations_daily,
          (SELECT count(*)::int FROM steps WHERE project_id = $1 AND duration_ms IS NOT NULL) AS durations,
          (SELECT coalesce(sum(count), 0)::int FROM reason_counts_hourly WHERE project_id = $1) AS reasons_hourly,
@@ -107,6 +111,8 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
       runs_daily: row.runs,
       steps_hourly: row.steps,
       steps_daily: row.steps,
+      ratios_hourly: row.ratios,
+      ratio_sum_daily: row.ratio_sum,
       durations_daily: row.durations,
       reasons_hourly: row.reasons,
       reasons_daily: row.reasons,

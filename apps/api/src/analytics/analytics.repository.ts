@@ -60,7 +60,6 @@ export interface EvaluationFilter {
 }
 
 export interface EvaluationRow {
-  id: string;
   run_id: string;
   step_id: string;
   step_name: string;
@@ -123,11 +122,11 @@ export class AnalyticsRepository {
     );
   }
 
-  /** Every evaluation of one item (newest first, before candidate id `before`); `limit` rows at most. */
+  /** Every evaluation of one item (newest first, before the position `before`); `limit` rows at most. */
   async searchEvaluations(
     projectId: string,
     filter: EvaluationFilter,
-    before: string | undefined,
+    before: TimeIdCursor | undefined,
     limit: number,
     previewChars: number,
     db: Queryable = this.dataSource,
@@ -139,19 +138,21 @@ export class AnalyticsRepository {
       ...when(filter.decision, (v) => sql`c.decision = ${v}`),
       ...when(filter.from, (v) => sql`c.created_at >= ${v}`),
       ...when(filter.to, (v) => sql`c.created_at < ${v}`),
-      ...when(before, (id) => sql`c.id < ${id}::bigint`),
+      ...when(before, (pos) => sql`(c.created_at, c.step_id) < (${pos.at}, ${pos.id}::uuid)`),
     ];
     return query<EvaluationRow>(
       db,
-      sql`SELECT c.id, c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
+      sql`SELECT c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
               c.created_at, ${previewColumns(CANDIDATE_PREVIEW_FIELDS, 'c.')}
-          FROM candidates c JOIN steps s ON s.id = c.step_id CROSS JOIN (SELECT ${previewChars}::int AS chars) preview
-          WHERE ${sql.join(where, ' AND ')} ORDER BY c.id DESC LIMIT ${limit}`,
+          FROM candidates c
+          JOIN steps s ON s.project_id = c.project_id AND s.id = c.step_id AND s.run_id = c.run_id AND s.run_started_at = c.run_started_at
+          CROSS JOIN (SELECT ${previewChars}::int AS chars) preview
+          WHERE ${sql.join(where, ' AND ')} ORDER BY c.created_at DESC, c.step_id DESC LIMIT ${limit}`,
     );
   }
 
   /*
-   * Pipeline analytics read rollups kept by triggers (AddHourlyRollups, AddDailyRollups): whole
+   * Pipeline analytics read the rollups the writers keep (database/rollups.ts): whole
    * UTC days from the daily tables, the hours around them from the hourly ones, so the cost
    * follows the days in the range, not the runs, steps or candidates in it.
    */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CandidatesService } from '../candidates/candidates.service.js';
 import { AppError } from '../common/app-error.js';
-import { decodeSequenceCursor, decodeTimeIdCursor, encodeSequenceCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
+import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import { truncatedFields } from '../common/preview.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -77,7 +77,7 @@ export class AnalyticsService {
   /** "Why was B0XYZ never selected?" — every evaluation of one item, newest first. */
   async searchCandidates(projectId: string, q: SearchCandidatesQueryDto): Promise<CandidateEvaluationPageDto> {
     const limit = q.limit ?? 100;
-    const before = q.cursor === undefined ? undefined : decodeSequenceCursor(q.cursor);
+    const before = q.cursor === undefined ? undefined : decodeTimeIdCursor(q.cursor);
     const rows = await this.repository.searchEvaluations(
       projectId,
       { key: q.key, pipeline: q.pipeline, decision: q.decision, from: toDate(q.from), to: toDate(q.to) },
@@ -103,7 +103,7 @@ export class AnalyticsService {
         createdAt: r.created_at.toISOString(),
         truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS),
       }),
-      (r) => encodeSequenceCursor(r.id),
+      (r) => encodeTimeIdCursor(r.created_at, r.step_id),
     );
   }
 

@@ -1,8 +1,5 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { Decision } from '../domain/vocabulary.js';
-import { Project } from '../projects/project.entity.js';
-import { Run } from '../runs/run.entity.js';
-import { Step } from '../steps/step.entity.js';
 
 export interface Evaluation {
   check: string;
@@ -10,39 +7,31 @@ export interface Evaluation {
   detail?: string;
 }
 
-/** An item a step evaluated, with its decision and the reason for it. */
+/**
+ * An item a step evaluated, with its decision and the reason for it. The table is partitioned by
+ * day of `run_started_at` (the run's start), which TypeORM does not model: the migration
+ * PartitionedStorage creates it. No identity column and no foreign keys: the key (project, step,
+ * item key, run, run start) is the idempotency key, and the batch statement checks the step's owner.
+ */
 @Entity({ name: 'candidates' })
-@Index('uq_candidates_step_key', ['stepId', 'key'], { unique: true })
-@Index('idx_candidates_step_decision', ['stepId', 'decision', 'id'])
-@Index('idx_candidates_project_key', ['projectId', 'key', 'id'])
+@Index('idx_candidates_project_key', ['projectId', 'key'])
 @Check('chk_candidates_decision', `"decision" IN ('accepted', 'rejected', 'selected')`)
 export class Candidate {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'project_id', type: 'uuid', primaryKeyConstraintName: 'pk_candidates' })
   projectId: string;
 
-  @ManyToOne(() => Project, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'project_id' })
-  project?: Relation<Project>;
-
-  @Column({ name: 'run_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'run_id', type: 'uuid', primaryKeyConstraintName: 'pk_candidates' })
   runId: string;
 
-  @ManyToOne(() => Run, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'run_id' })
-  run?: Relation<Run>;
-
-  @Column({ name: 'step_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'step_id', type: 'uuid', primaryKeyConstraintName: 'pk_candidates' })
   stepId: string;
 
-  @ManyToOne(() => Step, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'step_id' })
-  step?: Relation<Step>;
+  @PrimaryColumn({ name: 'run_started_at', type: 'timestamptz', precision: 3, primaryKeyConstraintName: 'pk_candidates' })
+  runStartedAt: Date;
 
-  @Column({ type: 'text' })
+  @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_candidates' })
   key: string;
+
 
   @Column({ type: 'text' })
   decision: Decision;
@@ -64,7 +53,4 @@ export class Candidate {
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;
-
-  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
-  updatedAt: Date;
 }

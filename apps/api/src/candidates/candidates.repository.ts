@@ -2,13 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { previewColumns } from '../common/preview-sql.js';
 import type { Queryable } from '../database/queryable.js';
+import { reasonRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
 import { keyNotErased } from '../lifecycle/tombstones.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { CANDIDATE_PREVIEW_FIELDS, type CandidateDto } from './candidates.dto.js';
 
 export interface CandidateRow {
-  id: string;
   key: string;
   decision: string;
   score: number | null;
@@ -30,13 +30,16 @@ export class CandidatesRepository {
   /**
    * One statement writes a whole batch, for one step or several: the rows arrive as a single
    * JSON parameter (`payload`; with `single`, every row is for that step and carries no
-   * step_id), are upserted on (step_id, key), and each step's stored counters move by exactly
-   * what changed (the steps module's statement, embedded). Keys the project erased are not
-   * stored (lifecycle/tombstones.ts); a step whose every candidate was erased answers 0 stored. `prev` reads the batch's keys as
-   * they were before the statement, so replays do not inflate the counts. Steps outside the
-   * project are ignored (and reported by their absence from the result). `counted`: steps
-   * whose counters already include these candidates (no earlier decision is looked up; the
-   * candidates of an erased key, which are not stored, are taken back out of them).
+   * step_id), are upserted on the step and key, and each step's stored counters, the step
+   * rollups and the reasons rollup move by exactly what changed (the steps module's statement
+   * parts, embedded). `prev` reads the batch's keys as they were before the statement, so
+   * replays do not inflate the counts. Steps outside the project are ignored (and reported by
+   * their absence from the result). `counted`: steps whose counters already include these
+   * candidates (no earlier decision is looked up; the candidates of an erased key, which are
+   * not stored, are taken back out of them). Keys the project erased are not stored
+   * (lifecycle/tombstones.ts); a step whose every candidate was erased answers 0 stored. Each
+   * row lands in its run's partition: the step carries the run's start, and the step lookup is
+   * the batch's integrity check (no foreign keys on this table).
    */
   async insertCandidateBatch(
     projectId: string,
@@ -55,23 +58,23 @@ WITH input AS (
     AS x(step_id uuid, key text, decision text, score double precision, rank integer, reason text, evaluations jsonb, data jsonb)
 ),
 step AS (
-  SELECT id, run_id, project_id FROM steps WHERE id = ANY(${stepIds}::uuid[]) AND project_id IS NOT DISTINCT FROM ${projectId}::uuid
+  SELECT id, run_id, run_started_at, project_id, pipeline, name, type FROM steps WHERE project_id = ${projectId} AND id = ANY(${stepIds}::uuid[])
 ),
 prev AS (
-  SELECT c.step_id, c.decision FROM candidates c
-  JOIN input i ON c.step_id = i.step_id AND c.key = i.key
-  JOIN step s ON s.id = c.step_id
-  WHERE NOT (i.step_id = ANY(${counted}::uuid[]))
+  SELECT c.step_id, c.decision, c.reason FROM step s
+  JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+  JOIN input i ON i.step_id = c.step_id AND i.key = c.key
+  WHERE NOT (s.id = ANY(${counted}::uuid[]))
 ),
 written AS (
-  INSERT INTO candidates (project_id, run_id, step_id, key, decision, score, rank, reason, evaluations, data)
-  SELECT s.project_id, s.run_id, s.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
+  INSERT INTO candidates (project_id, run_id, run_started_at, step_id, key, decision, score, rank, reason, evaluations, data)
+  SELECT s.project_id, s.run_id, s.run_started_at, s.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
   FROM input i JOIN step s ON s.id = i.step_id
   WHERE ${keyNotErased(projectId, sql.raw('i.key'))}
-  ON CONFLICT (step_id, key) DO UPDATE SET
+  ON CONFLICT (project_id, step_id, key, run_id, run_started_at) DO UPDATE SET
     decision = EXCLUDED.decision, score = EXCLUDED.score, rank = EXCLUDED.rank, reason = EXCLUDED.reason,
-    evaluations = EXCLUDED.evaluations, data = EXCLUDED.data, updated_at = now()
-  RETURNING step_id, decision
+    evaluations = EXCLUDED.evaluations, data = EXCLUDED.data
+  RETURNING step_id, decision, reason
 ),
 erased AS (
   SELECT i.step_id, i.decision FROM input i JOIN step s ON s.id = i.step_id
@@ -85,33 +88,36 @@ delta AS (
     UNION ALL
     SELECT step_id, -1, -((decision <> 'rejected')::int) FROM erased
   ) z GROUP BY step_id
-),
-counted AS (
-  ${this.steps.stepCounterMoves('delta', [])}
-)
+)${this.steps.stepCounterMoves(projectId, 'delta', [])},
+reason_new AS (${reasonRows('written')}),
+reason_old AS (${reasonRows('prev')})${reasonRollups([
+        { from: 'reason_new', sign: 1 },
+        { from: 'reason_old', sign: -1 },
+      ])}
 SELECT s.id AS step_id, count(w.step_id)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
 FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
     );
   }
 
-  /** A page of a step's candidates after `afterId`, in id order, `evaluations` and `data` as previews. */
+  /** A page of a step's candidates after the key `afterKey`, in key order, `evaluations` and `data` as previews. */
   listCandidatesForStep(
     projectId: string,
     stepId: string,
-    f: { decision?: string; reason?: string; afterId?: string },
+    f: { decision?: string; reason?: string; afterKey?: string },
     limit: number,
     previewChars: number,
     db: Queryable = this.dataSource,
   ): Promise<CandidateRow[]> {
-    const where: Sql[] = [sql`step_id = ${stepId}`, sql`project_id = ${projectId}`];
-    if (f.decision !== undefined) where.push(sql`decision = ${f.decision}`);
-    if (f.reason !== undefined) where.push(sql`reason = ${f.reason}`);
-    if (f.afterId !== undefined) where.push(sql`id > ${f.afterId}::bigint`);
+    const where: Sql[] = [];
+    if (f.decision !== undefined) where.push(sql`c.decision = ${f.decision}`);
+    if (f.reason !== undefined) where.push(sql`c.reason = ${f.reason}`);
+    if (f.afterKey !== undefined) where.push(sql`c.key > ${f.afterKey}`);
     return query<CandidateRow>(
       db,
-      sql`SELECT id, key, decision, score, rank, reason, created_at,
-              ${previewColumns(CANDIDATE_PREVIEW_FIELDS, previewChars)}
-       FROM candidates WHERE ${sql.join(where, ' AND ')} ORDER BY id LIMIT ${limit}`,
+      sql`SELECT c.key, c.decision, c.score, c.rank, c.reason, c.created_at,
+              ${previewColumns(CANDIDATE_PREVIEW_FIELDS, previewChars, 'c.')}
+       FROM ${ofStep(projectId, stepId)} ${where.length ? sql`AND ${sql.join(where, ' AND ')}` : sql``}
+       ORDER BY c.key LIMIT ${limit}`,
     );
   }
 
@@ -127,28 +133,48 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
   ): Promise<(CandidateRow & { found: boolean }) | undefined> {
     const rows = await query<CandidateRow & { found: boolean }>(
       db,
-      sql`SELECT c.id IS NOT NULL AS found, c.id, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data, c.created_at
-       FROM steps s LEFT JOIN candidates c ON c.step_id = s.id AND c.key = ${key}
-       WHERE s.id = ${stepId} AND s.project_id = ${projectId}`,
+      sql`SELECT c.key IS NOT NULL AS found, c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data, c.created_at
+       FROM steps s LEFT JOIN candidates c
+         ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at AND c.key = ${key}
+       WHERE s.project_id = ${projectId} AND s.id = ${stepId}`,
     );
     return rows[0];
   }
 
   countByDecision(projectId: string, stepId: string, db: Queryable = this.dataSource): Promise<{ decision: string; count: number }[]> {
-    return query(db, sql`SELECT decision, count(*)::int AS count FROM candidates WHERE step_id = ${stepId} AND project_id = ${projectId} GROUP BY decision`);
+    return query(db, sql`SELECT c.decision, count(*)::int AS count FROM ${ofStep(projectId, stepId)} GROUP BY c.decision`);
   }
 
   /** The 100 most frequent reasons of a step's candidates. */
   countByReason(projectId: string, stepId: string, db: Queryable = this.dataSource): Promise<{ reason: string; count: number }[]> {
     return query(
       db,
-      sql`SELECT reason, count(*)::int AS count FROM candidates
-       WHERE step_id = ${stepId} AND project_id = ${projectId} AND reason IS NOT NULL
-       GROUP BY reason ORDER BY count DESC, reason LIMIT 100`,
+      sql`SELECT c.reason, count(*)::int AS count FROM ${ofStep(projectId, stepId)} AND c.reason IS NOT NULL
+       GROUP BY c.reason ORDER BY count DESC, c.reason LIMIT 100`,
     );
   }
 
   listDecisionsOfSteps(projectId: string, stepIds: string[], db: Queryable = this.dataSource): Promise<{ step_id: string; key: string; decision: string }[]> {
-    return query(db, sql`SELECT step_id, key, decision FROM candidates WHERE project_id = ${projectId} AND step_id = ANY(${stepIds}::uuid[])`);
+    return query(
+      db,
+      sql`SELECT c.step_id, c.key, c.decision FROM steps s
+       JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+       WHERE s.project_id = ${projectId} AND s.id = ANY(${stepIds}::uuid[])`,
+    );
   }
+}
+
+/**
+ * `steps s JOIN candidates c … WHERE` one step of the project (alias `c` for its candidates):
+ * through the step row, so the candidates are read from its run's partition only.
+ */
+function ofStep(projectId: string, stepId: string): Sql {
+  return sql`steps s JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+       WHERE s.project_id = ${projectId} AND s.id = ${stepId}`;
+}
+
+/** The reasons rollup's rows (see database/rollups.ts) of candidate rows `from` (step_id, decision, reason), with their step's keys. */
+function reasonRows(from: string): Sql {
+  return sql.raw(`SELECT s.project_id, s.pipeline, s.run_started_at, s.name AS step_name, s.type AS step_type, x.decision, x.reason
+    FROM ${from} x JOIN step s ON s.id = x.step_id WHERE x.decision = 'rejected' AND x.reason IS NOT NULL AND s.type = 'filter'`);
 }

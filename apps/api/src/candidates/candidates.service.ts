@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, notFound } from '../common/app-error.js';
-import { decodeSequenceCursor, encodeSequenceCursor, pageOf } from '../common/cursor.js';
+import { decodeKeyCursor, encodeKeyCursor, pageOf } from '../common/cursor.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
@@ -119,7 +119,7 @@ export class CandidatesService {
     const rows = await this.repository.listCandidatesForStep(
       projectId,
       stepId,
-      { decision: q.decision, reason: q.reason, afterId: q.cursor === undefined ? undefined : decodeSequenceCursor(q.cursor) },
+      { decision: q.decision, reason: q.reason, afterKey: q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor) },
       limit + 1,
       this.config.previewChars,
     );
@@ -127,7 +127,7 @@ export class CandidatesService {
       rows,
       limit,
       (r): CandidateListItemDto => ({ ...toCandidateDto(r), truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS) }),
-      (r) => encodeSequenceCursor(r.id),
+      (r) => encodeKeyCursor(r.key),
     );
   }
 

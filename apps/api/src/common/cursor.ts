@@ -36,13 +36,14 @@ export function decodeTimeIdCursor(cursor: string): TimeIdCursor {
   return { at, id };
 }
 
-export const encodeSequenceCursor = (sequence: string | number | bigint): string => encodeCursor([String(sequence)]);
+/** A keyset position of a text key (a step's candidates, in key order). */
+export const encodeKeyCursor = (key: string): string => encodeCursor(['k', key]);
 
-/** Reads a cursor of a bigint sequence (candidate ids); 400 INVALID_CURSOR for anything else. */
-export function decodeSequenceCursor(cursor: string): string {
-  const [after] = decodeCursor(cursor, ['string']) as [string];
-  if (!/^\d{1,19}$/.test(after)) throw invalid();
-  return after;
+/** Reads a cursor made by encodeKeyCursor; 400 INVALID_CURSOR for anything else. */
+export function decodeKeyCursor(cursor: string): string {
+  const [tag, key] = decodeCursor(cursor, ['string', 'string']) as [string, string];
+  if (tag !== 'k') throw invalid();
+  return key;
 }
 
 /**

@@ -4,13 +4,18 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { createDataSource, QUERY_TIMEOUT_MARGIN_MS } from './data-source.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
+import { DayPartitions } from './partitions.js';
 
 /** Holds the embedded server (when used) so shutdown can stop it after the pool closes. */
 export class DatabaseHandle {
+  readonly partitions: DayPartitions;
+
   constructor(
     readonly dataSource: DataSource,
     readonly embedded: EmbeddedPostgres | undefined,
-  ) {}
+  ) {
+    this.partitions = new DayPartitions(dataSource);
+  }
 }
 
 function describeUrl(url: string): string {
@@ -54,7 +59,10 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
     await embedded?.stop();
     throw err;
   }
-  return new DatabaseHandle(dataSource, embedded);
+  const handle = new DatabaseHandle(dataSource, embedded);
+  // The days' partitions before the first request (the sweeper keeps a week ahead after that).
+  await handle.partitions.ensureAhead(new Date()).catch((err: Error) => logger.warn(`Could not create the day partitions ahead: ${err.message}`));
+  return handle;
 }
 
 @Global()
@@ -62,8 +70,9 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
   providers: [
     { provide: DatabaseHandle, inject: [APP_CONFIG], useFactory: connect },
     { provide: DataSource, inject: [DatabaseHandle], useFactory: (handle: DatabaseHandle) => handle.dataSource },
+    { provide: DayPartitions, inject: [DatabaseHandle], useFactory: (handle: DatabaseHandle) => handle.partitions },
   ],
-  exports: [DataSource, DatabaseHandle],
+  exports: [DataSource, DatabaseHandle, DayPartitions],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(DatabaseHandle) private readonly handle: DatabaseHandle) {}

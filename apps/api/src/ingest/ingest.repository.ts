@@ -7,8 +7,10 @@ import type { StoredState } from './ingest-plan.js';
 @Injectable()
 export class IngestRepository {
   /**
-   * Reads, in one statement, the batch's events applied before, the owners of the runs and
-   * steps it names, and which of its runs the project deleted (their tombstones). Event ids are probed one by one on the primary key (LIMIT keeps the lateral
+   * Reads, in one statement, the batch's events applied before, the runs and steps it names
+   * that the project holds (ids are the project's own: another project's run or step with the
+   * same id is a different one), and which of its runs the project deleted (their tombstones).
+   * Event ids are probed one by one on the primary key (LIMIT keeps the lateral
    * lookup a loop; see the note on project checks in database/queryable.ts for why the shape matters).
    */
   async findStoredState(
@@ -21,8 +23,8 @@ export class IngestRepository {
       sql`SELECT 'event' AS kind, e.id, NULL::uuid AS project_id, seen.status::text AS ref
          FROM unnest(${ids.events}::text[]) AS e(id)
          CROSS JOIN LATERAL (SELECT status FROM ingest_events WHERE project_id = ${projectId} AND event_id = e.id LIMIT 1) seen
-       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE id = ANY(${ids.runs}::uuid[])
-       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE id = ANY(${ids.steps}::uuid[])
+       UNION ALL SELECT 'run', id::text, project_id, pipeline FROM runs WHERE project_id = ${projectId} AND id = ANY(${ids.runs}::uuid[])
+       UNION ALL SELECT 'step', id::text, project_id, run_id::text FROM steps WHERE project_id = ${projectId} AND id = ANY(${ids.steps}::uuid[])
        UNION ALL SELECT 'deleted', run_id::text, NULL, NULL FROM deleted_runs WHERE project_id = ${projectId}::uuid AND run_id = ANY(${ids.runs}::uuid[])`,
     );
     const seen = new Map<string, number>();

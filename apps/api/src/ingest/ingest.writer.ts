@@ -4,7 +4,9 @@ import { CandidatesService } from '../candidates/candidates.service.js';
 import { notFound } from '../common/app-error.js';
 import { describeError } from '../common/describe-error.js';
 import type { ErrorBody } from '../common/error-body.js';
+import { DayPartitions } from '../database/partitions.js';
 import type { Queryable } from '../database/queryable.js';
+import { createdTimes } from '../domain/lifecycle.js';
 import { RunsService } from '../runs/runs.service.js';
 import { StepsService } from '../steps/steps.service.js';
 import { failedEvent, type IngestEvent, type Operation } from './ingest-envelope.js';
@@ -47,9 +49,14 @@ export class IngestWriter {
     private readonly runs: RunsService,
     private readonly steps: StepsService,
     private readonly candidates: CandidatesService,
+    private readonly partitions: DayPartitions,
   ) {}
 
   async write(projectId: string, events: readonly IngestEvent[]): Promise<IngestResultDto[]> {
+    // The partitions of the days new runs start on, before the transaction (creating one locks its parent).
+    await this.partitions.ensure(
+      events.flatMap((e) => (e.operation?.kind === 'run-create' ? [createdTimes({ ...e.operation.dto, eventTime: e.eventTime }).startedAt] : [])),
+    );
     try {
       return await this.dataSource.transaction((manager) => this.apply(manager, projectId, events, false));
     } catch (err) {

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
+import { reasonRollups, runRollups, STEP_ROLLUP_COLUMNS, stepRollups } from '../database/rollups.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
 import { StepsRepository } from '../steps/steps.repository.js';
-import { rollupSubtraction } from './rollup-subtraction.js';
 import { keyHash } from './tombstones.js';
 
 /** Which runs a deletion takes: by id, or by filter (every filter given must match). */
@@ -16,6 +16,12 @@ export interface RunSelection {
   before?: Date;
   /** Only runs created up to this time (a bulk deletion does not chase runs created after it began). */
   createdUpTo?: Date;
+}
+
+/** Runs a chunk locked: their ids, and their distinct start times (which partitions hold their rows). */
+export interface LockedRuns {
+  ids: string[];
+  starts: string[];
 }
 
 export interface RemovedCounts {
@@ -45,7 +51,7 @@ const LOG_COLUMNS = sql.raw('id, key_id, kind, filter, counts, status, total, do
  * these statements live together here, against the rule that a table's writes belong to its owner,
  * because one chunk of a deletion is one transaction whose statements must see each other's rows
  * (the candidates' steps for the reason rollups, the runs' ids for the tombstones) and subtract
- * exactly what they removed from the rollups (rollup-subtraction.ts); spread over three modules the
+ * exactly what they removed from the rollups (database/rollups.ts); spread over three modules the
  * chunk would need its transaction and its removed rows passed through three services. The step
  * counters an erasure moves stay the steps module's statement (stepCounterMoves).
  */
@@ -79,57 +85,58 @@ export class DeletionRepository {
    * Locks up to `limit` runs of the selection, oldest first, for the caller's transaction to
    * delete (runs first: ingest locks a run before its steps and candidates, so the two never wait
    * on each other in opposite orders). `skipLocked`: leave runs another transaction holds to a
-   * later chunk instead of waiting.
+   * later chunk instead of waiting. Answers their ids and starts (the partitions of their rows).
    */
-  async lockRuns(db: Queryable, projectId: string, s: RunSelection, limit: number, skipLocked: boolean): Promise<string[]> {
-    const rows = await query<{ id: string }>(
+  async lockRuns(db: Queryable, projectId: string, s: RunSelection, limit: number, skipLocked: boolean): Promise<LockedRuns> {
+    const rows = await query<{ id: string; started_at: Date }>(
       db,
-      sql`SELECT id FROM runs WHERE ${this.runWhere(projectId, s)} ORDER BY started_at, id LIMIT ${limit}
+      sql`SELECT id, started_at FROM runs WHERE ${this.runWhere(projectId, s)} ORDER BY started_at, id LIMIT ${limit}
        FOR UPDATE${sql.raw(skipLocked ? ' SKIP LOCKED' : '')}`,
     );
-    return rows.map((r) => r.id);
+    return { ids: rows.map((r) => r.id), starts: [...new Set(rows.map((r) => r.started_at.toISOString()))] };
   }
 
   /**
    * Deletes the runs named (locked by the caller's transaction) with their candidates and steps,
-   * subtracts them from the rollups and leaves a tombstone per run. Answers what was removed.
+   * subtracts them from the rollups (database/rollups.ts, from the rows each DELETE returns) and
+   * leaves a tombstone per run. Answers what was removed.
    */
-  async deleteRuns(db: Queryable, projectId: string, runIds: string[]): Promise<RemovedCounts> {
-    if (runIds.length === 0) return { runs: 0, steps: 0, candidates: 0 };
+  async deleteRuns(db: Queryable, projectId: string, runs: LockedRuns): Promise<RemovedCounts> {
+    if (runs.ids.length === 0) return { runs: 0, steps: 0, candidates: 0 };
+    // The runs' starts name the partitions their steps and candidates are in.
+    const ofRuns = sql`project_id = ${projectId}::uuid AND run_id = ANY(${runs.ids}::uuid[]) AND run_started_at = ANY(${runs.starts}::timestamptz[])`;
     const [candidates] = await query<{ n: number }>(
       db,
       sql`WITH gone AS (
-         DELETE FROM candidates WHERE project_id = ${projectId}::uuid AND run_id = ANY(${runIds}::uuid[]) RETURNING step_id, decision, reason
+         DELETE FROM candidates WHERE ${ofRuns} RETURNING step_id, run_id, run_started_at, decision, reason
        ), removed_reasons AS (
-         ${this.rejectedWithStep(projectId)}
-       )${rollupSubtraction('reasons', 'removed_reasons')}
+         ${this.withStep(projectId)}
+       )${reasonRollups([{ from: 'removed_reasons', sign: -1 }])}
        SELECT count(*)::int AS n FROM gone`,
     );
     const [steps] = await query<{ n: number }>(
       db,
       sql`WITH removed_steps AS (
-         DELETE FROM steps WHERE project_id = ${projectId}::uuid AND run_id = ANY(${runIds}::uuid[])
-         RETURNING project_id, pipeline, started_at, name, status, duration_ms, elimination_ratio
-       )${rollupSubtraction('steps', 'removed_steps')}
+         DELETE FROM steps WHERE ${ofRuns} RETURNING ${sql.raw(STEP_ROLLUP_COLUMNS.join(', '))}
+       )${stepRollups([{ from: 'removed_steps', sign: -1 }])}
        SELECT count(*)::int AS n FROM removed_steps`,
     );
-    const [runs] = await query<{ n: number }>(
+    const [removed] = await query<{ n: number }>(
       db,
       sql`WITH removed_runs AS (
-         DELETE FROM runs WHERE project_id = ${projectId}::uuid AND id = ANY(${runIds}::uuid[]) RETURNING id, project_id, pipeline, started_at, status
+         DELETE FROM runs WHERE project_id = ${projectId}::uuid AND id = ANY(${runs.ids}::uuid[]) RETURNING id, project_id, pipeline, started_at, status
        ), tombstones AS (
          INSERT INTO deleted_runs (project_id, run_id) SELECT project_id, id FROM removed_runs ON CONFLICT DO NOTHING
-       )${rollupSubtraction('runs', 'removed_runs')}
+       )${runRollups([{ from: 'removed_runs', sign: -1 }])}
        SELECT count(*)::int AS n FROM removed_runs`,
     );
-    return { runs: runs.n, steps: steps.n, candidates: candidates.n };
+    return { runs: removed.n, steps: steps.n, candidates: candidates.n };
   }
 
-  /** The rejected candidates of filter steps among `gone` (step_id, decision, reason), with their step's columns. */
-  private rejectedWithStep(projectId: string): Sql {
-    return sql`SELECT s.project_id, s.pipeline, s.started_at, s.name, g.reason FROM gone g
-         JOIN steps s ON s.id = g.step_id AND s.project_id = ${projectId}::uuid
-         WHERE g.decision = 'rejected' AND g.reason IS NOT NULL AND s.type = 'filter'`;
+  /** The candidates of `gone` (step_id, run_id, run_started_at, decision, reason) with their step's columns, as the reasons rollup reads them. */
+  private withStep(projectId: string): Sql {
+    return sql`SELECT s.project_id, s.pipeline, s.run_started_at, s.name AS step_name, s.type AS step_type, g.decision, g.reason FROM gone g
+         JOIN steps s ON s.project_id = ${projectId}::uuid AND s.id = g.step_id AND s.run_id = g.run_id AND s.run_started_at = g.run_started_at`;
   }
 
   /** Records the key as erased (its hash), so candidates with it are not stored again. */
@@ -140,23 +147,24 @@ export class DeletionRepository {
   /**
    * Deletes up to `limit` candidate rows with this key (any step, any run of the project): each
    * step's stored counters drop by the rows it lost (reported counts stay as the client sent
-   * them) and the reason rollups by the rejections. Answers the rows erased and the steps changed.
+   * them), with the step rollups (the steps module's statement parts), and the reason rollups by
+   * the rejections. Answers the rows erased and the steps changed.
    */
   async eraseKeyChunk(db: Queryable, projectId: string, key: string, limit: number): Promise<{ candidates: number; steps: number }> {
     const [row] = await query<{ candidates: number; steps: number }>(
       db,
       sql`WITH gone AS (
-         DELETE FROM candidates c USING (SELECT step_id FROM candidates WHERE project_id = ${projectId}::uuid AND key = ${key} LIMIT ${limit}) x
-         WHERE c.project_id = ${projectId}::uuid AND c.key = ${key} AND c.step_id = x.step_id
-         RETURNING c.step_id, c.decision, c.reason
+         DELETE FROM candidates c
+         USING (SELECT step_id, run_id, run_started_at FROM candidates WHERE project_id = ${projectId}::uuid AND key = ${key} LIMIT ${limit}) x
+         WHERE c.project_id = ${projectId}::uuid AND c.key = ${key} AND c.step_id = x.step_id AND c.run_id = x.run_id AND c.run_started_at = x.run_started_at
+         RETURNING c.step_id, c.run_id, c.run_started_at, c.decision, c.reason
        ), delta AS (
          SELECT step_id, -count(*)::int AS d_in, -(count(*) FILTER (WHERE decision <> 'rejected'))::int AS d_out FROM gone GROUP BY step_id
-       ), moved AS (
-         ${this.steps.stepCounterMoves('delta', [])}
-       ), removed_reasons AS (
-         ${this.rejectedWithStep(projectId)}
-       )${rollupSubtraction('reasons', 'removed_reasons')}
-       SELECT (SELECT count(*) FROM gone)::int AS candidates, (SELECT count(*) FROM moved)::int AS steps`,
+       )${this.steps.stepCounterMoves(projectId, 'delta', [])},
+       removed_reasons AS (
+         ${this.withStep(projectId)}
+       )${reasonRollups([{ from: 'removed_reasons', sign: -1 }])}
+       SELECT (SELECT count(*) FROM gone)::int AS candidates, (SELECT count(*) FROM counted)::int AS steps`,
     );
     return row;
   }

@@ -77,9 +77,9 @@ export class DeletionService implements OnApplicationShutdown {
   /** Deletes one run with everything derived from it. 404 when the project has no such run. */
   async deleteRun(who: Requester, runId: string): Promise<DeletionDto> {
     const counts = await this.inTransaction(async (db) => {
-      const ids = await this.repository.lockRuns(db, who.projectId, { ids: [runId] }, 1, false);
-      if (ids.length === 0) throw notFound('Run', runId);
-      return this.repository.deleteRuns(db, who.projectId, ids);
+      const runs = await this.repository.lockRuns(db, who.projectId, { ids: [runId] }, 1, false);
+      if (runs.ids.length === 0) throw notFound('Run', runId);
+      return this.repository.deleteRuns(db, who.projectId, runs);
     });
     return this.logged(who, 'run', { runId }, { ...counts, stepsChanged: 0 }, null, counts.runs);
   }
@@ -186,8 +186,8 @@ export class DeletionService implements OnApplicationShutdown {
   /** One transaction: lock up to `limit` runs of the selection (skipping runs others hold) and delete them. */
   private chunk(projectId: string, selection: RunSelection, limit: number): Promise<RemovedCounts> {
     return this.inTransaction(async (db) => {
-      const ids = await this.repository.lockRuns(db, projectId, selection, limit, true);
-      return this.repository.deleteRuns(db, projectId, ids);
+      const runs = await this.repository.lockRuns(db, projectId, selection, limit, true);
+      return this.repository.deleteRuns(db, projectId, runs);
     });
   }
 

@@ -12,6 +12,7 @@ export interface ErrorInfo {
 /** One execution of a pipeline. */
 @Entity({ name: 'runs' })
 @Index('idx_runs_project_started', ['projectId', 'startedAt', 'id'])
+@Index('idx_runs_started', ['startedAt'])
 // Covering (INCLUDE status) for pipeline analytics; made by a migration.
 @Index('idx_runs_project_pipeline_started', { synchronize: false })
 @Index('idx_runs_project_status_started', ['projectId', 'status', 'startedAt', 'id'])
@@ -23,10 +24,11 @@ export interface ErrorInfo {
 @Check('chk_runs_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
 @Check('chk_runs_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
 export class Run {
-  @PrimaryColumn('uuid')
+  @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_runs' })
   id: string;
 
-  @Column({ name: 'project_id', type: 'uuid' })
+  /** Ids are per project: the primary key is (project_id, id). */
+  @PrimaryColumn({ name: 'project_id', type: 'uuid', primaryKeyConstraintName: 'pk_runs' })
   projectId: string;
 
   @ManyToOne(() => Project, { onDelete: 'CASCADE' })

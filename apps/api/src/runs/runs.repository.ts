@@ -13,7 +13,8 @@ import {
 import { previewColumns } from '../common/preview-sql.js';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
-import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import { columnsAs, runRollups } from '../database/rollups.js';
+import { query, type Sql, sql } from '../database/sql.js';
 import { runDeletedQuery, runNotDeleted } from '../lifecycle/tombstones.js';
 import type { RunDto } from './runs.dto.js';
 import { RUN_PREVIEW_FIELDS } from './runs.dto.js';
@@ -35,8 +36,25 @@ export interface RunRow {
   updated_at: Date;
 }
 
-const RUN_COLUMNS = sql.raw(`id, pipeline, pipeline_version, status, input, output, error, metadata, tags,
-  started_at, ended_at, duration_ms, created_at, updated_at`);
+const RUN_COLUMN_NAMES = [
+  'id',
+  'pipeline',
+  'pipeline_version',
+  'status',
+  'input',
+  'output',
+  'error',
+  'metadata',
+  'tags',
+  'started_at',
+  'ended_at',
+  'duration_ms',
+  'created_at',
+  'updated_at',
+];
+const RUN_COLUMNS = sql.raw(RUN_COLUMN_NAMES.join(', '));
+/** The columns the run rollups read. */
+const RUN_ROLLUP_COLUMNS = ['project_id', 'pipeline', 'started_at', 'status'];
 
 /** What a run update may carry besides its end time. */
 const RUN_UPDATE_FIELDS: UpdateField[] = [...SHARED_UPDATE_FIELDS, { key: 'tags', column: 'tags', as: 'text[]' }];
@@ -83,13 +101,22 @@ export class RunsRepository {
   async upsertRun(projectId: string, run: NewRun, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(RunRow & { inserted: boolean }) | undefined> {
     const rows = await query<RunRow & { inserted: boolean }>(
       db,
-      sql`INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
-       SELECT ${run.id}::uuid, ${projectId}::uuid, ${run.pipeline}::text, ${run.pipelineVersion}::text, ${run.status}::text, ${run.input}::jsonb,
-              ${run.output}::jsonb, ${run.metadata}::jsonb, ${run.tags}::text[], ${run.startedAt}::timestamptz, ${run.endedAt}::timestamptz
-       WHERE ${runNotDeleted(projectId, sql`${run.id}::uuid`)}
-       ON CONFLICT (id) DO UPDATE SET ${sql.join(onReplay, ', ')}
-       WHERE runs.project_id = EXCLUDED.project_id
-       RETURNING ${RUN_COLUMNS}, (xmax = 0) AS inserted`,
+      sql`WITH old AS (
+         SELECT r.id, ${columnsAs('r', RUN_ROLLUP_COLUMNS, 'o_')} FROM runs r WHERE r.project_id = ${projectId} AND r.id = ${run.id} FOR UPDATE
+       ),
+       written AS (
+         INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
+         SELECT ${run.id}, ${projectId}, ${run.pipeline}, ${run.pipelineVersion}, ${run.status}, ${run.input}::jsonb, ${run.output}::jsonb,
+                ${run.metadata}::jsonb, ${run.tags}::text[], ${run.startedAt}, ${run.endedAt}
+         WHERE (SELECT count(*) FROM old) >= 0 -- reads (and locks) the old row first: see database/rollups.ts
+           AND ${runNotDeleted(projectId, sql`${run.id}::uuid`)}
+         ON CONFLICT (project_id, id) DO UPDATE SET ${sql.join(onReplay, ', ')}
+         RETURNING ${RUN_COLUMNS}, project_id
+       )${runRollups([
+         { from: 'written', sign: 1 },
+         { from: 'old', sign: -1, prefix: 'o_' },
+       ])}
+       SELECT ${RUN_COLUMNS}, NOT EXISTS (SELECT 1 FROM old) AS inserted FROM written`,
     );
     return rows[0];
   }
@@ -103,37 +130,60 @@ export class RunsRepository {
     const set = updatedColumns(RUN_UPDATE_FIELDS, 'x', 'x.u_');
     const inserted = await query<{ id: string }>(
       db,
-      sql`INSERT INTO runs (id, project_id, pipeline, pipeline_version, input, started_at, ${columnList(set)})
+      sql`WITH written AS (
+       INSERT INTO runs (id, project_id, pipeline, pipeline_version, input, started_at, ${columnList(set)})
        SELECT x.id, ${projectId}::uuid, x.pipeline, x.pipeline_version, x.input, x.started_at, ${valueList(set)}
        FROM (SELECT *, NULL::jsonb AS error FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, pipeline text, pipeline_version text,
             status text, input jsonb, output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz,
             ${updateColumnTypes('u_')})) x
        WHERE ${runNotDeleted(projectId, sql.raw('x.id'))}
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id`,
+       ON CONFLICT DO NOTHING
+       RETURNING ${sql.raw(RUN_ROLLUP_COLUMNS.join(', '))}, id
+       )${runRollups([{ from: 'written', sign: 1 }])}
+       SELECT id FROM written`,
     );
     return new Set(inserted.map((r) => r.id));
   }
 
+  /**
+   * An UPDATE of the runs `where` selects (alias `r`; with `updates`, a relation `u` of per-run
+   * update rows joined by id), writing `set`, with the run rollups moved by the change (the
+   * rows are read and locked as they were, updated, and the difference applied). Answers the
+   * run columns and project of the updated rows.
+   */
+  private updateWithRollups(o: { projectId?: string; updates?: Sql; where: Sql; set: Assignment[] }): Sql {
+    const project = o.projectId === undefined ? sql`true` : sql`r.project_id = ${o.projectId}`;
+    return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
+       old AS (
+         SELECT r.id AS o_id, ${columnsAs('r', RUN_ROLLUP_COLUMNS, 'o_')} FROM runs r ${o.updates ? sql`JOIN u ON u.id = r.id` : sql``}
+         WHERE ${project} AND ${o.where} FOR UPDATE OF r
+       ),
+       written AS (
+         UPDATE runs r SET ${setList([...o.set, ['updated_at', sql`now()`]])}
+         FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}
+         WHERE r.project_id = o.o_project_id AND r.id = o.o_id
+         RETURNING ${sql.raw(RUN_COLUMN_NAMES.map((c) => `r.${c}`).join(', '))}, r.project_id,
+                   ${sql.raw(RUN_ROLLUP_COLUMNS.map((c) => `o.o_${c}`).join(', '))}
+       )${runRollups([
+         { from: 'written', sign: 1 },
+         { from: 'written', sign: -1, prefix: 'o_' },
+       ])}
+       SELECT ${RUN_COLUMNS}, project_id FROM written`;
+  }
+
   /** Applies many run updates (rows of updateColumns('') with an id) in one statement. Answers the ids updated. */
   async updateRunsGrouped(projectId: string, rows: object[], db: Queryable = this.dataSource): Promise<Set<string>> {
-    const set = updatedColumns(RUN_UPDATE_FIELDS, 'r', 'u.');
-    const updated = await queryChanged<{ id: string }>(
+    const updates = sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS u(id uuid, ${updateColumnTypes('')})`;
+    const updated = await query<{ id: string }>(
       db,
-      sql`UPDATE runs r SET updated_at = now(), ${setList(set)}
-       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS u(id uuid, ${updateColumnTypes('')})
-       WHERE r.id = u.id AND r.project_id IS NOT DISTINCT FROM ${projectId} -- by primary key: see database/queryable.ts
-       RETURNING r.id`,
+      this.updateWithRollups({ projectId, updates, where: sql`true`, set: updatedColumns(RUN_UPDATE_FIELDS, 'r', 'u.') }),
     );
     return new Set(updated.map((r) => r.id));
   }
 
   /** Writes `set` (besides updated_at) to one run; nothing when it is not in the project. */
   async updateRun(projectId: string, id: string, set: Assignment[], db: Queryable = this.dataSource): Promise<RunRow | undefined> {
-    const rows = await queryChanged<RunRow>(
-      db,
-      sql`UPDATE runs SET ${setList([...set, ['updated_at', sql`now()`]])} WHERE id = ${id} AND project_id = ${projectId} RETURNING ${RUN_COLUMNS}`,
-    );
+    const rows = await query<RunRow>(db, this.updateWithRollups({ projectId, where: sql`r.id = ${id}`, set }));
     return rows[0];
   }
 
@@ -169,7 +219,7 @@ export class RunsRepository {
     if (f.metadata !== undefined) where.push(sql`metadata @> ${f.metadata}::jsonb`);
     if (f.tsQuery !== undefined) {
       where.push(
-        sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = runs.id AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
+        sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.project_id = ${projectId} AND s.run_id = runs.id AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
       );
     }
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
@@ -183,7 +233,7 @@ export class RunsRepository {
              FROM runs WHERE ${sql.join(where, ' AND ')}
              ORDER BY started_at DESC, id DESC LIMIT ${limit}) page
        CROSS JOIN LATERAL (SELECT count(*)::int AS step_count, COALESCE(max(candidates_in), 0)::int AS candidate_count
-                           FROM steps WHERE run_id = page.id) counts
+                           FROM steps WHERE project_id = ${projectId} AND run_id = page.id) counts
        ORDER BY page.started_at DESC, page.id DESC`,
     );
   }
@@ -192,14 +242,17 @@ export class RunsRepository {
    * Marks runs still `running` after `timeoutMs` as `timed_out` (their open steps are the steps
    * module's to close). Answers the ids timed out.
    */
-  async timeOutStaleRuns(timeoutMs: number, db: Queryable = this.dataSource): Promise<string[]> {
-    const rows = await queryChanged<{ id: string }>(
+  async timeOutStaleRuns(timeoutMs: number, db: Queryable = this.dataSource): Promise<{ project_id: string; id: string }[]> {
+    return query<{ project_id: string; id: string }>(
       db,
-      sql`UPDATE runs SET status = 'timed_out', ended_at = GREATEST(now(), started_at), updated_at = now(),
-              error = COALESCE(error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))
-       WHERE status = 'running' AND started_at < now() - make_interval(secs => ${timeoutMs}::double precision / 1000)
-       RETURNING id`,
+      this.updateWithRollups({
+        where: sql`r.status = 'running' AND r.started_at < now() - make_interval(secs => ${timeoutMs}::double precision / 1000)`,
+        set: [
+          ['status', sql`'timed_out'`],
+          ['ended_at', sql`GREATEST(now(), r.started_at)`],
+          ['error', sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`],
+        ],
+      }),
     );
-    return rows.map((r) => r.id);
   }
 }

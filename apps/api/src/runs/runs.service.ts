@@ -7,6 +7,7 @@ import { type Assignment, createdTimeColumns, endAssignment, updateColumns } fro
 import { truncatedFields } from '../common/preview.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { DayPartitions } from '../database/partitions.js';
 import type { Queryable } from '../database/queryable.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes } from '../domain/lifecycle.js';
@@ -65,12 +66,15 @@ export class RunsService {
   constructor(
     private readonly repository: RunsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly partitions: DayPartitions,
   ) {}
 
   /** Creates a run, or updates the fields sent when the client's id already exists in the project. */
   async createRun(projectId: string, dto: CreateRunDto, eventTime?: Date, db?: Queryable): Promise<{ run: RunDto; created: boolean }> {
     const id = dto.id ?? randomUUID();
     const times = createdTimes({ ...dto, eventTime });
+    // Inside a transaction the caller has done this before opening it (creating a partition locks its parent).
+    if (db === undefined) await this.partitions.ensure([times.startedAt]);
     // On a replay, only the fields present in the request are written; metadata merges.
     const onReplay: Sql[] = [sql`pipeline = EXCLUDED.pipeline`, sql`updated_at = now()`];
     if (dto.pipelineVersion !== undefined) onReplay.push(sql`pipeline_version = EXCLUDED.pipeline_version`);
@@ -79,8 +83,8 @@ export class RunsService {
     if (dto.output !== undefined) onReplay.push(sql`output = EXCLUDED.output`);
     if (dto.metadata !== undefined) onReplay.push(sql`metadata = runs.metadata || EXCLUDED.metadata`);
     if (dto.tags !== undefined) onReplay.push(sql`tags = EXCLUDED.tags`);
-    if (dto.startedAt !== undefined) onReplay.push(sql`started_at = EXCLUDED.started_at`);
-    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(runs.ended_at, GREATEST(now(), EXCLUDED.started_at))`);
+    // started_at is kept as first stored: it is the partition key of the run's steps and candidates.
+    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(runs.ended_at, GREATEST(now(), runs.started_at))`);
     else if (dto.status === 'running') onReplay.push(sql`ended_at = NULL`);
 
     const row = await this.repository.upsertRun(
@@ -198,7 +202,7 @@ export class RunsService {
   }
 
   /** Marks runs running past XRAY_RUN_TIMEOUT as timed_out; answers their ids (the caller closes their steps). */
-  timeOutStaleRuns(db?: Queryable): Promise<string[]> {
+  timeOutStaleRuns(db?: Queryable): Promise<{ project_id: string; id: string }[]> {
     return this.repository.timeOutStaleRuns(this.config.runTimeoutMs, db);
   }
 }

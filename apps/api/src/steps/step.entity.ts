@@ -1,12 +1,15 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, type Relation } from 'typeorm';
-import { Project } from '../projects/project.entity.js';
 import type { RunStatus, StepType } from '../domain/vocabulary.js';
 import { type ErrorInfo, Run } from '../runs/run.entity.js';
 
-/** One unit of work inside a run; steps nest through `parentStepId`. */
+/**
+ * One unit of work inside a run; steps nest through `parentStepId`. The table is partitioned by
+ * day of `run_started_at` (its run's start; see database/partitions.ts), which TypeORM does not
+ * model: the migration PartitionedStorage creates it, and the entity describes its columns and keys.
+ */
 @Entity({ name: 'steps' })
-@Index('idx_steps_run_parent_position', ['runId', 'parentStepId', 'position'])
-@Index('idx_steps_run_started', ['runId', 'startedAt', 'id'])
+@Index('idx_steps_run_parent_position', ['projectId', 'runId', 'parentStepId', 'position'])
+@Index('idx_steps_run_started', ['projectId', 'runId', 'startedAt', 'id'])
 @Index('idx_steps_project_name_started', ['projectId', 'name', 'startedAt', 'id'])
 // Covering (INCLUDE name, type, status, duration, ratio) for pipeline analytics; made by a migration.
 @Index('idx_steps_project_pipeline_started', { synchronize: false })
@@ -15,29 +18,29 @@ import { type ErrorInfo, Run } from '../runs/run.entity.js';
 @Check('chk_steps_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
 @Check('chk_steps_type', `"type" IN ('llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom')`)
 export class Step {
-  @PrimaryColumn('uuid')
+  @PrimaryColumn({ type: 'uuid', primaryKeyConstraintName: 'pk_steps' })
   id: string;
 
-  @Column({ name: 'project_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'project_id', type: 'uuid', primaryKeyConstraintName: 'pk_steps' })
   projectId: string;
 
-  @ManyToOne(() => Project, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'project_id' })
-  project?: Relation<Project>;
-
-  @Column({ name: 'run_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'run_id', type: 'uuid', primaryKeyConstraintName: 'pk_steps' })
   runId: string;
 
+  /** The run's start: the partition key, in every key so a distributed engine can place the row. */
+  @PrimaryColumn({ name: 'run_started_at', type: 'timestamptz', precision: 3, primaryKeyConstraintName: 'pk_steps' })
+  runStartedAt: Date;
+
   @ManyToOne(() => Run, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'run_id' })
+  @JoinColumn([
+    { name: 'project_id', referencedColumnName: 'projectId', foreignKeyConstraintName: 'fk_steps_run' },
+    { name: 'run_id', referencedColumnName: 'id', foreignKeyConstraintName: 'fk_steps_run' },
+  ])
   run?: Relation<Run>;
 
+  /** The parent step, in the same run (no foreign key: checked by the writers). */
   @Column({ name: 'parent_step_id', type: 'uuid', nullable: true })
   parentStepId: string | null;
-
-  @ManyToOne(() => Step, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'parent_step_id' })
-  parentStep?: Relation<Step>;
 
   /** The run's pipeline, copied at creation so cross-run searches need no join. */
   @Column({ type: 'text' })

@@ -13,7 +13,8 @@ import {
 } from '../common/grouped-update.js';
 import { previewColumns } from '../common/preview-sql.js';
 import type { Queryable } from '../database/queryable.js';
-import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import { columnsAs, STEP_ROLLUP_COLUMNS, stepRollups } from '../database/rollups.js';
+import { query, type Sql, sql } from '../database/sql.js';
 import { STEP_PREVIEW_FIELDS, type StepDto } from './steps.dto.js';
 
 export interface StepRow {
@@ -38,8 +39,30 @@ export interface StepRow {
   stored_in: number;
 }
 
-const STEP_COLUMNS = sql.raw(`id, run_id, parent_step_id, name, type, position, status, input, output, error, reasoning,
-  metadata, started_at, ended_at, duration_ms, candidates_in, candidates_out, elimination_ratio, stored_in`);
+const STEP_COLUMN_NAMES = [
+  'id',
+  'run_id',
+  'parent_step_id',
+  'name',
+  'type',
+  'position',
+  'status',
+  'input',
+  'output',
+  'error',
+  'reasoning',
+  'metadata',
+  'started_at',
+  'ended_at',
+  'duration_ms',
+  'candidates_in',
+  'candidates_out',
+  'elimination_ratio',
+  'stored_in',
+];
+const STEP_COLUMNS = sql.raw(STEP_COLUMN_NAMES.join(', '));
+/** An UPDATE's RETURNING: the step columns and those the rollups read, of the row as written (alias `s`). */
+const STEP_RETURNING = sql.raw([...new Set([...STEP_COLUMN_NAMES, ...STEP_ROLLUP_COLUMNS])].map((c) => `s.${c}`).join(', '));
 
 /** Step columns with the JSON fields cut to previews; `prefix` qualifies them. */
 const previewStepColumns = (limit: number, prefix = ''): Sql =>
@@ -114,20 +137,36 @@ export class StepsRepository {
 
   /**
    * Inserts a step at the next free position among its siblings, or on an existing id of the
-   * same project and run writes `onReplay`. Answers nothing when the id is used elsewhere.
+   * same project and run writes `onReplay` (ON CONFLICT … DO UPDATE fragments, reading EXCLUDED).
+   * Answers nothing when the run is not in the project or the id is used by another of its runs.
+   * The step inherits its run's start (its partition key); rollups move by the change.
    */
   async upsertStep(projectId: string, step: NewStep, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(StepRow & { inserted: boolean }) | undefined> {
     const rows = await query<StepRow & { inserted: boolean }>(
       db,
-      sql`INSERT INTO steps (id, project_id, run_id, parent_step_id, name, type, status, input, output, reasoning,
-                          metadata, started_at, ended_at, position, pipeline)
-       VALUES (${step.id}, ${projectId}, ${step.runId}, ${step.parentStepId}::uuid, ${step.name}, ${step.type}, ${step.status},
-               ${step.input}::jsonb, ${step.output}::jsonb, ${step.reasoning}, ${step.metadata}::jsonb, ${step.startedAt}, ${step.endedAt},
-               (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
-                 WHERE run_id = ${step.runId}::uuid AND parent_step_id IS NOT DISTINCT FROM ${step.parentStepId}::uuid), ${step.pipeline})
-       ON CONFLICT (id) DO UPDATE SET ${sql.join(onReplay, ', ')}
-       WHERE steps.project_id = EXCLUDED.project_id AND steps.run_id = EXCLUDED.run_id
-       RETURNING ${STEP_COLUMNS}, (xmax = 0) AS inserted`,
+      sql`WITH run AS (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${step.runId}),
+       old AS (
+         SELECT s.id, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')} FROM steps s
+         WHERE s.project_id = ${projectId} AND s.id = ${step.id} AND s.run_id = ${step.runId} FOR UPDATE
+       ),
+       written AS (
+         INSERT INTO steps (id, project_id, run_id, run_started_at, parent_step_id, name, type, status, input, output, reasoning,
+                            metadata, started_at, ended_at, position, pipeline)
+         SELECT ${step.id}, ${projectId}, ${step.runId}, run.started_at, ${step.parentStepId}::uuid, ${step.name}, ${step.type}, ${step.status},
+                ${step.input}::jsonb, ${step.output}::jsonb, ${step.reasoning}, ${step.metadata}::jsonb, ${step.startedAt}, ${step.endedAt},
+                (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
+                  WHERE project_id = ${projectId} AND run_id = ${step.runId}::uuid AND parent_step_id IS NOT DISTINCT FROM ${step.parentStepId}::uuid),
+                ${step.pipeline}
+         FROM run
+         WHERE NOT EXISTS (SELECT 1 FROM steps o WHERE o.project_id = ${projectId} AND o.id = ${step.id} AND o.run_id <> ${step.runId})
+           AND (SELECT count(*) FROM old) >= 0 -- reads (and locks) the old row first: see database/rollups.ts
+         ON CONFLICT (project_id, id, run_id, run_started_at) DO UPDATE SET ${sql.join(onReplay, ', ')}
+         RETURNING ${STEP_COLUMNS}, ${sql.raw(STEP_ROLLUP_COLUMNS.filter((c) => !STEP_COLUMN_NAMES.includes(c)).join(', '))}
+       )${stepRollups([
+         { from: 'written', sign: 1 },
+         { from: 'old', sign: -1, prefix: 'o_' },
+       ])}
+       SELECT ${STEP_COLUMNS}, NOT EXISTS (SELECT 1 FROM old) AS inserted FROM written`,
     );
     return rows[0];
   }
@@ -135,7 +174,8 @@ export class StepsRepository {
   /**
    * Inserts steps whose ids are new, in one statement (`rows`: jsonb_to_recordset rows with
    * `ord`, the list order, and optionally an update's `u_` columns); positions continue after
-   * the siblings stored, in list order. Answers the ids inserted.
+   * the siblings stored, in list order. Steps of runs not in the project are not inserted.
+   * Answers the ids inserted.
    */
   async insertNewSteps(projectId: string, rows: object[], runIds: string[], db: Queryable = this.dataSource): Promise<Set<string>> {
     const set = updatedColumns(STEP_UPDATE_FIELDS, 'x', 'x.u_');
@@ -147,42 +187,67 @@ export class StepsRepository {
               status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
               ord integer, stored_in integer, stored_out integer, ${updateColumnTypes('u_')})
        ),
+       run AS (SELECT id, started_at FROM runs WHERE project_id = ${projectId} AND id = ANY(${runIds}::uuid[])),
        last AS (
          SELECT run_id, parent_step_id, max(position) AS max FROM steps
-         WHERE project_id IS NOT DISTINCT FROM ${projectId}::uuid AND run_id = ANY(${runIds}::uuid[]) GROUP BY run_id, parent_step_id
-       )
-       INSERT INTO steps (id, project_id, run_id, parent_step_id, pipeline, name, type, input, started_at, stored_in, stored_out, position,
-                          ${columnList(set)})
-       SELECT x.id, ${projectId}::uuid, x.run_id, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at, x.stored_in, x.stored_out,
-              COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
-              ${valueList(set)}
-       FROM x LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
-       ORDER BY x.ord
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id`,
+         WHERE project_id = ${projectId} AND run_id = ANY(${runIds}::uuid[]) GROUP BY run_id, parent_step_id
+       ),
+       written AS (
+         INSERT INTO steps (id, project_id, run_id, run_started_at, parent_step_id, pipeline, name, type, input, started_at, stored_in, stored_out,
+                            position, ${columnList(set)})
+         SELECT x.id, ${projectId}::uuid, x.run_id, run.started_at, x.parent_step_id, x.pipeline, x.name, x.type, x.input, x.started_at,
+                x.stored_in, x.stored_out,
+                COALESCE(last.max, -1) + row_number() OVER (PARTITION BY x.run_id, x.parent_step_id ORDER BY x.ord),
+                ${valueList(set)}
+         FROM x JOIN run ON run.id = x.run_id
+         LEFT JOIN last ON last.run_id = x.run_id AND last.parent_step_id IS NOT DISTINCT FROM x.parent_step_id
+         ORDER BY x.ord
+         ON CONFLICT DO NOTHING
+         RETURNING id, ${sql.raw(STEP_ROLLUP_COLUMNS.join(', '))}
+       )${stepRollups([{ from: 'written', sign: 1 }])}
+       SELECT id FROM written`,
     );
     return new Set(inserted.map((r) => r.id));
   }
 
+  /**
+   * An UPDATE of the steps `where` selects (alias `s`; with `updates`, a relation `u` of
+   * per-step update rows joined by id), writing `set`, in one statement that also moves the
+   * rollups by the change: the rows are read and locked as they were (`old`), updated, and the
+   * difference applied. Answers every step column of the updated rows.
+   */
+  private updateWithRollups(projectId: string, o: { updates?: Sql; where: Sql; set: Assignment[] }): Sql {
+    const joinU = o.updates ? sql`JOIN u ON u.id = s.id` : sql``;
+    return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
+       old AS (
+         SELECT s.id AS o_id, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')} FROM steps s ${joinU}
+         WHERE s.project_id = ${projectId} AND ${o.where} FOR UPDATE OF s
+       ),
+       written AS (
+         UPDATE steps s SET ${setList([['updated_at', sql`now()`], ...o.set])}
+         FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}
+         WHERE s.project_id = ${projectId} AND s.id = o.o_id AND s.run_started_at = o.o_run_started_at
+         RETURNING ${STEP_RETURNING}, ${sql.raw(STEP_ROLLUP_COLUMNS.map((c) => `o.o_${c}`).join(', '))}
+       )${stepRollups([
+         { from: 'written', sign: 1 },
+         { from: 'written', sign: -1, prefix: 'o_' },
+       ])}
+       SELECT ${STEP_COLUMNS} FROM written`;
+  }
+
   /** Applies many step updates (rows of updateColumns('') with an id) in one statement. Answers the ids updated. */
   async updateStepsGrouped(projectId: string, rows: object[], db: Queryable = this.dataSource): Promise<Set<string>> {
-    const set = updatedColumns(STEP_UPDATE_FIELDS, 's', 'u.');
-    const updated = await queryChanged<{ id: string }>(
+    const updates = sql`SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS u(id uuid, ${updateColumnTypes('')})`;
+    const updated = await query<{ id: string }>(
       db,
-      sql`UPDATE steps s SET updated_at = now(), ${setList(set)}
-       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS u(id uuid, ${updateColumnTypes('')})
-       WHERE s.id = u.id AND s.project_id IS NOT DISTINCT FROM ${projectId} -- by primary key: see database/queryable.ts
-       RETURNING s.id`,
+      this.updateWithRollups(projectId, { updates, where: sql`true`, set: updatedColumns(STEP_UPDATE_FIELDS, 's', 'u.') }),
     );
     return new Set(updated.map((r) => r.id));
   }
 
   /** Writes `set` (besides updated_at) to one step; nothing when it is not in the project. */
   async updateStep(projectId: string, id: string, set: Assignment[], db: Queryable = this.dataSource): Promise<StepRow | undefined> {
-    const rows = await queryChanged<StepRow>(
-      db,
-      sql`UPDATE steps SET ${setList([['updated_at', sql`now()`], ...set])} WHERE id = ${id} AND project_id = ${projectId} RETURNING ${STEP_COLUMNS}`,
-    );
+    const rows = await query<StepRow>(db, this.updateWithRollups(projectId, { where: sql`s.id = ${id}`, set }));
     return rows[0];
   }
 
@@ -198,7 +263,7 @@ export class StepsRepository {
 
   /** Every step of the run, every field in full, in sibling order. */
   listStepsOfRun(projectId: string, runId: string, db: Queryable = this.dataSource): Promise<StepRow[]> {
-    return query<StepRow>(db, sql`SELECT ${STEP_COLUMNS} FROM steps WHERE run_id = ${runId} AND project_id = ${projectId} ORDER BY position, started_at, id`);
+    return query<StepRow>(db, sql`SELECT ${STEP_COLUMNS} FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ORDER BY position, started_at, id`);
   }
 
   /**
@@ -211,8 +276,8 @@ export class StepsRepository {
   findFirstStepsOfRun(projectId: string, runId: string, limit: number, previewChars: number, db: Queryable = this.dataSource) {
     return query<StepRow & { total: number }>(
       db,
-      sql`SELECT (SELECT count(*)::int FROM steps WHERE run_id = ${runId}) AS total, ${previewStepColumns(previewChars)}
-       FROM steps WHERE run_id = ${runId} AND project_id = ${projectId} ORDER BY started_at, id LIMIT ${limit}`,
+      sql`SELECT (SELECT count(*)::int FROM steps WHERE project_id = ${projectId} AND run_id = ${runId}) AS total, ${previewStepColumns(previewChars)}
+       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ORDER BY started_at, id LIMIT ${limit}`,
     );
   }
 
@@ -251,27 +316,45 @@ export class StepsRepository {
     );
   }
 
-  /** Marks the still-running steps of the runs named (runs that timed out) as timed_out. Answers how many. */
-  async timeOutOpenSteps(runIds: string[], db: Queryable = this.dataSource): Promise<number> {
+  /** Marks the still-running steps of the runs named (runs of the project that timed out) as timed_out. Answers how many. */
+  async timeOutOpenSteps(projectId: string, runIds: string[], db: Queryable = this.dataSource): Promise<number> {
     if (runIds.length === 0) return 0;
-    const rows = await queryChanged<{ id: string }>(
+    const rows = await query<{ id: string }>(
       db,
-      sql`UPDATE steps SET status = 'timed_out', ended_at = GREATEST(now(), started_at), updated_at = now()
-       WHERE run_id = ANY(${runIds}::uuid[]) AND status = 'running'
-       RETURNING id`,
+      this.updateWithRollups(projectId, {
+        where: sql`s.run_id = ANY(${runIds}::uuid[]) AND s.status = 'running'`,
+        set: [
+          ['status', sql`'timed_out'`],
+          ['ended_at', sql`GREATEST(now(), s.started_at)`],
+        ],
+      }),
     );
     return rows.length;
   }
 
   /**
-   * The UPDATE that moves the stored candidate counters of steps by a delta, for another
-   * module's statement to embed as a CTE (the candidate upsert is one statement on the hot
-   * path). `deltas` names a relation of (step_id, d_in, d_out) in that statement; steps in
-   * `skip` already count their candidates and are left alone. Answers the ids moved.
+   * The statement parts that move the stored candidate counters of steps by a delta, for another
+   * module's statement to embed (the candidate upsert is one statement on the hot path): CTEs,
+   * each led by a comma, that lock the steps as they were, update them and move the step
+   * rollups by the change. `deltas` names a relation of (step_id, d_in, d_out) in that
+   * statement; steps in `skip` already count their candidates and are left alone. The CTE
+   * `counted` holds the ids moved.
    */
-  stepCounterMoves(deltas: string, skip: string[]): Sql {
-    return sql`UPDATE steps s SET stored_in = s.stored_in + d.d_in, stored_out = s.stored_out + d.d_out, updated_at = now()
-  FROM ${sql.raw(deltas)} d WHERE s.id = d.step_id AND NOT (d.step_id = ANY(${skip}::uuid[]))
-  RETURNING s.id`;
+  stepCounterMoves(projectId: string, deltas: string, skip: string[]): Sql {
+    return sql`,
+  counter_old AS (
+    SELECT s.id AS o_id, d.d_in, d.d_out, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')}
+    FROM ${sql.raw(deltas)} d JOIN steps s ON s.project_id = ${projectId} AND s.id = d.step_id
+    WHERE NOT (d.step_id = ANY(${skip}::uuid[])) AND (d.d_in <> 0 OR d.d_out <> 0)
+    FOR UPDATE OF s
+  ),
+  counted AS (
+    UPDATE steps s SET stored_in = s.stored_in + o.d_in, stored_out = s.stored_out + o.d_out, updated_at = now()
+    FROM counter_old o WHERE s.project_id = ${projectId} AND s.id = o.o_id AND s.run_started_at = o.o_run_started_at
+    RETURNING s.id, ${columnsAs('s', STEP_ROLLUP_COLUMNS)}, ${sql.raw(STEP_ROLLUP_COLUMNS.map((c) => `o.o_${c}`).join(', '))}
+  )${stepRollups([
+    { from: 'counted', sign: 1 },
+    { from: 'counted', sign: -1, prefix: 'o_' },
+  ])}`;
   }
 }

@@ -196,8 +196,12 @@ export class StepsService {
     return roots;
   }
 
-  /** Closes the still-running steps of runs that timed out (status timed_out). Answers how many. */
-  timeOutOpenSteps(runIds: string[], db?: Queryable): Promise<number> {
-    return this.repository.timeOutOpenSteps(runIds, db);
+  /** Closes the still-running steps of runs that timed out (status timed_out), project by project. Answers how many. */
+  async timeOutOpenSteps(runs: { project_id: string; id: string }[], db?: Queryable): Promise<number> {
+    const byProject = new Map<string, string[]>();
+    for (const r of runs) byProject.set(r.project_id, [...(byProject.get(r.project_id) ?? []), r.id]);
+    let closed = 0;
+    for (const [projectId, ids] of byProject) closed += await this.repository.timeOutOpenSteps(projectId, ids, db);
+    return closed;
   }
 }

@@ -167,7 +167,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
       expect(problems).toEqual([]);
     });
 
-    it('refuses batch events naming another project’s runs and steps, and never lets its ids be reused', async () => {
+    it('refuses batch events naming another project’s runs and steps; its ids name other entities here', async () => {
       const before = await fingerprint(t);
       const res = await request(t.http)
         .post('/v1/ingest')
@@ -179,17 +179,30 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
             { id: randomUUID(), type: 'step-create', body: { id: randomUUID(), runId: b.runId, parentStepId: a.stepId, name: 'x' } },
             { id: randomUUID(), type: 'step-update', body: { id: a.stepId, status: 'error' } },
             { id: randomUUID(), type: 'candidates-create', body: { stepId: a.stepId, candidates: [{ key: 'k', decision: 'accepted' }] } },
-            { id: randomUUID(), type: 'run-create', body: { id: a.runId, pipeline: 'hijack' } },
-            { id: randomUUID(), type: 'step-create', body: { id: a.stepId, runId: b.runId, name: 'hijack' } },
           ],
         });
       count('API1 batch events naming another project’s ids', 7);
       expect(res.status).toBe(207);
-      expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([404, 404, 404, 404, 404, 409, 409]);
+      expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([404, 404, 404, 404, 404]);
       expect(JSON.stringify(res.body)).not.toContain(a.pipeline);
       expect(await fingerprint(t)).toEqual(before);
-      const step = await request(t.http).post(`/v1/runs/${b.runId}/steps`).set(as(b.admin)).send({ name: 'x', parentStepId: a.stepId });
-      expectError(step, 404, 'PARENT_STEP_NOT_FOUND');
+      const parent = await request(t.http).post(`/v1/runs/${b.runId}/steps`).set(as(b.admin)).send({ name: 'x', parentStepId: a.stepId });
+      expectError(parent, 404, 'PARENT_STEP_NOT_FOUND');
+      // Ids are per project: A's run and step ids, used by B, create B's own run and step and
+      // leave A's untouched (and nothing in the answer tells B that A has them).
+      const aBefore = await fingerprint(t, a.id);
+      const reuse = await request(t.http)
+        .post('/v1/ingest')
+        .set(as(b.admin))
+        .send({
+          events: [
+            { id: randomUUID(), type: 'run-create', body: { id: a.runId, pipeline: 'hijack' } },
+            { id: randomUUID(), type: 'step-create', body: { id: a.stepId, runId: b.runId, name: 'hijack' } },
+          ],
+        });
+      expect(reuse.body.results.map((r: { status: number }) => r.status)).toEqual([201, 201]);
+      expect(JSON.stringify(reuse.body)).not.toContain(a.pipeline);
+      expect(await fingerprint(t, a.id)).toEqual(aBefore);
       count('API1 batch events naming another project’s ids');
     });
   });

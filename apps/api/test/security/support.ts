@@ -258,16 +258,17 @@ export function findLeaks(text: string, secrets: string[] = [], options: { log?:
 const TABLES = ['projects', 'api_keys', 'runs', 'steps', 'candidates', 'ingest_events', 'deleted_runs', 'erased_keys'] as const;
 
 /**
- * A fingerprint of everything a request could write: per table, the row count and a hash of
+ * A fingerprint of everything a request could write (of one project, when named): per table, the row count and a hash of
  * the rows (api_keys without last_used_at, which is touched in the background at most once a
  * minute per key). Equal fingerprints mean nothing was inserted, changed or deleted.
  */
-export async function fingerprint(t: TestApp): Promise<Record<string, string>> {
+export async function fingerprint(t: TestApp, projectId?: string): Promise<Record<string, string>> {
   const parts = TABLES.map((table) => {
     const row = table === 'api_keys' ? `(x.id, x.project_id, x.name, x.prefix, x.hash, x.scopes, x.created_at, x.expires_at, x.revoked_at)` : 'x';
-    return `SELECT '${table}' AS t, count(*)::text || ':' || coalesce(sum(hashtext(${row}::text)::bigint), 0)::text AS f FROM ${table} x`;
+    const where = projectId === undefined ? '' : ` WHERE x.${table === 'projects' ? 'id' : 'project_id'} = $1`;
+    return `SELECT '${table}' AS t, count(*)::text || ':' || coalesce(sum(hashtext(${row}::text)::bigint), 0)::text AS f FROM ${table} x${where}`;
   });
-  const rows = await t.sql<{ t: string; f: string }>(parts.join(' UNION ALL '));
+  const rows = await t.sql<{ t: string; f: string }>(parts.join(' UNION ALL '), projectId === undefined ? [] : [projectId]);
   return Object.fromEntries(rows.map((r) => [r.t, r.f]));
 }
 

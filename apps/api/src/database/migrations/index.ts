@@ -6,6 +6,7 @@ import { AddHourlyRollups1795503600000 } from './1795503600000-AddHourlyRollups.
 import { AddRollupCoveringIndexes1795505400000 } from './1795505400000-AddRollupCoveringIndexes.js';
 import { AddDailyRollups1795510800000 } from './1795510800000-AddDailyRollups.js';
 import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRunStartedIndex.js';
+import { PartitionedStorage1795600000000 } from './1795600000000-PartitionedStorage.js';
 import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
@@ -19,5 +20,6 @@ export const migrations: (new () => unknown)[] = [
   AddRollupCoveringIndexes1795505400000,
   AddDailyRollups1795510800000,
   AddStepsRunStartedIndex1795514400000,
+  PartitionedStorage1795600000000,
   AddDataLifecycle1795600100000,
 ];

@@ -318,6 +318,8 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
       const deleted = await t.app.get(RetentionJob).runOnce({ chunk: 1, pauseMs: 0 });
       expect(deleted).toEqual({ [keeping.id]: 1 });
       expect(await storedOf(old.runId)).toEqual([{ runs: 0, steps: 0, candidates: 0 }]);
+      // No tombstone: a late replay of an expired run is deleted again by the next round.
+      expect(await t.sql('SELECT 1 FROM deleted_runs WHERE run_id = $1', [old.runId])).toEqual([]);
       expect(await storedOf(recent.runId)).toEqual([{ runs: 1, steps: 2, candidates: 1 }]);
       expect(await storedOf(oldElsewhere.runId)).toEqual([{ runs: 1, steps: 2, candidates: 1 }]);
       const log = (await request(t.http).get('/v1/deletions').set(as(keeping.key)).expect(200)).body.items;

@@ -98,10 +98,10 @@ export class DeletionRepository {
 
   /**
    * Deletes the runs named (locked by the caller's transaction) with their candidates and steps,
-   * subtracts them from the rollups (database/rollups.ts, from the rows each DELETE returns) and
-   * leaves a tombstone per run. Answers what was removed.
+   * subtracts them from the rollups (database/rollups.ts, from the rows each DELETE returns) and,
+   * with `tombstones`, leaves one per run. Answers what was removed.
    */
-  async deleteRuns(db: Queryable, projectId: string, runs: LockedRuns): Promise<RemovedCounts> {
+  async deleteRuns(db: Queryable, projectId: string, runs: LockedRuns, tombstones: boolean): Promise<RemovedCounts> {
     if (runs.ids.length === 0) return { runs: 0, steps: 0, candidates: 0 };
     // The runs' starts name the partitions their steps and candidates are in.
     const ofRuns = sql`project_id = ${projectId}::uuid AND run_id = ANY(${runs.ids}::uuid[]) AND run_started_at = ANY(${runs.starts}::timestamptz[])`;
@@ -126,7 +126,7 @@ export class DeletionRepository {
       sql`WITH removed_runs AS (
          DELETE FROM runs WHERE project_id = ${projectId}::uuid AND id = ANY(${runs.ids}::uuid[]) RETURNING id, project_id, pipeline, started_at, status
        ), tombstones AS (
-         INSERT INTO deleted_runs (project_id, run_id) SELECT project_id, id FROM removed_runs ON CONFLICT DO NOTHING
+         INSERT INTO deleted_runs (project_id, run_id) SELECT project_id, id FROM removed_runs WHERE ${tombstones} ON CONFLICT DO NOTHING
        )${runRollups([{ from: 'removed_runs', sign: -1 }])}
        SELECT count(*)::int AS n FROM removed_runs`,
     );

@@ -79,7 +79,7 @@ export class DeletionService implements OnApplicationShutdown {
     const counts = await this.inTransaction(async (db) => {
       const runs = await this.repository.lockRuns(db, who.projectId, { ids: [runId] }, 1, false);
       if (runs.ids.length === 0) throw notFound('Run', runId);
-      return this.repository.deleteRuns(db, who.projectId, runs);
+      return this.repository.deleteRuns(db, who.projectId, runs, true);
     });
     return this.logged(who, 'run', { runId }, { ...counts, stepsChanged: 0 }, null, counts.runs);
   }
@@ -132,7 +132,7 @@ export class DeletionService implements OnApplicationShutdown {
     let counts = noCounts();
     for (;;) {
       if (this.stopping) break;
-      const removed = await this.chunk(projectId, { before }, pace.chunk);
+      const removed = await this.chunk(projectId, { before }, pace.chunk, false);
       if (removed.runs === 0) break;
       counts = add(counts, removed);
       if (pace.pauseMs > 0) await sleep(pace.pauseMs);
@@ -183,11 +183,16 @@ export class DeletionService implements OnApplicationShutdown {
     return { selection: { pipeline: dto.pipeline, status: dto.status, before: dto.before === undefined ? undefined : new Date(dto.before) }, filter };
   }
 
-  /** One transaction: lock up to `limit` runs of the selection (skipping runs others hold) and delete them. */
-  private chunk(projectId: string, selection: RunSelection, limit: number): Promise<RemovedCounts> {
+  /**
+   * One transaction: lock up to `limit` runs of the selection (skipping runs others hold) and
+   * delete them, leaving tombstones unless retention deletes them: a run older than the
+   * retention that comes back (a late replay) is deleted again by the next round, and
+   * tombstones for every expired run would grow without end.
+   */
+  private chunk(projectId: string, selection: RunSelection, limit: number, tombstones = true): Promise<RemovedCounts> {
     return this.inTransaction(async (db) => {
       const runs = await this.repository.lockRuns(db, projectId, selection, limit, true);
-      return this.repository.deleteRuns(db, projectId, runs);
+      return this.repository.deleteRuns(db, projectId, runs, tombstones);
     });
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { badRequest, notFound } from '../common/app-error.js';
 import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
@@ -252,7 +252,7 @@ export class DeletionService implements OnApplicationShutdown {
   }
 
   /** Runs `work` in a transaction, once more if it was chosen as a deadlock victim. */
-  private async inTransaction<T>(work: (db: import('typeorm').EntityManager) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (db: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await this.dataSource.transaction(work);
     } catch (err) {

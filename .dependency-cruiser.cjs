@@ -2,7 +2,7 @@
  * Dependency rules (npm run deps, in CI): dependencies point one way, features -> domain,
  * common, database, config; never back, never in a cycle.
  */
-const features = '^apps/api/src/(analytics|auth|candidates|export|health|ingest|projects|runs|steps|maintenance|dashboard|metrics)/';
+const features = '^apps/api/src/(analytics|auth|candidates|export|health|ingest|projects|runs|steps|maintenance|dashboard|metrics|lifecycle)/';
 
 module.exports = {
   forbidden: [

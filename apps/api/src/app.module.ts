@@ -7,6 +7,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { ExportModule } from './export/export.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
@@ -28,6 +29,7 @@ import { StepsModule } from './steps/steps.module.js';
     ExportModule,
     HealthModule,
     MaintenanceModule,
+    LifecycleModule,
   ],
 })
 export class AppModule {}

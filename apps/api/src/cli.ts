@@ -28,15 +28,19 @@ import { ExportService } from './export/export.service.js';
 import { ImportService } from './export/import.service.js';
 import { exportOverHttp, exportToFile, importFromFile, importOverHttp, type Progress, type Remote } from './export/transfer.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { SCOPES } from './domain/vocabulary.js';
+import { RUN_STATUSES, SCOPES } from './domain/vocabulary.js';
+import { DeleteRunsDto } from './lifecycle/deletion.dto.js';
+import { DeletionRepository } from './lifecycle/deletion.repository.js';
+import { BULK_PACE, DeletionService } from './lifecycle/deletion.service.js';
 import { CreateProjectDto } from './projects/projects.dto.js';
 import { ProjectsRepository } from './projects/projects.repository.js';
 import { ProjectsService } from './projects/projects.service.js';
+import { StepsRepository } from './steps/steps.repository.js';
 
-/** What the CLI needs of the application: configuration, database, the project and key services, export and import. */
+/** What the CLI needs of the application: configuration, database, the services it calls (and their repositories). */
 @Module({
   imports: [ConfigModule, DatabaseModule, MetricsModule, ExportModule],
-  providers: [ProjectsService, ProjectsRepository, ApiKeysService, ApiKeysRepository],
+  providers: [ProjectsService, ProjectsRepository, ApiKeysService, ApiKeysRepository, DeletionService, DeletionRepository, StepsRepository],
 })
 export class CliModule {}
 
@@ -58,6 +62,7 @@ interface Services {
   keys: ApiKeysService;
   exports: ExportService;
   imports: ImportService;
+  deletion: DeletionService;
 }
 
 /** Where a command's output goes: results to stdout, progress to stderr. */
@@ -294,6 +299,39 @@ const COMMANDS: Command[] = [
       out(`Imported ${done.runs} runs, ${done.steps} steps, ${done.candidates} candidates from ${input.file}.`);
     },
   },
+  {
+    name: 'delete-runs',
+    args: '--project NAME [--pipeline NAME] [--status STATUS] [--before DATE] [--chunk N]',
+    summary: "Delete a project's runs matching a filter, with their steps and candidates, printing progress",
+    details:
+      `--project, -p NAME   the project\n` +
+      `--pipeline NAME      only runs of this pipeline\n` +
+      `--status STATUS      only runs with this status: ${RUN_STATUSES.join(', ')}\n` +
+      `--before DATE        only runs started before this time (ISO 8601)\n` +
+      `--chunk N            runs per transaction (default ${BULK_PACE.chunk}; ingest waits at most one chunk)\n` +
+      'At least one of --pipeline, --status and --before. Analytics stops counting the runs; their ids cannot be used again.',
+    options: { ...projectOption, pipeline: { type: 'string' }, status: { type: 'string' }, before: { type: 'string' }, chunk: { type: 'string' } },
+    async parse(positionals, values, usage) {
+      noArguments(positionals, usage);
+      if (typeof values.project !== 'string') throw new UsageError('--project NAME is required', usage);
+      const filter = { pipeline: values.pipeline, status: values.status, before: values.before };
+      if (Object.values(filter).every((v) => v === undefined)) throw new UsageError('Name at least one of --pipeline, --status and --before', usage);
+      const chunk = values.chunk === undefined ? BULK_PACE.chunk : Number(values.chunk);
+      if (!Number.isInteger(chunk) || chunk < 1 || chunk > 5000) throw new UsageError('--chunk must be a whole number from 1 to 5000', usage);
+      const dto = await validated(DeleteRunsDto, filter, { pipeline: '--pipeline', status: '--status', before: '--before' }, usage);
+      return { project: values.project, dto, chunk };
+    },
+    async run({ projects, deletion }, input: { project: string; dto: DeleteRunsDto; chunk: number }, out) {
+      const projectId = await projectIdOf(projects, input.project);
+      const done = await deletion.deleteRuns(
+        { projectId, keyId: null },
+        input.dto,
+        (d) => out(`Deleted ${d.done} of ${d.total} runs (${d.counts.steps} steps, ${d.counts.candidates} candidates)`),
+        { chunk: input.chunk, pauseMs: 0 },
+      );
+      out(`Deletion ${done.id} ${done.status}: ${done.counts.runs} runs, ${done.counts.steps} steps, ${done.counts.candidates} candidates.`);
+    },
+  },
 ];
 
 const commandUsage = (c: Command) => `Usage: xray ${c.name}${c.args ? ` ${c.args}` : ''}\n\n${c.summary}.${c.details ? `\n\n${c.details}` : ''}`;
@@ -345,7 +383,13 @@ export async function runCli(
   let app: INestApplicationContext | undefined;
   try {
     app = await NestFactory.createApplicationContext(CliModule, { logger, abortOnError: false });
-    const services = { projects: app.get(ProjectsService), keys: app.get(ApiKeysService), exports: app.get(ExportService), imports: app.get(ImportService) };
+    const services = {
+      projects: app.get(ProjectsService),
+      keys: app.get(ApiKeysService),
+      exports: app.get(ExportService),
+      imports: app.get(ImportService),
+      deletion: app.get(DeletionService),
+    };
     await command.run(services, input as never, out, progress);
   } finally {
     await app?.close();

@@ -41,7 +41,7 @@ describe('operator CLI (xray)', () => {
       const res = await copy.run('apps/api/src/cli.js', args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
       expect(res).toMatchObject({ code: 0, stderr: '' });
       expect(res.stdout).toMatch(/^Usage: xray <command>/);
-      for (const command of ['projects:create', 'projects:list', 'keys:create', 'keys:list', 'keys:revoke', 'export', 'import'])
+      for (const command of ['projects:create', 'projects:list', 'keys:create', 'keys:list', 'keys:revoke', 'export', 'import', 'delete-runs'])
         expect(res.stdout).toContain(`  ${command} `);
     }
     const create = await copy.run('apps/api/src/cli.js', ['keys:create', '--help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
@@ -60,7 +60,7 @@ describe('operator CLI (xray)', () => {
       [['projects:create'], /NAME is required/, /Usage: xray projects:create NAME/],
       [['projects:create', 'bad name!'], /name may contain only letters/, /Usage: xray projects:create NAME/],
       [['keys:create', '--project', 'x'], /--scopes is required/, /Usage: xray keys:create/],
-      [['keys:create', '--project', 'x', '--scopes', 'ingest,owner'], /each scope must be one of: ingest, read, admin/, /Usage: xray keys:create/],
+      [['keys:create', '--project', 'x', '--scopes', 'ingest,owner'], /each scope must be one of: ingest, read, delete, admin/, /Usage: xray keys:create/],
       [['keys:revoke', 'not-a-uuid'], /KEY_ID must be a key id/, /Usage: xray keys:revoke KEY_ID/],
     ];
     // Side by side: each case is a process of its own, and a loaded CI machine boots them slowly.
@@ -141,9 +141,21 @@ describe('operator CLI (xray)', () => {
       expect((await request(http).get('/v1/runs').set('Authorization', `Bearer ${ingestKey}`)).status).toBe(401);
       const projectsSeen = await request(http).get('/v1/projects').set('Authorization', `Bearer ${app.rootKey}`);
       expect(projectsSeen.body.items.map((p: { name: string }) => p.name)).toEqual(['search-team']);
+      for (const pipeline of ['old', 'old', 'old', 'kept']) {
+        await request(http).post('/v1/runs').set('Authorization', `Bearer ${adminKey}`).send({ pipeline }).expect(201);
+      }
     } finally {
       await app?.close();
     }
+
+    // Deleting runs by filter, two per transaction, prints its progress.
+    expect((await xray('delete-runs', '--project', 'search-team')).code).toBe(2);
+    const deleted = await xray('delete-runs', '--project', 'search-team', '--pipeline', 'old', '--chunk', '2');
+    expect(deleted).toMatchObject({ code: 0, stderr: '' });
+    expect(deleted.stdout).toMatch(
+      /^Deleted 0 of 3 runs \(0 steps, 0 candidates\)\nDeleted 2 of 3 runs \(0 steps, 0 candidates\)\nDeleted 3 of 3 runs \(0 steps, 0 candidates\)\nDeletion [0-9a-f-]{36} done: 3 runs, 0 steps, 0 candidates\.\n$/,
+    );
+    expect((await xray('delete-runs', '-p', 'search-team', '--pipeline', 'old')).stdout).toMatch(/^Deleted 0 of 0 runs/);
   }, 240_000);
   it('exports a project to a file and imports it into another, over HTTP or against the database, with progress on stderr', async () => {
     const fileIn = (name: string) => join(copy.dir, name);

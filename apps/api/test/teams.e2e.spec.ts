@@ -126,16 +126,16 @@ describe('team deployments', () => {
   });
 
   describe('scopes: every route with every scope', () => {
-    let keys: Record<'ingest' | 'read' | 'admin', string>;
+    let keys: Record<'ingest' | 'read' | 'delete' | 'admin', string>;
     let runId: string;
     let stepId: string;
     beforeAll(async () => {
-      keys = { ingest: (await newKey(['ingest'])).key, read: (await newKey(['read'])).key, admin };
+      keys = { ingest: (await newKey(['ingest'])).key, read: (await newKey(['read'])).key, delete: (await newKey(['delete'])).key, admin };
       runId = (await request(t.http).post('/v1/runs').set(as(admin)).send({ pipeline: 'scopes' })).body.id;
       stepId = (await request(t.http).post(`/v1/runs/${runId}/steps`).set(as(admin)).send({ name: 's' })).body.id;
     });
 
-    const routes = (): [string, string, 'ingest' | 'read' | 'admin', object?][] => [
+    const routes = (): [string, string, 'ingest' | 'read' | 'delete' | 'admin', object?][] => [
       ['post', '/v1/runs', 'ingest', { pipeline: 'p' }],
       ['patch', `/v1/runs/${runId}`, 'ingest', { status: 'running' }],
       ['post', `/v1/runs/${runId}/steps`, 'ingest', { name: 'x' }],
@@ -155,12 +155,18 @@ describe('team deployments', () => {
       ['get', '/v1/api-keys', 'admin'],
       ['post', '/v1/api-keys', 'admin', { name: 'n', scopes: ['read'] }],
       ['delete', `/v1/api-keys/${randomUUID()}`, 'admin'],
+      ['patch', '/v1/project', 'admin', { retentionDays: null }],
+      ['delete', `/v1/runs/${randomUUID()}`, 'delete'],
+      ['post', '/v1/deletions', 'delete', { pipeline: 'no-such-pipeline' }],
+      ['delete', '/v1/candidates?key=no-such-key', 'delete'],
+      ['get', '/v1/deletions', 'delete'],
+      ['get', `/v1/deletions/${randomUUID()}`, 'delete'],
     ];
 
     it('allows exactly the scope each route needs (admin allows all) and 403s the rest, naming the scope', async () => {
       const outcomes: string[] = [];
       for (const [method, path, needed, body] of routes()) {
-        for (const scope of ['ingest', 'read', 'admin'] as const) {
+        for (const scope of ['ingest', 'read', 'delete', 'admin'] as const) {
           let req = (request(t.http) as unknown as Record<string, (p: string) => request.Test>)[method](path).set(as(keys[scope]));
           if (body) req = req.send(body);
           const res = await req;
@@ -182,7 +188,7 @@ describe('team deployments', () => {
         for (const [method, op] of Object.entries(item)) {
           if (!path.startsWith('/v1/') || path.startsWith('/v1/projects')) continue;
           // getKeyInfo answers any valid key what it is, so its documented scope is `any`.
-          const scopes = path === '/v1/auth/key' ? ['any'] : ['ingest', 'read', 'admin'];
+          const scopes = path === '/v1/auth/key' ? ['any'] : ['ingest', 'read', 'delete', 'admin'];
           if (!scopes.includes(op['x-required-scope'] as string)) missing.push(`${method} ${path}`);
         }
       }

@@ -7,6 +7,7 @@ import { ItemView } from './views/ItemView.js';
 import { StepsView } from './views/StepsView.js';
 import { CompareView } from './views/CompareView.js';
 import { KeysView } from './views/KeysView.js';
+import { ProjectView } from './views/ProjectView.js';
 import { NotFound } from './views/NotFound.js';
 
 // Charts (uPlot) load only when an analytics view opens: the first view stays small.
@@ -89,6 +90,12 @@ export const keysRoute = createRoute({
   component: KeysView,
 });
 
+export const projectRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: '/settings/project',
+  component: ProjectView,
+});
+
 const routeTree = rootRoute.addChildren([
   indexRoute,
   runsRoute,
@@ -99,6 +106,7 @@ const routeTree = rootRoute.addChildren([
   analyticsIndexRoute,
   analyticsRoute,
   keysRoute,
+  projectRoute,
 ]);
 
 /** Plain `?a=b` query strings (the default JSON-encodes values such as "0.9"), so links stay readable. */

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { getCandidateSummary, getPipelineAnalytics, getRun, revokeApiKey, XrayClient } from '@xray-sys/sdk';
+import { getCandidateSummary, getPipelineAnalytics, getRun, listProjects, revokeApiKey, XrayClient } from '@xray-sys/sdk';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -416,6 +416,44 @@ describe('dashboard in the browser', () => {
       await row.getByRole('button', { name: 'Revoke' }).click();
       await row.getByText(/revoked/).waitFor();
       await done(w, 'keys');
+    });
+
+    it('project: shows the retention; an admin key sets it (refusing a bad number) and goes back to the server default', async () => {
+      const w = await open('/ui/settings/project');
+      const retention = w.page.getByTestId('retention');
+      await retention.getByText('Server default').waitFor();
+      const days = w.page.getByLabel('Keep runs for (days)');
+      await days.fill('0');
+      await w.page.getByRole('button', { name: 'Save' }).click();
+      await w.page.getByText('Enter from 1 to 36500 days.').waitFor();
+      await days.fill('45');
+      await w.page.getByRole('button', { name: 'Save' }).click();
+      await retention.getByText('45 days').waitFor();
+      expect((await listProjects({ client: xray.api })).data?.items[0].retentionDays).toBe(45);
+      await w.page.getByRole('button', { name: 'Use the server default' }).click();
+      await retention.getByText('Server default').waitFor();
+      expect((await listProjects({ client: xray.api })).data?.items[0].retentionDays).toBeNull();
+      await done(w, 'project');
+    });
+
+    it('run view: "Delete run" asks first; cancelling keeps the run, confirming deletes it and goes back to the runs list', async () => {
+      const run = await xray.startRun({ pipeline: 'doomed', input: { n: 1 } });
+      run.startStep('only').complete({ output: { ok: true } });
+      await run.complete({ output: { done: true } });
+      expect(await xray.flush({ timeoutMs: 10_000 })).toBe(true);
+      const w = await open(`/ui/runs/${run.id}`);
+      const dialog = w.page.getByRole('dialog', { name: 'Delete this run?' });
+      await w.page.getByRole('button', { name: 'Delete run' }).click();
+      await dialog.getByText('its 1 step and their candidates').waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await getRun({ client: xray.api, path: { id: run.id } })).response.status).toBe(200);
+      await w.page.getByRole('button', { name: 'Delete run' }).click();
+      await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+      await w.page.waitForURL(`${origin}/ui/runs?pipeline=doomed`);
+      await w.page.getByText('No runs match these filters.').waitFor();
+      expect((await getRun({ client: xray.api, path: { id: run.id } })).response.status).toBe(404);
+      await done(w, 'run-deleted');
     });
 
     it('runs live mode polls while a run is running and shows it finish without a reload', async () => {

@@ -9,6 +9,7 @@ import { DatabaseHandle } from '../database/database.module.js';
 import type { Queryable } from '../database/queryable.js';
 import { reasonRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import { keyNotErased } from '../lifecycle/tombstones.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { CANDIDATE_PREVIEW_FIELDS, type CandidateDto, type CandidateInputDto } from './candidates.dto.js';
 
@@ -40,9 +41,11 @@ export class CandidatesRepository {
    * parts, embedded). `prev` reads the batch's keys as they were before the statement, so
    * replays do not inflate the counts. Steps outside the project are ignored (and reported by
    * their absence from the result). `counted`: steps whose counters already include these
-   * candidates (no earlier decision is looked up). Each row lands in its run's partition: the
-   * step carries the run's start, and the step lookup is the batch's integrity check (no
-   * foreign keys on this table).
+   * candidates (no earlier decision is looked up; the candidates of an erased key, which are
+   * not stored, are taken back out of them). Keys the project erased are not stored
+   * (lifecycle/tombstones.ts); a step whose every candidate was erased answers 0 stored. Each
+   * row lands in its run's partition: the step carries the run's start, and the step lookup is
+   * the batch's integrity check (no foreign keys on this table).
    */
   async insertCandidateBatch(
     projectId: string,
@@ -73,25 +76,32 @@ written AS (
   INSERT INTO candidates (project_id, run_id, run_started_at, step_id, key, decision, score, rank, reason, evaluations, data)
   SELECT s.project_id, s.run_id, s.run_started_at, s.id, i.key, i.decision, i.score, i.rank, i.reason, i.evaluations, i.data
   FROM input i JOIN step s ON s.id = i.step_id
+  WHERE ${keyNotErased(projectId, sql.raw('i.key'))}
   ON CONFLICT (project_id, step_id, key, run_id, run_started_at) DO UPDATE SET
     decision = EXCLUDED.decision, score = EXCLUDED.score, rank = EXCLUDED.rank, reason = EXCLUDED.reason,
     evaluations = EXCLUDED.evaluations, data = EXCLUDED.data
   RETURNING step_id, decision, reason
 ),
+erased AS (
+  SELECT i.step_id, i.decision FROM input i JOIN step s ON s.id = i.step_id
+  WHERE i.step_id = ANY(${counted}::uuid[]) AND NOT ${keyNotErased(projectId, sql.raw('i.key'))}
+),
 delta AS (
   SELECT step_id, sum(d_in)::int AS d_in, sum(d_out)::int AS d_out FROM (
-    SELECT step_id, 1 AS d_in, (decision <> 'rejected')::int AS d_out FROM written
+    SELECT step_id, 1 AS d_in, (decision <> 'rejected')::int AS d_out FROM written WHERE NOT (step_id = ANY(${counted}::uuid[]))
     UNION ALL
     SELECT step_id, -1, -((decision <> 'rejected')::int) FROM prev
+    UNION ALL
+    SELECT step_id, -1, -((decision <> 'rejected')::int) FROM erased
   ) z GROUP BY step_id
-)${this.steps.stepCounterMoves(projectId, 'delta', counted)},
+)${this.steps.stepCounterMoves(projectId, 'delta', [])},
 reason_new AS (${reasonRows('written')}),
 reason_old AS (${reasonRows('prev')})${reasonRollups([
         { from: 'reason_new', sign: 1 },
         { from: 'reason_old', sign: -1 },
       ])}
-SELECT step_id, count(*)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
-FROM written GROUP BY step_id`,
+SELECT s.id AS step_id, count(w.step_id)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
+FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
     );
   }
 

@@ -14,6 +14,7 @@ const ERROR_TEXT: Record<number, string> = {
   403: 'The key lacks the scope this operation needs.',
   404: 'Not found in the caller’s project.',
   409: 'Conflicts with an existing resource.',
+  410: 'The id belonged to a run this project deleted; it cannot be used again.',
   413: 'Body or batch larger than the configured limit.',
   429: 'Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.',
 };

@@ -25,8 +25,11 @@ export type Decision = (typeof DECISIONS)[number];
 /** Decisions that keep a candidate (counted in a step's candidatesOut). */
 export const KEPT_DECISIONS: readonly Decision[] = ['accepted', 'selected'];
 
-/** What a project API key may do: send data, read, or everything (`admin` implies the others). */
-export const SCOPES = ['ingest', 'read', 'admin'] as const;
+/**
+ * What a project API key may do: send data, read, delete and erase data (for automation that
+ * must not manage keys), or everything (`admin` implies the others).
+ */
+export const SCOPES = ['ingest', 'read', 'delete', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const isEnding = (status: string | undefined): boolean => status !== undefined && (ENDING_STATUSES as readonly string[]).includes(status);

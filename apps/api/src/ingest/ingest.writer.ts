@@ -10,7 +10,7 @@ import { createdTimes } from '../domain/lifecycle.js';
 import { RunsService } from '../runs/runs.service.js';
 import { StepsService } from '../steps/steps.service.js';
 import { failedEvent, type IngestEvent, type Operation } from './ingest-envelope.js';
-import { type GroupedUpdate, planBatch } from './ingest-plan.js';
+import { type GroupedUpdate, planBatch, type StoredState } from './ingest-plan.js';
 import type { IngestResultDto } from './ingest.dto.js';
 import { IngestRepository } from './ingest.repository.js';
 
@@ -66,7 +66,8 @@ export class IngestWriter {
   }
 
   private async apply(db: EntityManager, projectId: string, events: readonly IngestEvent[], oneByOne: boolean): Promise<IngestResultDto[]> {
-    const stored = await this.repository.findStoredState(db, projectId, idsNamed(events));
+    const { deletedRuns, ...read } = await this.repository.findStoredState(db, projectId, idsNamed(events));
+    const stored = answeringDeletedRuns(events, deletedRuns, read);
     const plan = planBatch(projectId, events, stored, { oneByOne });
     const results: (IngestResultDto | undefined)[] = plan.outcomes.map((o) => (o.kind === 'answered' ? o.result : undefined));
     const ok = (event: number, status: number) => (results[event] = { id: events[event].eventId, status });
@@ -203,6 +204,30 @@ export class IngestWriter {
       }
     }
   }
+}
+
+/**
+ * Events about a run the project deleted (the run's own, its steps' created in the batch, and
+ * their updates and candidates) are answered as applied before (200), so a replay stores nothing
+ * and the client does not retry: the stored state counts them among the events seen, which the
+ * plan answers from. Events naming only a step stored before the deletion find no step (404), as
+ * for any unknown step.
+ */
+function answeringDeletedRuns(events: readonly IngestEvent[], deletedRuns: ReadonlySet<string>, stored: StoredState): StoredState {
+  if (deletedRuns.size === 0) return stored;
+  const goneSteps = new Set<string>();
+  for (const { operation: p } of events) if (p?.kind === 'step-create' && deletedRuns.has(p.runId)) goneSteps.add(p.id);
+  const seen = new Map(stored.seen);
+  for (const { eventId, operation: p } of events) {
+    if (!p || seen.has(eventId)) continue;
+    const gone =
+      ((p.kind === 'run-create' || p.kind === 'run-update') && deletedRuns.has(p.id)) ||
+      (p.kind === 'step-create' && deletedRuns.has(p.runId)) ||
+      (p.kind === 'step-update' && goneSteps.has(p.id)) ||
+      (p.kind === 'candidates-create' && goneSteps.has(p.stepId));
+    if (gone) seen.set(eventId, 200);
+  }
+  return { ...stored, seen };
 }
 
 /** Every event id, run id and step id the events name, for one read of what is stored. */

@@ -11,4 +11,8 @@ export class Project {
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;
+
+  /** Days the project keeps its runs (older ones are deleted); null: the server's default. */
+  @Column({ name: 'retention_days', type: 'integer', nullable: true })
+  retentionDays: number | null;
 }

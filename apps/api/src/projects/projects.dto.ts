@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { SCOPES } from '../domain/vocabulary.js';
-import { IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
+import { IsInt, IsNotEmpty, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 
 export class CreateProjectDto {
   /** Unique project name, e.g. the team or product it belongs to. */
@@ -23,6 +23,31 @@ export class ProjectDto {
 
   @ApiProperty({ format: 'date-time', description: 'When the project was created.', example: EXAMPLE.createdAt })
   createdAt: string;
+
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description:
+      'Days the project keeps its runs: older runs are deleted with their steps and candidates. Null: the server default (XRAY_RETENTION_DAYS, 0 = forever).',
+    example: 30,
+  })
+  retentionDays: number | null;
+}
+
+export class UpdateProjectDto {
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: 36500,
+    description: 'Days to keep runs (1 to 36500); null goes back to the server default.',
+    example: 30,
+  })
+  @ValidateIf((_, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  retentionDays: number | null;
 }
 
 export class NewApiKeyDto {

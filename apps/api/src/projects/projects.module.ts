@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ProjectsController } from './projects.controller.js';
+import { CurrentProjectController, ProjectsController } from './projects.controller.js';
 import { ProjectsRepository } from './projects.repository.js';
 import { FirstStart, ProjectsService } from './projects.service.js';
 
-@Module({ controllers: [ProjectsController], providers: [ProjectsService, ProjectsRepository, FirstStart] })
+@Module({
+  controllers: [ProjectsController, CurrentProjectController],
+  providers: [ProjectsService, ProjectsRepository, FirstStart],
+  exports: [ProjectsService],
+})
 export class ProjectsModule {}

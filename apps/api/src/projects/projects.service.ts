@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeysService, type CreatedApiKey } from '../auth/api-keys.service.js';
 import type { Principal } from '../auth/principal.js';
-import { AppError } from '../common/app-error.js';
+import { AppError, notFound } from '../common/app-error.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { Project } from './project.entity.js';
@@ -12,7 +12,7 @@ import type { CreatedProjectDto, ProjectDto } from './projects.dto.js';
 
 const DEFAULT_PROJECT = 'default';
 
-const toDto = (p: Project): ProjectDto => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString() });
+const toDto = (p: Project): ProjectDto => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), retentionDays: p.retentionDays });
 
 @Injectable()
 export class ProjectsService {
@@ -44,6 +44,21 @@ export class ProjectsService {
   async findById(id: string): Promise<ProjectDto | undefined> {
     const project = await this.repository.findProjectById(id);
     return project ? toDto(project) : undefined;
+  }
+
+  /** Sets how long the project keeps its runs (null: the server default); 404 for no such project. */
+  async setRetention(id: string, retentionDays: number | null): Promise<ProjectDto> {
+    const project = await this.repository.setRetentionDays(id, retentionDays);
+    if (!project) throw notFound('Project', id);
+    return toDto(project);
+  }
+
+  /**
+   * Every project that keeps its runs for less than the server does (XRAY_RETENTION_DAYS,
+   * applied by dropping partitions), with its days: those are deleted run by run.
+   */
+  listRetentionPolicies(serverDays: number | null): Promise<{ id: string; days: number }[]> {
+    return this.repository.listRetentionPolicies(serverDays);
   }
 
   /** The project with this name, or undefined. */

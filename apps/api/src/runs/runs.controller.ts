@@ -19,7 +19,7 @@ export class RunsController {
   @ApiBodyExamples(CreateRunDto, { newRun: { summary: 'Start a competitor-selection run', value: REQUEST_EXAMPLE.createRun } })
   @ApiCreatedResponse({ type: RunDto, description: 'Created.' })
   @ApiOkResponse({ type: RunDto, description: 'A run with this id already existed; the fields sent were updated.' })
-  @ApiErrors(400, 409, 413)
+  @ApiErrors(400, 409, 410, 413)
   async createRun(@ProjectId() projectId: string, @Body() body: CreateRunDto, @Res({ passthrough: true }) res: Response): Promise<RunDto> {
     const { run, created } = await this.runs.createRun(projectId, body);
     res.status(created ? 201 : 200);

@@ -15,6 +15,7 @@ import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { columnsAs, runRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import { runDeletedQuery, runNotDeleted } from '../lifecycle/tombstones.js';
 import type { RunDto } from './runs.dto.js';
 import { RUN_PREVIEW_FIELDS } from './runs.dto.js';
 
@@ -95,7 +96,7 @@ export class RunsRepository {
 
   /**
    * Inserts a run, or on an existing id of the same project writes `onReplay` (the fields the
-   * request carried). Answers nothing when the id belongs to another project.
+   * request carried). Answers nothing when the id belongs to another project or was deleted.
    */
   async upsertRun(projectId: string, run: NewRun, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(RunRow & { inserted: boolean }) | undefined> {
     const rows = await query<RunRow & { inserted: boolean }>(
@@ -108,6 +109,7 @@ export class RunsRepository {
          SELECT ${run.id}, ${projectId}, ${run.pipeline}, ${run.pipelineVersion}, ${run.status}, ${run.input}::jsonb, ${run.output}::jsonb,
                 ${run.metadata}::jsonb, ${run.tags}::text[], ${run.startedAt}, ${run.endedAt}
          WHERE (SELECT count(*) FROM old) >= 0 -- reads (and locks) the old row first: see database/rollups.ts
+           AND ${runNotDeleted(projectId, sql`${run.id}::uuid`)}
          ON CONFLICT (project_id, id) DO UPDATE SET ${sql.join(onReplay, ', ')}
          RETURNING ${RUN_COLUMNS}, project_id
        )${runRollups([
@@ -134,6 +136,7 @@ export class RunsRepository {
        FROM (SELECT *, NULL::jsonb AS error FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, pipeline text, pipeline_version text,
             status text, input jsonb, output jsonb, metadata jsonb, tags text[], started_at timestamptz, ended_at timestamptz,
             ${updateColumnTypes('u_')})) x
+       WHERE ${runNotDeleted(projectId, sql.raw('x.id'))}
        ON CONFLICT DO NOTHING
        RETURNING ${sql.raw(RUN_ROLLUP_COLUMNS.join(', '))}, id
        )${runRollups([{ from: 'written', sign: 1 }])}
@@ -182,6 +185,12 @@ export class RunsRepository {
   async updateRun(projectId: string, id: string, set: Assignment[], db: Queryable = this.dataSource): Promise<RunRow | undefined> {
     const rows = await query<RunRow>(db, this.updateWithRollups({ projectId, where: sql`r.id = ${id}`, set }));
     return rows[0];
+  }
+
+  /** Whether the project deleted a run with this id (its tombstone). */
+  async isRunDeleted(projectId: string, id: string, db: Queryable = this.dataSource): Promise<boolean> {
+    const [row] = await query<{ deleted: boolean }>(db, runDeletedQuery(projectId, id));
+    return row.deleted;
   }
 
   async findRun(projectId: string, id: string, db: Queryable = this.dataSource): Promise<RunRow | undefined> {

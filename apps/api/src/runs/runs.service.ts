@@ -105,6 +105,7 @@ export class RunsService {
       db,
     );
     if (!row) {
+      if (await this.repository.isRunDeleted(projectId, id, db)) throw new AppError(410, 'RUN_DELETED', `Run ${id} was deleted; its id cannot be used again`);
       // The id exists, but in another project: never touch or reveal it.
       throw new AppError(409, 'ID_CONFLICT', `Run id ${id} cannot be used; choose another id`);
     }

@@ -17,8 +17,12 @@ const NEEDS_USER_INPUT: Record<string, string> = {};
 
 interface Fixtures {
   rootKey: string;
-  keys: Record<'ingest' | 'read' | 'admin', string>;
+  keys: Record<'ingest' | 'read' | 'delete' | 'admin', string>;
+  projectId: string;
   runId: string;
+  /** A run of its own for deleteRun, which the other pages' operations do not use. */
+  deletableRunId: string;
+  deletionId: string;
   otherRunId: string;
   stepId: string;
   candidateKey: string;
@@ -29,6 +33,9 @@ interface Fixtures {
 /** The value a user would type into a path parameter, by route and parameter name. */
 function pathValue(op: Operation, name: string, f: Fixtures): string {
   const collection = op.path.split('/')[2];
+  if (op.operationId === 'deleteRun') return f.deletableRunId;
+  if (name === 'id' && collection === 'deletions') return f.deletionId;
+  if (name === 'id' && collection === 'projects') return f.projectId;
   if (name === 'runId' || (name === 'id' && collection === 'runs')) return f.runId;
   if (name === 'otherId') return f.otherRunId;
   if (name === 'stepId' || (name === 'id' && collection === 'steps')) return f.stepId;
@@ -101,8 +108,8 @@ describe('Swagger UI: Try it out → Execute', () => {
     ({ operations } = await loadOperations(t.http));
 
     const project = await t.newProject('swagger');
-    const admin = (m: 'get' | 'post' | 'patch', path: string) => request(t.http)[m](path).set('Authorization', `Bearer ${project.key}`);
-    const keyWith = async (scope: 'ingest' | 'read' | 'admin') =>
+    const admin = (m: 'get' | 'post' | 'patch' | 'delete', path: string) => request(t.http)[m](path).set('Authorization', `Bearer ${project.key}`);
+    const keyWith = async (scope: 'ingest' | 'read' | 'delete' | 'admin') =>
       (
         await admin('post', '/v1/api-keys')
           .send({ name: `swagger-${scope}`, scopes: [scope] })
@@ -128,8 +135,11 @@ describe('Swagger UI: Try it out → Execute', () => {
     for (const id of [runId, otherRunId]) await admin('patch', `/v1/runs/${id}`).send({ status: 'success' }).expect(200);
     f = {
       rootKey: t.rootKey,
-      keys: { ingest: await keyWith('ingest'), read: await keyWith('read'), admin: project.key },
+      keys: { ingest: await keyWith('ingest'), read: await keyWith('read'), delete: await keyWith('delete'), admin: project.key },
+      projectId: project.id,
       runId,
+      deletableRunId: await run(),
+      deletionId: (await admin('delete', '/v1/candidates?key=never-stored').expect(200)).body.id,
       otherRunId,
       stepId,
       candidateKey: 'B0AAA',

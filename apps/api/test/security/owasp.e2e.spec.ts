@@ -28,7 +28,7 @@ import {
 interface Tenant extends ResourceIds {
   id: string;
   admin: string;
-  keys: { ingest: string; read: string; admin: string };
+  keys: { ingest: string; read: string; delete: string; admin: string };
   stepName: string;
   candidateKey: string;
 }
@@ -62,13 +62,23 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     const key = async (scopes: string[]) => post('/v1/api-keys', { name: `${marker} ${scopes.join('+')}`, scopes });
     const ingest = await key(['ingest']);
     const read = await key(['read']);
+    const del = await key(['delete']);
     const victim = await key(['read']);
-    secrets.push(p.key, ingest.key, read.key, victim.key);
+    secrets.push(p.key, ingest.key, read.key, del.key, victim.key);
+    const deletableRunId = (await post('/v1/runs', { pipeline: `${marker}-pipeline` })).id;
+    const erased = await request(t.http)
+      .delete('/v1/candidates')
+      .query({ key: `${marker}-never-stored` })
+      .set(as(p.key));
+    if (erased.status !== 200) throw new Error(`erasing: ${erased.status} ${erased.text}`);
     return {
       id: p.id,
       admin: p.key,
-      keys: { ingest: ingest.key, read: read.key, admin: p.key },
+      keys: { ingest: ingest.key, read: read.key, delete: del.key, admin: p.key },
+      projectId: p.id,
       runId,
+      deletableRunId,
+      deletionId: erased.body.id,
       otherRunId,
       stepId,
       apiKeyId: victim.id,
@@ -101,7 +111,8 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
   const call = (op: Operation, ids: ResourceIds, headers: Record<string, string>, bodyText = body(op), query?: string) =>
     send(t.http, { method: op.method, path: fillPath(op.path, pathValues(op, ids)), bodyText, headers, query });
   const projectOps = () => operations.filter((op) => op.access !== 'public');
-  const idOps = () => operations.filter((op) => op.access !== 'public' && op.pathParams.some((p) => p.schema.format === 'uuid'));
+  // Project-key routes with ids (the root key manages every project, so a project id is never foreign to it).
+  const idOps = () => operations.filter((op) => !['public', 'root'].includes(op.access) && op.pathParams.some((p) => p.schema.format === 'uuid'));
 
   describe('API1 Broken Object Level Authorization', () => {
     it('answers another project’s ids with 404 on every route, exactly like unknown ids, and changes nothing', async () => {
@@ -607,9 +618,10 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     it('allows exactly the documented scope on every route (admin allows all) and answers 403 naming it otherwise', async () => {
       const problems: string[] = [];
       for (const op of projectOps()) {
-        const principals: ['ingest' | 'read' | 'admin' | 'root', string][] = [
+        const principals: ['ingest' | 'read' | 'delete' | 'admin' | 'root', string][] = [
           ['ingest', b.keys.ingest],
           ['read', b.keys.read],
+          ['delete', b.keys.delete],
           ['admin', b.keys.admin],
           ['root', t.rootKey],
         ];
@@ -620,7 +632,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
               : op.access === 'root'
                 ? who === 'root'
                 : op.access === 'root-or-read'
-                  ? who !== 'ingest'
+                  ? who === 'read' || who === 'admin' || who === 'root'
                   : who === op.access || who === 'admin';
           const res = await call(op, b, as(key));
           count('API5 every route with every scope');
@@ -643,7 +655,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     it('documents a scope (or root access) for every /v1 operation', () => {
       const undocumented = operations.filter((op) => op.path.startsWith('/v1/') && op.access === 'public').map((op) => op.operationId);
       expect(undocumented).toEqual([]);
-      const scoped = operations.filter((op) => ['ingest', 'read', 'admin'].includes(op.access));
+      const scoped = operations.filter((op) => ['ingest', 'read', 'delete', 'admin'].includes(op.access));
       expect(scoped.length).toBeGreaterThan(10);
       // `any` is for describing the caller's own key, nothing else: no project data behind it.
       expect(operations.filter((op) => op.access === 'any').map((op) => op.operationId)).toEqual(['getKeyInfo']);

@@ -34,7 +34,7 @@ export interface Operation {
    * `x-required-scope` (`any`: every valid key, root included), or `root` / `root-or-read` for
    * project management, `public` for health.
    */
-  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'admin' | 'any';
+  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'delete' | 'admin' | 'any';
 }
 
 export interface Schema {
@@ -153,6 +153,12 @@ export interface ResourceIds {
   pipeline: string;
   /** A candidate key stored for `stepId` (for `{key}` in candidate paths). */
   candidateKey?: string;
+  /** A run a test may delete (`DELETE /v1/runs/{id}`); without one, deletions name an unknown id, so the shared runs stay. */
+  deletableRunId?: string;
+  /** A deletion of the project (its log entry). */
+  deletionId?: string;
+  /** The project itself (for the root key's project routes). */
+  projectId?: string;
 }
 
 /** Path values naming the given resources: `{id}` after `runs` is a run, after `steps` a step, and so on. */
@@ -162,7 +168,10 @@ export function pathValues(op: Operation, ids: ResourceIds): Record<string, stri
     const before = op.path.split(`{${p.name}}`)[0].split('/').filter(Boolean).pop();
     if (p.name === 'pipeline') values[p.name] = ids.pipeline;
     else if (p.name === 'otherId') values[p.name] = ids.otherRunId;
+    else if (p.name === 'id' && before === 'runs' && op.method === 'delete') values[p.name] = ids.deletableRunId ?? randomUUID();
     else if (p.name === 'runId' || (p.name === 'id' && before === 'runs')) values[p.name] = ids.runId;
+    else if (p.name === 'id' && before === 'deletions') values[p.name] = ids.deletionId ?? randomUUID();
+    else if (p.name === 'id' && before === 'projects') values[p.name] = ids.projectId ?? randomUUID();
     else if (p.name === 'stepId' || (p.name === 'id' && before === 'steps')) values[p.name] = ids.stepId;
     else if (p.name === 'id' && before === 'api-keys') values[p.name] = ids.apiKeyId;
     else if (p.name === 'key' && before === 'candidates') values[p.name] = ids.candidateKey ?? 'x';
@@ -246,7 +255,7 @@ export function findLeaks(text: string, secrets: string[] = [], options: { log?:
   return found;
 }
 
-const TABLES = ['projects', 'api_keys', 'runs', 'steps', 'candidates', 'ingest_events'] as const;
+const TABLES = ['projects', 'api_keys', 'runs', 'steps', 'candidates', 'ingest_events', 'deleted_runs', 'erased_keys'] as const;
 
 /**
  * A fingerprint of everything a request could write (of one project, when named): per table, the row count and a hash of

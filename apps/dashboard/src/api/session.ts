@@ -81,7 +81,7 @@ export function useSession(): SessionState {
   );
 }
 
-export function hasScope(info: KeyInfo | null, scope: 'read' | 'ingest' | 'admin'): boolean {
+export function hasScope(info: KeyInfo | null, scope: 'read' | 'ingest' | 'delete' | 'admin'): boolean {
   if (!info) return false;
   if (info.root) return false;
   return info.scopes.includes('admin') || info.scopes.includes(scope);

@@ -6,7 +6,7 @@ import { hasScope, useSession } from '../api/session.js';
 import { ErrorBox, Loading } from '../components/common.js';
 import { fmtTime } from '../lib/format.js';
 
-const SCOPES = ['read', 'ingest', 'admin'] as const;
+const SCOPES = ['read', 'ingest', 'delete', 'admin'] as const;
 
 export function KeysView() {
   const { info } = useSession();

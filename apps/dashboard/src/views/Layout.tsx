@@ -69,6 +69,7 @@ export function Layout() {
               <Link to="/steps">Steps</Link>
               <Link to="/items">Items</Link>
               <Link to="/analytics">Analytics</Link>
+              <Link to="/settings/project">Project</Link>
             </>
           ) : null}
           {isAdmin ? <Link to="/settings/keys">Keys</Link> : null}

@@ -10,6 +10,7 @@ import { useListKeys } from '../components/keys.js';
 import { buildFunnel, countsBadge, fmtInt } from '../lib/funnel.js';
 import { fmtDuration, fmtTime } from '../lib/format.js';
 import { ancestorsOf, buildTree, flattenTree, timeSpan, type TreeRow } from '../lib/tree.js';
+import { DeleteRun } from './DeleteRun.js';
 import { StepPanel } from './StepPanel.js';
 
 const route = getRouteApi('/runs/$runId');
@@ -272,6 +273,7 @@ function RunHeader({ run }: { run: RunAnswer }) {
         <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}>
           {open ? 'Hide details' : 'Input, output, metadata'}
         </button>
+        <DeleteRun run={run} />
       </div>
       <div className="run-header">
         <div>

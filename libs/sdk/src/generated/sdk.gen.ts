@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -86,6 +86,17 @@ export const getKeyInfo = <ThrowOnError extends boolean = false>(options?: Optio
 });
 
 /**
+ * Erase an item everywhere: every candidate row with this key
+ *
+ * Deletes the key’s candidate rows in every step of every run (with their data and evaluations). Stored counts and reason histograms drop by the rows erased; counts a client reported stay as reported. Candidates with this key are not stored again (the project keeps the SHA-256 of the key, not the key).
+ */
+export const eraseCandidates = <ThrowOnError extends boolean = false>(options: Options<EraseCandidatesData, ThrowOnError>) => (options.client ?? client).delete<EraseCandidatesResponses, EraseCandidatesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/candidates',
+    ...options
+});
+
+/**
  * Candidate lineage: every evaluation of one item across runs, newest first
  *
  * “Why was product B0XYZ never selected?” is `?key=B0XYZ`.
@@ -93,6 +104,39 @@ export const getKeyInfo = <ThrowOnError extends boolean = false>(options?: Optio
 export const searchCandidates = <ThrowOnError extends boolean = false>(options: Options<SearchCandidatesData, ThrowOnError>) => (options.client ?? client).get<SearchCandidatesResponses, SearchCandidatesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/candidates',
+    ...options
+});
+
+/**
+ * List the project’s deletions (the audit log), newest first
+ */
+export const listDeletions = <ThrowOnError extends boolean = false>(options?: Options<ListDeletionsData, ThrowOnError>) => (options?.client ?? client).get<ListDeletionsResponses, ListDeletionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/deletions',
+    ...options
+});
+
+/**
+ * Delete the runs matching a filter, in the background
+ *
+ * At least one filter. Runs are deleted oldest first, 500 per transaction, so ingest never waits long; runs created after the request are not taken. Follow the progress (`done` of `total`) with getDeletion.
+ */
+export const deleteRuns = <ThrowOnError extends boolean = false>(options: Options<DeleteRunsData, ThrowOnError>) => (options.client ?? client).post<DeleteRunsResponses, DeleteRunsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/deletions',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get a deletion: what it removed, and a bulk deletion’s progress
+ */
+export const getDeletion = <ThrowOnError extends boolean = false>(options: Options<GetDeletionData, ThrowOnError>) => (options.client ?? client).get<GetDeletionResponses, GetDeletionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/deletions/{id}',
     ...options
 });
 
@@ -150,6 +194,19 @@ export const listPipelines = <ThrowOnError extends boolean = false>(options?: Op
 });
 
 /**
+ * Set the retention of the key’s own project
+ */
+export const updateOwnProject = <ThrowOnError extends boolean = false>(options: Options<UpdateOwnProjectData, ThrowOnError>) => (options.client ?? client).patch<UpdateOwnProjectResponses, UpdateOwnProjectErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/project',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * List projects: all of them for the root key, its own project for a project key
  */
 export const listProjects = <ThrowOnError extends boolean = false>(options?: Options<ListProjectsData, ThrowOnError>) => (options?.client ?? client).get<ListProjectsResponses, ListProjectsErrors, ThrowOnError>({
@@ -164,6 +221,19 @@ export const listProjects = <ThrowOnError extends boolean = false>(options?: Opt
 export const createProject = <ThrowOnError extends boolean = false>(options: Options<CreateProjectData, ThrowOnError>) => (options.client ?? client).post<CreateProjectResponses, CreateProjectErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
     url: '/v1/projects',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Set a project’s retention (root key only)
+ */
+export const updateProject = <ThrowOnError extends boolean = false>(options: Options<UpdateProjectData, ThrowOnError>) => (options.client ?? client).patch<UpdateProjectResponses, UpdateProjectErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }, { scheme: 'bearer', type: 'http' }],
+    url: '/v1/projects/{id}',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -191,6 +261,17 @@ export const createRun = <ThrowOnError extends boolean = false>(options: Options
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * Delete a run with its steps and candidates
+ *
+ * Removes the run, its steps and candidates, and takes them out of every analytics rollup. A tombstone keeps the id: replayed ingest events for it are answered as applied and store nothing; creating it again through REST answers 410.
+ */
+export const deleteRun = <ThrowOnError extends boolean = false>(options: Options<DeleteRunData, ThrowOnError>) => (options.client ?? client).delete<DeleteRunResponses, DeleteRunErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/runs/{id}',
+    ...options
 });
 
 /**

@@ -21,7 +21,7 @@ export type ApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
     /**
      * When the key was created.
      */
@@ -290,7 +290,7 @@ export type CreateApiKeyDto = {
     /**
      * `ingest` (write runs, steps, candidates), `read` (every GET), `admin` (keys, and everything else).
      */
-    scopes: Array<'ingest' | 'read' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
     /**
      * When the key stops working (default: never). Must be in the future.
      */
@@ -421,7 +421,7 @@ export type CreatedApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
     /**
      * When the key was created.
      */
@@ -450,6 +450,10 @@ export type CreatedProjectDto = {
      */
     createdAt: string;
     /**
+     * Days the project keeps its runs: older runs are deleted with their steps and candidates. Null: the server default (XRAY_RETENTION_DAYS, 0 = forever).
+     */
+    retentionDays: number | null;
+    /**
      * An admin key for the new project.
      */
     apiKey: NewApiKeyDto;
@@ -468,6 +472,96 @@ export type DecisionCountsDto = {
      * Candidates selected.
      */
     selected: number;
+};
+
+export type DeleteRunsDto = {
+    /**
+     * Only runs of this pipeline.
+     */
+    pipeline?: string;
+    /**
+     * Only runs with this status.
+     */
+    status?: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * Only runs started before this time.
+     */
+    before?: string;
+};
+
+export type DeletionCountsDto = {
+    /**
+     * Runs deleted.
+     */
+    runs: number;
+    /**
+     * Steps deleted (with their runs).
+     */
+    steps: number;
+    /**
+     * Candidate rows deleted (with their runs, or erased by key).
+     */
+    candidates: number;
+    /**
+     * Steps whose stored candidate counts dropped (erasure only; 0 otherwise).
+     */
+    stepsChanged: number;
+};
+
+export type DeletionDto = {
+    /**
+     * Deletion id (follow a bulk deletion with `getDeletion`).
+     */
+    id: string;
+    /**
+     * `run`: one run by id; `runs`: runs by filter; `erasure`: a candidate key erased; `retention`: runs past the project’s retention.
+     */
+    kind: 'run' | 'runs' | 'erasure' | 'retention';
+    /**
+     * The API key that asked; null for retention and the operator CLI.
+     */
+    keyId: string | null;
+    /**
+     * What was asked: the run id, the filter, or the erased key’s SHA-256 (never the key itself).
+     */
+    filter: {
+        [key: string]: unknown;
+    };
+    /**
+     * What was removed so far (counts, never content).
+     */
+    counts: DeletionCountsDto;
+    /**
+     * `running` until a bulk deletion ends; `interrupted` if the server stopped first (ask again to go on).
+     */
+    status: 'running' | 'done' | 'failed' | 'interrupted';
+    /**
+     * Runs the deletion had to remove when it began (bulk deletions; null otherwise).
+     */
+    total: number | null;
+    /**
+     * Runs removed so far (for an erasure, candidate rows).
+     */
+    done: number;
+    /**
+     * When the deletion was asked for.
+     */
+    createdAt: string;
+    /**
+     * When it ended; null while running.
+     */
+    finishedAt: string | null;
+};
+
+export type DeletionListDto = {
+    /**
+     * The project’s deletions, newest first.
+     */
+    items: Array<DeletionDto>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    nextCursor: string | null;
 };
 
 export type ErrorDetailDto = {
@@ -880,7 +974,7 @@ export type KeyInfoDto = {
     /**
      * What the key may do (`admin` implies `ingest` and `read`); empty for the root key, which has no project scope.
      */
-    scopes: Array<'ingest' | 'read' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
     /**
      * When the key stops working; null if it does not expire (and for the root key).
      */
@@ -910,7 +1004,7 @@ export type NewApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
     /**
      * The secret key. Shown only in this answer; store it now.
      */
@@ -983,6 +1077,10 @@ export type ProjectDto = {
      * When the project was created.
      */
     createdAt: string;
+    /**
+     * Days the project keeps its runs: older runs are deleted with their steps and candidates. Null: the server default (XRAY_RETENTION_DAYS, 0 = forever).
+     */
+    retentionDays: number | null;
 };
 
 export type ProjectListDto = {
@@ -1802,6 +1900,13 @@ export type TimeSeriesDto = {
     points: Array<TimePointDto>;
 };
 
+export type UpdateProjectDto = {
+    /**
+     * Days to keep runs (1 to 36500); null goes back to the server default.
+     */
+    retentionDays: number | null;
+};
+
 export type UpdateRunDto = {
     /**
      * New status. `success`, `error` and `cancelled` end the run and set `endedAt` to now unless given.
@@ -2118,6 +2223,48 @@ export type GetKeyInfoResponses = {
 
 export type GetKeyInfoResponse = GetKeyInfoResponses[keyof GetKeyInfoResponses];
 
+export type EraseCandidatesData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * The item’s key (its own id, e.g. a product id) to erase from every step of every run.
+         */
+        key: string;
+    };
+    url: '/v1/candidates';
+};
+
+export type EraseCandidatesErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type EraseCandidatesError = EraseCandidatesErrors[keyof EraseCandidatesErrors];
+
+export type EraseCandidatesResponses = {
+    /**
+     * Erased; `counts.candidates` rows, in `counts.stepsChanged` steps.
+     */
+    200: DeletionDto;
+};
+
+export type EraseCandidatesResponse = EraseCandidatesResponses[keyof EraseCandidatesResponses];
+
 export type SearchCandidatesData = {
     body?: never;
     path?: never;
@@ -2180,6 +2327,129 @@ export type SearchCandidatesResponses = {
 };
 
 export type SearchCandidatesResponse = SearchCandidatesResponses[keyof SearchCandidatesResponses];
+
+export type ListDeletionsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Page size, 1–200 (default 50).
+         */
+        limit?: number;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/deletions';
+};
+
+export type ListDeletionsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListDeletionsError = ListDeletionsErrors[keyof ListDeletionsErrors];
+
+export type ListDeletionsResponses = {
+    200: DeletionListDto;
+};
+
+export type ListDeletionsResponse = ListDeletionsResponses[keyof ListDeletionsResponses];
+
+export type DeleteRunsData = {
+    body: DeleteRunsDto;
+    path?: never;
+    query?: never;
+    url: '/v1/deletions';
+};
+
+export type DeleteRunsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type DeleteRunsError = DeleteRunsErrors[keyof DeleteRunsErrors];
+
+export type DeleteRunsResponses = {
+    /**
+     * Started; `status` is `running` until it is done.
+     */
+    202: DeletionDto;
+};
+
+export type DeleteRunsResponse = DeleteRunsResponses[keyof DeleteRunsResponses];
+
+export type GetDeletionData = {
+    body?: never;
+    path: {
+        /**
+         * Deletion id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/deletions/{id}';
+};
+
+export type GetDeletionErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetDeletionError = GetDeletionErrors[keyof GetDeletionErrors];
+
+export type GetDeletionResponses = {
+    200: DeletionDto;
+};
+
+export type GetDeletionResponse = GetDeletionResponses[keyof GetDeletionResponses];
 
 export type ExportRunsData = {
     body?: never;
@@ -2371,6 +2641,40 @@ export type ListPipelinesResponses = {
 
 export type ListPipelinesResponse = ListPipelinesResponses[keyof ListPipelinesResponses];
 
+export type UpdateOwnProjectData = {
+    body: UpdateProjectDto;
+    path?: never;
+    query?: never;
+    url: '/v1/project';
+};
+
+export type UpdateOwnProjectErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type UpdateOwnProjectError = UpdateOwnProjectErrors[keyof UpdateOwnProjectErrors];
+
+export type UpdateOwnProjectResponses = {
+    200: ProjectDto;
+};
+
+export type UpdateOwnProjectResponse = UpdateOwnProjectResponses[keyof UpdateOwnProjectResponses];
+
 export type ListProjectsData = {
     body?: never;
     path?: never;
@@ -2438,6 +2742,49 @@ export type CreateProjectResponses = {
 };
 
 export type CreateProjectResponse = CreateProjectResponses[keyof CreateProjectResponses];
+
+export type UpdateProjectData = {
+    body: UpdateProjectDto;
+    path: {
+        /**
+         * Project id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/projects/{id}';
+};
+
+export type UpdateProjectErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type UpdateProjectError = UpdateProjectErrors[keyof UpdateProjectErrors];
+
+export type UpdateProjectResponses = {
+    200: ProjectDto;
+};
+
+export type UpdateProjectResponse = UpdateProjectResponses[keyof UpdateProjectResponses];
 
 export type ListRunsData = {
     body?: never;
@@ -2545,6 +2892,10 @@ export type CreateRunErrors = {
      */
     409: ErrorResponseDto;
     /**
+     * The id belonged to a run this project deleted; it cannot be used again.
+     */
+    410: ErrorResponseDto;
+    /**
      * Body or batch larger than the configured limit.
      */
     413: ErrorResponseDto;
@@ -2568,6 +2919,52 @@ export type CreateRunResponses = {
 };
 
 export type CreateRunResponse = CreateRunResponses[keyof CreateRunResponses];
+
+export type DeleteRunData = {
+    body?: never;
+    path: {
+        /**
+         * Run id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/runs/{id}';
+};
+
+export type DeleteRunErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type DeleteRunError = DeleteRunErrors[keyof DeleteRunErrors];
+
+export type DeleteRunResponses = {
+    /**
+     * Deleted; `counts` says what was removed.
+     */
+    200: DeletionDto;
+};
+
+export type DeleteRunResponse = DeleteRunResponses[keyof DeleteRunResponses];
 
 export type GetRunData = {
     body?: never;

@@ -109,7 +109,8 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
    * The fast path for a step's first batch: COPY, the way PostgreSQL loads rows fastest, in a
    * transaction that first locks the step. It applies only when the step has no candidates
    * stored (then no row of the batch can conflict, the keys being unique within it), and
-   * answers `fresh: false` without writing otherwise (and always on the embedded database). The counters and rollups then move by the
+   * answers `fresh: false` without writing otherwise (always on the embedded database, and in a
+   * project that has erased keys). The counters and rollups then move by the
    * batch's own counts, in one statement. Any error rolls the whole transaction back; the
    * caller then takes the statement path, which also names what was wrong.
    */
@@ -123,11 +124,13 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
     await runner.connect();
     try {
       await runner.startTransaction();
-      const [step] = (await runner.query(`SELECT id, run_id, run_started_at, stored_in FROM steps WHERE project_id = $1 AND id = $2 FOR UPDATE`, [
-        projectId,
-        stepId,
-      ])) as { id: string; run_id: string; run_started_at: Date; stored_in: number }[];
-      if (!step || step.stored_in !== 0) {
+      // A project that has erased keys takes the statement path, which leaves them out.
+      const [step] = (await runner.query(
+        `SELECT id, run_id, run_started_at, stored_in, EXISTS (SELECT 1 FROM erased_keys WHERE project_id = $1) AS erased
+         FROM steps WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+        [projectId, stepId],
+      )) as { id: string; run_id: string; run_started_at: Date; stored_in: number; erased: boolean }[];
+      if (!step || step.stored_in !== 0 || step.erased) {
         await runner.rollbackTransaction();
         return step ? { found: true, fresh: false } : { found: false };
       }

@@ -85,7 +85,7 @@ export async function benchQueries(options: {
     ]);
     const [counts] = await ds.query(
       `SELECT (SELECT count(*) FROM runs WHERE project_id = $1)::int AS runs, (SELECT count(*) FROM steps WHERE project_id = $1)::int AS steps,
-              (SELECT reltuples::bigint FROM pg_class WHERE relname = 'candidates') AS candidates`,
+              (SELECT sum(c.reltuples)::bigint FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'candidates'::regclass) AS candidates`,
       [project.id],
     );
     log(`Project "${project.name}": ${counts.runs} runs, ${counts.steps} steps, ~${counts.candidates} candidates in the table`);

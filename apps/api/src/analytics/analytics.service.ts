@@ -109,12 +109,8 @@ export class AnalyticsService {
 
   /** Two runs' step trees aligned by path, with what differs and which candidates flipped. */
   async compareRuns(projectId: string, leftId: string, rightId: string): Promise<RunComparisonDto> {
-    const [left, right, leftTree, rightTree] = await Promise.all([
-      this.runs.findRun(projectId, leftId),
-      this.runs.findRun(projectId, rightId),
-      this.steps.findStepTree(projectId, leftId),
-      this.steps.findStepTree(projectId, rightId),
-    ]);
+    const [left, right] = await Promise.all([this.runs.findRun(projectId, leftId), this.runs.findRun(projectId, rightId)]);
+    const [leftTree, rightTree] = await Promise.all([this.steps.findStepTree(projectId, left), this.steps.findStepTree(projectId, right)]);
     const aligned = alignByPath(leftTree, rightTree);
     const kept = await this.candidates.keptAndRejectedKeys(projectId, pairsWithCandidates(aligned));
     return { left, right, steps: compareSteps(aligned, kept) };

@@ -219,7 +219,7 @@ export class RunsRepository {
     if (f.metadata !== undefined) where.push(sql`metadata @> ${f.metadata}::jsonb`);
     if (f.tsQuery !== undefined) {
       where.push(
-        sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.project_id = ${projectId} AND s.run_id = runs.id AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
+        sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.project_id = ${projectId} AND s.run_id = runs.id AND s.run_started_at = runs.started_at AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
       );
     }
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
@@ -233,7 +233,7 @@ export class RunsRepository {
              FROM runs WHERE ${sql.join(where, ' AND ')}
              ORDER BY started_at DESC, id DESC LIMIT ${limit}) page
        CROSS JOIN LATERAL (SELECT count(*)::int AS step_count, COALESCE(max(candidates_in), 0)::int AS candidate_count
-                           FROM steps WHERE project_id = ${projectId} AND run_id = page.id) counts
+                           FROM steps WHERE project_id = ${projectId} AND run_id = page.id AND run_started_at = page.started_at) counts
        ORDER BY page.started_at DESC, page.id DESC`,
     );
   }

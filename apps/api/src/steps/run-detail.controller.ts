@@ -31,6 +31,6 @@ export class RunDetailController {
   @ApiErrors(400, 404)
   async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Query() query: GetRunQueryDto): Promise<RunDetailDto> {
     const run = await this.runs.findRun(projectId, id);
-    return { ...run, ...(await this.steps.findBoundedStepTree(projectId, id, query.stepLimit ?? DEFAULT_STEP_LIMIT)) };
+    return { ...run, ...(await this.steps.findBoundedStepTree(projectId, run, query.stepLimit ?? DEFAULT_STEP_LIMIT)) };
   }
 }

@@ -40,10 +40,10 @@ export class StepTreeService {
    * together with its missing ancestors ends the tree, so the tree is always whole steps with
    * whole ancestor chains, never an orphan, and at most `limit` of them.
    */
-  async findBoundedStepTree(projectId: string, runId: string, limit: number): Promise<BoundedStepTree> {
+  async findBoundedStepTree(projectId: string, run: { id: string; startedAt: string }, limit: number): Promise<BoundedStepTree> {
     // The first `limit` steps in order with their previews and the run's step count (see
     // StepsRepository.findFirstStepsOfRun for why this is not one recursive statement).
-    const first = await this.repository.findFirstStepsOfRun(projectId, runId, limit, this.config.previewChars);
+    const first = await this.repository.findFirstStepsOfRun(projectId, run.id, new Date(run.startedAt), limit, this.config.previewChars);
     const stepCount = first[0]?.total ?? 0;
     const byId = new Map<string, StepRow>(first.map((r) => [r.id, r]));
     // Ancestors that started after a step among the first (clock skew): rare, one lookup by

@@ -261,9 +261,13 @@ export class StepsRepository {
     return rows.length > 0;
   }
 
-  /** Every step of the run, every field in full, in sibling order. */
-  listStepsOfRun(projectId: string, runId: string, db: Queryable = this.dataSource): Promise<StepRow[]> {
-    return query<StepRow>(db, sql`SELECT ${STEP_COLUMNS} FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ORDER BY position, started_at, id`);
+  /** Every step of the run (started at `runStartedAt`: its partition), every field in full, in sibling order. */
+  listStepsOfRun(projectId: string, runId: string, runStartedAt: Date, db: Queryable = this.dataSource): Promise<StepRow[]> {
+    return query<StepRow>(
+      db,
+      sql`SELECT ${STEP_COLUMNS} FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} AND run_started_at = ${runStartedAt}
+       ORDER BY position, started_at, id`,
+    );
   }
 
   /**
@@ -273,11 +277,12 @@ export class StepsRepository {
    * recursive CTE for the ancestors: its row estimates (thousands per level) made the planner
    * hash-join the whole steps table and JIT-compile the statement, ~1 s for a 50,000-step run.
    */
-  findFirstStepsOfRun(projectId: string, runId: string, limit: number, previewChars: number, db: Queryable = this.dataSource) {
+  findFirstStepsOfRun(projectId: string, runId: string, runStartedAt: Date, limit: number, previewChars: number, db: Queryable = this.dataSource) {
     return query<StepRow & { total: number }>(
       db,
-      sql`SELECT (SELECT count(*)::int FROM steps WHERE project_id = ${projectId} AND run_id = ${runId}) AS total, ${previewStepColumns(previewChars)}
-       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} ORDER BY started_at, id LIMIT ${limit}`,
+      sql`SELECT (SELECT count(*)::int FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} AND run_started_at = ${runStartedAt}) AS total,
+              ${previewStepColumns(previewChars)}
+       FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} AND run_started_at = ${runStartedAt} ORDER BY started_at, id LIMIT ${limit}`,
     );
   }
 
@@ -308,7 +313,7 @@ export class StepsRepository {
       sql`SELECT s.* FROM runs r
        LEFT JOIN LATERAL (
          SELECT ${previewStepColumns(previewChars, 's.')} FROM steps s
-         WHERE s.run_id = r.id AND s.project_id = ${projectId} ${afterCursor}
+         WHERE s.project_id = ${projectId} AND s.run_id = r.id AND s.run_started_at = r.started_at ${afterCursor}
          ORDER BY s.started_at, s.id LIMIT ${limit}
        ) s ON true
        WHERE r.id = ${runId} AND r.project_id = ${projectId}

@@ -184,8 +184,8 @@ export class StepsService {
    * each with its children in order. For run comparison; `getRun` answers a bounded tree
    * (StepTreeService).
    */
-  async findStepTree(projectId: string, runId: string): Promise<FullStepNode[]> {
-    const rows = await this.repository.listStepsOfRun(projectId, runId);
+  async findStepTree(projectId: string, run: { id: string; startedAt: string }): Promise<FullStepNode[]> {
+    const rows = await this.repository.listStepsOfRun(projectId, run.id, new Date(run.startedAt));
     const nodes = new Map<string, FullStepNode>();
     for (const row of rows) nodes.set(row.id, { ...toStepDto(row), children: [] });
     const roots: FullStepNode[] = [];

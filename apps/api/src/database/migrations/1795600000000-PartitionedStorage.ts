@@ -220,6 +220,12 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
 
     log('rebuilding the rollups (keyed by the run’s start)');
     for (const statement of rebuildRollupsStatements()) await q.query(statement);
+    // Statistics for the new tables and their partitions before the first query is planned (the
+    // planner otherwise guesses a few dozen rows per partition and hash-joins whole tables).
+    log('analyzing');
+    for (const table of ['runs', 'steps', 'candidates', 'step_stats_hourly', 'step_durations_hourly', 'reason_counts_hourly', 'run_stats_hourly']) {
+      await q.query(`ANALYZE "${table}"`);
+    }
     log('done');
   }
 

@@ -145,7 +145,12 @@ export class AnalyticsRepository {
       sql`SELECT c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
               c.created_at, ${previewColumns(CANDIDATE_PREVIEW_FIELDS, 'c.')}
           FROM candidates c
-          JOIN steps s ON s.project_id = c.project_id AND s.id = c.step_id AND s.run_id = c.run_id AND s.run_started_at = c.run_started_at
+          -- Each row's step from its own partition (a join would plan a scan of every partition's steps).
+          CROSS JOIN LATERAL (
+            SELECT s.name, s.pipeline FROM steps s
+            WHERE s.project_id = c.project_id AND s.id = c.step_id AND s.run_id = c.run_id AND s.run_started_at = c.run_started_at
+            OFFSET 0 -- kept a subquery: not pulled up into a join
+          ) s
           CROSS JOIN (SELECT ${previewChars}::int AS chars) preview
           WHERE ${sql.join(where, ' AND ')} ORDER BY c.created_at DESC, c.step_id DESC LIMIT ${limit}`,
     );

@@ -243,19 +243,28 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
   listDecisionsOfSteps(projectId: string, stepIds: string[], db: Queryable = this.dataSource): Promise<{ step_id: string; key: string; decision: string }[]> {
     return query(
       db,
-      sql`SELECT c.step_id, c.key, c.decision FROM steps s
-       JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+      sql`SELECT s.id AS step_id, c.key, c.decision FROM steps s
+       CROSS JOIN LATERAL (
+         SELECT c.key, c.decision FROM candidates c
+         WHERE c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+         OFFSET 0 -- kept a subquery: not pulled up into a join
+       ) c
        WHERE s.project_id = ${projectId} AND s.id = ANY(${stepIds}::uuid[])`,
     );
   }
 }
 
 /**
- * `steps s JOIN candidates c … WHERE` one step of the project (alias `c` for its candidates):
- * through the step row, so the candidates are read from its run's partition only.
+ * `steps s, candidates c … WHERE` one step of the project (alias `c` for its candidates): through
+ * the step row, laterally, so the candidates are read from its run's partition only (a join
+ * would be planned as a scan of every partition).
  */
 function ofStep(projectId: string, stepId: string): Sql {
-  return sql`steps s JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+  return sql`steps s CROSS JOIN LATERAL (
+         SELECT * FROM candidates c
+         WHERE c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+         OFFSET 0 -- kept a subquery: not pulled up into a join
+       ) c
        WHERE s.project_id = ${projectId} AND s.id = ${stepId}`;
 }
 

@@ -30,7 +30,8 @@ function jsonBody(config: AppConfig) {
   const parse = express.json({ limit, strict: false });
   const limits = { maxDepth: config.maxJsonDepth, maxStringLength: config.maxStringLength };
   return (req: Request & EarlyAuthentication, res: Response, next: NextFunction) => {
-    if (req.skipBody) return next();
+    // The OTLP receiver reads its own body (protobuf or OTLP/JSON, maybe compressed).
+    if (req.skipBody || req.path === '/v1/traces') return next();
     parse(req, res, (err?: { type?: string; status?: number; limit?: number; message?: string }) => {
       if (!err) {
         const violation = req.body === undefined ? undefined : checkJson(req.body, limits);

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { IngestModule } from '../ingest/ingest.module.js';
+import { OtlpController } from './otlp.controller.js';
+import { OtlpService } from './otlp.service.js';
+
+@Module({
+  imports: [IngestModule],
+  controllers: [OtlpController],
+  providers: [OtlpService],
+})
+export class OtlpModule {}

@@ -1,0 +1,65 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { readEvent } from '../ingest/ingest-envelope.js';
+import { IngestRepository } from '../ingest/ingest.repository.js';
+import { IngestWriter } from '../ingest/ingest.writer.js';
+import type { DecodedTraces } from './otlp-decode.js';
+import { mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
+
+export interface Rejection {
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+/**
+ * OTLP spans in: mapped to ingest events (otlp-mapping.ts), each validated like a /v1/ingest
+ * event, and applied by the ingest writer, so both ways in share its guarantees. Events are
+ * written in order in chunks of XRAY_MAX_EVENTS_PER_BATCH (each chunk whole or not at all; a
+ * retried export replays what was written).
+ */
+@Injectable()
+export class OtlpService {
+  constructor(
+    private readonly writer: IngestWriter,
+    private readonly repository: IngestRepository,
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Stores the spans; answers what was rejected and why, or undefined when everything was kept. */
+  async export(projectId: string, decoded: DecodedTraces): Promise<Rejection | undefined> {
+    const messages = [...decoded.rejections];
+    let rejected = decoded.rejectedSpans;
+    if (decoded.spans.length > 0) {
+      const runs = [...new Set(decoded.spans.map((s) => runIdOf(projectId, s.traceId)))];
+      const parents = [...new Set(decoded.spans.flatMap((s) => (s.parentSpanId ? [stepIdOf(projectId, s.traceId, s.parentSpanId)] : [])))];
+      const stored = await this.repository.findStoredState(this.dataSource, projectId, { events: [], runs, steps: parents });
+      const mapped = mapSpans(projectId, decoded.spans, new Set(stored.runOwners.keys()), new Set(stored.stepOwners.keys()));
+      const events = await Promise.all(mapped.events.map((m) => readEvent(m.event, this.config.maxCandidatesPerRequest)));
+      const failedSpans = new Set<string>();
+      const failedTraces = new Set<string>();
+      for (let start = 0; start < events.length; start += this.config.maxEventsPerBatch) {
+        const chunk = events.slice(start, start + this.config.maxEventsPerBatch);
+        const results = await this.writer.write(projectId, chunk);
+        results.forEach((result, i) => {
+          if (result.status < 400) return;
+          const { traceId, spanId } = mapped.events[start + i];
+          if (spanId) failedSpans.add(`${traceId}:${spanId}`);
+          else failedTraces.add(traceId);
+          if (messages.length < 5)
+            messages.push(`${spanId ? `span ${spanId}` : 'trace'} of trace ${traceId}: ${result.error?.message ?? `status ${result.status}`}`);
+        });
+      }
+      rejected += decoded.spans.filter((s) => failedTraces.has(s.traceId) || failedSpans.has(`${s.traceId}:${s.spanId}`)).length;
+      if (mapped.orphans > 0) {
+        messages.push(
+          `${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (it is not attached when it arrives later)`,
+        );
+      }
+    }
+    if (rejected === 0 && messages.length === 0) return undefined;
+    return { rejectedSpans: rejected, errorMessage: messages.join('; ').slice(0, 2000) };
+  }
+}

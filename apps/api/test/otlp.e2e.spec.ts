@@ -193,26 +193,36 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     expect((await getRun(runIdOf(project.id, traceId))).body).toEqual(run.body);
   });
 
-  it('keeps a trace sent over two exports: the run exists from the first, a child whose parent is stored nests under it', async () => {
+  it('keeps a trace sent over several exports: the run exists from the first, a child stored before its parent moves under it when it arrives', async () => {
     const { traceId, ids, spans } = ragTrace(3);
     const first = await postJson([spans.embed, spans.retrieve]);
     expect(first.status).toBe(200);
-    // retrieve's parent (the root) has not come yet: retrieve is kept as a top-level step, and the answer says so.
+    // retrieve's parent (the root) has not come yet: retrieve waits as a top-level step, and the answer says so.
     expect(JSON.parse((first.body as Buffer).toString()).partialSuccess).toMatchObject({
       rejectedSpans: '0',
       errorMessage: expect.stringMatching(/parent span/),
     });
     const runId = runIdOf(project.id, traceId);
-    expect((await getRun(runId)).body).toMatchObject({ status: 'running', pipeline: 'shop-api' });
+    const step = (id: string) => stepIdOf(project.id, traceId, id);
+    const early = (await getRun(runId)).body;
+    expect(early).toMatchObject({ status: 'running', pipeline: 'shop-api', steps: [{ id: step(ids.retrieve), parentStepId: null }] });
     expect((await postJson([spans.root])).status).toBe(200);
     const last = await postJson([spans.generate]);
     expect(JSON.parse((last.body as Buffer).toString())).toEqual({});
     const run = (await getRun(runId)).body;
     expect(run).toMatchObject({ status: 'success', pipeline: 'rag-answer', stepCount: 4 });
-    const step = (id: string) => stepIdOf(project.id, traceId, id);
-    expect(run.steps.map((s: { id: string }) => s.id).sort()).toEqual([step(ids.root), step(ids.retrieve)].sort());
-    const root = run.steps.find((s: { id: string }) => s.id === step(ids.root));
-    expect(root.children).toMatchObject([{ id: step(ids.generate), parentStepId: step(ids.root) }]);
+    expect(run.steps).toMatchObject([{ id: step(ids.root), parentStepId: null }]);
+    expect(run.steps[0].children).toMatchObject([
+      { id: step(ids.retrieve), parentStepId: step(ids.root), children: [{ id: step(ids.embed) }] },
+      { id: step(ids.generate), parentStepId: step(ids.root) },
+    ]);
+    const detail = await request(t.http)
+      .get(`/v1/steps/${step(ids.retrieve)}`)
+      .set('Authorization', `Bearer ${project.key}`);
+    expect(detail.body.metadata.otel).not.toHaveProperty('parentMissing');
+    // A re-export of the early part changes nothing now.
+    expect((await postJson([spans.embed, spans.retrieve])).status).toBe(200);
+    expect((await getRun(runId)).body).toEqual(run);
   });
 
   it('answers a partial success naming spans with invalid ids, storing the rest', async () => {

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { IngestModule } from '../ingest/ingest.module.js';
+import { StepsModule } from '../steps/steps.module.js';
 import { OtlpController } from './otlp.controller.js';
 import { OtlpService } from './otlp.service.js';
 
 @Module({
-  imports: [IngestModule],
+  imports: [IngestModule, StepsModule],
   controllers: [OtlpController],
   providers: [OtlpService],
 })

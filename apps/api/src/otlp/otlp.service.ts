@@ -5,7 +5,8 @@ import type { AppConfig } from '../config/config.js';
 import { readEvent } from '../ingest/ingest-envelope.js';
 import { IngestRepository } from '../ingest/ingest.repository.js';
 import { IngestWriter } from '../ingest/ingest.writer.js';
-import type { DecodedTraces } from './otlp-decode.js';
+import { StepsRepository } from '../steps/steps.repository.js';
+import type { DecodedTraces, OtlpSpan } from './otlp-decode.js';
 import { mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
 
 export interface Rejection {
@@ -25,6 +26,7 @@ export class OtlpService {
     private readonly writer: IngestWriter,
     private readonly repository: IngestRepository,
     private readonly dataSource: DataSource,
+    private readonly steps: StepsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -52,6 +54,7 @@ export class OtlpService {
             messages.push(`${spanId ? `span ${spanId}` : 'trace'} of trace ${traceId}: ${result.error?.message ?? `status ${result.status}`}`);
         });
       }
+      await this.attachWaitingChildren(projectId, decoded.spans, failedSpans);
       rejected += decoded.spans.filter((s) => failedTraces.has(s.traceId) || failedSpans.has(`${s.traceId}:${s.spanId}`)).length;
       if (mapped.orphans > 0) {
         messages.push(
@@ -61,5 +64,22 @@ export class OtlpService {
     }
     if (rejected === 0 && messages.length === 0) return undefined;
     return { rejectedSpans: rejected, errorMessage: messages.join('; ').slice(0, 2000) };
+  }
+
+  /**
+   * Children stored before their parent (top-level steps waiting for it) move under it now that
+   * the parent's span has arrived: the spans of this request are the parents they may wait for.
+   */
+  private async attachWaitingChildren(projectId: string, spans: readonly OtlpSpan[], failed: ReadonlySet<string>): Promise<void> {
+    const byTrace = new Map<string, string[]>();
+    for (const s of spans) if (!failed.has(`${s.traceId}:${s.spanId}`)) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s.spanId]);
+    await this.dataSource.transaction(async (db) => {
+      for (const [traceId, spanIds] of byTrace) {
+        const runId = runIdOf(projectId, traceId);
+        for (const waiting of await this.steps.findWaitingForParent(projectId, runId, spanIds, db)) {
+          await this.steps.attachToParent(projectId, runId, waiting.id, stepIdOf(projectId, traceId, waiting.parentSpanId), db);
+        }
+      }
+    });
   }
 }

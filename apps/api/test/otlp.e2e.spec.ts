@@ -234,6 +234,18 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     expect((await getRun(runIdOf(project.id, spans.root.traceId))).body).toMatchObject({ status: 'success', stepCount: 1 });
   });
 
+  it('rejects a span carrying a value past XRAY_MAX_STRING_LENGTH, naming it, and keeps the others', async () => {
+    const { traceId, spans } = ragTrace(7);
+    const huge = { ...spans.generate, attributes: [str('output.value', 'x'.repeat(t.config.maxStringLength + 1))] };
+    const res = await postJson([spans.root, huge]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse((res.body as Buffer).toString()).partialSuccess).toMatchObject({
+      rejectedSpans: '1',
+      errorMessage: expect.stringMatching(new RegExp(`span ${spans.generate.spanId}.*longer than ${t.config.maxStringLength}`)),
+    });
+    expect((await getRun(runIdOf(project.id, traceId))).body).toMatchObject({ status: 'success', stepCount: 1 });
+  });
+
   it('gives each project its own run for the same trace id', async () => {
     const { traceId, spans } = ragTrace(5);
     expect((await postJson(Object.values(spans))).status).toBe(200);

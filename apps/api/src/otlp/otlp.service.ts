@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import { readEvent } from '../ingest/ingest-envelope.js';
+import { checkJson } from '../common/json-limits.js';
+import { failedEvent, readEvent } from '../ingest/ingest-envelope.js';
 import { IngestRepository } from '../ingest/ingest.repository.js';
 import { IngestWriter } from '../ingest/ingest.writer.js';
 import { StepsRepository } from '../steps/steps.repository.js';
@@ -39,7 +40,29 @@ export class OtlpService {
       const parents = [...new Set(decoded.spans.flatMap((s) => (s.parentSpanId ? [stepIdOf(projectId, s.traceId, s.parentSpanId)] : [])))];
       const stored = await this.repository.findStoredState(this.dataSource, projectId, { events: [], runs, steps: parents });
       const mapped = mapSpans(projectId, decoded.spans, new Set(stored.runOwners.keys()), new Set(stored.stepOwners.keys()));
-      const events = await Promise.all(mapped.events.map((m) => readEvent(m.event, this.config.maxCandidatesPerRequest)));
+      const limits = { maxDepth: this.config.maxJsonDepth, maxStringLength: this.config.maxStringLength };
+      const events = await Promise.all(
+        mapped.events.map((m) => {
+          // The limits a /v1/ingest body is held to (XRAY_MAX_JSON_DEPTH, XRAY_MAX_STRING_LENGTH), per event.
+          const violation = checkJson(m.event.body, limits);
+          if (!violation) return readEvent(m.event, this.config.maxCandidatesPerRequest);
+          const what =
+            violation.kind === 'string'
+              ? `a value longer than ${limits.maxStringLength} characters`
+              : violation.kind === 'depth'
+                ? `a value nested deeper than ${limits.maxDepth} levels`
+                : 'a "__proto__" key';
+          return { eventId: m.event.id, failure: failedEvent(m.event.id, 413, 'VALUE_TOO_LARGE', `The span carries ${what} (at ${violation.path})`) };
+        }),
+      );
+      // A span is kept whole or not at all: when one of its events is refused, so are the others.
+      const spanKey = (i: number) => `${mapped.events[i].traceId}:${mapped.events[i].spanId}`;
+      const refused = new Set(events.flatMap((e, i) => (e.failure && mapped.events[i].spanId ? [spanKey(i)] : [])));
+      events.forEach((e, i) => {
+        if (!e.failure && mapped.events[i].spanId && refused.has(spanKey(i))) {
+          events[i] = { eventId: e.eventId, failure: failedEvent(e.eventId, 400, 'SPAN_REFUSED', 'Another part of this span was refused') };
+        }
+      });
       const failedSpans = new Set<string>();
       const failedTraces = new Set<string>();
       for (let start = 0; start < events.length; start += this.config.maxEventsPerBatch) {

@@ -47,43 +47,17 @@ const jsonExport = {
   ],
 };
 
-/** The same export in the binary encoding, written by protobufjs from the schema. */
+/** The same export in the binary encoding, written by protobufjs from the schema (ids as bytes). */
 function protobufExport(): Buffer {
-  const hex = (s: string) => Buffer.from(s, 'hex');
+  const bytes = (hex?: string) => (hex ? Buffer.from(hex, 'hex') : undefined);
   const message = OTLP.ExportTraceServiceRequest.fromObject({
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
-        scopeSpans: [
-          {
-            scope: { name: 'manual', version: '1.0.0' },
-            spans: [
-              {
-                traceId: hex(TRACE),
-                spanId: hex(CHILD),
-                parentSpanId: hex(ROOT),
-                name: 'retrieve',
-                kind: 1,
-                startTimeUnixNano: '1764547200000000000',
-                endTimeUnixNano: '1764547200500000000',
-                attributes: [
-                  { key: 'openinference.span.kind', value: { stringValue: 'RETRIEVER' } },
-                  { key: 'k', value: { intValue: 5 } },
-                  { key: 'big', value: { intValue: '9007199254740993' } },
-                  { key: 'score', value: { doubleValue: 0.5 } },
-                  { key: 'ok', value: { boolValue: true } },
-                  { key: 'list', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: 2 }] } } },
-                  { key: 'map', value: { kvlistValue: { values: [{ key: 'x', value: { stringValue: 'y' } }] } } },
-                ],
-                events: [{ name: 'exception', timeUnixNano: '1764547200400000000', attributes: [{ key: 'exception.type', value: { stringValue: 'Boom' } }] }],
-                status: { code: 2, message: 'failed' },
-              },
-              { traceId: hex(TRACE), spanId: hex(ROOT), name: 'answer', startTimeUnixNano: '1764547200000000000', endTimeUnixNano: '1764547201000000000' },
-            ],
-          },
-        ],
-      },
-    ],
+    resourceSpans: jsonExport.resourceSpans.map((rs) => ({
+      ...rs,
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        ...ss,
+        spans: ss.spans.map((span) => ({ ...span, traceId: bytes(span.traceId), spanId: bytes(span.spanId), parentSpanId: bytes(span.parentSpanId) })),
+      })),
+    })),
   });
   return Buffer.from(OTLP.ExportTraceServiceRequest.encode(message).finish());
 }

@@ -75,7 +75,12 @@ function ragTrace(trace: number) {
       name: 'answer-question',
       startTimeUnixNano: at(0),
       endTimeUnixNano: at(400),
-      attributes: [str('gen_ai.workflow.name', 'rag-answer'), str('input.value', 'Which laptop stand?')],
+      attributes: [
+        str('gen_ai.workflow.name', 'rag-answer'),
+        str('input.value', 'Which laptop stand?'),
+        str('session.id', 'session-1'),
+        { key: 'tag.tags', value: { arrayValue: { values: [{ stringValue: 'beta' }] } } },
+      ],
       status: { code: 1 },
     },
   };
@@ -146,6 +151,8 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     const run = await getRun(runId);
     expect(run.status).toBe(200);
     expect(run.body).toMatchObject({
+      tags: ['beta'],
+      metadata: { sessionId: 'session-1', otel: { traceId, resource: { 'service.name': 'shop-api' } } },
       id: runId,
       pipeline: 'rag-answer',
       status: 'success',

@@ -76,6 +76,16 @@ describe('OTLP span mapping', () => {
     expect(events[0].event.body.parentStepId).toBe(stepIdOf(P, TRACE, id(1)));
   });
 
+  it("gives the run the root span's tags, the resource, and session and user ids from any span", () => {
+    const root = span(id(1), undefined, { attributes: { 'tag.tags': ['beta', 'beta', 7, 'eu'] } });
+    const child = span(id(2), id(1), { attributes: { 'session.id': 's-1', 'user.id': 'u-1' } });
+    const run = mapSpans(P, [child, root], new Set(), new Set()).events[0].event.body;
+    expect(run).toMatchObject({
+      tags: ['beta', 'eu'],
+      metadata: { otel: { traceId: TRACE, resource: { 'service.name': 'svc' } }, sessionId: 's-1', userId: 'u-1' },
+    });
+  });
+
   it('keeps spans of a parent cycle as top-level steps', () => {
     const { events } = mapSpans(P, [span(id(1)), span(id(2), id(3)), span(id(3), id(2))], new Set(), new Set());
     const creates = events.filter((e) => e.event.type === 'step-create');

@@ -131,6 +131,33 @@ function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
   };
 }
 
+/**
+ * The run's metadata: the trace id and the resource's attributes, and the session and user ids
+ * (OpenInference `session.id` / `user.id`, GenAI `gen_ai.conversation.id`) as top-level string
+ * keys the runs filter can match (`metadata[sessionId]=…`).
+ */
+function runMetadataOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefined): Record<string, unknown> {
+  const ordered = root ? [root, ...spans] : spans;
+  const first = (...keys: string[]) => {
+    for (const s of ordered) for (const k of keys) if (text(s.attributes[k])) return clip(text(s.attributes[k])!);
+    return undefined;
+  };
+  const sessionId = first('session.id', 'gen_ai.conversation.id');
+  const userId = first('user.id');
+  return {
+    otel: { traceId: ordered[0].traceId, resource: ordered[0].resource },
+    ...(sessionId ? { sessionId } : {}),
+    ...(userId ? { userId } : {}),
+  };
+}
+
+/** Run tags: OpenInference `tag.tags` of the root span (strings, at most 50 of 100 characters). */
+function tagsOf(root: OtlpSpan): string[] {
+  const tags = root.attributes['tag.tags'];
+  if (!Array.isArray(tags)) return [];
+  return [...new Set(tags.filter((t): t is string => typeof t === 'string' && t !== '').map((t) => t.slice(0, 100)))].slice(0, 50);
+}
+
 /** Parents before children, siblings by start time (a parent missing from the request counts as absent). */
 function parentsFirst(spans: readonly OtlpSpan[]): OtlpSpan[] {
   const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -189,6 +216,8 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             pipeline: pipelineOf(list, root),
             startedAt: iso(root.startTimeUnixNano),
             ...(io(root.attributes, 'input') !== undefined ? { input: io(root.attributes, 'input') } : {}),
+            metadata: runMetadataOf(list, root),
+            ...(tagsOf(root).length ? { tags: tagsOf(root) } : {}),
           },
         },
       });
@@ -213,7 +242,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
         event: {
           id: `${prefix}:run-started`,
           type: 'run-create',
-          body: { id: runId, pipeline: pipelineOf(list, undefined), startedAt: iso(earliest.startTimeUnixNano) },
+          body: { id: runId, pipeline: pipelineOf(list, undefined), startedAt: iso(earliest.startTimeUnixNano), metadata: runMetadataOf(list, undefined) },
         },
       });
     }

@@ -160,6 +160,9 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
       startedAt: '2026-11-30T12:00:00.000Z',
       endedAt: '2026-11-30T12:00:00.400Z',
     });
+    const bySession = await request(t.http).get('/v1/runs').query({ 'metadata[sessionId]': 'session-1' }).set('Authorization', `Bearer ${project.key}`);
+    expect(bySession.status).toBe(200);
+    expect(bySession.body.items.map((r: { id: string }) => r.id)).toContain(runId);
     const step = (id: string) => stepIdOf(project.id, traceId, id);
     expect(run.body.steps).toHaveLength(1);
     const [root] = run.body.steps;

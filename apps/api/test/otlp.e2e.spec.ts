@@ -50,6 +50,11 @@ function ragTrace(trace: number) {
         str('input.value', '{"q":"laptop stand"}'),
         str('input.mime_type', 'application/json'),
         str('output.value', '3 documents'),
+        str('retrieval.documents.0.document.id', 'doc-a'),
+        { key: 'retrieval.documents.0.document.score', value: { doubleValue: 0.9 } },
+        str('retrieval.documents.0.document.content', 'Aluminium stand'),
+        str('retrieval.documents.1.document.id', 'doc-b'),
+        { key: 'retrieval.documents.1.document.score', value: { doubleValue: 0.4 } },
       ],
     },
     generate: {
@@ -172,6 +177,14 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     expect(retrieve).toMatchObject({ type: 'retrieval', status: 'success', durationMs: 90, input: { q: 'laptop stand' }, output: '3 documents' });
     expect(retrieve.children).toMatchObject([{ id: step(ids.embed), name: 'embed-query', type: 'transform', parentStepId: step(ids.retrieve) }]);
     expect(generate).toMatchObject({ type: 'llm', status: 'error', error: { type: 'RateLimitError', message: 'slow down', stack: 'at call()' } });
+    expect(retrieve).toMatchObject({ candidatesIn: 2, candidatesOut: 2 });
+    const candidates = await request(t.http)
+      .get(`/v1/steps/${step(ids.retrieve)}/candidates`)
+      .set('Authorization', `Bearer ${project.key}`);
+    expect(candidates.body.items).toMatchObject([
+      { key: 'doc-a', decision: 'accepted', rank: 1, score: 0.9 },
+      { key: 'doc-b', decision: 'accepted', rank: 2, score: 0.4 },
+    ]);
     const detail = await request(t.http)
       .get(`/v1/steps/${step(ids.generate)}`)
       .set('Authorization', `Bearer ${project.key}`);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
+import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
 
 /**
@@ -117,7 +118,7 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
 }
 
 function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k)));
+  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k)));
   return {
     otel: {
       traceId: span.traceId,
@@ -276,6 +277,14 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
           },
         },
       });
+      const candidates = candidatesOf(span.attributes);
+      if (candidates.length) {
+        events.push({
+          traceId,
+          spanId: span.spanId,
+          event: { id: `${prefix}:${span.spanId}:candidates`, type: 'candidates-create', body: { stepId, candidates } },
+        });
+      }
       events.push({
         traceId,
         spanId: span.spanId,

@@ -1,4 +1,4 @@
-import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
+import { candidatesOf, documentCandidates, isDocumentAttribute } from './otlp-candidates.js';
 
 describe('candidates from OpenInference document lists', () => {
   it('accepts every retrieved document, ranked by position, with its score and content', () => {
@@ -43,7 +43,7 @@ describe('candidates from OpenInference document lists', () => {
       'reranker.input_documents.1.document.content': 'y',
       'reranker.output_documents.0.document.content': 'y',
     };
-    const [selected, rejected, ...rest] = candidatesOf(attributes);
+    const [selected, rejected, ...rest] = documentCandidates(attributes);
     expect(rest).toEqual([]);
     expect(selected).toMatchObject({ decision: 'selected', rank: 1, data: { content: 'y' }, key: expect.stringMatching(/^content:[0-9a-f]{16}$/) });
     expect(rejected).toMatchObject({ decision: 'rejected', data: { content: 'x' }, reason: "not among the reranker's 1 output documents" });
@@ -51,5 +51,20 @@ describe('candidates from OpenInference document lists', () => {
     expect(candidatesOf({ 'input.value': 'q' })).toEqual([]);
     expect(isDocumentAttribute('retrieval.documents.3.document.id')).toBe(true);
     expect(isDocumentAttribute('retrieval.query')).toBe(false);
+  });
+
+  it('takes explicit decisions from xray.candidates, winning over derived ones of the same key', () => {
+    const explicit = [
+      { key: 'a', decision: 'rejected', reason: 'out of stock' },
+      { key: 'z', decision: 'selected' },
+    ];
+    expect(
+      candidatesOf({
+        'xray.candidates': JSON.stringify(explicit),
+        'retrieval.documents.0.document.id': 'a',
+        'retrieval.documents.1.document.id': 'b',
+      }),
+    ).toEqual([...explicit, { key: 'b', decision: 'accepted', rank: 2 }]);
+    expect(candidatesOf({ 'xray.candidates': 'not json' })).toEqual([]);
   });
 });

@@ -9,6 +9,9 @@ import type { Attributes, OtlpValue } from './otlp-decode.js';
  *   score; its `reranker.input_documents.N.document.*` missing from the output are `rejected`,
  *   the reason naming the cut (`reranker.top_k`).
  * Key = the document id, else a hash of its content, else its position. A key repeated is taken once.
+ * An `xray.candidates` attribute (a JSON list in xray's candidate shape, or the same as an
+ * array value) gives explicit decisions, which win over derived ones of the same key; its
+ * entries are checked like any candidate batch when the event is read.
  */
 
 export interface DerivedCandidate {
@@ -50,7 +53,8 @@ function documents(attributes: Attributes, list: string): Document[] {
   return [...byIndex.values()].sort((a, b) => a.position - b.position);
 }
 
-function parsedJson(value: OtlpValue): OtlpValue {
+/** A JSON string parsed; anything else, or a string that is not JSON, as it is. */
+export function parsedJson(value: OtlpValue): OtlpValue {
   if (typeof value !== 'string') return value;
   try {
     return JSON.parse(value) as OtlpValue;
@@ -71,8 +75,15 @@ const dataOf = (d: Document) =>
     : {};
 const scoreOf = (d: Document) => (d.score !== undefined ? { score: d.score } : {});
 
+/** A span's candidates: its explicit ones (`xray.candidates`), then those its document lists give for other keys. */
+export function candidatesOf(attributes: Attributes): unknown[] {
+  const explicit = explicitCandidates(attributes['xray.candidates']);
+  const explicitKeys = new Set(explicit.map((c) => (typeof c === 'object' && c !== null ? (c as { key?: unknown }).key : undefined)));
+  return [...explicit, ...documentCandidates(attributes).filter((c) => !explicitKeys.has(c.key))];
+}
+
 /** The candidates a span's document lists give, or an empty list. */
-export function candidatesOf(attributes: Attributes): DerivedCandidate[] {
+export function documentCandidates(attributes: Attributes): DerivedCandidate[] {
   if (!Object.keys(attributes).some(isDocumentAttribute)) return [];
   const out = new Map<string, DerivedCandidate>();
   const add = (c: DerivedCandidate) => {
@@ -88,4 +99,11 @@ export function candidatesOf(attributes: Attributes): DerivedCandidate[] {
     if (!kept.has(keyOf(d))) add({ key: keyOf(d), decision: 'rejected', reason: cut, ...scoreOf(d), ...dataOf(d) });
   }
   return [...out.values()];
+}
+
+/** The entries of `xray.candidates`, as sent (not a list: none). */
+function explicitCandidates(value: OtlpValue | undefined): unknown[] {
+  if (value === undefined || value === null) return [];
+  const list = parsedJson(value);
+  return Array.isArray(list) ? list : [];
 }

@@ -86,6 +86,17 @@ describe('OTLP span mapping', () => {
     });
   });
 
+  it('takes input and output from GenAI messages, else from OpenLLMetry entities, parsing JSON text', () => {
+    const genAi = span(id(1), undefined, {
+      attributes: { 'gen_ai.input.messages': '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]', 'traceloop.entity.output': '{"answer":42}' },
+    });
+    const events = mapSpans(P, [genAi], new Set(), new Set()).events;
+    const create = events.find((e) => e.event.type === 'step-create')!.event.body;
+    expect(create.input).toEqual([{ role: 'user', parts: [{ type: 'text', content: 'hi' }] }]);
+    expect(create.metadata).not.toHaveProperty(['attributes', 'gen_ai.input.messages']);
+    expect(events.find((e) => e.event.type === 'step-update')!.event.body.output).toEqual({ answer: 42 });
+  });
+
   it('keeps spans of a parent cycle as top-level steps', () => {
     const { events } = mapSpans(P, [span(id(1)), span(id(2), id(3)), span(id(3), id(2))], new Set(), new Set());
     const creates = events.filter((e) => e.event.type === 'step-create');

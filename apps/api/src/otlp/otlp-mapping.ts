@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
-import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
+import { candidatesOf, isDocumentAttribute, parsedJson } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
 
 /**
@@ -43,7 +43,20 @@ const text = (v: OtlpValue | undefined): string | undefined => (typeof v === 'st
 const iso = (nanos: bigint): string => new Date(Number(nanos / 1_000_000n)).toISOString();
 
 /** Attributes moved into fields of their own; the rest go to metadata. */
-const MAPPED = new Set(['input.value', 'input.mime_type', 'output.value', 'output.mime_type', 'xray.step.type', 'xray.step.reasoning', 'xray.pipeline']);
+const MAPPED = new Set([
+  'input.value',
+  'input.mime_type',
+  'output.value',
+  'output.mime_type',
+  'gen_ai.input.messages',
+  'gen_ai.output.messages',
+  'traceloop.entity.input',
+  'traceloop.entity.output',
+  'xray.step.type',
+  'xray.step.reasoning',
+  'xray.pipeline',
+  'xray.candidates',
+]);
 
 const OPENINFERENCE_KINDS: Record<string, string> = {
   LLM: 'llm',
@@ -90,18 +103,21 @@ export function pipelineOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefine
   return clip(text(ordered[0]?.resource['service.name']) ?? 'otel');
 }
 
-/** input.value / output.value, parsed when the mime type says JSON. */
+/**
+ * Input and output: OpenInference `input.value` / `output.value` (parsed when the mime type says
+ * JSON), else GenAI `gen_ai.input.messages` / `gen_ai.output.messages`, else OpenLLMetry's
+ * `traceloop.entity.input` / `output` (both parsed when they hold JSON text).
+ */
 function io(attributes: Attributes, which: 'input' | 'output'): unknown {
   const value = attributes[`${which}.value`];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string' && text(attributes[`${which}.mime_type`]) === 'application/json') {
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
+  if (value !== undefined && value !== null) {
+    return typeof value === 'string' && text(attributes[`${which}.mime_type`]) === 'application/json' ? parsedJson(value) : value;
   }
-  return value;
+  for (const key of [`gen_ai.${which}.messages`, `traceloop.entity.${which}`]) {
+    const found = attributes[key];
+    if (found !== undefined && found !== null) return parsedJson(found);
+  }
+  return undefined;
 }
 
 /** Status ERROR → the step's error, from the last `exception` event, else the status message. */

@@ -300,6 +300,14 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     expect(tooLarge.status).toBe(413);
 
     expect((await post('hello', 'text/plain')).status).toBe(415);
+    const { traceId, spans } = ragTrace(8);
+    const slash = await request(t.http)
+      .post('/V1/Traces/')
+      .set('Authorization', `Bearer ${project.key}`)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(jsonExport([spans.root])));
+    expect(slash.status).toBe(200);
+    expect((await getRun(runIdOf(project.id, traceId))).status).toBe(200);
     expect(await stepCount(project.id)).toBeGreaterThan(0);
   });
 });

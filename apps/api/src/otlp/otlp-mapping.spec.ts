@@ -97,6 +97,15 @@ describe('OTLP span mapping', () => {
     expect(events.find((e) => e.event.type === 'step-update')!.event.body.output).toEqual({ answer: 42 });
   });
 
+  it('maps 100,000 spans of one parent in linear time', () => {
+    const spans = [span(id(1)), ...Array.from({ length: 100_000 }, (_, i) => span(id(i + 2), id(1)))];
+    const started = Date.now();
+    const { events } = mapSpans(P, spans.reverse(), new Set(), new Set());
+    expect(events.filter((e) => e.event.type === 'step-create')).toHaveLength(100_001);
+    expect(events.find((e) => e.event.type === 'step-create')!.spanId).toBe(id(1));
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('keeps spans of a parent cycle as top-level steps', () => {
     const { events } = mapSpans(P, [span(id(1)), span(id(2), id(3)), span(id(3), id(2))], new Set(), new Set());
     const creates = events.filter((e) => e.event.type === 'step-create');

@@ -182,8 +182,9 @@ function parentsFirst(spans: readonly OtlpSpan[]): OtlpSpan[] {
   const tops: OtlpSpan[] = [];
   for (const s of [...spans].sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0))) {
     const parent = s.parentSpanId && s.parentSpanId !== s.spanId ? byId.get(s.parentSpanId) : undefined;
-    if (parent) children.set(parent.spanId, [...(children.get(parent.spanId) ?? []), s]);
-    else tops.push(s);
+    if (!parent) tops.push(s);
+    else if (children.has(parent.spanId)) children.get(parent.spanId)!.push(s);
+    else children.set(parent.spanId, [s]);
   }
   const out: OtlpSpan[] = [];
   const seen = new Set<string>();
@@ -193,7 +194,8 @@ function parentsFirst(spans: readonly OtlpSpan[]): OtlpSpan[] {
     if (seen.has(s.spanId)) continue;
     seen.add(s.spanId);
     out.push(s);
-    stack.push(...[...(children.get(s.spanId) ?? [])].reverse());
+    const kids = children.get(s.spanId) ?? [];
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
   }
   // Spans in a parent cycle are never reached from a top: kept, as top-level steps.
   for (const s of spans) if (!seen.has(s.spanId)) out.push({ ...s, parentSpanId: undefined });
@@ -208,12 +210,14 @@ function parentsFirst(spans: readonly OtlpSpan[]): OtlpSpan[] {
  */
 export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRuns: ReadonlySet<string>, storedSteps: ReadonlySet<string>): MappedTraces {
   const traces = new Map<string, OtlpSpan[]>();
+  const taken = new Set<string>();
   for (const s of spans) {
-    const key = s.traceId;
-    const list = traces.get(key) ?? [];
     // A span repeated in the request is taken once (the first).
-    if (!list.some((x) => x.spanId === s.spanId)) list.push(s);
-    traces.set(key, list);
+    if (taken.has(`${s.traceId}:${s.spanId}`)) continue;
+    taken.add(`${s.traceId}:${s.spanId}`);
+    const list = traces.get(s.traceId);
+    if (list) list.push(s);
+    else traces.set(s.traceId, [s]);
   }
   const events: MappedEvent[] = [];
   let orphans = 0;

@@ -95,7 +95,11 @@ export class OtlpService {
    */
   private async attachWaitingChildren(projectId: string, spans: readonly OtlpSpan[], failed: ReadonlySet<string>): Promise<void> {
     const byTrace = new Map<string, string[]>();
-    for (const s of spans) if (!failed.has(`${s.traceId}:${s.spanId}`)) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s.spanId]);
+    for (const s of spans) {
+      if (failed.has(`${s.traceId}:${s.spanId}`)) continue;
+      if (byTrace.has(s.traceId)) byTrace.get(s.traceId)!.push(s.spanId);
+      else byTrace.set(s.traceId, [s.spanId]);
+    }
     await this.dataSource.transaction(async (db) => {
       for (const [traceId, spanIds] of byTrace) {
         const runId = runIdOf(projectId, traceId);

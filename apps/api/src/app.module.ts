@@ -7,6 +7,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { ExportModule } from './export/export.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
+import { OtlpModule } from './otlp/otlp.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -25,6 +26,7 @@ import { StepsModule } from './steps/steps.module.js';
     StepsModule,
     CandidatesModule,
     IngestModule,
+    OtlpModule,
     AnalyticsModule,
     ExportModule,
     HealthModule,

@@ -20,6 +20,9 @@ import { requestTiming, serveMetrics } from './metrics/metrics-http.js';
 import { Metrics } from './metrics/metrics.service.js';
 import type { AppConfig } from './config/config.js';
 
+/** The OTLP receiver's path as the router matches it (any case, a trailing slash). */
+const isOtlpPath = (path: string): boolean => /^\/v1\/traces\/?$/i.test(path);
+
 /**
  * JSON bodies (of authenticated callers only: see authenticateFirst): parsed with the size
  * limit, then checked for nesting depth, string length and `__proto__` keys. Failures answer in
@@ -30,7 +33,8 @@ function jsonBody(config: AppConfig) {
   const parse = express.json({ limit, strict: false });
   const limits = { maxDepth: config.maxJsonDepth, maxStringLength: config.maxStringLength };
   return (req: Request & EarlyAuthentication, res: Response, next: NextFunction) => {
-    if (req.skipBody) return next();
+    // The OTLP receiver reads its own body (protobuf or OTLP/JSON, maybe compressed).
+    if (req.skipBody || isOtlpPath(req.path)) return next();
     parse(req, res, (err?: { type?: string; status?: number; limit?: number; message?: string }) => {
       if (!err) {
         const violation = req.body === undefined ? undefined : checkJson(req.body, limits);

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ export interface RunResult {
 
 /**
  * Compiles the service and the bench scripts (tsconfig.bench.json) into a temporary folder
- * whose path contains a space, with the repository's node_modules linked in: scripts run from
+ * whose path contains a space, with the repository's node_modules linked in and the files the build
+ * copies beside the code (the OTLP schema): scripts run from
  * there exactly as they would from a checkout in such a folder.
  */
 export async function buildCopy(): Promise<BuiltCopy> {
@@ -32,6 +33,8 @@ export async function buildCopy(): Promise<BuiltCopy> {
   await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.bench.json'), '--outDir', dir, '--sourceMap', 'false'], {
     cwd: REPO_ROOT,
   });
+  // Files the build copies beside the compiled code (as `npm run build` does).
+  for (const asset of ['apps/api/src/otlp/otlp-trace.proto']) copyFileSync(join(REPO_ROOT, asset), join(dir, asset));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   return {

@@ -382,4 +382,48 @@ export class StepsRepository {
     { from: 'counted', sign: -1, prefix: 'o_' },
   ])}`;
   }
+
+  /**
+   * Steps of a run stored without their parent because it had not arrived (OpenTelemetry spans:
+   * `metadata.otel.parentMissing`, the parent's span id in `metadata.otel.parentSpanId`), whose
+   * parent span is one of `spanIds`.
+   */
+  async findWaitingForParent(
+    projectId: string,
+    runId: string,
+    spanIds: string[],
+    db: Queryable = this.dataSource,
+  ): Promise<{ id: string; parentSpanId: string }[]> {
+    return query<{ id: string; parentSpanId: string }>(
+      db,
+      sql`SELECT id, metadata->'otel'->>'parentSpanId' AS "parentSpanId" FROM steps
+       WHERE project_id = ${projectId} AND run_id = ${runId}::uuid AND parent_step_id IS NULL
+         AND run_started_at = (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${runId}::uuid)
+         AND metadata->'otel'->>'parentMissing' = 'true' AND metadata->'otel'->>'parentSpanId' = ANY(${spanIds}::text[])`,
+    );
+  }
+
+  /**
+   * Moves a top-level step of a run under its parent, now stored, at the next free position
+   * there, unless the parent is the step itself or one of its descendants (a cycle). Answers
+   * whether it moved.
+   */
+  async attachToParent(projectId: string, runId: string, stepId: string, parentStepId: string, db: Queryable = this.dataSource): Promise<boolean> {
+    const rows = await query<{ id: string }>(
+      db,
+      sql`WITH RECURSIVE up(id, parent) AS (
+           SELECT id, parent_step_id FROM steps WHERE project_id = ${projectId} AND run_id = ${runId}::uuid AND id = ${parentStepId}::uuid
+           UNION
+           SELECT s.id, s.parent_step_id FROM steps s JOIN up ON s.id = up.parent WHERE s.project_id = ${projectId} AND s.run_id = ${runId}::uuid
+         )
+         UPDATE steps t SET parent_step_id = ${parentStepId}::uuid, metadata = t.metadata #- '{otel,parentMissing}', updated_at = now(),
+                position = (SELECT COALESCE(MAX(c.position) + 1, 0) FROM steps c
+                             WHERE c.project_id = ${projectId} AND c.run_id = ${runId}::uuid AND c.parent_step_id = ${parentStepId}::uuid)
+         WHERE t.project_id = ${projectId} AND t.run_id = ${runId}::uuid AND t.id = ${stepId}::uuid AND t.parent_step_id IS NULL
+           AND t.run_started_at = (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${runId}::uuid)
+           AND EXISTS (SELECT 1 FROM up WHERE up.id = ${parentStepId}::uuid) AND NOT EXISTS (SELECT 1 FROM up WHERE up.id = ${stepId}::uuid)
+         RETURNING t.id`,
+    );
+    return rows.length > 0;
+  }
 }

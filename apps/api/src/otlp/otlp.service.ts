@@ -1,0 +1,112 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { checkJson } from '../common/json-limits.js';
+import { failedEvent, readEvent } from '../ingest/ingest-envelope.js';
+import { IngestRepository } from '../ingest/ingest.repository.js';
+import { IngestWriter } from '../ingest/ingest.writer.js';
+import { StepsRepository } from '../steps/steps.repository.js';
+import type { DecodedTraces, OtlpSpan } from './otlp-decode.js';
+import { mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
+
+export interface Rejection {
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+/**
+ * OTLP spans in: mapped to ingest events (otlp-mapping.ts), each validated like a /v1/ingest
+ * event, and applied by the ingest writer, so both ways in share its guarantees. Events are
+ * written in order in chunks of XRAY_MAX_EVENTS_PER_BATCH (each chunk whole or not at all; a
+ * retried export replays what was written).
+ */
+@Injectable()
+export class OtlpService {
+  constructor(
+    private readonly writer: IngestWriter,
+    private readonly repository: IngestRepository,
+    private readonly dataSource: DataSource,
+    private readonly steps: StepsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Stores the spans; answers what was rejected and why, or undefined when everything was kept. */
+  async export(projectId: string, decoded: DecodedTraces): Promise<Rejection | undefined> {
+    const messages = [...decoded.rejections];
+    let rejected = decoded.rejectedSpans;
+    if (decoded.spans.length > 0) {
+      const runs = [...new Set(decoded.spans.map((s) => runIdOf(projectId, s.traceId)))];
+      const parents = [...new Set(decoded.spans.flatMap((s) => (s.parentSpanId ? [stepIdOf(projectId, s.traceId, s.parentSpanId)] : [])))];
+      const stored = await this.repository.findStoredState(this.dataSource, projectId, { events: [], runs, steps: parents });
+      const mapped = mapSpans(projectId, decoded.spans, new Set(stored.runOwners.keys()), new Set(stored.stepOwners.keys()));
+      const limits = { maxDepth: this.config.maxJsonDepth, maxStringLength: this.config.maxStringLength };
+      const events = await Promise.all(
+        mapped.events.map((m) => {
+          // The limits a /v1/ingest body is held to (XRAY_MAX_JSON_DEPTH, XRAY_MAX_STRING_LENGTH), per event.
+          const violation = checkJson(m.event.body, limits);
+          if (!violation) return readEvent(m.event, this.config.maxCandidatesPerRequest);
+          const what =
+            violation.kind === 'string'
+              ? `a value longer than ${limits.maxStringLength} characters`
+              : violation.kind === 'depth'
+                ? `a value nested deeper than ${limits.maxDepth} levels`
+                : 'a "__proto__" key';
+          return { eventId: m.event.id, failure: failedEvent(m.event.id, 413, 'VALUE_TOO_LARGE', `The span carries ${what} (at ${violation.path})`) };
+        }),
+      );
+      // A span is kept whole or not at all: when one of its events is refused, so are the others.
+      const spanKey = (i: number) => `${mapped.events[i].traceId}:${mapped.events[i].spanId}`;
+      const refused = new Set(events.flatMap((e, i) => (e.failure && mapped.events[i].spanId ? [spanKey(i)] : [])));
+      events.forEach((e, i) => {
+        if (!e.failure && mapped.events[i].spanId && refused.has(spanKey(i))) {
+          events[i] = { eventId: e.eventId, failure: failedEvent(e.eventId, 400, 'SPAN_REFUSED', 'Another part of this span was refused') };
+        }
+      });
+      const failedSpans = new Set<string>();
+      const failedTraces = new Set<string>();
+      for (let start = 0; start < events.length; start += this.config.maxEventsPerBatch) {
+        const chunk = events.slice(start, start + this.config.maxEventsPerBatch);
+        const results = await this.writer.write(projectId, chunk);
+        results.forEach((result, i) => {
+          if (result.status < 400) return;
+          const { traceId, spanId } = mapped.events[start + i];
+          if (spanId) failedSpans.add(`${traceId}:${spanId}`);
+          else failedTraces.add(traceId);
+          if (messages.length < 5)
+            messages.push(`${spanId ? `span ${spanId}` : 'trace'} of trace ${traceId}: ${result.error?.message ?? `status ${result.status}`}`);
+        });
+      }
+      await this.attachWaitingChildren(projectId, decoded.spans, failedSpans);
+      rejected += decoded.spans.filter((s) => failedTraces.has(s.traceId) || failedSpans.has(`${s.traceId}:${s.spanId}`)).length;
+      if (mapped.orphans > 0) {
+        messages.push(
+          `${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (it is not attached when it arrives later)`,
+        );
+      }
+    }
+    if (rejected === 0 && messages.length === 0) return undefined;
+    return { rejectedSpans: rejected, errorMessage: messages.join('; ').slice(0, 2000) };
+  }
+
+  /**
+   * Children stored before their parent (top-level steps waiting for it) move under it now that
+   * the parent's span has arrived: the spans of this request are the parents they may wait for.
+   */
+  private async attachWaitingChildren(projectId: string, spans: readonly OtlpSpan[], failed: ReadonlySet<string>): Promise<void> {
+    const byTrace = new Map<string, string[]>();
+    for (const s of spans) {
+      if (failed.has(`${s.traceId}:${s.spanId}`)) continue;
+      if (byTrace.has(s.traceId)) byTrace.get(s.traceId)!.push(s.spanId);
+      else byTrace.set(s.traceId, [s.spanId]);
+    }
+    await this.dataSource.transaction(async (db) => {
+      for (const [traceId, spanIds] of byTrace) {
+        const runId = runIdOf(projectId, traceId);
+        for (const waiting of await this.steps.findWaitingForParent(projectId, runId, spanIds, db)) {
+          await this.steps.attachToParent(projectId, runId, waiting.id, stepIdOf(projectId, traceId, waiting.parentSpanId), db);
+        }
+      }
+    });
+  }
+}

@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, type PipeTransform, Patch, Post, Put, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, type Principal } from '../auth/principal.js';
+import { AppError } from '../common/app-error.js';
 import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { EXAMPLE } from '../common/examples.js';
 import { uuidParam } from '../common/uuid.pipe.js';
@@ -23,6 +24,14 @@ import { ScoresService } from './scores.service.js';
 const projectOf = (p: Principal): string => {
   if (p.kind !== 'project') throw new Error('score routes take project keys only');
   return p.projectId;
+};
+
+/** A score id; `/v1/scores/batch` (POST only) is not one: other methods on it answer 405. */
+const scoreIdParam: PipeTransform<string, Promise<string>> = {
+  transform: async (value, metadata) => {
+    if (value === 'batch') throw new AppError(405, 'METHOD_NOT_ALLOWED', '/v1/scores/batch takes POST only');
+    return (await uuidParam.transform(value, metadata)) ?? value;
+  },
 };
 
 const SCORE_EXAMPLE = { runId: EXAMPLE.runId, name: 'correct', value: false, comment: 'The phone case is not a competitor.', source: 'human' };
@@ -74,7 +83,7 @@ export class ScoresController {
   @ApiBodyExamples(UpdateScoreDto, { comment: { summary: 'Add a comment', value: { comment: 'Checked again: still wrong.' } } })
   @ApiOkResponse({ type: ScoreDto })
   @ApiErrors(400, 404)
-  updateScore(@CurrentPrincipal() principal: Principal, @Param('id', uuidParam) id: string, @Body() body: UpdateScoreDto): Promise<ScoreDto> {
+  updateScore(@CurrentPrincipal() principal: Principal, @Param('id', scoreIdParam) id: string, @Body() body: UpdateScoreDto): Promise<ScoreDto> {
     return this.scores.update(projectOf(principal), id, body);
   }
 
@@ -85,7 +94,7 @@ export class ScoresController {
   @ApiOperation({ summary: 'Delete a score' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiErrors(400, 404)
-  deleteScore(@CurrentPrincipal() principal: Principal, @Param('id', uuidParam) id: string): Promise<void> {
+  deleteScore(@CurrentPrincipal() principal: Principal, @Param('id', scoreIdParam) id: string): Promise<void> {
     return this.scores.delete(projectOf(principal), id);
   }
 

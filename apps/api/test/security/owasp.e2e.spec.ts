@@ -91,7 +91,9 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
 
   beforeAll(async () => {
     logger = new CapturingLogger();
-    t = await createTestApp({}, { logger });
+    // The suite sends several unauthenticated requests per operation within a minute, more than
+    // the default per-address failure limit (auth-failures.e2e.spec.ts covers that limit).
+    t = await createTestApp({ XRAY_AUTH_FAILURE_LIMIT: '2000' }, { logger });
     secrets.push(t.rootKey);
     a = await tenant('alpha');
     b = await tenant('beta');

@@ -219,6 +219,14 @@ describe('scores', () => {
     expectError(await api('post', '/v1/score-configs', keys.ingest).send({ name: 'y', dataType: 'boolean' }), 403, 'INSUFFICIENT_SCOPE');
   });
 
+  it('erases the scores of an erased candidate key', async () => {
+    await api('post', '/v1/scores').send({ stepId, key: 'B0AAA', name: 'erase-me', value: 1 }).expect(201);
+    await api('delete', '/v1/candidates?key=B0AAA', keys.delete).expect(200);
+    const [{ n }] = await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM scores WHERE project_id = $1 AND candidate_key = 'B0AAA'`, [project.id]);
+    expect(n).toBe(0);
+    expectError(await api('post', '/v1/scores').send({ stepId, key: 'B0AAA', name: 'erase-me', value: 1 }), 404, 'CANDIDATE_NOT_FOUND');
+  });
+
   it('deletes a run’s scores with the run', async () => {
     const gone = (await api('post', '/v1/runs').send({ pipeline: 'competitor-selection' }).expect(201)).body.id;
     await api('post', '/v1/scores').send({ runId: gone, name: 'correct', value: true }).expect(201);

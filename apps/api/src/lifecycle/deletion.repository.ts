@@ -140,6 +140,11 @@ export class DeletionRepository {
          JOIN steps s ON s.project_id = ${projectId}::uuid AND s.id = g.step_id AND s.run_id = g.run_id AND s.run_started_at = g.run_started_at`;
   }
 
+  /** Deletes the scores of candidates with this key (any step, any run of the project). */
+  async deleteKeyScores(db: Queryable, projectId: string, key: string): Promise<void> {
+    await query(db, sql`DELETE FROM scores WHERE project_id = ${projectId}::uuid AND candidate_key = ${key}`);
+  }
+
   /** Records the key as erased (its hash), so candidates with it are not stored again. */
   async insertErasedKey(db: Queryable, projectId: string, key: string): Promise<void> {
     await query(db, sql`INSERT INTO erased_keys (project_id, key_hash) VALUES (${projectId}::uuid, ${keyHash(sql`${key}::text`)}) ON CONFLICT DO NOTHING`);

@@ -219,6 +219,37 @@ describe('scores', () => {
     expectError(await api('post', '/v1/score-configs', keys.ingest).send({ name: 'y', dataType: 'boolean' }), 403, 'INSUFFICIENT_SCOPE');
   });
 
+  it('takes score-create events in /v1/ingest, in order with the batch’s runs, steps and candidates', async () => {
+    const [run, step, score] = [randomUUID(), randomUUID(), randomUUID()];
+    const res = await api('post', '/v1/ingest')
+      .send({
+        events: [
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), stepId: step, name: 'early', value: 1 } },
+          { id: randomUUID(), type: 'run-create', body: { id: run, pipeline: 'competitor-selection' } },
+          { id: randomUUID(), type: 'step-create', body: { id: step, runId: run, name: 'filter-by-category' } },
+          { id: randomUUID(), type: 'candidates-create', body: { stepId: step, candidates: [{ key: 'B0NEW', decision: 'rejected' }] } },
+          { id: randomUUID(), type: 'score-create', body: { id: score, stepId: step, key: 'B0NEW', name: 'verdict', value: 'bad', source: 'human' } },
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), runId: run, name: 'verdict', value: 'nope' } },
+          { id: randomUUID(), type: 'score-create', body: { runId: run, name: 'free', value: 1 } },
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), runId: randomUUID(), name: 'free', value: 1 } },
+        ],
+      })
+      .expect(207);
+    // Events apply in order: a score before the step it names finds no step.
+    expect(res.body.results.map((r: { status: number; error?: { error: string } }) => [r.status, r.error?.error])).toEqual([
+      [404, 'STEP_NOT_FOUND'],
+      [201, undefined],
+      [201, undefined],
+      [201, undefined],
+      [201, undefined],
+      [400, 'INVALID_SCORE'],
+      [400, 'VALIDATION_FAILED'],
+      [404, 'RUN_NOT_FOUND'],
+    ]);
+    const stored = await api('get', `/v1/scores?runId=${run}`).expect(200);
+    expect(stored.body.items).toEqual([expect.objectContaining({ id: score, runId: run, stepId: step, key: 'B0NEW', value: 'bad', target: 'candidate' })]);
+  });
+
   it('erases the scores of an erased candidate key', async () => {
     await api('post', '/v1/scores').send({ stepId, key: 'B0AAA', name: 'erase-me', value: 1 }).expect(201);
     await api('delete', '/v1/candidates?key=B0AAA', keys.delete).expect(200);

@@ -95,12 +95,15 @@ export class ScoresService {
   }
 
   private createMany(projectId: string, dtos: CreateScoreDto[], prefix: (i: number) => string): Promise<ScoreDto[]> {
-    return this.dataSource.transaction(async (tx) => {
-      const configs = new Map((await this.repository.configs(tx, projectId, [...new Set(dtos.map((d) => d.name))])).map((c) => [c.name, c]));
-      const out: ScoreDto[] = [];
-      for (const [i, dto] of dtos.entries()) out.push(await this.createOne(tx, projectId, dto, configs.get(dto.name), prefix(i)));
-      return out;
-    });
+    return this.dataSource.transaction((tx) => this.createWith(tx, projectId, dtos, prefix));
+  }
+
+  /** Creates the scores on the caller's connection or transaction (the ingest writer's). */
+  async createWith(db: Queryable, projectId: string, dtos: CreateScoreDto[], prefix: (i: number) => string = () => ''): Promise<ScoreDto[]> {
+    const configs = new Map((await this.repository.configs(db, projectId, [...new Set(dtos.map((d) => d.name))])).map((c) => [c.name, c]));
+    const out: ScoreDto[] = [];
+    for (const [i, dto] of dtos.entries()) out.push(await this.createOne(db, projectId, dto, configs.get(dto.name), prefix(i)));
+    return out;
   }
 
   private async createOne(db: Queryable, projectId: string, dto: CreateScoreDto, config: ScoreConfigRow | undefined, at: string): Promise<ScoreDto> {

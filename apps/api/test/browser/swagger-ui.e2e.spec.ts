@@ -30,6 +30,8 @@ interface Fixtures {
   pipeline: string;
   revocableKeyId: string;
   scoreId: string;
+  /** A score of its own for deleteScore (its page works beside updateScore's). */
+  deletableScoreId: string;
   scoreConfigName: string;
 }
 
@@ -43,6 +45,7 @@ function pathValue(op: Operation, name: string, f: Fixtures): string {
   if (name === 'otherId') return f.otherRunId;
   if (name === 'stepId' || (name === 'id' && collection === 'steps')) return f.stepId;
   if (name === 'id' && collection === 'api-keys') return f.revocableKeyId;
+  if (op.operationId === 'deleteScore') return f.deletableScoreId;
   if (name === 'id' && collection === 'scores') return f.scoreId;
   if (name === 'name' && collection === 'score-configs') return f.scoreConfigName;
   if (name === 'pipeline') return f.pipeline;
@@ -140,7 +143,9 @@ describe('Swagger UI: Try it out → Execute', () => {
     for (const id of [runId, otherRunId]) await admin('patch', `/v1/runs/${id}`).send({ status: 'success' }).expect(200);
     // The run the score examples name (Swagger UI pre-fills createScore with it).
     await admin('post', '/v1/runs').send({ id: EXAMPLE.runId, pipeline: 'competitor-selection' }).expect(201);
-    const scoreId = (await admin('post', '/v1/scores').send({ runId, name: 'correct', value: true }).expect(201)).body.id as string;
+    const score = async () => (await admin('post', '/v1/scores').send({ runId, name: 'correct', value: true }).expect(201)).body.id as string;
+    const scoreId = await score();
+    const deletableScoreId = await score();
     await admin('post', '/v1/score-configs').send({ name: 'quality', dataType: 'numeric', min: 0, max: 1 }).expect(201);
     f = {
       rootKey: t.rootKey,
@@ -165,6 +170,7 @@ describe('Swagger UI: Try it out → Execute', () => {
           .expect(201)
       ).body.id,
       scoreId,
+      deletableScoreId,
       scoreConfigName: 'quality',
     };
     browser = await launchChromium();

@@ -994,13 +994,13 @@ export type IngestEventDto = {
     /**
      * What the event does.
      */
-    type: 'run-create' | 'run-update' | 'step-create' | 'step-update' | 'candidates-create';
+    type: 'run-create' | 'run-update' | 'step-create' | 'step-update' | 'candidates-create' | 'score-create';
     /**
      * When the event happened on the client. Used as `startedAt` of a create and `endedAt` of an ending update when those are not given.
      */
     timestamp?: string;
     /**
-     * What the matching endpoint takes, plus the ids of its path: `run-create` = createRun body; `run-update` = updateRun body + `id`; `step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`.
+     * What the matching endpoint takes, plus the ids of its path: `run-create` = createRun body; `run-update` = updateRun body + `id`; `step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`; `score-create` = createScore body (its `id` required, for idempotent retries).
      */
     body: {
         [key: string]: unknown;

@@ -13,6 +13,7 @@ import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { RunsModule } from './runs/runs.module.js';
+import { ScoresModule } from './scores/scores.module.js';
 import { StepsModule } from './steps/steps.module.js';
 
 @Module({
@@ -32,6 +33,7 @@ import { StepsModule } from './steps/steps.module.js';
     HealthModule,
     MaintenanceModule,
     LifecycleModule,
+    ScoresModule,
   ],
 })
 export class AppModule {}

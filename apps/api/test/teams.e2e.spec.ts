@@ -126,16 +126,22 @@ describe('team deployments', () => {
   });
 
   describe('scopes: every route with every scope', () => {
-    let keys: Record<'ingest' | 'read' | 'delete' | 'admin', string>;
+    let keys: Record<'ingest' | 'read' | 'delete' | 'admin' | 'feedback', string>;
     let runId: string;
     let stepId: string;
     beforeAll(async () => {
-      keys = { ingest: (await newKey(['ingest'])).key, read: (await newKey(['read'])).key, delete: (await newKey(['delete'])).key, admin };
+      keys = {
+        ingest: (await newKey(['ingest'])).key,
+        read: (await newKey(['read'])).key,
+        delete: (await newKey(['delete'])).key,
+        admin,
+        feedback: (await newKey(['feedback'])).key,
+      };
       runId = (await request(t.http).post('/v1/runs').set(as(admin)).send({ pipeline: 'scopes' })).body.id;
       stepId = (await request(t.http).post(`/v1/runs/${runId}/steps`).set(as(admin)).send({ name: 's' })).body.id;
     });
 
-    const routes = (): [string, string, 'ingest' | 'read' | 'delete' | 'admin', object?][] => [
+    const routes = (): [string, string, 'ingest' | 'read' | 'delete' | 'admin' | 'feedback', object?][] => [
       ['post', '/v1/runs', 'ingest', { pipeline: 'p' }],
       ['patch', `/v1/runs/${runId}`, 'ingest', { status: 'running' }],
       ['post', `/v1/runs/${runId}/steps`, 'ingest', { name: 'x' }],
@@ -161,16 +167,25 @@ describe('team deployments', () => {
       ['delete', '/v1/candidates?key=no-such-key', 'delete'],
       ['get', '/v1/deletions', 'delete'],
       ['get', `/v1/deletions/${randomUUID()}`, 'delete'],
+      ['post', '/v1/scores', 'feedback', { runId, name: 'thumbs', value: true }],
+      ['post', '/v1/scores/batch', 'feedback', { scores: [{ runId, name: 'thumbs', value: false }] }],
+      ['get', '/v1/scores', 'read'],
+      ['patch', `/v1/scores/${randomUUID()}`, 'ingest', { comment: 'c' }],
+      ['delete', `/v1/scores/${randomUUID()}`, 'delete'],
+      ['get', '/v1/score-configs', 'read'],
+      ['post', '/v1/score-configs', 'admin', { name: 'thumbs', dataType: 'boolean' }],
+      ['put', '/v1/score-configs/no-such-score', 'admin', { dataType: 'boolean' }],
+      ['delete', '/v1/score-configs/no-such-score', 'admin'],
     ];
 
-    it('allows exactly the scope each route needs (admin allows all) and 403s the rest, naming the scope', async () => {
+    it('allows exactly the scope each route needs (admin allows all, ingest allows feedback) and 403s the rest, naming the scope', async () => {
       const outcomes: string[] = [];
       for (const [method, path, needed, body] of routes()) {
-        for (const scope of ['ingest', 'read', 'delete', 'admin'] as const) {
+        for (const scope of ['ingest', 'read', 'delete', 'admin', 'feedback'] as const) {
           let req = (request(t.http) as unknown as Record<string, (p: string) => request.Test>)[method](path).set(as(keys[scope]));
           if (body) req = req.send(body);
           const res = await req;
-          const allowed = scope === needed || scope === 'admin';
+          const allowed = scope === needed || scope === 'admin' || (needed === 'feedback' && scope === 'ingest');
           if (allowed) {
             if ([401, 403].includes(res.status)) outcomes.push(`${method} ${path} with ${scope}: ${res.status} (expected allowed)`);
           } else if (res.status !== 403 || !String(res.body.message).includes(`"${needed}"`)) {
@@ -188,7 +203,7 @@ describe('team deployments', () => {
         for (const [method, op] of Object.entries(item)) {
           if (!path.startsWith('/v1/') || path.startsWith('/v1/projects')) continue;
           // getKeyInfo answers any valid key what it is, so its documented scope is `any`.
-          const scopes = path === '/v1/auth/key' ? ['any'] : ['ingest', 'read', 'delete', 'admin'];
+          const scopes = path === '/v1/auth/key' ? ['any'] : ['ingest', 'read', 'delete', 'admin', 'feedback'];
           if (!scopes.includes(op['x-required-scope'] as string)) missing.push(`${method} ${path}`);
         }
       }

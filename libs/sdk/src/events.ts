@@ -8,6 +8,7 @@ import type {
   CreateRunDto,
   CreateStepDto,
   ErrorInfoDto,
+  CreateScoreDto,
   IngestEventDto,
   UpdateRunDto,
   UpdateStepDto,
@@ -22,6 +23,7 @@ export interface EventBodies {
   'step-create': CreateStepDto & { id: string; runId: string };
   'step-update': UpdateStepDto & { id: string };
   'candidates-create': CreateCandidatesDto & { stepId: string };
+  'score-create': CreateScoreDto & { id: string };
 }
 
 /** Fails to compile when the API gains an event type without a body here. */

@@ -59,7 +59,9 @@ export class ApiKeyGuard implements CanActivate {
     if (access === 'root') throw new AppError(403, 'FORBIDDEN', 'Only the operator root key (XRAY_ROOT_KEY) may do this');
 
     const required = this.reflector.getAllAndOverride<RequiredScope | undefined>(REQUIRED_SCOPE, targets) ?? 'admin';
-    if (required !== 'any' && !principal.scopes.includes('admin') && !principal.scopes.includes(required)) {
+    // `ingest` implies `feedback` (creating scores), as `admin` implies every scope.
+    const implied = required === 'feedback' && principal.scopes.includes('ingest');
+    if (required !== 'any' && !principal.scopes.includes('admin') && !principal.scopes.includes(required) && !implied) {
       throw new AppError(403, 'INSUFFICIENT_SCOPE', `This API key lacks the "${required}" scope this route needs`);
     }
     req.principal = principal;

@@ -12,14 +12,16 @@ export class CreateApiKeyDto {
   name: string;
 
   @ApiProperty({
-    description: '`ingest` (write runs, steps, candidates), `read` (every GET), `admin` (keys, and everything else).',
+    description:
+      '`ingest` (write runs, steps, candidates, scores), `read` (every GET), `delete` (deletion and erasure), `feedback` (create scores only, ' +
+      'for an end-user app), `admin` (keys, and everything else).',
     enum: SCOPES,
     isArray: true,
     example: ['ingest'],
   })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(3)
+  @ArrayMaxSize(SCOPES.length)
   @IsIn(SCOPES as unknown as string[], { each: true, message: `each scope must be one of: ${SCOPES.join(', ')}` })
   scopes: (typeof SCOPES)[number][];
 

@@ -11,6 +11,7 @@ import type { Queryable } from './queryable.js';
 export const PARTITIONED_TABLES = [
   { table: 'steps', column: 'run_started_at' },
   { table: 'candidates', column: 'run_started_at' },
+  { table: 'scores', column: 'run_started_at' },
   { table: 'step_stats_hourly', column: 'hour' },
   { table: 'step_durations_hourly', column: 'hour' },
   { table: 'reason_counts_hourly', column: 'hour' },

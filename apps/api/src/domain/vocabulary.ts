@@ -29,7 +29,8 @@ export const KEPT_DECISIONS: readonly Decision[] = ['accepted', 'selected'];
  * What a project API key may do: send data, read, delete and erase data (for automation that
  * must not manage keys), or everything (`admin` implies the others).
  */
-export const SCOPES = ['ingest', 'read', 'delete', 'admin'] as const;
+/** Key scopes. `feedback` may only create scores (for embedding in an end-user app); `ingest` and `admin` imply it. */
+export const SCOPES = ['ingest', 'read', 'delete', 'admin', 'feedback'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const isEnding = (status: string | undefined): boolean => status !== undefined && (ENDING_STATUSES as readonly string[]).includes(status);

@@ -6,6 +6,7 @@ import { describeError } from '../common/describe-error.js';
 import { errorBody } from '../common/error-body.js';
 import { validateDto } from '../common/validation.js';
 import { CreateRunDto, UpdateRunDto } from '../runs/runs.dto.js';
+import { CreateScoreDto } from '../scores/scores.dto.js';
 import { CreateStepDto, UpdateStepDto } from '../steps/steps.dto.js';
 import { EVENT_TYPES, type EventType, type IngestResultDto } from './ingest.dto.js';
 
@@ -21,7 +22,8 @@ export type Operation =
   | { kind: 'run-update'; id: string; dto: UpdateRunDto }
   | { kind: 'step-create'; id: string; runId: string; dto: CreateStepDto & { id: string } }
   | { kind: 'step-update'; id: string; dto: UpdateStepDto }
-  | { kind: 'candidates-create'; stepId: string; candidates: CandidateInputDto[] };
+  | { kind: 'candidates-create'; stepId: string; candidates: CandidateInputDto[] }
+  | { kind: 'score-create'; id: string; dto: CreateScoreDto & { id: string } };
 
 /** One event of a batch after reading: an operation to apply, or the reason it cannot be. */
 export interface IngestEvent {
@@ -173,6 +175,12 @@ export async function readEvent(event: Record<string, unknown>, maxCandidates: n
         const details = described.body.details?.map((d) => ({ ...d, field: `body.${d.field}` }));
         return { eventId, failure: failedEvent(eventId, described.body.statusCode, described.body.error, described.body.message, details) };
       }
+    }
+    case 'score-create': {
+      const r = await checkDto(CreateScoreDto, body, []);
+      if (r.details) return invalid(r.details);
+      if (!r.value.id) return idRequired();
+      return ok({ kind: type, id: r.value.id, dto: r.value as CreateScoreDto & { id: string } });
     }
   }
 }

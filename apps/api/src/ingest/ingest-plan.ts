@@ -219,6 +219,15 @@ function resolve(projectId: string, slots: Slot[], { runOwners, stepOwners }: St
         if (!steps.has(p.id)) fail(404, 'STEP_NOT_FOUND', `Step ${p.id} not found`);
         else slot.inOrder = true;
         break;
+      case 'score-create': {
+        // Its target must be known at its position; the score is written in the in-order pass,
+        // after the grouped writes (so it finds the candidates earlier events made).
+        const { stepId, runId } = p.dto;
+        if (stepId !== undefined && !steps.has(stepId)) fail(404, 'STEP_NOT_FOUND', `Step ${stepId} not found`);
+        else if (stepId === undefined && runId !== undefined && !runs.has(runId)) fail(404, 'RUN_NOT_FOUND', `Run ${runId} not found`);
+        else slot.inOrder = true;
+        break;
+      }
       case 'candidates-create': {
         if (!steps.has(p.stepId)) {
           fail(404, 'STEP_NOT_FOUND', `Step ${p.stepId} not found`);

@@ -3,7 +3,7 @@ import { ErrorResponseDto } from '../common/error-response.dto.js';
 import { EXAMPLE } from '../common/examples.js';
 import { SelfValidated } from '../common/validation.js';
 
-export const EVENT_TYPES = ['run-create', 'run-update', 'step-create', 'step-update', 'candidates-create'] as const;
+export const EVENT_TYPES = ['run-create', 'run-update', 'step-create', 'step-update', 'candidates-create', 'score-create'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
@@ -72,7 +72,8 @@ export class IngestEventDto {
     additionalProperties: true,
     description:
       'What the matching endpoint takes, plus the ids of its path: `run-create` = createRun body; `run-update` = updateRun body + `id`; ' +
-      '`step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`.',
+      '`step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`; ' +
+      '`score-create` = createScore body (its `id` required, for idempotent retries).',
     example: EXAMPLE_BATCH[0].body,
   })
   body: Record<string, unknown>;

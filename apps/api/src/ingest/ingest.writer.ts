@@ -8,6 +8,7 @@ import { DayPartitions } from '../database/partitions.js';
 import type { Queryable } from '../database/queryable.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { RunsService } from '../runs/runs.service.js';
+import { ScoresService } from '../scores/scores.service.js';
 import { StepsService } from '../steps/steps.service.js';
 import { failedEvent, type IngestEvent, type Operation } from './ingest-envelope.js';
 import { type GroupedUpdate, planBatch, type StoredState } from './ingest-plan.js';
@@ -50,6 +51,7 @@ export class IngestWriter {
     private readonly steps: StepsService,
     private readonly candidates: CandidatesService,
     private readonly partitions: DayPartitions,
+    private readonly scores: ScoresService,
   ) {}
 
   async write(projectId: string, events: readonly IngestEvent[]): Promise<IngestResultDto[]> {
@@ -202,6 +204,9 @@ export class IngestWriter {
         if (!stored.has(op.stepId)) throw notFound('Step', op.stepId);
         return 201;
       }
+      case 'score-create':
+        await this.scores.createWith(db, projectId, [op.dto]);
+        return 201;
     }
   }
 }

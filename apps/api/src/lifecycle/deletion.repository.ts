@@ -97,7 +97,7 @@ export class DeletionRepository {
   }
 
   /**
-   * Deletes the runs named (locked by the caller's transaction) with their candidates and steps,
+   * Deletes the runs named (locked by the caller's transaction) with their scores, candidates and steps,
    * subtracts them from the rollups (database/rollups.ts, from the rows each DELETE returns) and,
    * with `tombstones`, leaves one per run. Answers what was removed.
    */
@@ -105,6 +105,7 @@ export class DeletionRepository {
     if (runs.ids.length === 0) return { runs: 0, steps: 0, candidates: 0 };
     // The runs' starts name the partitions their steps and candidates are in.
     const ofRuns = sql`project_id = ${projectId}::uuid AND run_id = ANY(${runs.ids}::uuid[]) AND run_started_at = ANY(${runs.starts}::timestamptz[])`;
+    await query(db, sql`DELETE FROM scores WHERE ${ofRuns}`);
     const [candidates] = await query<{ n: number }>(
       db,
       sql`WITH gone AS (
@@ -137,6 +138,11 @@ export class DeletionRepository {
   private withStep(projectId: string): Sql {
     return sql`SELECT s.project_id, s.pipeline, s.run_started_at, s.name AS step_name, s.type AS step_type, g.decision, g.reason FROM gone g
          JOIN steps s ON s.project_id = ${projectId}::uuid AND s.id = g.step_id AND s.run_id = g.run_id AND s.run_started_at = g.run_started_at`;
+  }
+
+  /** Deletes the scores of candidates with this key (any step, any run of the project). */
+  async deleteKeyScores(db: Queryable, projectId: string, key: string): Promise<void> {
+    await query(db, sql`DELETE FROM scores WHERE project_id = ${projectId}::uuid AND candidate_key = ${key}`);
   }
 
   /** Records the key as erased (its hash), so candidates with it are not stored again. */

@@ -144,7 +144,8 @@ export class DeletionService implements OnApplicationShutdown {
 
   /**
    * Erases a candidate key everywhere in the project: first its tombstone (so no write stores it
-   * again from then on), then every row with it, a bounded number per transaction.
+   * again from then on), then every row with it, a bounded number per transaction, then the
+   * scores of its candidates.
    */
   async eraseKey(who: Requester, key: string): Promise<DeletionDto> {
     await this.repository.insertErasedKey(this.dataSource, who.projectId, key);
@@ -154,6 +155,7 @@ export class DeletionService implements OnApplicationShutdown {
       counts = add(counts, { candidates: chunk.candidates, stepsChanged: chunk.steps });
       if (chunk.candidates < ERASE_CHUNK) break;
     }
+    await this.repository.deleteKeyScores(this.dataSource, who.projectId, key);
     const keySha256 = createHash('sha256').update(key, 'utf8').digest('hex');
     return this.logged(who, 'erasure', { keySha256 }, counts, null, counts.candidates);
   }

@@ -15,8 +15,16 @@ export interface RetentionReport {
   ingestPartitionsDropped: number;
 }
 
-/** The tables whose day partitions hold a day of runs' data (steps, candidates and their hourly rollups). */
-const RUN_DAY_TABLES: PartitionedTable[] = ['candidates', 'steps', 'step_stats_hourly', 'step_durations_hourly', 'reason_counts_hourly', 'run_stats_hourly'];
+/** The tables whose day partitions hold a day of runs' data (steps, candidates, scores and their hourly rollups). */
+const RUN_DAY_TABLES: PartitionedTable[] = [
+  'scores',
+  'candidates',
+  'steps',
+  'step_stats_hourly',
+  'step_durations_hourly',
+  'reason_counts_hourly',
+  'run_stats_hourly',
+];
 
 /** Runs deleted per statement once their partitions are gone (one row each, no steps left to find). */
 const RUN_CHUNK = 5_000;

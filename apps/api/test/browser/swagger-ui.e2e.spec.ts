@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import request from 'supertest';
+import { EXAMPLE } from '../../src/common/examples.js';
 import { createTestApp, type TestApp } from '../harness.js';
 import { loadOperations, type Operation } from '../security/support.js';
 import { chromiumAvailable, launchChromium, screenshotPath, watchedPage } from './chromium.js';
@@ -17,7 +18,7 @@ const NEEDS_USER_INPUT: Record<string, string> = {};
 
 interface Fixtures {
   rootKey: string;
-  keys: Record<'ingest' | 'read' | 'delete' | 'admin', string>;
+  keys: Record<'ingest' | 'read' | 'delete' | 'admin' | 'feedback', string>;
   projectId: string;
   runId: string;
   /** A run of its own for deleteRun, which the other pages' operations do not use. */
@@ -28,6 +29,10 @@ interface Fixtures {
   candidateKey: string;
   pipeline: string;
   revocableKeyId: string;
+  scoreId: string;
+  /** A score of its own for deleteScore (its page works beside updateScore's). */
+  deletableScoreId: string;
+  scoreConfigName: string;
 }
 
 /** The value a user would type into a path parameter, by route and parameter name. */
@@ -40,6 +45,9 @@ function pathValue(op: Operation, name: string, f: Fixtures): string {
   if (name === 'otherId') return f.otherRunId;
   if (name === 'stepId' || (name === 'id' && collection === 'steps')) return f.stepId;
   if (name === 'id' && collection === 'api-keys') return f.revocableKeyId;
+  if (op.operationId === 'deleteScore') return f.deletableScoreId;
+  if (name === 'id' && collection === 'scores') return f.scoreId;
+  if (name === 'name' && collection === 'score-configs') return f.scoreConfigName;
   if (name === 'pipeline') return f.pipeline;
   if (name === 'key') return f.candidateKey;
   throw new Error(`${op.operationId}: no fixture for path parameter "${name}"; add one to pathValue`);
@@ -109,7 +117,7 @@ describe('Swagger UI: Try it out → Execute', () => {
 
     const project = await t.newProject('swagger');
     const admin = (m: 'get' | 'post' | 'patch' | 'delete', path: string) => request(t.http)[m](path).set('Authorization', `Bearer ${project.key}`);
-    const keyWith = async (scope: 'ingest' | 'read' | 'delete' | 'admin') =>
+    const keyWith = async (scope: 'ingest' | 'read' | 'delete' | 'admin' | 'feedback') =>
       (
         await admin('post', '/v1/api-keys')
           .send({ name: `swagger-${scope}`, scopes: [scope] })
@@ -133,9 +141,21 @@ describe('Swagger UI: Try it out → Execute', () => {
       })
       .expect(201);
     for (const id of [runId, otherRunId]) await admin('patch', `/v1/runs/${id}`).send({ status: 'success' }).expect(200);
+    // The run the score examples name (Swagger UI pre-fills createScore with it).
+    await admin('post', '/v1/runs').send({ id: EXAMPLE.runId, pipeline: 'competitor-selection' }).expect(201);
+    const score = async () => (await admin('post', '/v1/scores').send({ runId, name: 'correct', value: true }).expect(201)).body.id as string;
+    const scoreId = await score();
+    const deletableScoreId = await score();
+    await admin('post', '/v1/score-configs').send({ name: 'quality', dataType: 'numeric', min: 0, max: 1 }).expect(201);
     f = {
       rootKey: t.rootKey,
-      keys: { ingest: await keyWith('ingest'), read: await keyWith('read'), delete: await keyWith('delete'), admin: project.key },
+      keys: {
+        ingest: await keyWith('ingest'),
+        read: await keyWith('read'),
+        delete: await keyWith('delete'),
+        admin: project.key,
+        feedback: await keyWith('feedback'),
+      },
       projectId: project.id,
       runId,
       deletableRunId: await run(),
@@ -149,6 +169,9 @@ describe('Swagger UI: Try it out → Execute', () => {
           .send({ name: 'to-revoke', scopes: ['read'] })
           .expect(201)
       ).body.id,
+      scoreId,
+      deletableScoreId,
+      scoreConfigName: 'quality',
     };
     browser = await launchChromium();
   }, 120_000);

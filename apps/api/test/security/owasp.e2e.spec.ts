@@ -28,7 +28,7 @@ import {
 interface Tenant extends ResourceIds {
   id: string;
   admin: string;
-  keys: { ingest: string; read: string; delete: string; admin: string };
+  keys: { ingest: string; read: string; delete: string; feedback: string; admin: string };
   stepName: string;
   candidateKey: string;
 }
@@ -63,8 +63,9 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     const ingest = await key(['ingest']);
     const read = await key(['read']);
     const del = await key(['delete']);
+    const feedback = await key(['feedback']);
     const victim = await key(['read']);
-    secrets.push(p.key, ingest.key, read.key, del.key, victim.key);
+    secrets.push(p.key, ingest.key, read.key, del.key, feedback.key, victim.key);
     const deletableRunId = (await post('/v1/runs', { pipeline: `${marker}-pipeline` })).id;
     const erased = await request(t.http)
       .delete('/v1/candidates')
@@ -74,7 +75,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     return {
       id: p.id,
       admin: p.key,
-      keys: { ingest: ingest.key, read: read.key, delete: del.key, admin: p.key },
+      keys: { ingest: ingest.key, read: read.key, delete: del.key, feedback: feedback.key, admin: p.key },
       projectId: p.id,
       runId,
       deletableRunId,
@@ -90,7 +91,9 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
 
   beforeAll(async () => {
     logger = new CapturingLogger();
-    t = await createTestApp({}, { logger });
+    // The suite sends several unauthenticated requests per operation within a minute, more than
+    // the default per-address failure limit (auth-failures.e2e.spec.ts covers that limit).
+    t = await createTestApp({ XRAY_AUTH_FAILURE_LIMIT: '2000' }, { logger });
     secrets.push(t.rootKey);
     a = await tenant('alpha');
     b = await tenant('beta');
@@ -489,12 +492,12 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
               .send({ candidates: [{ key: 'k', decision: 'accepted', evaluations: Array.from({ length: 101 }, () => ({ check: 'c', passed: true })) }] }),
         ],
         [
-          '4 scopes',
+          '6 scopes',
           () =>
             request(t.http)
               .post('/v1/api-keys')
               .set(as(a.admin))
-              .send({ name: 'n', scopes: ['read', 'read', 'read', 'read'] }),
+              .send({ name: 'n', scopes: ['read', 'read', 'read', 'read', 'read', 'read'] }),
         ],
         [
           '11 metadata filters',
@@ -618,8 +621,9 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     it('allows exactly the documented scope on every route (admin allows all) and answers 403 naming it otherwise', async () => {
       const problems: string[] = [];
       for (const op of projectOps()) {
-        const principals: ['ingest' | 'read' | 'delete' | 'admin' | 'root', string][] = [
+        const principals: ['ingest' | 'read' | 'delete' | 'feedback' | 'admin' | 'root', string][] = [
           ['ingest', b.keys.ingest],
+          ['feedback', b.keys.feedback],
           ['read', b.keys.read],
           ['delete', b.keys.delete],
           ['admin', b.keys.admin],
@@ -633,7 +637,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
                 ? who === 'root'
                 : op.access === 'root-or-read'
                   ? who === 'read' || who === 'admin' || who === 'root'
-                  : who === op.access || who === 'admin';
+                  : who === op.access || who === 'admin' || (op.access === 'feedback' && who === 'ingest');
           const res = await call(op, b, as(key));
           count('API5 every route with every scope');
           if (allowed && [401, 403].includes(res.status)) problems.push(`${op.operationId} as ${who}: ${res.status} (should be allowed)`);
@@ -655,7 +659,7 @@ describe(`OWASP API Security Top 10 (${usingRealPostgres() ? 'PostgreSQL' : 'emb
     it('documents a scope (or root access) for every /v1 operation', () => {
       const undocumented = operations.filter((op) => op.path.startsWith('/v1/') && op.access === 'public').map((op) => op.operationId);
       expect(undocumented).toEqual([]);
-      const scoped = operations.filter((op) => ['ingest', 'read', 'delete', 'admin'].includes(op.access));
+      const scoped = operations.filter((op) => ['ingest', 'read', 'delete', 'admin', 'feedback'].includes(op.access));
       expect(scoped.length).toBeGreaterThan(10);
       // `any` is for describing the caller's own key, nothing else: no project data behind it.
       expect(operations.filter((op) => op.access === 'any').map((op) => op.operationId)).toEqual(['getKeyInfo']);

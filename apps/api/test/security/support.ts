@@ -34,7 +34,7 @@ export interface Operation {
    * `x-required-scope` (`any`: every valid key, root included), or `root` / `root-or-read` for
    * project management, `public` for health.
    */
-  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'delete' | 'admin' | 'any';
+  access: 'public' | 'root' | 'root-or-read' | 'ingest' | 'read' | 'delete' | 'admin' | 'feedback' | 'any';
 }
 
 export interface Schema {

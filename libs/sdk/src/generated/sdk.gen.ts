@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateScoreConfigData, CreateScoreConfigErrors, CreateScoreConfigResponses, CreateScoreData, CreateScoreErrors, CreateScoreResponses, CreateScoresData, CreateScoresErrors, CreateScoresResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, DeleteScoreConfigData, DeleteScoreConfigErrors, DeleteScoreConfigResponses, DeleteScoreData, DeleteScoreErrors, DeleteScoreResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, ListScoreConfigsData, ListScoreConfigsErrors, ListScoreConfigsResponses, ListScoresData, ListScoresErrors, ListScoresResponses, ReplaceScoreConfigData, ReplaceScoreConfigErrors, ReplaceScoreConfigResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -324,6 +324,117 @@ export const listRunSteps = <ThrowOnError extends boolean = false>(options: Opti
 export const createStep = <ThrowOnError extends boolean = false>(options: Options<CreateStepData, ThrowOnError>) => (options.client ?? client).post<CreateStepResponses, CreateStepErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/runs/{runId}/steps',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List the project’s score configurations
+ */
+export const listScoreConfigs = <ThrowOnError extends boolean = false>(options?: Options<ListScoreConfigsData, ThrowOnError>) => (options?.client ?? client).get<ListScoreConfigsResponses, ListScoreConfigsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/score-configs',
+    ...options
+});
+
+/**
+ * Configure a score name: its data type and range or labels
+ *
+ * Scores with this name are then validated against it (400 otherwise). Names without a configuration are free.
+ */
+export const createScoreConfig = <ThrowOnError extends boolean = false>(options: Options<CreateScoreConfigData, ThrowOnError>) => (options.client ?? client).post<CreateScoreConfigResponses, CreateScoreConfigErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/score-configs',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a score name’s configuration (its scores stay)
+ */
+export const deleteScoreConfig = <ThrowOnError extends boolean = false>(options: Options<DeleteScoreConfigData, ThrowOnError>) => (options.client ?? client).delete<DeleteScoreConfigResponses, DeleteScoreConfigErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/score-configs/{name}',
+    ...options
+});
+
+/**
+ * Replace a score name’s configuration
+ */
+export const replaceScoreConfig = <ThrowOnError extends boolean = false>(options: Options<ReplaceScoreConfigData, ThrowOnError>) => (options.client ?? client).put<ReplaceScoreConfigResponses, ReplaceScoreConfigErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/score-configs/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List scores, newest first
+ *
+ * Filter by run, step, candidate key, name and source.
+ */
+export const listScores = <ThrowOnError extends boolean = false>(options?: Options<ListScoresData, ThrowOnError>) => (options?.client ?? client).get<ListScoresResponses, ListScoresErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores',
+    ...options
+});
+
+/**
+ * Score a run, a step or one candidate
+ *
+ * Targets a run (`runId`), a step (`stepId`) or a candidate (`stepId` and `key`). A name with a configuration (score-configs) is validated against it. Retrying with the same `id` answers the score already made. Needs the `feedback` scope (which `ingest` and `admin` keys have too).
+ */
+export const createScore = <ThrowOnError extends boolean = false>(options: Options<CreateScoreData, ThrowOnError>) => (options.client ?? client).post<CreateScoreResponses, CreateScoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Create many scores at once, all or none
+ *
+ * As createScore, for each; one bad score rejects the batch.
+ */
+export const createScores = <ThrowOnError extends boolean = false>(options: Options<CreateScoresData, ThrowOnError>) => (options.client ?? client).post<CreateScoresResponses, CreateScoresErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores/batch',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a score
+ */
+export const deleteScore = <ThrowOnError extends boolean = false>(options: Options<DeleteScoreData, ThrowOnError>) => (options.client ?? client).delete<DeleteScoreResponses, DeleteScoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores/{id}',
+    ...options
+});
+
+/**
+ * Change a score’s value, comment or metadata
+ *
+ * A new value is validated against the name’s configuration.
+ */
+export const updateScore = <ThrowOnError extends boolean = false>(options: Options<UpdateScoreData, ThrowOnError>) => (options.client ?? client).patch<UpdateScoreResponses, UpdateScoreErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores/{id}',
     ...options,
     headers: {
         'Content-Type': 'application/json',

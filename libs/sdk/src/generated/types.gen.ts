@@ -21,7 +21,7 @@ export type ApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin' | 'feedback'>;
     /**
      * When the key was created.
      */
@@ -288,9 +288,9 @@ export type CreateApiKeyDto = {
      */
     name: string;
     /**
-     * `ingest` (write runs, steps, candidates), `read` (every GET), `admin` (keys, and everything else).
+     * `ingest` (write runs, steps, candidates, scores), `read` (every GET), `delete` (deletion and erasure), `feedback` (create scores only, for an end-user app), `admin` (keys, and everything else).
      */
-    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin' | 'feedback'>;
     /**
      * When the key stops working (default: never). Must be in the future.
      */
@@ -354,6 +354,85 @@ export type CreateRunDto = {
      * When the run started (default: now).
      */
     startedAt?: string;
+};
+
+export type CreateScoreConfigDto = {
+    /**
+     * The kind of value scores of this name carry.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * Lowest allowed value (numeric).
+     */
+    min?: number;
+    /**
+     * Highest allowed value (numeric).
+     */
+    max?: number;
+    /**
+     * The allowed labels (categorical; required for it).
+     */
+    labels?: Array<string>;
+    /**
+     * What the score means.
+     */
+    description?: string;
+    /**
+     * The score name this configuration validates.
+     */
+    name: string;
+};
+
+export type CreateScoreDto = {
+    /**
+     * The client’s id for the score: a retry with the same id answers the score already made instead of a second one. Generated when absent.
+     */
+    id?: string;
+    /**
+     * The run judged (or the run of the step judged; may be left out when `stepId` is given).
+     */
+    runId?: string;
+    /**
+     * The step judged, or the step of the candidate judged.
+     */
+    stepId?: string;
+    /**
+     * The candidate judged (its key in the step `stepId`).
+     */
+    key?: string;
+    /**
+     * What is judged, e.g. `correct`, `faithfulness`, `user-feedback`.
+     */
+    name: string;
+    /**
+     * A number, a boolean, or a label (categorical).
+     */
+    value: number | boolean | string;
+    /**
+     * Free text, e.g. why the decision was wrong.
+     */
+    comment?: string;
+    /**
+     * Who scored: a person, an evaluator, an API client or the SDK (default `api`).
+     */
+    source?: 'human' | 'evaluator' | 'api' | 'sdk';
+    /**
+     * Who scored (a user name, an evaluator’s name).
+     */
+    author?: string;
+    /**
+     * Anything else about the score.
+     */
+    metadata?: {
+        [key: string]: unknown;
+    };
+};
+
+export type CreateScoresBatchDto = {
+    /**
+     * Up to 500 scores, stored all or none.
+     */
+    scores: Array<CreateScoreDto>;
 };
 
 export type CreateStepDto = {
@@ -421,7 +500,7 @@ export type CreatedApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin' | 'feedback'>;
     /**
      * When the key was created.
      */
@@ -915,13 +994,13 @@ export type IngestEventDto = {
     /**
      * What the event does.
      */
-    type: 'run-create' | 'run-update' | 'step-create' | 'step-update' | 'candidates-create';
+    type: 'run-create' | 'run-update' | 'step-create' | 'step-update' | 'candidates-create' | 'score-create';
     /**
      * When the event happened on the client. Used as `startedAt` of a create and `endedAt` of an ending update when those are not given.
      */
     timestamp?: string;
     /**
-     * What the matching endpoint takes, plus the ids of its path: `run-create` = createRun body; `run-update` = updateRun body + `id`; `step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`.
+     * What the matching endpoint takes, plus the ids of its path: `run-create` = createRun body; `run-update` = updateRun body + `id`; `step-create` = createStep body + `runId`; `step-update` = updateStep body + `id`; `candidates-create` = createCandidates body + `stepId`; `score-create` = createScore body (its `id` required, for idempotent retries).
      */
     body: {
         [key: string]: unknown;
@@ -974,7 +1053,7 @@ export type KeyInfoDto = {
     /**
      * What the key may do (`admin` implies `ingest` and `read`); empty for the root key, which has no project scope.
      */
-    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin' | 'feedback'>;
     /**
      * When the key stops working; null if it does not expire (and for the root key).
      */
@@ -1004,7 +1083,7 @@ export type NewApiKeyDto = {
     /**
      * What the key may do.
      */
-    scopes: Array<'ingest' | 'read' | 'delete' | 'admin'>;
+    scopes: Array<'ingest' | 'read' | 'delete' | 'admin' | 'feedback'>;
     /**
      * The secret key. Shown only in this answer; store it now.
      */
@@ -1389,6 +1468,150 @@ export type RunStatsDto = {
      * Failed (error or timed out) / finished runs; null when none finished.
      */
     errorRate: number | null;
+};
+
+export type ScoreBatchResultDto = {
+    /**
+     * The scores, in the order sent.
+     */
+    items: Array<ScoreDto>;
+};
+
+export type ScoreConfigBodyDto = {
+    /**
+     * The kind of value scores of this name carry.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * Lowest allowed value (numeric).
+     */
+    min?: number;
+    /**
+     * Highest allowed value (numeric).
+     */
+    max?: number;
+    /**
+     * The allowed labels (categorical; required for it).
+     */
+    labels?: Array<string>;
+    /**
+     * What the score means.
+     */
+    description?: string;
+};
+
+export type ScoreConfigDto = {
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * The kind of value.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * Lowest allowed value.
+     */
+    min: number | null;
+    /**
+     * Highest allowed value.
+     */
+    max: number | null;
+    /**
+     * Allowed labels.
+     */
+    labels: Array<string> | null;
+    /**
+     * Description.
+     */
+    description: string | null;
+    /**
+     * Created.
+     */
+    createdAt: string;
+    /**
+     * Last changed.
+     */
+    updatedAt: string;
+};
+
+export type ScoreConfigListDto = {
+    /**
+     * The project’s score configurations, by name.
+     */
+    items: Array<ScoreConfigDto>;
+};
+
+export type ScoreDto = {
+    /**
+     * Score id (the client’s id when it gave one).
+     */
+    id: string;
+    /**
+     * The run judged, or the run of the step or candidate judged.
+     */
+    runId: string;
+    /**
+     * The step judged (or the candidate’s step); null for a run’s score.
+     */
+    stepId: string | null;
+    /**
+     * The candidate’s key; null unless a candidate is judged.
+     */
+    key: string | null;
+    /**
+     * What is judged.
+     */
+    target: 'run' | 'step' | 'candidate';
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * The kind of value.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * The value.
+     */
+    value: number | boolean | string;
+    /**
+     * Comment.
+     */
+    comment: string | null;
+    /**
+     * Who scored.
+     */
+    source: 'human' | 'evaluator' | 'api' | 'sdk';
+    /**
+     * Author.
+     */
+    author: string | null;
+    /**
+     * Metadata.
+     */
+    metadata: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * When the score was made.
+     */
+    createdAt: string;
+    /**
+     * When it last changed.
+     */
+    updatedAt: string;
+};
+
+export type ScoreListDto = {
+    /**
+     * Scores, newest first.
+     */
+    items: Array<ScoreDto>;
+    /**
+     * Pass as `cursor` for the next page; null on the last page.
+     */
+    nextCursor: string | null;
 };
 
 export type StatusCountsDto = {
@@ -1936,6 +2159,23 @@ export type UpdateRunDto = {
      * When the run ended.
      */
     endedAt?: string;
+};
+
+export type UpdateScoreDto = {
+    /**
+     * The new value (same kinds as on create).
+     */
+    value?: number | boolean | string;
+    /**
+     * The new comment.
+     */
+    comment?: string;
+    /**
+     * The new metadata (replaces the old).
+     */
+    metadata?: {
+        [key: string]: unknown;
+    };
 };
 
 export type UpdateStepDto = {
@@ -3217,6 +3457,399 @@ export type CreateStepResponses = {
 };
 
 export type CreateStepResponse = CreateStepResponses[keyof CreateStepResponses];
+
+export type ListScoreConfigsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/score-configs';
+};
+
+export type ListScoreConfigsErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListScoreConfigsError = ListScoreConfigsErrors[keyof ListScoreConfigsErrors];
+
+export type ListScoreConfigsResponses = {
+    200: ScoreConfigListDto;
+};
+
+export type ListScoreConfigsResponse = ListScoreConfigsResponses[keyof ListScoreConfigsResponses];
+
+export type CreateScoreConfigData = {
+    body: CreateScoreConfigDto;
+    path?: never;
+    query?: never;
+    url: '/v1/score-configs';
+};
+
+export type CreateScoreConfigErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type CreateScoreConfigError = CreateScoreConfigErrors[keyof CreateScoreConfigErrors];
+
+export type CreateScoreConfigResponses = {
+    201: ScoreConfigDto;
+};
+
+export type CreateScoreConfigResponse = CreateScoreConfigResponses[keyof CreateScoreConfigResponses];
+
+export type DeleteScoreConfigData = {
+    body?: never;
+    path: {
+        /**
+         * Score name.
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/v1/score-configs/{name}';
+};
+
+export type DeleteScoreConfigErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type DeleteScoreConfigError = DeleteScoreConfigErrors[keyof DeleteScoreConfigErrors];
+
+export type DeleteScoreConfigResponses = {
+    /**
+     * Deleted.
+     */
+    204: void;
+};
+
+export type DeleteScoreConfigResponse = DeleteScoreConfigResponses[keyof DeleteScoreConfigResponses];
+
+export type ReplaceScoreConfigData = {
+    body: ScoreConfigBodyDto;
+    path: {
+        /**
+         * Score name.
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/v1/score-configs/{name}';
+};
+
+export type ReplaceScoreConfigErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ReplaceScoreConfigError = ReplaceScoreConfigErrors[keyof ReplaceScoreConfigErrors];
+
+export type ReplaceScoreConfigResponses = {
+    200: ScoreConfigDto;
+};
+
+export type ReplaceScoreConfigResponse = ReplaceScoreConfigResponses[keyof ReplaceScoreConfigResponses];
+
+export type ListScoresData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only scores of this run (its own, its steps’ and its candidates’).
+         */
+        runId?: string;
+        /**
+         * Only scores of this step (its own and its candidates’).
+         */
+        stepId?: string;
+        /**
+         * Only scores of candidates with this key.
+         */
+        key?: string;
+        /**
+         * Only scores with this name.
+         */
+        name?: string;
+        /**
+         * Only scores from this source.
+         */
+        source?: 'human' | 'evaluator' | 'api' | 'sdk';
+        /**
+         * Page size, 1–500 (default 100).
+         */
+        limit?: number;
+        /**
+         * The `nextCursor` of the previous page.
+         */
+        cursor?: string;
+    };
+    url: '/v1/scores';
+};
+
+export type ListScoresErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListScoresError = ListScoresErrors[keyof ListScoresErrors];
+
+export type ListScoresResponses = {
+    200: ScoreListDto;
+};
+
+export type ListScoresResponse = ListScoresResponses[keyof ListScoresResponses];
+
+export type CreateScoreData = {
+    body: CreateScoreDto;
+    path?: never;
+    query?: never;
+    url: '/v1/scores';
+};
+
+export type CreateScoreErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type CreateScoreError = CreateScoreErrors[keyof CreateScoreErrors];
+
+export type CreateScoreResponses = {
+    201: ScoreDto;
+};
+
+export type CreateScoreResponse = CreateScoreResponses[keyof CreateScoreResponses];
+
+export type CreateScoresData = {
+    body: CreateScoresBatchDto;
+    path?: never;
+    query?: never;
+    url: '/v1/scores/batch';
+};
+
+export type CreateScoresErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Body or batch larger than the configured limit.
+     */
+    413: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type CreateScoresError = CreateScoresErrors[keyof CreateScoresErrors];
+
+export type CreateScoresResponses = {
+    201: ScoreBatchResultDto;
+};
+
+export type CreateScoresResponse = CreateScoresResponses[keyof CreateScoresResponses];
+
+export type DeleteScoreData = {
+    body?: never;
+    path: {
+        /**
+         * Score id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/scores/{id}';
+};
+
+export type DeleteScoreErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type DeleteScoreError = DeleteScoreErrors[keyof DeleteScoreErrors];
+
+export type DeleteScoreResponses = {
+    /**
+     * Deleted.
+     */
+    204: void;
+};
+
+export type DeleteScoreResponse = DeleteScoreResponses[keyof DeleteScoreResponses];
+
+export type UpdateScoreData = {
+    body: UpdateScoreDto;
+    path: {
+        /**
+         * Score id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/scores/{id}';
+};
+
+export type UpdateScoreErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type UpdateScoreError = UpdateScoreErrors[keyof UpdateScoreErrors];
+
+export type UpdateScoreResponses = {
+    200: ScoreDto;
+};
+
+export type UpdateScoreResponse = UpdateScoreResponses[keyof UpdateScoreResponses];
 
 export type SearchStepsData = {
     body?: never;

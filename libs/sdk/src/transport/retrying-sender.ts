@@ -35,6 +35,8 @@ const KIND: Record<EventType, EventKind> = {
   'step-create': 'steps',
   'step-update': 'steps',
   'candidates-create': 'candidates',
+  // A score is small and kept like a step's event when the buffer is full (the SDK sends none yet).
+  'score-create': 'steps',
 };
 
 export function queued(event: EncodedEvent, seq: number, hooks?: EventHooks): QueuedEvent {

@@ -8,6 +8,7 @@ import { AddDailyRollups1795510800000 } from './1795510800000-AddDailyRollups.js
 import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRunStartedIndex.js';
 import { PartitionedStorage1795600000000 } from './1795600000000-PartitionedStorage.js';
 import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.js';
+import { AddScores1795600200000 } from './1795600200000-AddScores.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -22,4 +23,5 @@ export const migrations: (new () => unknown)[] = [
   AddStepsRunStartedIndex1795514400000,
   PartitionedStorage1795600000000,
   AddDataLifecycle1795600100000,
+  AddScores1795600200000,
 ];

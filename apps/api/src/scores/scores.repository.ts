@@ -1,0 +1,169 @@
+import { Injectable } from '@nestjs/common';
+import type { TimeIdCursor } from '../common/cursor.js';
+import type { Queryable } from '../database/queryable.js';
+import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import type { ScoreDataType, ScoreSource } from './scores.dto.js';
+
+export interface ScoreRow {
+  id: string;
+  run_id: string;
+  run_started_at: Date;
+  step_id: string | null;
+  candidate_key: string | null;
+  name: string;
+  data_type: ScoreDataType;
+  value_number: number | null;
+  value_bool: boolean | null;
+  value_label: string | null;
+  comment: string | null;
+  source: ScoreSource;
+  author: string | null;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type NewScore = Omit<ScoreRow, 'created_at' | 'updated_at'>;
+
+export interface ScoreConfigRow {
+  name: string;
+  data_type: ScoreDataType;
+  min: number | null;
+  max: number | null;
+  labels: string[] | null;
+  description: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ScoreFilter {
+  runId?: string;
+  stepId?: string;
+  key?: string;
+  name?: string;
+  source?: string;
+}
+
+/** Where a score's target lives: its run and the run's start (the partition of its row). */
+export interface TargetRun {
+  runId: string;
+  runStartedAt: Date;
+}
+
+const COLUMNS = sql.raw(
+  'id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata, created_at, updated_at',
+);
+const CONFIG_COLUMNS = sql.raw('name, data_type, min, max, labels, description, created_at, updated_at');
+
+/**
+ * The scores and score_configs tables. Targets are looked up (read only) in runs, steps and
+ * candidates: a score stores its run and the run's start, so it lives in its run's day partition.
+ */
+@Injectable()
+export class ScoresRepository {
+  async runTarget(db: Queryable, projectId: string, runId: string): Promise<TargetRun | null> {
+    const [row] = await query<{ started_at: Date }>(db, sql`SELECT started_at FROM runs WHERE project_id = ${projectId}::uuid AND id = ${runId}::uuid`);
+    return row ? { runId, runStartedAt: row.started_at } : null;
+  }
+
+  async stepTarget(db: Queryable, projectId: string, stepId: string): Promise<TargetRun | null> {
+    const [row] = await query<{ run_id: string; run_started_at: Date }>(
+      db,
+      sql`SELECT run_id, run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ${stepId}::uuid LIMIT 1`,
+    );
+    return row ? { runId: row.run_id, runStartedAt: row.run_started_at } : null;
+  }
+
+  async candidateExists(db: Queryable, projectId: string, stepId: string, run: TargetRun, key: string): Promise<boolean> {
+    const rows = await query(
+      db,
+      sql`SELECT 1 FROM candidates WHERE project_id = ${projectId}::uuid AND step_id = ${stepId}::uuid AND key = ${key}
+          AND run_id = ${run.runId}::uuid AND run_started_at = ${run.runStartedAt}`,
+    );
+    return rows.length > 0;
+  }
+
+  async find(db: Queryable, projectId: string, id: string): Promise<ScoreRow | null> {
+    const [row] = await query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND id = ${id}::uuid LIMIT 1`);
+    return row ?? null;
+  }
+
+  /** Inserts the score unless its id is taken in the project (answers null then). */
+  async insert(db: Queryable, projectId: string, s: NewScore): Promise<ScoreRow | null> {
+    const [row] = await query<ScoreRow>(
+      db,
+      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata)
+          SELECT ${projectId}::uuid, ${s.id}::uuid, ${s.run_id}::uuid, ${s.run_started_at}, ${s.step_id}::uuid, ${s.candidate_key}, ${s.name}, ${s.data_type},
+                 ${s.value_number}::double precision, ${s.value_bool}::boolean, ${s.value_label}, ${s.comment}, ${s.source}, ${s.author},
+                 ${s.metadata === null ? null : JSON.stringify(s.metadata)}::jsonb
+          WHERE NOT EXISTS (SELECT 1 FROM scores WHERE project_id = ${projectId}::uuid AND id = ${s.id}::uuid)
+          ON CONFLICT DO NOTHING
+          RETURNING ${COLUMNS}`,
+    );
+    return row ?? null;
+  }
+
+  async list(db: Queryable, projectId: string, f: ScoreFilter, limit: number, after?: TimeIdCursor): Promise<ScoreRow[]> {
+    const where: Sql[] = [sql`project_id = ${projectId}::uuid`];
+    if (f.runId !== undefined) where.push(sql`run_id = ${f.runId}::uuid`);
+    if (f.stepId !== undefined) where.push(sql`step_id = ${f.stepId}::uuid`);
+    if (f.key !== undefined) where.push(sql`candidate_key = ${f.key}`);
+    if (f.name !== undefined) where.push(sql`name = ${f.name}`);
+    if (f.source !== undefined) where.push(sql`source = ${f.source}`);
+    if (after !== undefined) where.push(sql`(created_at, id) < (${after.at}, ${after.id}::uuid)`);
+    return query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE ${sql.join(where, ' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${limit}`);
+  }
+
+  async update(
+    db: Queryable,
+    projectId: string,
+    current: ScoreRow,
+    v: Pick<ScoreRow, 'value_number' | 'value_bool' | 'value_label' | 'data_type' | 'comment' | 'metadata'>,
+  ): Promise<ScoreRow> {
+    const [row] = await queryChanged<ScoreRow>(
+      db,
+      sql`UPDATE scores SET data_type = ${v.data_type}, value_number = ${v.value_number}::double precision, value_bool = ${v.value_bool}::boolean,
+            value_label = ${v.value_label}, comment = ${v.comment}, metadata = ${v.metadata === null ? null : JSON.stringify(v.metadata)}::jsonb, updated_at = now()
+          WHERE project_id = ${projectId}::uuid AND id = ${current.id}::uuid AND run_started_at = ${current.run_started_at}
+          RETURNING ${COLUMNS}`,
+    );
+    return row;
+  }
+
+  async delete(db: Queryable, projectId: string, id: string): Promise<boolean> {
+    const rows = await queryChanged(db, sql`DELETE FROM scores WHERE project_id = ${projectId}::uuid AND id = ${id}::uuid RETURNING id`);
+    return rows.length > 0;
+  }
+
+  async configs(db: Queryable, projectId: string, names?: string[]): Promise<ScoreConfigRow[]> {
+    const only = names === undefined ? sql`` : sql`AND name = ANY(${names}::text[])`;
+    return query<ScoreConfigRow>(db, sql`SELECT ${CONFIG_COLUMNS} FROM score_configs WHERE project_id = ${projectId}::uuid ${only} ORDER BY name`);
+  }
+
+  /** Inserts a configuration unless the name has one (answers null then). */
+  async insertConfig(db: Queryable, projectId: string, c: Omit<ScoreConfigRow, 'created_at' | 'updated_at'>): Promise<ScoreConfigRow | null> {
+    const [row] = await query<ScoreConfigRow>(
+      db,
+      sql`INSERT INTO score_configs (project_id, name, data_type, min, max, labels, description)
+          VALUES (${projectId}::uuid, ${c.name}, ${c.data_type}, ${c.min}::double precision, ${c.max}::double precision,
+                  ${c.labels === null ? null : JSON.stringify(c.labels)}::jsonb, ${c.description})
+          ON CONFLICT DO NOTHING RETURNING ${CONFIG_COLUMNS}`,
+    );
+    return row ?? null;
+  }
+
+  async replaceConfig(db: Queryable, projectId: string, c: Omit<ScoreConfigRow, 'created_at' | 'updated_at'>): Promise<ScoreConfigRow | null> {
+    const [row] = await queryChanged<ScoreConfigRow>(
+      db,
+      sql`UPDATE score_configs SET data_type = ${c.data_type}, min = ${c.min}::double precision, max = ${c.max}::double precision,
+            labels = ${c.labels === null ? null : JSON.stringify(c.labels)}::jsonb, description = ${c.description}, updated_at = now()
+          WHERE project_id = ${projectId}::uuid AND name = ${c.name} RETURNING ${CONFIG_COLUMNS}`,
+    );
+    return row ?? null;
+  }
+
+  async deleteConfig(db: Queryable, projectId: string, name: string): Promise<boolean> {
+    const rows = await queryChanged(db, sql`DELETE FROM score_configs WHERE project_id = ${projectId}::uuid AND name = ${name} RETURNING name`);
+    return rows.length > 0;
+  }
+}

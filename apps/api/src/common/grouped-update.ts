@@ -1,3 +1,4 @@
+import { columnsAs } from '../database/rollups.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes, endChange } from '../domain/lifecycle.js';
 
@@ -108,4 +109,45 @@ export function endAssignment(dto: { status?: string; endedAt?: string }, eventT
   }
   if (change.mode === 'clear') return ['ended_at', sql`NULL`];
   return undefined;
+}
+
+/**
+ * An UPDATE that moves rollups by what it changed, in one statement: the rows `where` selects
+ * (alias `alias`; with `updates`, a relation `u` of per-row update rows joined by id) are read
+ * and locked as they were (`old`: their id as `o_id`, the rollup columns as `o_<column>`),
+ * updated with `set` (and updated_at), matched back on `keys` (each a rollup column, besides the
+ * id), and `rollups` applies the new rows minus the old ones. Answers `select` of the rows as
+ * written (`written`: `returning`, then the old rollup columns).
+ */
+export function updateWithRollups(o: {
+  table: string;
+  alias: string;
+  where: Sql;
+  updates?: Sql;
+  set: Assignment[];
+  rollupColumns: string[];
+  keys: string[];
+  rollups: (sources: { from: string; sign: 1 | -1; prefix?: string }[]) => Sql;
+  returning: Sql;
+  select: Sql;
+}): Sql {
+  const a = o.alias;
+  const from = sql.raw(`${o.table} ${a}`);
+  const match = sql.raw([`${a}.id = o.o_id`, ...o.keys.map((k) => `${a}.${k} = o.o_${k}`)].join(' AND '));
+  return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
+       old AS (
+         SELECT ${sql.raw(`${a}.id AS o_id`)}, ${columnsAs(a, o.rollupColumns, 'o_')} FROM ${from}
+         ${o.updates ? sql.raw(`JOIN u ON u.id = ${a}.id`) : sql``}
+         WHERE ${o.where} FOR UPDATE OF ${sql.raw(a)}
+       ),
+       written AS (
+         UPDATE ${from} SET ${setList([['updated_at', sql`now()`], ...o.set])}
+         FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}
+         WHERE ${match}
+         RETURNING ${o.returning}, ${sql.raw(o.rollupColumns.map((c) => `o.o_${c}`).join(', '))}
+       )${o.rollups([
+         { from: 'written', sign: 1 },
+         { from: 'written', sign: -1, prefix: 'o_' },
+       ])}
+       SELECT ${o.select} FROM written`;
 }

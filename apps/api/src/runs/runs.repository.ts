@@ -4,11 +4,11 @@ import {
   type Assignment,
   columnList,
   SHARED_UPDATE_FIELDS,
-  setList,
   type UpdateField,
   updateColumnTypes,
   updatedColumns,
   valueList,
+  updateWithRollups,
 } from '../common/grouped-update.js';
 import { previewColumns } from '../common/preview-sql.js';
 import type { TimeIdCursor } from '../common/cursor.js';
@@ -146,29 +146,23 @@ export class RunsRepository {
   }
 
   /**
-   * An UPDATE of the runs `where` selects (alias `r`; with `updates`, a relation `u` of per-run
-   * update rows joined by id), writing `set`, with the run rollups moved by the change (the
-   * rows are read and locked as they were, updated, and the difference applied). Answers the
-   * run columns and project of the updated rows.
+   * An UPDATE of the runs `where` selects (alias `r`, every project unless `projectId` is given;
+   * with `updates`, a relation `u` of per-run update rows joined by id), writing `set`, with the
+   * run rollups moved by the change. Answers the run columns and project of the updated rows.
    */
   private updateWithRollups(o: { projectId?: string; updates?: Sql; where: Sql; set: Assignment[] }): Sql {
-    const project = o.projectId === undefined ? sql`true` : sql`r.project_id = ${o.projectId}`;
-    return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
-       old AS (
-         SELECT r.id AS o_id, ${columnsAs('r', RUN_ROLLUP_COLUMNS, 'o_')} FROM runs r ${o.updates ? sql`JOIN u ON u.id = r.id` : sql``}
-         WHERE ${project} AND ${o.where} FOR UPDATE OF r
-       ),
-       written AS (
-         UPDATE runs r SET ${setList([...o.set, ['updated_at', sql`now()`]])}
-         FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}
-         WHERE r.project_id = o.o_project_id AND r.id = o.o_id
-         RETURNING ${sql.raw(RUN_COLUMN_NAMES.map((c) => `r.${c}`).join(', '))}, r.project_id,
-                   ${sql.raw(RUN_ROLLUP_COLUMNS.map((c) => `o.o_${c}`).join(', '))}
-       )${runRollups([
-         { from: 'written', sign: 1 },
-         { from: 'written', sign: -1, prefix: 'o_' },
-       ])}
-       SELECT ${RUN_COLUMNS}, project_id FROM written`;
+    return updateWithRollups({
+      table: 'runs',
+      alias: 'r',
+      where: o.projectId === undefined ? o.where : sql`r.project_id = ${o.projectId} AND ${o.where}`,
+      updates: o.updates,
+      set: o.set,
+      rollupColumns: RUN_ROLLUP_COLUMNS,
+      keys: ['project_id'],
+      rollups: runRollups,
+      returning: sql.raw(`${RUN_COLUMN_NAMES.map((c) => `r.${c}`).join(', ')}, r.project_id`),
+      select: sql`${RUN_COLUMNS}, project_id`,
+    });
   }
 
   /** Applies many run updates (rows of updateColumns('') with an id) in one statement. Answers the ids updated. */

@@ -5,11 +5,11 @@ import {
   type Assignment,
   columnList,
   SHARED_UPDATE_FIELDS,
-  setList,
   type UpdateField,
   updateColumnTypes,
   updatedColumns,
   valueList,
+  updateWithRollups,
 } from '../common/grouped-update.js';
 import { previewColumns } from '../common/preview-sql.js';
 import type { Queryable } from '../database/queryable.js';
@@ -212,27 +212,22 @@ export class StepsRepository {
 
   /**
    * An UPDATE of the steps `where` selects (alias `s`; with `updates`, a relation `u` of
-   * per-step update rows joined by id), writing `set`, in one statement that also moves the
-   * rollups by the change: the rows are read and locked as they were (`old`), updated, and the
-   * difference applied. Answers every step column of the updated rows.
+   * per-step update rows joined by id), writing `set`, with the step rollups moved by the
+   * change. Answers every step column of the updated rows.
    */
   private updateWithRollups(projectId: string, o: { updates?: Sql; where: Sql; set: Assignment[] }): Sql {
-    const joinU = o.updates ? sql`JOIN u ON u.id = s.id` : sql``;
-    return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
-       old AS (
-         SELECT s.id AS o_id, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')} FROM steps s ${joinU}
-         WHERE s.project_id = ${projectId} AND ${o.where} FOR UPDATE OF s
-       ),
-       written AS (
-         UPDATE steps s SET ${setList([['updated_at', sql`now()`], ...o.set])}
-         FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}
-         WHERE s.project_id = ${projectId} AND s.id = o.o_id AND s.run_started_at = o.o_run_started_at
-         RETURNING ${STEP_RETURNING}, ${sql.raw(STEP_ROLLUP_COLUMNS.map((c) => `o.o_${c}`).join(', '))}
-       )${stepRollups([
-         { from: 'written', sign: 1 },
-         { from: 'written', sign: -1, prefix: 'o_' },
-       ])}
-       SELECT ${STEP_COLUMNS} FROM written`;
+    return updateWithRollups({
+      table: 'steps',
+      alias: 's',
+      where: sql`s.project_id = ${projectId} AND ${o.where}`,
+      updates: o.updates,
+      set: o.set,
+      rollupColumns: STEP_ROLLUP_COLUMNS,
+      keys: ['project_id', 'run_started_at'],
+      rollups: stepRollups,
+      returning: STEP_RETURNING,
+      select: STEP_COLUMNS,
+    });
   }
 
   /** Applies many step updates (rows of updateColumns('') with an id) in one statement. Answers the ids updated. */

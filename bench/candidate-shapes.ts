@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { makeCandidates } from './candidates.js';
+import { copyField, makeCandidates } from './candidates.js';
 import { adminUrl, createDatabase } from './lib/database.js';
 import { fmtNumber, range } from './lib/report.js';
 import { printTable } from './lib/stats.js';
@@ -54,8 +54,6 @@ const SHAPES: Shape[] = [
   },
 ];
 
-const field = (v: unknown) => (v === undefined || v === null ? '\\N' : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
   const db = await createDatabase(adminUrl(), 'shapes');
@@ -71,7 +69,7 @@ async function main(): Promise<void> {
           rows
             .map((c) =>
               [...(ids === 'all' ? [projectId, runId, step, startedAt] : [step]), c.key, c.decision, c.score, c.rank, c.reason, c.evaluations, c.data]
-                .map(field)
+                .map(copyField)
                 .join('\t'),
             )
             .join('\n') + '\n',

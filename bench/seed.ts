@@ -19,7 +19,7 @@ import { loadConfig } from '../apps/api/src/config/config.js';
 import { createDataSource } from '../apps/api/src/database/data-source.js';
 import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js';
 import { addDays, createDayPartitions, dayOf } from '../apps/api/src/database/partitions.js';
-import { rebuildRollupsStatements } from '../apps/api/src/database/rollups.js';
+import { rebuildLlmRollupsStatements, rebuildRollupsStatements } from '../apps/api/src/database/rollups.js';
 
 export interface SeedResult {
   projectId: string;
@@ -193,7 +193,7 @@ export async function seed(
     }
     // The rollups the server's writers keep, computed once over what was written.
     const rollups = Date.now();
-    for (const statement of rebuildRollupsStatements()) await ds.query(statement);
+    for (const statement of [...rebuildRollupsStatements(), ...rebuildLlmRollupsStatements()]) await ds.query(statement);
     log(`  rollups (${((Date.now() - rollups) / 1000).toFixed(1)} s)`);
     await step('analyze', 'ANALYZE', []);
     const [counts] = await ds.query(

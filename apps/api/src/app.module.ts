@@ -11,6 +11,7 @@ import { OtlpModule } from './otlp/otlp.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MaintenanceModule } from './maintenance/maintenance.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { ModelPricesModule } from './model-prices/model-prices.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { ScoresModule } from './scores/scores.module.js';
@@ -34,6 +35,7 @@ import { StepsModule } from './steps/steps.module.js';
     MaintenanceModule,
     LifecycleModule,
     ScoresModule,
+    ModelPricesModule,
   ],
 })
 export class AppModule {}

@@ -13,6 +13,7 @@ import { PreviewEvaluationsField, PreviewJsonField, PreviewObjectField, Truncate
 import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp, PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { STEP_PREVIEW_FIELDS, type StepPreviewField } from '../steps/steps.dto.js';
+import { LlmFieldsDto } from '../steps/llm-fields.dto.js';
 
 const Ratio = (description: string) => [
   ApiPropertyOptional({ description, minimum: 0, maximum: 1, type: Number }),
@@ -46,6 +47,12 @@ export class SearchStepsQueryDto {
   @MaxLength(200)
   pipeline?: string;
 
+  @ApiPropertyOptional({ description: 'Only model calls of exactly this model, e.g. `gpt-4o-mini`.', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  model?: string;
+
   @apply(Ratio('Only steps that eliminated at least this share of their candidates (0–1), e.g. 0.9.'))
   minEliminationRatio?: number;
 
@@ -72,7 +79,8 @@ export class SearchStepsQueryDto {
   cursor?: string;
 }
 
-export class StepSearchItemDto {
+/** A step found by a search; the LLM fields (null on other steps) come from LlmFieldsDto. */
+export class StepSearchItemDto extends LlmFieldsDto {
   @ApiProperty({ format: 'uuid', description: 'Step id.', example: EXAMPLE.stepId })
   id: string;
 

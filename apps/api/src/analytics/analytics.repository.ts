@@ -7,6 +7,7 @@ import type { Queryable } from '../database/queryable.js';
 import { query, type Sql, sql } from '../database/sql.js';
 import type { Decision, RunStatus, StepType } from '../domain/vocabulary.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
+import { LLM_COLUMN_NAMES, type StepRow } from '../steps/steps.repository.js';
 import type { RollupSpans } from './rollup-range.js';
 
 /*
@@ -24,6 +25,7 @@ export interface StepSearchFilter {
   type?: StepType;
   status?: RunStatus;
   pipeline?: string;
+  model?: string;
   minEliminationRatio?: number;
   maxEliminationRatio?: number;
   minDurationMs?: number;
@@ -31,7 +33,7 @@ export interface StepSearchFilter {
   to?: Date;
 }
 
-export interface StepSearchRow {
+export interface StepSearchRow extends Pick<StepRow, (typeof LLM_COLUMN_NAMES)[number]> {
   id: string;
   run_id: string;
   pipeline: string;
@@ -105,6 +107,7 @@ export class AnalyticsRepository {
       ...when(filter.type, (v) => sql`type = ${v}`),
       ...when(filter.status, (v) => sql`status = ${v}`),
       ...when(filter.pipeline, (v) => sql`pipeline = ${v}`),
+      ...when(filter.model, (v) => sql`model = ${v}`),
       ...when(filter.minEliminationRatio, (v) => sql`elimination_ratio >= ${v}`),
       ...when(filter.maxEliminationRatio, (v) => sql`elimination_ratio <= ${v}`),
       ...when(filter.minDurationMs, (v) => sql`duration_ms >= ${v}`),
@@ -115,7 +118,7 @@ export class AnalyticsRepository {
     return query<StepSearchRow>(
       db,
       sql`SELECT id, run_id, pipeline, parent_step_id, name, type, status, started_at, ended_at, duration_ms,
-              candidates_in, candidates_out, elimination_ratio,
+              candidates_in, candidates_out, elimination_ratio, ${sql.raw(LLM_COLUMN_NAMES.join(', '))},
               ${previewColumns(STEP_PREVIEW_FIELDS, '')}
           FROM steps CROSS JOIN (SELECT ${previewChars}::int AS chars) preview
           WHERE ${sql.join(where, ' AND ')} ORDER BY started_at DESC, id DESC LIMIT ${limit}`,

@@ -9,7 +9,7 @@ import type { AppConfig } from '../config/config.js';
 import { CANDIDATE_PREVIEW_FIELDS } from '../candidates/candidates.dto.js';
 import { RunsService } from '../runs/runs.service.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
-import { StepsService } from '../steps/steps.service.js';
+import { llmFieldsOf, type StepRow, StepsService } from '../steps/steps.service.js';
 import type { CandidateEvaluationDto, CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
 import { AnalyticsRepository } from './analytics.repository.js';
 import { analyticsRange, pipelineAnalyticsOf } from './pipeline-analytics.js';
@@ -40,10 +40,10 @@ export class AnalyticsService {
     }
     const limit = q.limit ?? 50;
     const after = q.cursor === undefined ? undefined : decodeTimeIdCursor(q.cursor);
-    const { name, type, status, pipeline, minEliminationRatio, maxEliminationRatio, minDurationMs } = q;
+    const { name, type, status, pipeline, model, minEliminationRatio, maxEliminationRatio, minDurationMs } = q;
     const rows = await this.repository.searchSteps(
       projectId,
-      { name, type, status, pipeline, minEliminationRatio, maxEliminationRatio, minDurationMs, from: toDate(q.from), to: toDate(q.to) },
+      { name, type, status, pipeline, model, minEliminationRatio, maxEliminationRatio, minDurationMs, from: toDate(q.from), to: toDate(q.to) },
       after,
       limit + 1,
       this.config.previewChars,
@@ -52,6 +52,7 @@ export class AnalyticsService {
       rows,
       limit,
       (r) => ({
+        ...llmFieldsOf(r as unknown as StepRow),
         id: r.id,
         runId: r.run_id,
         pipeline: r.pipeline,

@@ -20,8 +20,11 @@ export function createdTimeColumns(dto: { status?: string; startedAt?: string; e
 export interface UpdateField {
   key: string;
   column: string;
-  /** text, json and int replace; merge is jsonb `||`; text[] takes a JSON array of strings. */
-  as: 'text' | 'json' | 'int' | 'merge' | 'text[]';
+  /**
+   * text, json, int, numeric and float replace (`json?` too, a JSON null as SQL NULL); merge is
+   * jsonb `||`; text[] takes a JSON array of strings.
+   */
+  as: 'text' | 'json' | 'json?' | 'int' | 'numeric' | 'float' | 'merge' | 'text[]';
 }
 
 /** The fields every update (of a run or of a step) may carry. */
@@ -50,8 +53,14 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): A
         return `${u}d->>'${key}'`;
       case 'json':
         return `${u}d->'${key}'`;
+      case 'json?':
+        return `NULLIF(${u}d->'${key}', 'null'::jsonb)`;
       case 'int':
         return `(${u}d->>'${key}')::int`;
+      case 'numeric':
+        return `(${u}d->>'${key}')::numeric`;
+      case 'float':
+        return `(${u}d->>'${key}')::double precision`;
       case 'merge':
         return `${cur}.${column} || (${u}d->'${key}')`;
       case 'text[]':

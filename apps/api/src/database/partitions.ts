@@ -16,6 +16,8 @@ export const PARTITIONED_TABLES = [
   { table: 'step_durations_hourly', column: 'hour' },
   { table: 'reason_counts_hourly', column: 'hour' },
   { table: 'run_stats_hourly', column: 'hour' },
+  { table: 'llm_usage_hourly', column: 'hour' },
+  { table: 'model_durations_hourly', column: 'hour' },
   { table: 'ingest_events', column: 'created_at' },
 ] as const;
 

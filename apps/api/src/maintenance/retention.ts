@@ -24,6 +24,8 @@ const RUN_DAY_TABLES: PartitionedTable[] = [
   'step_durations_hourly',
   'reason_counts_hourly',
   'run_stats_hourly',
+  'llm_usage_hourly',
+  'model_durations_hourly',
 ];
 
 /** Runs deleted per statement once their partitions are gone (one row each, no steps left to find). */

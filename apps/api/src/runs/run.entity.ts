@@ -20,6 +20,8 @@ export interface ErrorInfo {
 @Index('idx_runs_metadata', { synchronize: false })
 @Index('idx_runs_search', { synchronize: false })
 @Index('idx_runs_running', { synchronize: false })
+@Index('idx_runs_project_cost', { synchronize: false })
+@Index('idx_runs_project_tokens', { synchronize: false })
 @Index('idx_runs_project_error_type_started', ['projectId', 'errorType', 'startedAt', 'id'])
 @Check('chk_runs_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
 @Check('chk_runs_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
@@ -99,6 +101,19 @@ export class Run {
     select: false,
   })
   search: string;
+
+  /** Its steps' token usage and cost, summed by the step writers' statements (database/rollups.ts). */
+  @Column({ name: 'total_input_tokens', type: 'bigint', default: 0 })
+  totalInputTokens: string;
+
+  @Column({ name: 'total_output_tokens', type: 'bigint', default: 0 })
+  totalOutputTokens: string;
+
+  @Column({ name: 'total_tokens', type: 'bigint', default: 0 })
+  totalTokens: string;
+
+  @Column({ name: 'total_cost_usd', type: 'numeric', default: 0 })
+  totalCostUsd: string;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;

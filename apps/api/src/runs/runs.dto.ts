@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsNumber, Min, ValidateBy, ArrayMaxSize, IsArray, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { IsInt, IsNumber, Min, ValidateBy, ArrayMaxSize, IsArray, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson, OptionalJsonObject, OptionalNotNull, OptionalTimestamp, ToArray } from '../common/dto-helpers.js';
 import { JsonField, PageDtoOf } from '../common/dto-helpers.js';
 import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
@@ -11,6 +11,9 @@ import { CLIENT_STATUSES, RUN_STATUSES } from '../domain/vocabulary.js';
 
 /** The JSON fields of a run that list answers bound to previews. */
 export const RUN_PREVIEW_FIELDS = ['input', 'output', 'metadata'] as const;
+
+/** The orders a run listing may take (see ListRunsQueryDto.sort). */
+export const RUN_SORTS = ['-startedAt', '-costUsd', 'costUsd', '-totalTokens', 'totalTokens'] as const;
 export type RunPreviewField = (typeof RUN_PREVIEW_FIELDS)[number];
 
 export class ErrorInfoDto {
@@ -183,6 +186,34 @@ export class ListRunsQueryDto {
   @OptionalTimestamp('Only runs started before this time.')
   to?: string;
 
+  @ApiPropertyOptional({ description: 'Only runs whose steps cost at least this much in total, in USD.', minimum: 0, type: Number })
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  minCostUsd?: number;
+
+  @ApiPropertyOptional({ description: 'Only runs whose steps cost at most this much in total, in USD.', minimum: 0, type: Number })
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  maxCostUsd?: number;
+
+  @ApiPropertyOptional({ description: 'Only runs whose steps used at least this many tokens in total.', minimum: 0, type: 'integer' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  minTokens?: number;
+
+  @OptionalEnum(
+    RUN_SORTS,
+    'Order: `-startedAt` (default, newest first), `-costUsd` / `costUsd` (most / least expensive first), `-totalTokens` / `totalTokens`; ties by id. ' +
+      'A cursor belongs to the sort it was made with.',
+  )
+  sort?: (typeof RUN_SORTS)[number];
+
   @LimitParam(200, 50)
   limit?: number;
 
@@ -232,6 +263,18 @@ export class RunDto {
 
   @ApiProperty({ format: 'date-time', description: 'When the server last changed the run.', example: EXAMPLE.updatedAt })
   updatedAt: string;
+
+  @ApiProperty({ type: 'integer', description: 'Input tokens of all its steps (0 when none reported usage).', example: 5400 })
+  inputTokens: number;
+
+  @ApiProperty({ type: 'integer', description: 'Output tokens of all its steps.', example: 610 })
+  outputTokens: number;
+
+  @ApiProperty({ type: 'integer', description: 'Total tokens of all its steps.', example: 6010 })
+  totalTokens: number;
+
+  @ApiProperty({ description: 'Cost of all its steps in USD (sent or computed; 0 when none has a cost).', example: 0.00117 })
+  costUsd: number;
 }
 
 /** A run in a list: its JSON fields bounded to previews. */

@@ -34,6 +34,11 @@ export interface RunRow {
   duration_ms: number | null;
   created_at: Date;
   updated_at: Date;
+  /** bigint and numeric: PostgreSQL's text of them. */
+  total_input_tokens: string;
+  total_output_tokens: string;
+  total_tokens: string;
+  total_cost_usd: string;
 }
 
 const RUN_COLUMN_NAMES = [
@@ -51,6 +56,10 @@ const RUN_COLUMN_NAMES = [
   'duration_ms',
   'created_at',
   'updated_at',
+  'total_input_tokens',
+  'total_output_tokens',
+  'total_tokens',
+  'total_cost_usd',
 ];
 const RUN_COLUMNS = sql.raw(RUN_COLUMN_NAMES.join(', '));
 /** The columns the run rollups read. */
@@ -86,8 +95,25 @@ export interface RunFilters {
   tsQuery?: string;
   from?: Date;
   to?: Date;
+  /** Cost and token bounds (numbers as text, compared exactly). */
+  minCostUsd?: string;
+  maxCostUsd?: string;
+  minTokens?: string;
+  /** The order (default started_at, newest first) and the position after which the page starts. */
+  sort?: RunSort;
   before?: TimeIdCursor;
+  after?: { value: string; id: string };
 }
+
+/** A listing's order: by start (newest first), or by total cost or tokens, either way, ties by id. */
+export type RunSort = '-startedAt' | '-costUsd' | 'costUsd' | '-totalTokens' | 'totalTokens';
+
+const SORT_COLUMN: Record<Exclude<RunSort, '-startedAt'>, string> = {
+  '-costUsd': 'total_cost_usd',
+  costUsd: 'total_cost_usd',
+  '-totalTokens': 'total_tokens',
+  totalTokens: 'total_tokens',
+};
 
 /** The SQL of the runs table. */
 @Injectable()
@@ -218,17 +244,32 @@ export class RunsRepository {
     }
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
     if (f.to !== undefined) where.push(sql`started_at < ${f.to}`);
+    if (f.minCostUsd !== undefined) where.push(sql`total_cost_usd >= ${f.minCostUsd}::numeric`);
+    if (f.maxCostUsd !== undefined) where.push(sql`total_cost_usd <= ${f.maxCostUsd}::numeric`);
+    if (f.minTokens !== undefined) where.push(sql`total_tokens >= ${f.minTokens}::bigint`);
     if (f.before !== undefined) where.push(sql`(started_at, id) < (${f.before.at}, ${f.before.id}::uuid)`);
+    const sort = f.sort ?? '-startedAt';
+    let order = 'started_at DESC, id DESC';
+    if (sort !== '-startedAt') {
+      const column = SORT_COLUMN[sort];
+      const desc = sort.startsWith('-');
+      order = `${column} ${desc ? 'DESC' : 'ASC'}, id ${desc ? 'DESC' : 'ASC'}`;
+      if (f.after !== undefined) {
+        const cast = column === 'total_tokens' ? 'bigint' : 'numeric';
+        where.push(sql`(${sql.raw(column)}, id) ${sql.raw(desc ? '<' : '>')} (${f.after.value}::${sql.raw(cast)}, ${f.after.id}::uuid)`);
+      }
+    }
     return query<RunRow & { step_count: number; candidate_count: number }>(
       db,
       sql`SELECT page.*, counts.step_count, counts.candidate_count
        FROM (SELECT id, pipeline, pipeline_version, status, error, tags, started_at, ended_at, duration_ms, created_at, updated_at,
+                    total_input_tokens, total_output_tokens, total_tokens, total_cost_usd,
                     ${previewColumns(RUN_PREVIEW_FIELDS, previewChars)}
              FROM runs WHERE ${sql.join(where, ' AND ')}
-             ORDER BY started_at DESC, id DESC LIMIT ${limit}) page
+             ORDER BY ${sql.raw(order)} LIMIT ${limit}) page
        CROSS JOIN LATERAL (SELECT count(*)::int AS step_count, COALESCE(max(candidates_in), 0)::int AS candidate_count
                            FROM steps WHERE project_id = ${projectId} AND run_id = page.id AND run_started_at = page.started_at) counts
-       ORDER BY page.started_at DESC, page.id DESC`,
+       ORDER BY ${sql.raw(order.replace(/(\w+) (ASC|DESC)/g, 'page.$1 $2'))}`,
     );
   }
 

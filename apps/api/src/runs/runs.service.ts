@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AppError, notFound } from '../common/app-error.js';
-import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
+import { AppError, badRequest, notFound } from '../common/app-error.js';
+import { decodeCursor, decodeTimeIdCursor, encodeCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import { iso } from '../common/dto-helpers.js';
 import { type Assignment, createdTimeColumns, endAssignment, updateColumns } from '../common/grouped-update.js';
 import { truncatedFields } from '../common/preview.js';
@@ -21,7 +21,7 @@ import {
   type RunPageDto,
   type UpdateRunDto,
 } from './runs.dto.js';
-import { type RunRow, RunsRepository } from './runs.repository.js';
+import { type RunRow, type RunSort, RunsRepository } from './runs.repository.js';
 
 export type { RunRow } from './runs.repository.js';
 
@@ -41,7 +41,19 @@ export function toRunDto(r: RunRow): RunDto {
     durationMs: r.duration_ms,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
+    inputTokens: Number(r.total_input_tokens),
+    outputTokens: Number(r.total_output_tokens),
+    totalTokens: Number(r.total_tokens),
+    costUsd: Number(r.total_cost_usd),
   };
+}
+
+/** A page position of a listing sorted by cost or tokens: the sort, the last row's value (exact text) and id. */
+function decodeValueCursor(cursor: string, sort: RunSort): { value: string; id: string } {
+  const [tag, value, id] = decodeCursor(cursor, ['string', 'string', 'string']) as [string, string, string];
+  if (tag !== sort) throw badRequest('INVALID_CURSOR', `cursor was made for sort=${tag}, not sort=${sort}`);
+  if (!/^\d+(\.\d+)?$/.test(value) || !/^[0-9a-f-]{36}$/i.test(id)) throw badRequest('INVALID_CURSOR', 'cursor is not a cursor this API returned');
+  return { value, id };
 }
 
 /**
@@ -171,6 +183,12 @@ export class RunsService {
   /** Newest first, keyset-paged on (started_at, id) so pages never skip or repeat a run. */
   async listRuns(projectId: string, q: ListRunsQueryDto): Promise<RunPageDto> {
     const limit = q.limit ?? 50;
+    const sort: RunSort = q.sort ?? '-startedAt';
+    if (q.minCostUsd !== undefined && q.maxCostUsd !== undefined && q.minCostUsd > q.maxCostUsd) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'minCostUsd must not exceed maxCostUsd');
+    }
+    const byValue = sort !== '-startedAt';
+    const valueOf = (r: RunRow) => (sort.endsWith('costUsd') ? r.total_cost_usd : r.total_tokens);
     const rows = await this.repository.listRuns(
       projectId,
       {
@@ -183,7 +201,12 @@ export class RunsService {
         tsQuery: q.q === undefined ? undefined : toTsQuery(q.q),
         from: q.from === undefined ? undefined : new Date(q.from),
         to: q.to === undefined ? undefined : new Date(q.to),
-        before: q.cursor === undefined ? undefined : decodeTimeIdCursor(q.cursor),
+        minCostUsd: q.minCostUsd === undefined ? undefined : String(q.minCostUsd),
+        maxCostUsd: q.maxCostUsd === undefined ? undefined : String(q.maxCostUsd),
+        minTokens: q.minTokens === undefined ? undefined : String(q.minTokens),
+        sort,
+        before: q.cursor === undefined || byValue ? undefined : decodeTimeIdCursor(q.cursor),
+        after: q.cursor === undefined || !byValue ? undefined : decodeValueCursor(q.cursor, sort),
       },
       limit + 1,
       this.config.previewChars,
@@ -197,7 +220,7 @@ export class RunsService {
         candidateCount: r.candidate_count,
         truncated: truncatedFields(r, RUN_PREVIEW_FIELDS),
       }),
-      (r) => encodeTimeIdCursor(r.started_at, r.id),
+      (r) => (byValue ? encodeCursor([sort, valueOf(r), r.id]) : encodeTimeIdCursor(r.started_at, r.id)),
     );
   }
 

@@ -15,6 +15,7 @@ import type { ErrorInfo } from '../runs/run.entity.js';
 // Covering (INCLUDE name, type, status, duration, ratio) for pipeline analytics; made by a migration.
 @Index('idx_steps_project_pipeline_started', { synchronize: false })
 @Index('idx_steps_search', { synchronize: false })
+@Index('idx_steps_project_model_started', { synchronize: false })
 @Check('chk_steps_ended_after_started', `"ended_at" IS NULL OR "ended_at" >= "started_at"`)
 @Check('chk_steps_status', `"status" IN ('running', 'success', 'error', 'cancelled', 'timed_out')`)
 @Check('chk_steps_type', `"type" IN ('llm', 'retrieval', 'filter', 'rank', 'transform', 'tool', 'custom')`)
@@ -143,6 +144,48 @@ export class Step {
     select: false,
   })
   search: string;
+
+  /** The LLM fields (see the AddLlmFields migration); all null on steps that are not model calls. */
+  @Column({ type: 'text', nullable: true })
+  model: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  provider: string | null;
+
+  @Column({ name: 'model_parameters', type: 'jsonb', nullable: true })
+  modelParameters: Record<string, unknown> | null;
+
+  @Column({ name: 'usage_input', type: 'integer', nullable: true })
+  usageInput: number | null;
+
+  @Column({ name: 'usage_output', type: 'integer', nullable: true })
+  usageOutput: number | null;
+
+  @Column({ name: 'usage_total', type: 'integer', nullable: true })
+  usageTotal: number | null;
+
+  @Column({ name: 'usage_cache_read', type: 'integer', nullable: true })
+  usageCacheRead: number | null;
+
+  @Column({ name: 'usage_cache_write', type: 'integer', nullable: true })
+  usageCacheWrite: number | null;
+
+  @Column({ name: 'usage_reasoning', type: 'integer', nullable: true })
+  usageReasoning: number | null;
+
+  @Column({ name: 'cost_usd', type: 'numeric', nullable: true })
+  costUsd: string | null;
+
+  /** `client` (sent with the step) or `price` (computed from the model price in cost_price). */
+  @Column({ name: 'cost_source', type: 'text', nullable: true })
+  costSource: string | null;
+
+  /** The model price a computed cost used, as it was then. */
+  @Column({ name: 'cost_price', type: 'jsonb', nullable: true })
+  costPrice: Record<string, unknown> | null;
+
+  @Column({ name: 'time_to_first_token_ms', type: 'double precision', nullable: true })
+  timeToFirstTokenMs: number | null;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt: Date;

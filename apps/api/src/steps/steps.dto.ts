@@ -7,10 +7,12 @@ import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/
 import { CLIENT_STATUSES, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
 import { EXAMPLE } from '../common/examples.js';
+import { LlmFieldsDto, LlmFieldsInputDto } from './llm-fields.dto.js';
 
 const MAX_COUNT = 2_000_000_000;
 
-export class CreateStepDto {
+/** The LLM fields (model, provider, modelParameters, usage, costUsd, timeToFirstTokenMs) come from LlmFieldsInputDto. */
+export class CreateStepDto extends LlmFieldsInputDto {
   @ApiPropertyOptional({
     description: 'Client-chosen UUID. Creating a step whose id already exists in the run updates the fields sent and answers 200.',
     format: 'uuid',
@@ -60,7 +62,7 @@ export class CreateStepDto {
   startedAt?: string;
 }
 
-export class UpdateStepDto {
+export class UpdateStepDto extends LlmFieldsInputDto {
   @OptionalEnum(CLIENT_STATUSES, 'New status. `success`, `error` and `cancelled` end the step and set `endedAt` to now unless given.', 'success')
   status?: (typeof CLIENT_STATUSES)[number];
 
@@ -105,7 +107,8 @@ export class UpdateStepDto {
   candidatesOut?: number;
 }
 
-export class StepDto {
+/** A step; the LLM fields (null on other steps) come from LlmFieldsDto. */
+export class StepDto extends LlmFieldsDto {
   @ApiProperty({ format: 'uuid', description: 'Step id.', example: EXAMPLE.stepId })
   id: string;
 

@@ -37,7 +37,46 @@ export interface StepRow {
   candidates_out: number;
   elimination_ratio: number | null;
   stored_in: number;
+  model: string | null;
+  provider: string | null;
+  model_parameters: Record<string, unknown> | null;
+  usage_input: number | null;
+  usage_output: number | null;
+  usage_total: number | null;
+  usage_cache_read: number | null;
+  usage_cache_write: number | null;
+  usage_reasoning: number | null;
+  /** numeric: PostgreSQL's text of it. */
+  cost_usd: string | null;
+  cost_source: 'client' | 'price' | null;
+  cost_price: Record<string, unknown> | null;
+  time_to_first_token_ms: number | null;
 }
+
+/** The LLM columns of a step, in the order the writers list them. */
+export const LLM_COLUMN_NAMES = [
+  'model',
+  'provider',
+  'model_parameters',
+  'usage_input',
+  'usage_output',
+  'usage_total',
+  'usage_cache_read',
+  'usage_cache_write',
+  'usage_reasoning',
+  'cost_usd',
+  'cost_source',
+  'cost_price',
+  'time_to_first_token_ms',
+] as const;
+
+/** A step's LLM columns as a write carries them: only those present are written. */
+export type LlmColumns = Partial<Record<(typeof LLM_COLUMN_NAMES)[number], unknown>>;
+
+/** The SQL type of each LLM column (for jsonb_to_recordset). */
+const LLM_COLUMN_TYPES =
+  'model text, provider text, model_parameters jsonb, usage_input integer, usage_output integer, usage_total integer, usage_cache_read integer, ' +
+  'usage_cache_write integer, usage_reasoning integer, cost_usd numeric, cost_source text, cost_price jsonb, time_to_first_token_ms double precision';
 
 const STEP_COLUMN_NAMES = [
   'id',
@@ -59,6 +98,7 @@ const STEP_COLUMN_NAMES = [
   'candidates_out',
   'elimination_ratio',
   'stored_in',
+  ...LLM_COLUMN_NAMES,
 ];
 const STEP_COLUMNS = sql.raw(STEP_COLUMN_NAMES.join(', '));
 /** An UPDATE's RETURNING: the step columns and those the rollups read, of the row as written (alias `s`). */
@@ -84,6 +124,7 @@ const previewStepColumns = (limit: number, prefix = ''): Sql =>
       'candidates_out',
       'elimination_ratio',
       'stored_in',
+      ...LLM_COLUMN_NAMES,
     ]
       .map((c) => prefix + c)
       .join(', '),
@@ -96,6 +137,19 @@ const STEP_UPDATE_FIELDS: UpdateField[] = [
   { key: 'reasoning', column: 'reasoning', as: 'text' },
   { key: 'candidatesIn', column: 'reported_in', as: 'int' },
   { key: 'candidatesOut', column: 'reported_out', as: 'int' },
+  // The LLM fields, as the service flattens them (llmColumns): keys are the column names.
+  { key: 'model', column: 'model', as: 'text' },
+  { key: 'provider', column: 'provider', as: 'text' },
+  { key: 'model_parameters', column: 'model_parameters', as: 'json?' },
+  ...['usage_input', 'usage_output', 'usage_total', 'usage_cache_read', 'usage_cache_write', 'usage_reasoning'].map((c): UpdateField => ({
+    key: c,
+    column: c,
+    as: 'int',
+  })),
+  { key: 'cost_usd', column: 'cost_usd', as: 'numeric' },
+  { key: 'cost_source', column: 'cost_source', as: 'text' },
+  { key: 'cost_price', column: 'cost_price', as: 'json?' },
+  { key: 'time_to_first_token_ms', column: 'time_to_first_token_ms', as: 'float' },
 ];
 
 /** A new step's columns (JSON fields as JSON text). */
@@ -113,6 +167,8 @@ export interface NewStep {
   metadata: string;
   startedAt: Date;
   endedAt: Date | null;
+  /** The LLM columns sent (see llmColumns), JSON text; `{}` when none. */
+  llm: string;
 }
 
 /** The SQL of the steps table, including the step counters other modules' statements move. */
@@ -151,13 +207,13 @@ export class StepsRepository {
        ),
        written AS (
          INSERT INTO steps (id, project_id, run_id, run_started_at, parent_step_id, name, type, status, input, output, reasoning,
-                            metadata, started_at, ended_at, position, pipeline)
+                            metadata, started_at, ended_at, position, pipeline, ${sql.raw(LLM_COLUMN_NAMES.join(', '))})
          SELECT ${step.id}, ${projectId}, ${step.runId}, run.started_at, ${step.parentStepId}::uuid, ${step.name}, ${step.type}, ${step.status},
                 ${step.input}::jsonb, ${step.output}::jsonb, ${step.reasoning}, ${step.metadata}::jsonb, ${step.startedAt}, ${step.endedAt},
                 (SELECT COALESCE(MAX(position) + 1, 0) FROM steps
                   WHERE project_id = ${projectId} AND run_id = ${step.runId}::uuid AND parent_step_id IS NOT DISTINCT FROM ${step.parentStepId}::uuid),
-                ${step.pipeline}
-         FROM run
+                ${step.pipeline}, ${sql.raw(LLM_COLUMN_NAMES.map((c) => `llm.${c}`).join(', '))}
+         FROM run CROSS JOIN jsonb_to_record(${step.llm}::jsonb) AS llm(${sql.raw(LLM_COLUMN_TYPES)})
          WHERE NOT EXISTS (SELECT 1 FROM steps o WHERE o.project_id = ${projectId} AND o.id = ${step.id} AND o.run_id <> ${step.runId})
            AND (SELECT count(*) FROM old) >= 0 -- reads (and locks) the old row first: see database/rollups.ts
          ON CONFLICT (project_id, id, run_id, run_started_at) DO UPDATE SET ${sql.join(onReplay, ', ')}
@@ -185,7 +241,7 @@ export class StepsRepository {
          SELECT x.*, NULL::jsonb AS error, NULL::integer AS reported_in, NULL::integer AS reported_out
          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, run_id uuid, parent_step_id uuid, pipeline text, name text, type text,
               status text, input jsonb, output jsonb, reasoning text, metadata jsonb, started_at timestamptz, ended_at timestamptz,
-              ord integer, stored_in integer, stored_out integer, ${updateColumnTypes('u_')})
+              ord integer, stored_in integer, stored_out integer, ${sql.raw(LLM_COLUMN_TYPES)}, ${updateColumnTypes('u_')})
        ),
        run AS (SELECT id, started_at FROM runs WHERE project_id = ${projectId} AND id = ANY(${runIds}::uuid[])),
        last AS (
@@ -238,6 +294,52 @@ export class StepsRepository {
       this.updateWithRollups(projectId, { updates, where: sql`true`, set: updatedColumns(STEP_UPDATE_FIELDS, 's', 'u.') }),
     );
     return new Set(updated.map((r) => r.id));
+  }
+
+  /**
+   * Computes the cost of the steps named from the project's model prices, unless the client sent
+   * one (cost_source `client`): the price a step's cost already used while it still matches the
+   * step's model (so a replay, or a later price change, moves nothing), else the project's price
+   * whose pattern matches the model (case-insensitively) and that was valid when the step
+   * started: the most specific pattern (most literal characters), then the latest `valid_from`.
+   * The cost is (non-cached input × input price + cache reads × cache-read price + cache writes ×
+   * cache-write price + output × output price) / 1,000,000; null without a price or usage. The
+   * price used is kept with the step (cost_price). Rollups and run totals move by the change.
+   */
+  async priceSteps(projectId: string, ids: string[], db: Queryable = this.dataSource): Promise<void> {
+    if (ids.length === 0) return;
+    const updates = sql`SELECT s.id,
+           COALESCE(CASE WHEN s.cost_price IS NOT NULL AND s.model ~* (s.cost_price->>'regex') THEN s.cost_price END, p.price) AS price
+         FROM steps s
+         LEFT JOIN LATERAL (
+           SELECT jsonb_build_object('id', mp.id, 'modelPattern', mp.model_pattern, 'regex', mp.model_regex,
+                    'inputPerMillion', mp.input_per_million, 'outputPerMillion', mp.output_per_million,
+                    'cacheReadPerMillion', mp.cache_read_per_million, 'cacheWritePerMillion', mp.cache_write_per_million,
+                    'validFrom', mp.valid_from) AS price
+           FROM model_prices mp
+           WHERE mp.project_id = s.project_id AND s.model ~* mp.model_regex AND (mp.valid_from IS NULL OR mp.valid_from <= s.started_at)
+           ORDER BY mp.specificity DESC, mp.valid_from DESC NULLS LAST, mp.created_at DESC, mp.id
+           LIMIT 1
+         ) p ON true
+         WHERE s.project_id = ${projectId} AND s.id = ANY(${ids}::uuid[]) AND s.cost_source IS DISTINCT FROM 'client'`;
+    const n = (field: string) => `(u.price->>'${field}')::numeric`;
+    const cost = `CASE WHEN u.price IS NULL OR (s.usage_input IS NULL AND s.usage_output IS NULL) THEN NULL ELSE (
+        greatest(coalesce(s.usage_input, 0) - coalesce(s.usage_cache_read, 0) - coalesce(s.usage_cache_write, 0), 0) * ${n('inputPerMillion')}
+        + coalesce(s.usage_cache_read, 0) * coalesce(${n('cacheReadPerMillion')}, ${n('inputPerMillion')})
+        + coalesce(s.usage_cache_write, 0) * coalesce(${n('cacheWritePerMillion')}, ${n('inputPerMillion')})
+        + coalesce(s.usage_output, 0) * ${n('outputPerMillion')}) / 1000000 END`;
+    await query(
+      db,
+      this.updateWithRollups(projectId, {
+        updates,
+        where: sql`true`,
+        set: [
+          ['cost_usd', sql.raw(cost)],
+          ['cost_source', sql.raw(`CASE WHEN (${cost}) IS NULL THEN NULL ELSE 'price' END`)],
+          ['cost_price', sql.raw(`CASE WHEN (${cost}) IS NULL THEN NULL ELSE u.price END`)],
+        ],
+      }),
+    );
   }
 
   /** Writes `set` (besides updated_at) to one step; nothing when it is not in the project. */

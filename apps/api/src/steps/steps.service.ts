@@ -7,8 +7,9 @@ import type { Queryable } from '../database/queryable.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
+import type { LlmFieldsDto, LlmFieldsInputDto } from './llm-fields.dto.js';
 import type { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
-import { type StepRow, StepsRepository } from './steps.repository.js';
+import { LLM_COLUMN_NAMES, type LlmColumns, type StepRow, StepsRepository } from './steps.repository.js';
 
 export type { StepRow } from './steps.repository.js';
 
@@ -17,8 +18,82 @@ export interface FullStepNode extends StepDto {
   children: FullStepNode[];
 }
 
+/** A numeric column's text as a number (null stays null). */
+const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
+
+/** The LLM fields of a stored step. */
+export function llmFieldsOf(r: StepRow): LlmFieldsDto {
+  const usage = [r.usage_input, r.usage_output, r.usage_total, r.usage_cache_read, r.usage_cache_write, r.usage_reasoning].some((v) => v !== null)
+    ? {
+        input: r.usage_input,
+        output: r.usage_output,
+        total: r.usage_total,
+        cacheRead: r.usage_cache_read,
+        cacheWrite: r.usage_cache_write,
+        reasoning: r.usage_reasoning,
+      }
+    : null;
+  const p = r.cost_price as Record<string, string | number | null> | null;
+  return {
+    model: r.model,
+    provider: r.provider,
+    modelParameters: r.model_parameters,
+    usage,
+    costUsd: num(r.cost_usd),
+    costSource: r.cost_source,
+    costPrice: p
+      ? {
+          id: String(p.id),
+          modelPattern: String(p.modelPattern),
+          inputPerMillion: num(p.inputPerMillion)!,
+          outputPerMillion: num(p.outputPerMillion)!,
+          cacheReadPerMillion: num(p.cacheReadPerMillion ?? null),
+          cacheWritePerMillion: num(p.cacheWritePerMillion ?? null),
+          validFrom: p.validFrom ? new Date(p.validFrom).toISOString() : null,
+        }
+      : null,
+    timeToFirstTokenMs: r.time_to_first_token_ms,
+  };
+}
+
+/**
+ * The LLM columns a create or update writes: only the fields sent. `usage` replaces all usage
+ * columns (its total defaults to input + output); a `costUsd` is the client's and clears any
+ * price used before.
+ */
+export function llmColumns(dto: LlmFieldsInputDto): LlmColumns {
+  const c: LlmColumns = {};
+  if (dto.model !== undefined) c.model = dto.model;
+  if (dto.provider !== undefined) c.provider = dto.provider;
+  if (dto.modelParameters !== undefined) c.model_parameters = dto.modelParameters;
+  if (dto.usage !== undefined) {
+    const u = dto.usage;
+    c.usage_input = u.input ?? null;
+    c.usage_output = u.output ?? null;
+    c.usage_total = u.total ?? (u.input === undefined && u.output === undefined ? null : Math.min((u.input ?? 0) + (u.output ?? 0), 2_147_483_647));
+    c.usage_cache_read = u.cacheRead ?? null;
+    c.usage_cache_write = u.cacheWrite ?? null;
+    c.usage_reasoning = u.reasoning ?? null;
+  }
+  if (dto.costUsd !== undefined) {
+    c.cost_usd = dto.costUsd;
+    c.cost_source = 'client';
+    c.cost_price = null;
+  }
+  if (dto.timeToFirstTokenMs !== undefined) c.time_to_first_token_ms = dto.timeToFirstTokenMs;
+  return c;
+}
+
+/** Whether a write leaves the step's cost to be computed from the model prices. */
+export const needsPrice = (dto: LlmFieldsInputDto | undefined): boolean =>
+  dto !== undefined && (dto.model !== undefined || dto.usage !== undefined) && dto.costUsd === undefined;
+
+/** An update as the grouped statements read it: the DTO with its LLM columns beside it. */
+const withLlmColumns = <D extends LlmFieldsInputDto>(dto: D): D & LlmColumns => ({ ...dto, ...llmColumns(dto) });
+
 export function toStepDto(r: StepRow): StepDto {
   return {
+    ...llmFieldsOf(r),
     id: r.id,
     runId: r.run_id,
     parentStepId: r.parent_step_id,
@@ -77,8 +152,10 @@ export class StepsService {
     if (dto.metadata !== undefined) onReplay.push(sql`metadata = steps.metadata || EXCLUDED.metadata`);
     if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(steps.ended_at, GREATEST(now(), EXCLUDED.started_at))`);
     else if (dto.status === 'running') onReplay.push(sql`ended_at = NULL`);
+    const llm = llmColumns(dto);
+    for (const column of LLM_COLUMN_NAMES) if (column in llm) onReplay.push(sql.raw(`${column} = EXCLUDED.${column}`));
 
-    const row = await this.repository.upsertStep(
+    let row = await this.repository.upsertStep(
       projectId,
       {
         id,
@@ -94,11 +171,16 @@ export class StepsService {
         metadata: json(dto.metadata ?? {})!,
         startedAt: times.startedAt,
         endedAt: times.endedAt,
+        llm: JSON.stringify(llm),
       },
       onReplay,
       db,
     );
     if (!row) throw new AppError(409, 'ID_CONFLICT', `Step id ${id} is already used outside this run; choose another id`);
+    if (needsPrice(dto)) {
+      await this.repository.priceSteps(projectId, [id], db);
+      row = { ...(await this.repository.findStep(projectId, id, db))!, inserted: row.inserted };
+    }
     return { step: toStepDto(row), created: row.inserted };
   }
 
@@ -139,10 +221,17 @@ export class StepsService {
         ord: i,
         stored_in: dto.stored?.in ?? 0,
         stored_out: dto.stored?.out ?? 0,
-        ...(dto.update ? updateColumns('u_', dto.update.dto, dto.update.eventTime) : {}),
+        ...llmColumns(dto),
+        ...(dto.update ? updateColumns('u_', withLlmColumns(dto.update.dto), dto.update.eventTime) : {}),
       };
     });
-    return this.repository.insertNewSteps(projectId, rows, [...new Set(steps.map((s) => s.runId))], db);
+    const inserted = await this.repository.insertNewSteps(projectId, rows, [...new Set(steps.map((s) => s.runId))], db);
+    await this.repository.priceSteps(
+      projectId,
+      steps.filter((s) => inserted.has(s.id) && (needsPrice(s) || needsPrice(s.update?.dto))).map((s) => s.id),
+      db,
+    );
+    return inserted;
   }
 
   /**
@@ -152,8 +241,14 @@ export class StepsService {
    */
   async updateStepsGrouped(projectId: string, updates: { id: string; dto: UpdateStepDto; eventTime?: Date }[], db?: Queryable): Promise<Set<string>> {
     if (updates.length === 0) return new Set();
-    const rows = updates.map(({ id, dto, eventTime }) => ({ id, ...updateColumns('', dto, eventTime) }));
-    return this.repository.updateStepsGrouped(projectId, rows, db);
+    const rows = updates.map(({ id, dto, eventTime }) => ({ id, ...updateColumns('', withLlmColumns(dto), eventTime) }));
+    const updated = await this.repository.updateStepsGrouped(projectId, rows, db);
+    await this.repository.priceSteps(
+      projectId,
+      updates.filter((u) => updated.has(u.id) && needsPrice(u.dto)).map((u) => u.id),
+      db,
+    );
+    return updated;
   }
 
   /** `eventTime` (when the client saw the change) stands in for now() as the implicit end time. */
@@ -166,10 +261,18 @@ export class StepsService {
     if (dto.metadata !== undefined) set.push(['metadata', sql`metadata || ${json(dto.metadata)}::jsonb`]);
     if (dto.candidatesIn !== undefined) set.push(['reported_in', sql`${dto.candidatesIn}`]);
     if (dto.candidatesOut !== undefined) set.push(['reported_out', sql`${dto.candidatesOut}`]);
+    for (const [column, value] of Object.entries(llmColumns(dto))) {
+      // Values are bound as text and cast to the column's type ($n::jsonb for objects).
+      set.push([column, value !== null && typeof value === 'object' ? sql`${JSON.stringify(value)}::jsonb` : sql`${value}`]);
+    }
     const end = endAssignment(dto, eventTime);
     if (end) set.push(end);
-    const row = await this.repository.updateStep(projectId, id, set, db);
+    let row = await this.repository.updateStep(projectId, id, set, db);
     if (!row) throw notFound('Step', id);
+    if (needsPrice(dto)) {
+      await this.repository.priceSteps(projectId, [id], db);
+      row = (await this.repository.findStep(projectId, id, db))!;
+    }
     return toStepDto(row);
   }
 

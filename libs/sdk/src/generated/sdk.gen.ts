@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateScoreConfigData, CreateScoreConfigErrors, CreateScoreConfigResponses, CreateScoreData, CreateScoreErrors, CreateScoreResponses, CreateScoresData, CreateScoresErrors, CreateScoresResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, DeleteScoreConfigData, DeleteScoreConfigErrors, DeleteScoreConfigResponses, DeleteScoreData, DeleteScoreErrors, DeleteScoreResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, ListScoreConfigsData, ListScoreConfigsErrors, ListScoreConfigsResponses, ListScoresData, ListScoresErrors, ListScoresResponses, ReplaceScoreConfigData, ReplaceScoreConfigErrors, ReplaceScoreConfigResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateModelPriceData, CreateModelPriceErrors, CreateModelPriceResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateScoreConfigData, CreateScoreConfigErrors, CreateScoreConfigResponses, CreateScoreData, CreateScoreErrors, CreateScoreResponses, CreateScoresData, CreateScoresErrors, CreateScoresResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteModelPriceData, DeleteModelPriceErrors, DeleteModelPriceResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, DeleteScoreConfigData, DeleteScoreConfigErrors, DeleteScoreConfigResponses, DeleteScoreData, DeleteScoreErrors, DeleteScoreResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListModelPricesData, ListModelPricesErrors, ListModelPricesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, ListScoreConfigsData, ListScoreConfigsErrors, ListScoreConfigsResponses, ListScoresData, ListScoresErrors, ListScoresResponses, ReplaceModelPriceData, ReplaceModelPriceErrors, ReplaceModelPriceResponses, ReplaceScoreConfigData, ReplaceScoreConfigErrors, ReplaceScoreConfigResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -175,6 +175,58 @@ export const importRuns = <ThrowOnError extends boolean = false>(options: Option
 export const ingestEvents = <ThrowOnError extends boolean = false>(options: Options<IngestEventsData, ThrowOnError>) => (options.client ?? client).post<IngestEventsResponses, IngestEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/ingest',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List your project’s model prices
+ *
+ * Steps that carry a model and token usage but no `costUsd` are priced with them at ingest. xray ships no prices of its own.
+ */
+export const listModelPrices = <ThrowOnError extends boolean = false>(options?: Options<ListModelPricesData, ThrowOnError>) => (options?.client ?? client).get<ListModelPricesResponses, ListModelPricesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/model-prices',
+    ...options
+});
+
+/**
+ * Add a model price (a model-name glob with USD per million tokens)
+ *
+ * Applies to steps written from now on; costs already stored keep the price they were computed with.
+ */
+export const createModelPrice = <ThrowOnError extends boolean = false>(options: Options<CreateModelPriceData, ThrowOnError>) => (options.client ?? client).post<CreateModelPriceResponses, CreateModelPriceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/model-prices',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a model price
+ *
+ * Costs already stored keep the price they were computed with.
+ */
+export const deleteModelPrice = <ThrowOnError extends boolean = false>(options: Options<DeleteModelPriceData, ThrowOnError>) => (options.client ?? client).delete<DeleteModelPriceResponses, DeleteModelPriceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/model-prices/{id}',
+    ...options
+});
+
+/**
+ * Replace a model price
+ *
+ * Costs already stored keep the price they were computed with.
+ */
+export const replaceModelPrice = <ThrowOnError extends boolean = false>(options: Options<ReplaceModelPriceData, ThrowOnError>) => (options.client ?? client).put<ReplaceModelPriceResponses, ReplaceModelPriceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/model-prices/{id}',
     ...options,
     headers: {
         'Content-Type': 'application/json',

@@ -437,6 +437,32 @@ export type CreateScoresBatchDto = {
 
 export type CreateStepDto = {
     /**
+     * The model that answered, e.g. `gpt-4o-mini-2024-07-18`.
+     */
+    model?: string;
+    /**
+     * Who served it, e.g. `openai`, `anthropic`, `aws.bedrock`.
+     */
+    provider?: string;
+    /**
+     * The request’s parameters (temperature, max tokens, top p, …), as a JSON object.
+     */
+    modelParameters?: {
+        [key: string]: unknown;
+    };
+    /**
+     * Token usage (replaces the stored usage as a whole).
+     */
+    usage?: TokenUsageInputDto;
+    /**
+     * What the call cost, in USD. When sent it is kept as is; when not, the cost is computed from the project’s model prices (`/v1/model-prices`).
+     */
+    costUsd?: number;
+    /**
+     * Milliseconds from the request to the first streamed token.
+     */
+    timeToFirstTokenMs?: number;
+    /**
      * Client-chosen UUID. Creating a step whose id already exists in the run updates the fields sent and answers 200.
      */
     id?: string;
@@ -1067,6 +1093,79 @@ export type LiveDto = {
     status: 'ok';
 };
 
+export type ModelPriceBodyDto = {
+    /**
+     * Which models it prices: a glob matched against the whole model name, case-insensitively. `*` is any run of characters, `?` exactly one, anything else itself: `gpt-4o-mini*` matches `gpt-4o-mini-2024-07-18`. Among the prices matching a model, the most specific pattern (most literal characters; none at all wildcards beats a glob) wins, then the latest `validFrom`.
+     */
+    modelPattern: string;
+    /**
+     * USD per million input (prompt) tokens that were not read from or written to a cache.
+     */
+    inputPerMillion: number;
+    /**
+     * USD per million output (completion) tokens, reasoning tokens included.
+     */
+    outputPerMillion: number;
+    /**
+     * USD per million input tokens read from the prompt cache (default: the input price).
+     */
+    cacheReadPerMillion?: number;
+    /**
+     * USD per million input tokens written to the prompt cache (default: the input price).
+     */
+    cacheWritePerMillion?: number;
+    /**
+     * From when the price applies: steps that started before it are priced by an older price of the pattern (default: always).
+     */
+    validFrom?: string;
+};
+
+export type ModelPriceDto = {
+    /**
+     * Price id.
+     */
+    id: string;
+    /**
+     * The model-name glob.
+     */
+    modelPattern: string;
+    /**
+     * USD per million non-cached input tokens.
+     */
+    inputPerMillion: number;
+    /**
+     * USD per million output tokens.
+     */
+    outputPerMillion: number;
+    /**
+     * USD per million cache-read input tokens; null: the input price.
+     */
+    cacheReadPerMillion: number | null;
+    /**
+     * USD per million cache-write input tokens; null: the input price.
+     */
+    cacheWritePerMillion: number | null;
+    /**
+     * From when it applies; null: always.
+     */
+    validFrom: string | null;
+    /**
+     * When it was created.
+     */
+    createdAt: string;
+    /**
+     * When it was last replaced.
+     */
+    updatedAt: string;
+};
+
+export type ModelPriceListDto = {
+    /**
+     * The project’s model prices, by pattern, then validFrom.
+     */
+    items: Array<ModelPriceDto>;
+};
+
 export type NewApiKeyDto = {
     /**
      * Key id (for listing and revoking).
@@ -1141,6 +1240,37 @@ export type PipelineSummaryDto = {
      * When the pipeline’s latest run started (`startedAt` of its newest run).
      */
     lastRunAt: string | null;
+};
+
+export type PriceUsedDto = {
+    /**
+     * The model price’s id (it may since have been replaced or deleted).
+     */
+    id: string;
+    /**
+     * Its model-name pattern.
+     */
+    modelPattern: string;
+    /**
+     * USD per million input tokens.
+     */
+    inputPerMillion: number;
+    /**
+     * USD per million output tokens.
+     */
+    outputPerMillion: number;
+    /**
+     * USD per million cache-read input tokens (null: the input price).
+     */
+    cacheReadPerMillion: number | null;
+    /**
+     * USD per million cache-write input tokens (null: the input price).
+     */
+    cacheWritePerMillion: number | null;
+    /**
+     * From when the price applied.
+     */
+    validFrom: string | null;
 };
 
 export type ProjectDto = {
@@ -1289,6 +1419,22 @@ export type RunDetailDto = {
      */
     updatedAt: string;
     /**
+     * Input tokens of all its steps (0 when none reported usage).
+     */
+    inputTokens: number;
+    /**
+     * Output tokens of all its steps.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens of all its steps.
+     */
+    totalTokens: number;
+    /**
+     * Cost of all its steps in USD (sent or computed; 0 when none has a cost).
+     */
+    costUsd: number;
+    /**
      * Top-level steps in order, each with its children nested to any depth: at most `stepLimit` steps (see `stepsTruncated`), their JSON fields as bounded previews (see each step’s `truncated`; `getStep` answers a step in full).
      */
     steps: Array<StepNodeDto>;
@@ -1365,6 +1511,22 @@ export type RunDto = {
      * When the server last changed the run.
      */
     updatedAt: string;
+    /**
+     * Input tokens of all its steps (0 when none reported usage).
+     */
+    inputTokens: number;
+    /**
+     * Output tokens of all its steps.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens of all its steps.
+     */
+    totalTokens: number;
+    /**
+     * Cost of all its steps in USD (sent or computed; 0 when none has a cost).
+     */
+    costUsd: number;
 };
 
 export type RunListItemDto = {
@@ -1412,6 +1574,22 @@ export type RunListItemDto = {
      * When the server last changed the run.
      */
     updatedAt: string;
+    /**
+     * Input tokens of all its steps (0 when none reported usage).
+     */
+    inputTokens: number;
+    /**
+     * Output tokens of all its steps.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens of all its steps.
+     */
+    totalTokens: number;
+    /**
+     * Cost of all its steps in USD (sent or computed; 0 when none has a cost).
+     */
+    costUsd: number;
     /**
      * What the run was given (any JSON value). In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
      */
@@ -1664,6 +1842,40 @@ export type StepComparisonDto = {
 
 export type StepDto = {
     /**
+     * The model that answered.
+     */
+    model: string | null;
+    /**
+     * Who served it.
+     */
+    provider: string | null;
+    /**
+     * The request’s parameters.
+     */
+    modelParameters: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Token usage; null when none was reported.
+     */
+    usage: TokenUsageDto | null;
+    /**
+     * Cost in USD: sent by the client, or computed from a model price (see `costSource`).
+     */
+    costUsd: number | null;
+    /**
+     * `client`: sent with the step; `price`: computed at ingest from `costPrice`; null: no cost.
+     */
+    costSource: 'client' | 'price';
+    /**
+     * The model price a computed cost used, as it was then.
+     */
+    costPrice: PriceUsedDto | null;
+    /**
+     * Milliseconds to the first streamed token.
+     */
+    timeToFirstTokenMs: number | null;
+    /**
      * Step id.
      */
     id: string;
@@ -1748,6 +1960,40 @@ export type StepDto = {
 };
 
 export type StepListItemDto = {
+    /**
+     * The model that answered.
+     */
+    model: string | null;
+    /**
+     * Who served it.
+     */
+    provider: string | null;
+    /**
+     * The request’s parameters.
+     */
+    modelParameters: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Token usage; null when none was reported.
+     */
+    usage: TokenUsageDto | null;
+    /**
+     * Cost in USD: sent by the client, or computed from a model price (see `costSource`).
+     */
+    costUsd: number | null;
+    /**
+     * `client`: sent with the step; `price`: computed at ingest from `costPrice`; null: no cost.
+     */
+    costSource: 'client' | 'price';
+    /**
+     * The model price a computed cost used, as it was then.
+     */
+    costPrice: PriceUsedDto | null;
+    /**
+     * Milliseconds to the first streamed token.
+     */
+    timeToFirstTokenMs: number | null;
     /**
      * Step id.
      */
@@ -1837,6 +2083,40 @@ export type StepListItemDto = {
 };
 
 export type StepNodeDto = {
+    /**
+     * The model that answered.
+     */
+    model: string | null;
+    /**
+     * Who served it.
+     */
+    provider: string | null;
+    /**
+     * The request’s parameters.
+     */
+    modelParameters: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Token usage; null when none was reported.
+     */
+    usage: TokenUsageDto | null;
+    /**
+     * Cost in USD: sent by the client, or computed from a model price (see `costSource`).
+     */
+    costUsd: number | null;
+    /**
+     * `client`: sent with the step; `price`: computed at ingest from `costPrice`; null: no cost.
+     */
+    costSource: 'client' | 'price';
+    /**
+     * The model price a computed cost used, as it was then.
+     */
+    costPrice: PriceUsedDto | null;
+    /**
+     * Milliseconds to the first streamed token.
+     */
+    timeToFirstTokenMs: number | null;
     /**
      * Step id.
      */
@@ -1952,6 +2232,40 @@ export type StepReasonsDto = {
 };
 
 export type StepSearchItemDto = {
+    /**
+     * The model that answered.
+     */
+    model: string | null;
+    /**
+     * Who served it.
+     */
+    provider: string | null;
+    /**
+     * The request’s parameters.
+     */
+    modelParameters: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Token usage; null when none was reported.
+     */
+    usage: TokenUsageDto | null;
+    /**
+     * Cost in USD: sent by the client, or computed from a model price (see `costSource`).
+     */
+    costUsd: number | null;
+    /**
+     * `client`: sent with the step; `price`: computed at ingest from `costPrice`; null: no cost.
+     */
+    costSource: 'client' | 'price';
+    /**
+     * The model price a computed cost used, as it was then.
+     */
+    costPrice: PriceUsedDto | null;
+    /**
+     * Milliseconds to the first streamed token.
+     */
+    timeToFirstTokenMs: number | null;
     /**
      * Step id.
      */
@@ -2123,6 +2437,60 @@ export type TimeSeriesDto = {
     points: Array<TimePointDto>;
 };
 
+export type TokenUsageDto = {
+    /**
+     * Input tokens (cached ones included).
+     */
+    input: number | null;
+    /**
+     * Output tokens (reasoning ones included).
+     */
+    output: number | null;
+    /**
+     * All tokens: as reported, else input + output.
+     */
+    total: number | null;
+    /**
+     * Input tokens read from the prompt cache.
+     */
+    cacheRead: number | null;
+    /**
+     * Input tokens written to the prompt cache.
+     */
+    cacheWrite: number | null;
+    /**
+     * Reasoning tokens.
+     */
+    reasoning: number | null;
+};
+
+export type TokenUsageInputDto = {
+    /**
+     * Prompt (input) tokens, cached ones included.
+     */
+    input?: number;
+    /**
+     * Completion (output) tokens, reasoning ones included.
+     */
+    output?: number;
+    /**
+     * All tokens; `input + output` when not sent.
+     */
+    total?: number;
+    /**
+     * Input tokens read from the provider’s prompt cache (part of `input`).
+     */
+    cacheRead?: number;
+    /**
+     * Input tokens written to the provider’s prompt cache (part of `input`).
+     */
+    cacheWrite?: number;
+    /**
+     * Reasoning tokens (part of `output`).
+     */
+    reasoning?: number;
+};
+
 export type UpdateProjectDto = {
     /**
      * Days to keep runs (1 to 36500); null goes back to the server default.
@@ -2179,6 +2547,32 @@ export type UpdateScoreDto = {
 };
 
 export type UpdateStepDto = {
+    /**
+     * The model that answered, e.g. `gpt-4o-mini-2024-07-18`.
+     */
+    model?: string;
+    /**
+     * Who served it, e.g. `openai`, `anthropic`, `aws.bedrock`.
+     */
+    provider?: string;
+    /**
+     * The request’s parameters (temperature, max tokens, top p, …), as a JSON object.
+     */
+    modelParameters?: {
+        [key: string]: unknown;
+    };
+    /**
+     * Token usage (replaces the stored usage as a whole).
+     */
+    usage?: TokenUsageInputDto;
+    /**
+     * What the call cost, in USD. When sent it is kept as is; when not, the cost is computed from the project’s model prices (`/v1/model-prices`).
+     */
+    costUsd?: number;
+    /**
+     * Milliseconds from the request to the first streamed token.
+     */
+    timeToFirstTokenMs?: number;
     /**
      * New status. `success`, `error` and `cancelled` end the step and set `endedAt` to now unless given.
      */
@@ -2838,6 +3232,167 @@ export type IngestEventsResponses = {
 
 export type IngestEventsResponse = IngestEventsResponses[keyof IngestEventsResponses];
 
+export type ListModelPricesData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/model-prices';
+};
+
+export type ListModelPricesErrors = {
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ListModelPricesError = ListModelPricesErrors[keyof ListModelPricesErrors];
+
+export type ListModelPricesResponses = {
+    200: ModelPriceListDto;
+};
+
+export type ListModelPricesResponse = ListModelPricesResponses[keyof ListModelPricesResponses];
+
+export type CreateModelPriceData = {
+    body: ModelPriceBodyDto;
+    path?: never;
+    query?: never;
+    url: '/v1/model-prices';
+};
+
+export type CreateModelPriceErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type CreateModelPriceError = CreateModelPriceErrors[keyof CreateModelPriceErrors];
+
+export type CreateModelPriceResponses = {
+    201: ModelPriceDto;
+};
+
+export type CreateModelPriceResponse = CreateModelPriceResponses[keyof CreateModelPriceResponses];
+
+export type DeleteModelPriceData = {
+    body?: never;
+    path: {
+        /**
+         * Price id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/model-prices/{id}';
+};
+
+export type DeleteModelPriceErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type DeleteModelPriceError = DeleteModelPriceErrors[keyof DeleteModelPriceErrors];
+
+export type DeleteModelPriceResponses = {
+    /**
+     * Deleted.
+     */
+    204: void;
+};
+
+export type DeleteModelPriceResponse = DeleteModelPriceResponses[keyof DeleteModelPriceResponses];
+
+export type ReplaceModelPriceData = {
+    body: ModelPriceBodyDto;
+    path: {
+        /**
+         * Price id.
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/v1/model-prices/{id}';
+};
+
+export type ReplaceModelPriceErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Not found in the caller’s project.
+     */
+    404: ErrorResponseDto;
+    /**
+     * Conflicts with an existing resource.
+     */
+    409: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type ReplaceModelPriceError = ReplaceModelPriceErrors[keyof ReplaceModelPriceErrors];
+
+export type ReplaceModelPriceResponses = {
+    200: ModelPriceDto;
+};
+
+export type ReplaceModelPriceResponse = ReplaceModelPriceResponses[keyof ReplaceModelPriceResponses];
+
 export type ListPipelinesData = {
     body?: never;
     path?: never;
@@ -3068,6 +3623,22 @@ export type ListRunsData = {
          * Only runs started before this time.
          */
         to?: string;
+        /**
+         * Only runs whose steps cost at least this much in total, in USD.
+         */
+        minCostUsd?: number;
+        /**
+         * Only runs whose steps cost at most this much in total, in USD.
+         */
+        maxCostUsd?: number;
+        /**
+         * Only runs whose steps used at least this many tokens in total.
+         */
+        minTokens?: number;
+        /**
+         * Order: `-startedAt` (default, newest first), `-costUsd` / `costUsd` (most / least expensive first), `-totalTokens` / `totalTokens`; ties by id. A cursor belongs to the sort it was made with.
+         */
+        sort?: '-startedAt' | '-costUsd' | 'costUsd' | '-totalTokens' | 'totalTokens';
         /**
          * Page size, 1–200 (default 50).
          */
@@ -3871,6 +4442,10 @@ export type SearchStepsData = {
          * Only steps of runs of this pipeline, e.g. `competitor-selection`.
          */
         pipeline?: string;
+        /**
+         * Only model calls of exactly this model, e.g. `gpt-4o-mini`.
+         */
+        model?: string;
         /**
          * Only steps that eliminated at least this share of their candidates (0–1), e.g. 0.9.
          */

@@ -1,4 +1,5 @@
 import { documentCandidates } from './otlp-candidates.js';
+import type { OtlpValue } from './otlp-decode.js';
 import { messagesIo, unflattened } from './otlp-messages.js';
 
 describe('OTLP messages as step input and output', () => {
@@ -74,7 +75,7 @@ describe('GenAI retrieval documents as candidates', () => {
       { key: 'doc-1', decision: 'accepted', rank: 1, score: 0.8 },
       { key: 'doc-2', decision: 'accepted', rank: 2, score: 0.5, data: { content: 'text', metadata: { source: 'wiki' } } },
     ];
-    const docs = [{ id: 'doc-1', score: 0.8 }, { id: 'doc-2', score: 0.5, content: 'text', source: 'wiki' }, 'not a document'];
+    const docs: OtlpValue[] = [{ id: 'doc-1', score: 0.8 }, { id: 'doc-2', score: 0.5, content: 'text', source: 'wiki' }, 'not a document'];
     expect(documentCandidates({ 'gen_ai.retrieval.documents': docs })).toEqual(expected);
     expect(documentCandidates({ 'gen_ai.retrieval.documents': JSON.stringify(docs) })).toEqual(expected);
     expect(documentCandidates({ 'gen_ai.retrieval.documents': 'not json' })).toEqual([]);

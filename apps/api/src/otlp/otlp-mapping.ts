@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
-import { candidatesOf, isDocumentAttribute, parsedJson } from './otlp-candidates.js';
+import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
+import { messagesIo } from './otlp-messages.js';
 
 /**
  * From OTLP spans to /v1/ingest events (pure, no database): a trace becomes a run, a span a
@@ -103,22 +104,8 @@ export function pipelineOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefine
   return clip(text(ordered[0]?.resource['service.name']) ?? 'otel');
 }
 
-/**
- * Input and output: OpenInference `input.value` / `output.value` (parsed when the mime type says
- * JSON), else GenAI `gen_ai.input.messages` / `gen_ai.output.messages`, else OpenLLMetry's
- * `traceloop.entity.input` / `output` (both parsed when they hold JSON text).
- */
-function io(attributes: Attributes, which: 'input' | 'output'): unknown {
-  const value = attributes[`${which}.value`];
-  if (value !== undefined && value !== null) {
-    return typeof value === 'string' && text(attributes[`${which}.mime_type`]) === 'application/json' ? parsedJson(value) : value;
-  }
-  for (const key of [`gen_ai.${which}.messages`, `traceloop.entity.${which}`]) {
-    const found = attributes[key];
-    if (found !== undefined && found !== null) return parsedJson(found);
-  }
-  return undefined;
-}
+/** Input and output (otlp-messages.ts); `used` collects the attributes they came from. */
+const io = (attributes: Attributes, which: 'input' | 'output', used = new Set<string>()): unknown => messagesIo(attributes, which, used);
 
 /** Status ERROR → the step's error, from the last `exception` event, else the status message. */
 function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: string } | undefined {
@@ -133,8 +120,8 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
   };
 }
 
-function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k)));
+function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): Record<string, unknown> {
+  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !isDocumentAttribute(k)));
   return {
     otel: {
       traceId: span.traceId,
@@ -274,8 +261,9 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
       const attached = span.parentSpanId !== undefined && (inRequest.has(span.parentSpanId) || storedSteps.has(parentStepId!));
       const orphan = span.parentSpanId !== undefined && !attached;
       if (orphan) orphans++;
-      const input = io(span.attributes, 'input');
-      const output = io(span.attributes, 'output');
+      const used = new Set<string>();
+      const input = io(span.attributes, 'input', used);
+      const output = io(span.attributes, 'output', used);
       const reasoning = text(span.attributes['xray.step.reasoning']);
       const error = errorOf(span);
       events.push({
@@ -292,7 +280,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             type: stepType(span.attributes),
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
-            metadata: metadataOf(span, orphan),
+            metadata: metadataOf(span, orphan, used),
             startedAt: iso(span.startTimeUnixNano),
           },
         },

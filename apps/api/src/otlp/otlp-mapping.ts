@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
 import { candidatesOf, isDocumentAttribute, parsedJson } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
+import { evaluationScores, isEvaluationAttribute } from './otlp-evaluations.js';
 
 /**
  * From OTLP spans to /v1/ingest events (pure, no database): a trace becomes a run, a span a
@@ -134,7 +135,9 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
 }
 
 function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k)));
+  const attributes = Object.fromEntries(
+    Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
+  );
   return {
     otel: {
       traceId: span.traceId,
@@ -320,6 +323,10 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
           },
         },
       });
+      // Evaluation results on the span: scores of its step (otlp-evaluations.ts).
+      for (const body of evaluationScores(span, stepId, (name, key) => derivedUuid(projectId, traceId, span.spanId, 'evaluation', name, key ?? ''))) {
+        events.push({ traceId, spanId: span.spanId, event: { id: `${prefix}:${span.spanId}:score:${body.id as string}`, type: 'score-create', body } });
+      }
     }
   }
   return { events, orphans };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
 import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
+import { evaluationScores, isEvaluationAttribute } from './otlp-evaluations.js';
 import { messagesIo } from './otlp-messages.js';
 
 /**
@@ -121,7 +122,9 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
 }
 
 function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): Record<string, unknown> {
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !isDocumentAttribute(k)));
+  const attributes = Object.fromEntries(
+    Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
+  );
   return {
     otel: {
       traceId: span.traceId,
@@ -308,6 +311,10 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
           },
         },
       });
+      // Evaluation results on the span: scores of its step (otlp-evaluations.ts).
+      for (const body of evaluationScores(span, stepId, (name, key) => derivedUuid(projectId, traceId, span.spanId, 'evaluation', name, key ?? ''))) {
+        events.push({ traceId, spanId: span.spanId, event: { id: `${prefix}:${span.spanId}:score:${body.id as string}`, type: 'score-create', body } });
+      }
     }
   }
   return { events, orphans };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
 import { candidatesOf, isDocumentAttribute, parsedJson } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
+import { spanLlmFields } from './otlp-llm.js';
 
 /**
  * From OTLP spans to /v1/ingest events (pure, no database): a trace becomes a run, a span a
@@ -134,7 +135,8 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
 }
 
 function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k)));
+  const llm = spanLlmFields(span.attributes).mapped;
+  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k) && !llm.has(k)));
   return {
     otel: {
       traceId: span.traceId,
@@ -290,6 +292,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             ...(attached ? { parentStepId } : {}),
             name: clip(span.name.trim() || '(unnamed span)'),
             type: stepType(span.attributes),
+            ...spanLlmFields(span.attributes).fields,
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
             metadata: metadataOf(span, orphan),

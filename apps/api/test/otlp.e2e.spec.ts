@@ -190,8 +190,11 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
       .set('Authorization', `Bearer ${project.key}`);
     expect(detail.body.metadata).toMatchObject({
       otel: { traceId, spanId: ids.generate, parentSpanId: ids.root },
-      attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 120 },
+      attributes: { 'gen_ai.operation.name': 'chat' },
     });
+    // Token usage is an LLM field of the step, no longer an attribute in its metadata.
+    expect(detail.body.usage).toMatchObject({ input: 120 });
+    expect(detail.body.metadata.attributes).not.toHaveProperty('gen_ai.usage.input_tokens');
 
     const steps = await stepCount(project.id);
     expect(steps).toBe(4);

@@ -1,14 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsNumber, IsString, Max, MaxLength, Min } from 'class-validator';
 import { OptionalNotNull, OptionalTimestamp } from '../common/dto-helpers.js';
+import { EXAMPLE } from '../common/examples.js';
 import { MAX_PATTERN_LENGTH } from './model-pattern.js';
+
+const PRICE_ID = '0193a2c3-9e10-7b21-8c32-d43e54f65a17';
 
 /** USD per million tokens: at most this (a bound against typos). */
 const MAX_PRICE = 1_000_000;
 
-const PricePerMillion = (description: string, example: number | null, optional: boolean) => {
+const PricePerMillion = (description: string, example: number, optional: boolean) => {
   const decorators = [
-    (optional ? ApiPropertyOptional : ApiProperty)({ description, minimum: 0, maximum: MAX_PRICE, type: Number, ...(example === null ? {} : { example }) }),
+    (optional ? ApiPropertyOptional : ApiProperty)({ description, minimum: 0, maximum: MAX_PRICE, type: Number, example }),
     IsNumber({ allowNaN: false, allowInfinity: false }),
     Min(0),
     Max(MAX_PRICE),
@@ -41,7 +44,7 @@ export class ModelPriceBodyDto {
   @PricePerMillion('USD per million input tokens read from the prompt cache (default: the input price).', 0.075, true)
   cacheReadPerMillion?: number;
 
-  @PricePerMillion('USD per million input tokens written to the prompt cache (default: the input price).', null, true)
+  @PricePerMillion('USD per million input tokens written to the prompt cache (default: the input price).', 0.1875, true)
   cacheWritePerMillion?: number;
 
   @OptionalTimestamp(
@@ -52,7 +55,7 @@ export class ModelPriceBodyDto {
 }
 
 export class ModelPriceDto {
-  @ApiProperty({ format: 'uuid', description: 'Price id.' })
+  @ApiProperty({ format: 'uuid', description: 'Price id.', example: PRICE_ID })
   id: string;
 
   @ApiProperty({ description: 'The model-name glob.', example: 'gpt-4o-mini*' })
@@ -73,10 +76,10 @@ export class ModelPriceDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'From when it applies; null: always.', example: null })
   validFrom: string | null;
 
-  @ApiProperty({ format: 'date-time', description: 'When it was created.' })
+  @ApiProperty({ format: 'date-time', description: 'When it was created.', example: EXAMPLE.createdAt })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time', description: 'When it was last replaced.' })
+  @ApiProperty({ format: 'date-time', description: 'When it was last replaced.', example: EXAMPLE.updatedAt })
   updatedAt: string;
 }
 

@@ -3,6 +3,7 @@ import { STEP_TYPES } from '../domain/vocabulary.js';
 import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
 import { evaluationScores, isEvaluationAttribute } from './otlp-evaluations.js';
+import { spanLlmFields } from './otlp-llm.js';
 import { messagesIo } from './otlp-messages.js';
 
 /**
@@ -122,8 +123,9 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
 }
 
 function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): Record<string, unknown> {
+  const llm = spanLlmFields(span.attributes).mapped;
   const attributes = Object.fromEntries(
-    Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
+    Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !llm.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
   );
   return {
     otel: {
@@ -281,6 +283,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             ...(attached ? { parentStepId } : {}),
             name: clip(span.name.trim() || '(unnamed span)'),
             type: stepType(span.attributes),
+            ...spanLlmFields(span.attributes).fields,
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
             metadata: metadataOf(span, orphan, used),

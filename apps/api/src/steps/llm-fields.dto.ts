@@ -122,7 +122,11 @@ export class TokenUsageDto {
 
 /** The model price a computed cost used, as it was when the cost was computed. */
 export class PriceUsedDto {
-  @ApiProperty({ format: 'uuid', description: 'The model price’s id (it may since have been replaced or deleted).' })
+  @ApiProperty({
+    format: 'uuid',
+    description: 'The model price’s id (it may since have been replaced or deleted).',
+    example: '0193a2c3-9e10-7b21-8c32-d43e54f65a17',
+  })
   id: string;
 
   @ApiProperty({ description: 'Its model-name pattern.', example: 'gpt-4o-mini*' })

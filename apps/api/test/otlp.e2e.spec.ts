@@ -15,6 +15,7 @@ interface JsonSpan {
   attributes?: { key: string; value: Record<string, unknown> }[];
   events?: { name: string; timeUnixNano: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
   status?: { code?: number; message?: string };
+  droppedAttributesCount?: number;
 }
 
 const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
@@ -341,6 +342,31 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
       { key: 'w-1', decision: 'accepted', rank: 1, score: 0.7 },
       { key: 'w-2', decision: 'accepted', rank: 2, score: 0.2 },
     ]);
+  });
+
+  it('keeps at most 128 attributes of a span in its metadata, counting the rest as dropped, and says so', async () => {
+    const traceId = hexId(41, 16);
+    const spanId = hexId(41 * 16 + 1, 8);
+    const attributes = Array.from({ length: 200 }, (_, i) => str(`custom.attr.${String(i).padStart(3, '0')}`, `v${i}`));
+    const root = { traceId, spanId, name: 'wide', startTimeUnixNano: at(0), endTimeUnixNano: at(1), attributes, droppedAttributesCount: 5 };
+    const body = jsonExport([root]);
+    body.resourceSpans[0].resource.attributes = Array.from({ length: 130 }, (_, i) => str(`res.${i}`, 'x'));
+    const res = await post(JSON.stringify(body), 'application/json');
+    expect(res.status).toBe(200);
+    expect(JSON.parse((res.body as Buffer).toString()).partialSuccess).toEqual({
+      rejectedSpans: '0',
+      errorMessage: expect.stringMatching(/72 attribute\(s\) of 1 span\(s\) dropped.*at most 128/),
+    });
+    const step = await request(t.http)
+      .get(`/v1/steps/${stepIdOf(project.id, traceId, spanId)}`)
+      .set('Authorization', `Bearer ${project.key}`);
+    expect(Object.keys(step.body.metadata.attributes)).toHaveLength(128);
+    expect(step.body.metadata.attributes).toHaveProperty(['custom.attr.127'], 'v127');
+    expect(step.body.metadata.attributes).not.toHaveProperty(['custom.attr.128']);
+    expect(step.body.metadata.otel.droppedAttributes).toBe(72 + 5);
+    const run = await getRun(runIdOf(project.id, traceId));
+    expect(Object.keys(run.body.metadata.otel.resource)).toHaveLength(128);
+    expect(run.body.metadata.otel.droppedResourceAttributes).toBe(2);
   });
 
   it('gives each project its own run for the same trace id', async () => {

@@ -38,6 +38,9 @@ export interface MappedTraces {
   events: MappedEvent[];
   /** Spans whose parent span is neither in the request nor stored: kept as top-level steps. */
   orphans: number;
+  /** Attributes left out of step metadata past MAX_METADATA_ATTRIBUTES, and the spans they came from. */
+  droppedAttributes: number;
+  spansWithDroppedAttributes: number;
 }
 
 const MAX_NAME = 200;
@@ -122,12 +125,25 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
   };
 }
 
-function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): Record<string, unknown> {
+/**
+ * At most this many attributes of a span (those not mapped to fields) are kept in its step's
+ * metadata, and of a resource in its run's, the first ones in the order received; the rest are
+ * dropped and counted (`otel.droppedAttributes`, with those the exporter dropped already).
+ */
+export const MAX_METADATA_ATTRIBUTES = 128;
+
+/** The first MAX_METADATA_ATTRIBUTES entries, and how many were left out. */
+function bounded(entries: [string, OtlpValue][]): { kept: Attributes; dropped: number } {
+  return { kept: Object.fromEntries(entries.slice(0, MAX_METADATA_ATTRIBUTES)), dropped: Math.max(0, entries.length - MAX_METADATA_ATTRIBUTES) };
+}
+
+function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): { metadata: Record<string, unknown>; dropped: number } {
   const llm = spanLlmFields(span.attributes).mapped;
-  const attributes = Object.fromEntries(
+  const { kept: attributes, dropped } = bounded(
     Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !llm.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
   );
-  return {
+  const droppedAttributes = dropped + (span.droppedAttributesCount ?? 0);
+  const metadata = {
     otel: {
       traceId: span.traceId,
       spanId: span.spanId,
@@ -135,9 +151,11 @@ function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>):
       ...(orphan ? { parentMissing: true } : {}),
       kind: span.kind,
       ...(span.scope.name ? { scope: { name: span.scope.name, ...(span.scope.version ? { version: span.scope.version } : {}) } } : {}),
+      ...(droppedAttributes ? { droppedAttributes } : {}),
     },
     ...(Object.keys(attributes).length ? { attributes } : {}),
   };
+  return { metadata, dropped };
 }
 
 /**
@@ -153,8 +171,9 @@ function runMetadataOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefined): 
   };
   const sessionId = first('session.id', 'gen_ai.conversation.id');
   const userId = first('user.id');
+  const resource = bounded(Object.entries(ordered[0].resource));
   return {
-    otel: { traceId: ordered[0].traceId, resource: ordered[0].resource },
+    otel: { traceId: ordered[0].traceId, resource: resource.kept, ...(resource.dropped ? { droppedResourceAttributes: resource.dropped } : {}) },
     ...(sessionId ? { sessionId } : {}),
     ...(userId ? { userId } : {}),
   };
@@ -213,6 +232,8 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
   }
   const events: MappedEvent[] = [];
   let orphans = 0;
+  let droppedAttributes = 0;
+  let spansWithDroppedAttributes = 0;
   for (const [traceId, list] of traces) {
     const runId = runIdOf(projectId, traceId);
     const root = list.find((s) => !s.parentSpanId);
@@ -271,6 +292,11 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
       const output = io(span.attributes, 'output', used);
       const reasoning = text(span.attributes['xray.step.reasoning']);
       const error = errorOf(span);
+      const { metadata, dropped } = metadataOf(span, orphan, used);
+      if (dropped > 0) {
+        droppedAttributes += dropped;
+        spansWithDroppedAttributes++;
+      }
       events.push({
         traceId,
         spanId: span.spanId,
@@ -286,7 +312,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             ...spanLlmFields(span.attributes).fields,
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
-            metadata: metadataOf(span, orphan, used),
+            metadata,
             startedAt: iso(span.startTimeUnixNano),
           },
         },
@@ -320,5 +346,5 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
       }
     }
   }
-  return { events, orphans };
+  return { events, orphans, droppedAttributes, spansWithDroppedAttributes };
 }

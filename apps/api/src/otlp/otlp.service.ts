@@ -9,7 +9,7 @@ import { IngestRepository } from '../ingest/ingest.repository.js';
 import { IngestWriter } from '../ingest/ingest.writer.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { type DecodedTraces, decodeTraces, type OtlpEncoding, type OtlpSpan } from './otlp-decode.js';
-import { mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
+import { MAX_METADATA_ATTRIBUTES, mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
 
 export interface Rejection {
   rejectedSpans: number;
@@ -98,8 +98,11 @@ export class OtlpService {
       await this.attachWaitingChildren(projectId, decoded.spans, failedSpans);
       rejected += decoded.spans.filter((s) => failedTraces.has(s.traceId) || failedSpans.has(`${s.traceId}:${s.spanId}`)).length;
       if (mapped.orphans > 0) {
+        messages.push(`${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (they move under it when it arrives)`);
+      }
+      if (mapped.droppedAttributes > 0) {
         messages.push(
-          `${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (it is not attached when it arrives later)`,
+          `${mapped.droppedAttributes} attribute(s) of ${mapped.spansWithDroppedAttributes} span(s) dropped: a step's metadata keeps at most ${MAX_METADATA_ATTRIBUTES} attributes of its span (counted in metadata.otel.droppedAttributes)`,
         );
       }
     }

@@ -182,4 +182,169 @@ describe('scores in reads and questions', () => {
       }
     });
   });
+  describe('summary and analytics', () => {
+    beforeAll(async () => {
+      const { runId, stepIds } = await runWith('summary', [{ name: 'rank', candidates: [{ key: 'K', decision: 'selected' }] }]);
+      const [stepId] = stepIds;
+      await score({ runId, name: 'relevance', value: 0.2 });
+      await score({ stepId, name: 'relevance', value: 0.4 });
+      await score({ stepId, key: 'K', name: 'relevance', value: 1 });
+      await score({ runId, name: 'ok', value: true });
+      await score({ stepId, name: 'ok', value: true });
+      await score({ stepId, key: 'K', name: 'ok', value: false });
+      await score({ runId, name: 'verdict', value: 'good' });
+      await score({ stepId, name: 'verdict', value: 'good' });
+      await score({ stepId, key: 'K', name: 'verdict', value: 'bad' });
+      // Another pipeline's scores stay out.
+      const elsewhere = await runWith('not-summary', []);
+      await score({ runId: elsewhere.runId, name: 'relevance', value: 0 });
+    });
+
+    it('summarizes each name: count, mean, min/max, label counts or a histogram, by day', async () => {
+      const body = (await api('get', '/v1/scores/summary?pipeline=summary').expect(200)).body;
+      const byName = Object.fromEntries(body.items.map((i: { name: string }) => [i.name, i]));
+      const today = `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`;
+      expect(byName.relevance).toMatchObject({ dataType: 'numeric', count: 3, min: 0.2, max: 1, labels: [] });
+      expect(byName.relevance.mean).toBeCloseTo(1.6 / 3, 10);
+      expect(byName.relevance.histogram).toHaveLength(10);
+      expect(byName.relevance.histogram.map((b: { count: number }) => b.count)).toEqual([1, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
+      expect(byName.relevance.histogram[0].from).toBeCloseTo(0.2, 10);
+      expect(byName.relevance.histogram[9].to).toBe(1);
+      expect(byName.relevance.byDay).toEqual([{ start: today, count: 3, mean: expect.closeTo(1.6 / 3, 10), labels: [] }]);
+      expect(byName.ok).toMatchObject({ dataType: 'boolean', count: 3, min: null, max: null, histogram: [] });
+      expect(byName.ok.mean).toBeCloseTo(2 / 3, 10);
+      expect(byName.ok.labels).toEqual([
+        { label: 'true', count: 2 },
+        { label: 'false', count: 1 },
+      ]);
+      expect(byName.verdict).toMatchObject({ dataType: 'categorical', count: 3, mean: null });
+      expect(byName.verdict.labels).toEqual([
+        { label: 'good', count: 2 },
+        { label: 'bad', count: 1 },
+      ]);
+      expect(byName.verdict.byDay).toEqual([{ start: today, count: 3, mean: null, labels: byName.verdict.labels }]);
+    });
+
+    it('narrows the summary by name, target and range', async () => {
+      const runOnly = (await api('get', '/v1/scores/summary?pipeline=summary&name=relevance&target=run').expect(200)).body.items;
+      expect(runOnly).toEqual([expect.objectContaining({ name: 'relevance', count: 1, mean: 0.2, min: 0.2, max: 0.2 })]);
+      expect(runOnly[0].histogram).toEqual([{ from: 0.2, to: 0.2, count: 1 }]);
+      const candidates = (await api('get', '/v1/scores/summary?pipeline=summary&target=candidate').expect(200)).body.items;
+      expect(candidates.map((i: { name: string; count: number }) => [i.name, i.count]).sort()).toEqual([
+        ['ok', 1],
+        ['relevance', 1],
+        ['verdict', 1],
+      ]);
+      const future = new Date(Date.now() + 86_400_000).toISOString();
+      expect(
+        (await api('get', `/v1/scores/summary?pipeline=summary&from=${future}&to=${new Date(Date.now() + 2 * 86_400_000).toISOString()}`).expect(200)).body
+          .items,
+      ).toEqual([]);
+      expectError(await api('get', '/v1/scores/summary?target=everything'), 400);
+      expectError(await api('get', `/v1/scores/summary?from=${future}&to=2020-01-01T00:00:00Z`), 400, 'INVALID_RANGE');
+      expect((await api('get', '/v1/scores/summary?pipeline=summary', other.key).expect(200)).body.items).toEqual([]);
+    });
+
+    it('charts each score name over time in pipeline analytics, beside runs and errors', async () => {
+      const body = (await api('get', '/v1/analytics/pipelines/summary').expect(200)).body;
+      expect(body.timeSeries.points.length).toBeGreaterThan(1);
+      const byName = Object.fromEntries(body.scores.map((s: { name: string }) => [s.name, s]));
+      expect(Object.keys(byName).sort()).toEqual(['ok', 'relevance', 'verdict']);
+      for (const series of body.scores) {
+        expect(series.points.map((p: { start: string }) => p.start)).toEqual(body.timeSeries.points.map((p: { start: string }) => p.start));
+      }
+      const filled = (name: string) => byName[name].points.filter((p: { count: number }) => p.count > 0);
+      expect(filled('relevance')).toEqual([expect.objectContaining({ count: 3, mean: expect.closeTo(1.6 / 3, 10), labels: [] })]);
+      expect(filled('verdict')).toEqual([
+        expect.objectContaining({
+          count: 3,
+          mean: null,
+          labels: [
+            { label: 'good', count: 2 },
+            { label: 'bad', count: 1 },
+          ],
+        }),
+      ]);
+      expect(byName.ok.points.find((p: { count: number }) => p.count === 0)).toEqual(expect.objectContaining({ mean: null, labels: [] }));
+    });
+  });
+
+  describe('which step rejects what users scored good', () => {
+    /**
+     * The competitor-selection shape: items are retrieved, then filtered by category and by
+     * price, then ranked. Reviewers score items `wanted` where they saw them.
+     *   run 1: category rejects A, B; price rejects C; rank selects D. Wanted: A yes, B no, C yes, D yes.
+     *   run 2: category rejects A; price rejects B; rank selects C. Wanted: A yes then (later) no, B yes, C no.
+     * So: category rejected 3 scored items, 1 wanted (A in run 1); price rejected 2, both wanted.
+     */
+    const shape = (rejectedByCategory: string[], rejectedByPrice: string[], selected: string[]) => {
+      const all = [...rejectedByCategory, ...rejectedByPrice, ...selected];
+      const afterCategory = [...rejectedByPrice, ...selected];
+      return [
+        { name: 'retrieve', candidates: all.map((key) => ({ key, decision: 'accepted' })) },
+        {
+          name: 'filter-by-category',
+          candidates: [...rejectedByCategory.map((key) => ({ key, decision: 'rejected' })), ...afterCategory.map((key) => ({ key, decision: 'accepted' }))],
+        },
+        {
+          name: 'filter-by-price',
+          candidates: [...rejectedByPrice.map((key) => ({ key, decision: 'rejected' })), ...selected.map((key) => ({ key, decision: 'accepted' }))],
+        },
+        { name: 'rank', candidates: selected.map((key) => ({ key, decision: 'selected' })) },
+      ];
+    };
+    let run1: { runId: string; stepIds: string[] };
+
+    beforeAll(async () => {
+      run1 = await runWith('rejections', shape(['A', 'B'], ['C'], ['D']));
+      const [retrieve1, , , rank1] = run1.stepIds;
+      await score({ stepId: retrieve1, key: 'A', name: 'wanted', value: true });
+      await score({ stepId: retrieve1, key: 'B', name: 'wanted', value: false });
+      await score({ stepId: retrieve1, key: 'C', name: 'wanted', value: true });
+      await score({ stepId: rank1, key: 'D', name: 'wanted', value: true });
+      await score({ stepId: retrieve1, key: 'A', name: 'relevance', value: 0.9 });
+      await score({ stepId: retrieve1, key: 'B', name: 'relevance', value: 0.2 });
+      await score({ stepId: retrieve1, key: 'A', name: 'verdict', value: 'competitor' });
+      await score({ stepId: retrieve1, key: 'B', name: 'verdict', value: 'accessory' });
+      const run2 = await runWith('rejections', shape(['A'], ['B'], ['C']));
+      const [retrieve2, category2, , rank2] = run2.stepIds;
+      await score({ stepId: category2, key: 'A', name: 'wanted', value: true });
+      await score({ stepId: retrieve2, key: 'B', name: 'wanted', value: true });
+      await score({ stepId: rank2, key: 'C', name: 'wanted', value: false });
+      await new Promise((r) => setTimeout(r, 5));
+      await score({ stepId: retrieve2, key: 'A', name: 'wanted', value: false });
+      // Another pipeline's wanted items stay out.
+      const elsewhere = await runWith('elsewhere', shape(['A'], [], ['B']));
+      await score({ stepId: elsewhere.stepIds[0], key: 'A', name: 'wanted', value: true });
+    });
+
+    it('counts per step name the scored items it rejected and how many were good (boolean)', async () => {
+      const body = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true').expect(200)).body;
+      expect(body).toMatchObject({ pipeline: 'rejections', name: 'wanted', good: 'true', min: null, scoredItems: 7, goodItems: 4 });
+      expect(body.steps.map((s: Record<string, unknown>) => ({ ...s, examples: undefined }))).toEqual([
+        { stepName: 'filter-by-price', rejected: 2, rejectedGood: 2, share: 1, exampleKeys: ['B', 'C'], examples: undefined },
+        { stepName: 'filter-by-category', rejected: 3, rejectedGood: 1, share: 1 / 3, exampleKeys: ['A'], examples: undefined },
+      ]);
+      expect(body.steps[1].examples).toEqual([{ runId: run1.runId, stepId: run1.stepIds[1], key: 'A' }]);
+    });
+
+    it('takes a numeric threshold or a label as what is good', async () => {
+      const min = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=relevance&min=0.5').expect(200)).body;
+      expect(min).toMatchObject({ scoredItems: 2, goodItems: 1, min: 0.5, good: null });
+      expect(min.steps).toEqual([expect.objectContaining({ stepName: 'filter-by-category', rejected: 2, rejectedGood: 1, share: 0.5, exampleKeys: ['A'] })]);
+      const label = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=verdict&good=accessory').expect(200)).body;
+      expect(label.steps).toEqual([expect.objectContaining({ stepName: 'filter-by-category', rejected: 2, rejectedGood: 1, exampleKeys: ['B'] })]);
+      const none = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=nothing&good=true').expect(200)).body;
+      expect(none).toMatchObject({ scoredItems: 0, goodItems: 0, steps: [] });
+    });
+
+    it('answers 400 unless exactly one of good and min is given, and sees nothing of another project', async () => {
+      expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted'), 400, 'VALIDATION_FAILED');
+      expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true&min=1'), 400, 'VALIDATION_FAILED');
+      expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&min=high'), 400);
+      expectError(await api('get', '/v1/analytics/score-rejections?name=wanted&good=true'), 400);
+      const theirs = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true', other.key).expect(200)).body;
+      expect(theirs).toMatchObject({ scoredItems: 0, steps: [] });
+    });
+  });
 });

@@ -347,4 +347,32 @@ describe('scores in reads and questions', () => {
       expect(theirs).toMatchObject({ scoredItems: 0, steps: [] });
     });
   });
+  describe('compareRuns', () => {
+    it('shows the runs’ and aligned steps’ score differences by name', async () => {
+      const a = await runWith('compare', [{ name: 'retrieve' }, { name: 'rank' }]);
+      const b = await runWith('compare', [{ name: 'retrieve' }, { name: 'rank' }]);
+      await score({ runId: a.runId, name: 'correct', value: false });
+      await score({ runId: b.runId, name: 'correct', value: true });
+      await score({ runId: a.runId, name: 'only-left', value: 'x' });
+      await score({ stepId: a.stepIds[0], name: 'recall', value: 0.5 });
+      await score({ stepId: b.stepIds[0], name: 'recall', value: 0.75 });
+      await score({ stepId: a.stepIds[1], name: 'same', value: 1 });
+      await score({ stepId: b.stepIds[1], name: 'same', value: 1 });
+      const body = (await api('get', `/v1/runs/${a.runId}/compare/${b.runId}`).expect(200)).body;
+      expect(body.scores).toEqual([
+        {
+          name: 'correct',
+          left: { dataType: 'boolean', value: false, count: 1 },
+          right: { dataType: 'boolean', value: true, count: 1 },
+          changed: true,
+          delta: null,
+        },
+        { name: 'only-left', left: { dataType: 'categorical', value: 'x', count: 1 }, right: null, changed: true, delta: null },
+      ]);
+      const byPath = Object.fromEntries(body.steps.map((st: { path: string[]; scores: unknown }) => [st.path.join('/'), st.scores]));
+      expect(byPath.retrieve).toEqual([expect.objectContaining({ name: 'recall', changed: true, delta: 0.25 })]);
+      expect(byPath.rank).toEqual([expect.objectContaining({ name: 'same', changed: false, delta: 0 })]);
+      expectError(await api('get', `/v1/runs/${a.runId}/compare/${b.runId}`, other.key), 404, 'RUN_NOT_FOUND');
+    });
+  });
 });

@@ -18,7 +18,7 @@ import { AnalyticsRepository } from './analytics.repository.js';
 import { analyticsRange, pipelineAnalyticsOf } from './pipeline-analytics.js';
 import type { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline-analytics.dto.js';
 import { runSpans, stepSpans } from './rollup-range.js';
-import { alignByPath, compareSteps, pairsWithCandidates } from './run-comparison.js';
+import { alignByPath, compareScores, compareSteps, pairsWithCandidates } from './run-comparison.js';
 import type { RunComparisonDto } from './run-comparison.dto.js';
 
 export { percentileFromBuckets } from './pipeline-analytics.js';
@@ -131,10 +131,16 @@ export class AnalyticsService {
   /** Two runs' step trees aligned by path, with what differs and which candidates flipped. */
   async compareRuns(projectId: string, leftId: string, rightId: string): Promise<RunComparisonDto> {
     const [left, right] = await Promise.all([this.runs.findRun(projectId, leftId), this.runs.findRun(projectId, rightId)]);
-    const [leftTree, rightTree] = await Promise.all([this.steps.findStepTree(projectId, left), this.steps.findStepTree(projectId, right)]);
+    const [leftTree, rightTree, leftScores, rightScores] = await Promise.all([
+      this.steps.findStepTree(projectId, left),
+      this.steps.findStepTree(projectId, right),
+      this.scores.ofRun(projectId, left),
+      this.scores.ofRun(projectId, right),
+    ]);
     const aligned = alignByPath(leftTree, rightTree);
     const kept = await this.candidates.keptAndRejectedKeys(projectId, pairsWithCandidates(aligned));
-    return { left, right, steps: compareSteps(aligned, kept) };
+    const stepScores = new Map([...leftScores.steps, ...rightScores.steps]);
+    return { left, right, scores: compareScores(leftScores.run, rightScores.run), steps: compareSteps(aligned, kept, stepScores) };
   }
 
   /**

@@ -1277,6 +1277,10 @@ export type RunComparisonDto = {
      */
     right: RunDto;
     /**
+     * The runs’ own scores by name (every name either run has), with what changed.
+     */
+    scores: Array<ScoreDifferenceDto>;
+    /**
      * Steps aligned by path, in the first run’s order, then steps only the second has.
      */
     steps: Array<StepComparisonDto>;
@@ -1603,6 +1607,29 @@ export type ScoreConfigListDto = {
     items: Array<ScoreConfigDto>;
 };
 
+export type ScoreDifferenceDto = {
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * In the first run (or its step); null when not scored with this name.
+     */
+    left: ScoreSideDto | null;
+    /**
+     * In the second run (or its step); null when not scored with this name.
+     */
+    right: ScoreSideDto | null;
+    /**
+     * Whether the two sides differ (a value changed, or only one side has the score).
+     */
+    changed: boolean;
+    /**
+     * right − left when both are numeric; null otherwise.
+     */
+    delta: number | null;
+};
+
 export type ScoreDto = {
     /**
      * Score id (the client’s id when it gave one).
@@ -1787,6 +1814,21 @@ export type ScoreSeriesDto = {
     points: Array<ScorePointDto>;
 };
 
+export type ScoreSideDto = {
+    /**
+     * The kind of value.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * The latest score’s value.
+     */
+    value: number | boolean | string;
+    /**
+     * Scores of this name on this side (the latest one is shown).
+     */
+    count: number;
+};
+
 export type ScoreSummaryDto = {
     /**
      * Start of the range.
@@ -1848,6 +1890,10 @@ export type StepComparisonDto = {
      * Candidate keys decided differently; null unless both sides stored candidates.
      */
     candidates: CandidateFlipsDto | null;
+    /**
+     * The steps’ own scores by name (every name either side has), with what changed.
+     */
+    scores: Array<ScoreDifferenceDto>;
 };
 
 export type StepDetailDto = {

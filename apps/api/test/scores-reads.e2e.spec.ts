@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createTestApp, expectError, type TestApp } from './harness.js';
 
@@ -373,6 +374,92 @@ describe('scores in reads and questions', () => {
       expect(byPath.retrieve).toEqual([expect.objectContaining({ name: 'recall', changed: true, delta: 0.25 })]);
       expect(byPath.rank).toEqual([expect.objectContaining({ name: 'same', changed: false, delta: 0 })]);
       expectError(await api('get', `/v1/runs/${a.runId}/compare/${b.runId}`, other.key), 404, 'RUN_NOT_FOUND');
+    });
+  });
+  describe('retries, scopes and CORS', () => {
+    let runId: string;
+    let stepId: string;
+    let feedbackKey: string;
+
+    beforeAll(async () => {
+      ({
+        runId,
+        stepIds: [stepId],
+      } = await runWith('widget', [{ name: 'rank', candidates: [{ key: 'B0CASE', decision: 'selected' }] }]));
+      feedbackKey = (
+        await api('post', '/v1/api-keys')
+          .send({ name: 'widget', scopes: ['feedback'] })
+          .expect(201)
+      ).body.key;
+    });
+
+    it('shows a score retried with the same id once, in details, lists and summaries', async () => {
+      const id = randomUUID();
+      const body = { id, stepId, key: 'B0CASE', name: 'thumbs', value: true, source: 'human' };
+      const first = await score(body);
+      const again = (
+        await api('post', '/v1/scores/batch')
+          .send({ scores: [body] })
+          .expect(201)
+      ).body.items[0];
+      expect(again).toEqual(first);
+      const candidate = (await api('get', `/v1/steps/${stepId}/candidates/B0CASE`).expect(200)).body;
+      expect(candidate.scores.map((s: { id: string }) => s.id)).toEqual([id]);
+      const summary = (await api('get', '/v1/scores/summary?pipeline=widget&name=thumbs').expect(200)).body.items;
+      expect(summary).toEqual([expect.objectContaining({ count: 1 })]);
+    });
+
+    it('lets a feedback key create scores and nothing else, on every route', async () => {
+      const doc = (await request(t.http).get('/docs-json').expect(200)).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+      const allowed = new Set(['post /v1/scores', 'post /v1/scores/batch', 'get /v1/auth/key']);
+      const ids: Record<string, string> = { id: runId, otherId: runId, runId, stepId, key: 'B0CASE', name: 'thumbs', pipeline: 'widget' };
+      const checked: string[] = [];
+      for (const [path, methods] of Object.entries(doc.paths)) {
+        for (const [method, op] of Object.entries(methods)) {
+          if (!op.security || allowed.has(`${method} ${path}`)) continue;
+          const url = path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? randomUUID());
+          const agent = request(t.http);
+          const res = await agent[method as 'get'](url)
+            .set(as(feedbackKey))
+            .send(method === 'get' || method === 'delete' ? undefined : {});
+          expect([method, path, res.status]).toEqual([method, path, 403]);
+          checked.push(`${method} ${path}`);
+        }
+      }
+      expect(checked).toEqual(
+        expect.arrayContaining(['get /v1/scores/summary', 'get /v1/analytics/score-rejections', 'get /v1/runs/{id}', 'get /v1/steps/{id}']),
+      );
+      const otlp = await request(t.http).post('/v1/traces').set(as(feedbackKey)).set('Content-Type', 'application/json').send('{}');
+      expect(otlp.status).toBe(403);
+      await request(t.http).post('/v1/scores').set(as(feedbackKey)).send({ stepId, key: 'B0CASE', name: 'thumbs', value: false, source: 'human' }).expect(201);
+    });
+
+    it('answers a browser widget’s preflight from an allowed origin and its POST, and not other origins', async () => {
+      const origin = 'https://shop.example.com';
+      const preflight = await request(t.http)
+        .options('/v1/scores')
+        .set('Origin', origin)
+        .set('Access-Control-Request-Method', 'POST')
+        .set('Access-Control-Request-Headers', 'authorization,content-type');
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(origin);
+      expect(preflight.headers['access-control-allow-methods']).toContain('POST');
+      expect(preflight.headers['access-control-allow-headers'].toLowerCase()).toContain('authorization');
+      expect(preflight.headers['access-control-allow-headers'].toLowerCase()).toContain('content-type');
+
+      const posted = await request(t.http)
+        .post('/v1/scores')
+        .set('Origin', origin)
+        .set(as(feedbackKey))
+        .send({ stepId, key: 'B0CASE', name: 'thumbs', value: true, source: 'human', comment: 'from the widget' })
+        .expect(201);
+      expect(posted.headers['access-control-allow-origin']).toBe(origin);
+      expect(posted.body).toMatchObject({ target: 'candidate', key: 'B0CASE', value: true });
+
+      const refused = await request(t.http).options('/v1/scores').set('Origin', 'https://evil.example.com').set('Access-Control-Request-Method', 'POST');
+      expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+      const denied = await request(t.http).get('/v1/runs').set('Origin', origin).set(as(feedbackKey));
+      expect(denied.status).toBe(403);
     });
   });
 });

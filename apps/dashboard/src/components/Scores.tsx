@@ -7,8 +7,11 @@ import { fmtTime } from '../lib/format.js';
 import { canScore, fmtScoreValue, parseScoreInput, scoreTone, type Score, type ValueKind } from '../lib/scores.js';
 import { ErrorBox } from './common.js';
 
-/** Compact chips `name: value`, coloured for booleans; the source, author and comment in the title. */
-export function ScoreBadges({ scores, max = 4 }: { scores: readonly Score[] | undefined; max?: number }) {
+/**
+ * Chips `name: value` (`compact`: the value alone, for narrow rows), coloured for booleans; the
+ * name, source, author and comment in the title.
+ */
+export function ScoreBadges({ scores, max = 4, compact = false }: { scores: readonly Score[] | undefined; max?: number; compact?: boolean }) {
   if (!scores?.length) return null;
   const shown = scores.slice(0, max);
   return (
@@ -20,7 +23,7 @@ export function ScoreBadges({ scores, max = 4 }: { scores: readonly Score[] | un
           title={`${s.name}: ${fmtScoreValue(s.value)} · ${s.source}${s.author ? ` by ${s.author}` : ''}${s.comment ? ` — ${s.comment}` : ''}`}
           data-score-name={s.name}
         >
-          {s.name}: {fmtScoreValue(s.value)}
+          {compact ? fmtScoreValue(s.value) : `${s.name}: ${fmtScoreValue(s.value)}`}
         </span>
       ))}
       {scores.length > max ? <span className="muted"> +{scores.length - max}</span> : null}

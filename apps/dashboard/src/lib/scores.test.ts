@@ -84,11 +84,10 @@ describe('scores in the dashboard', () => {
         {
           name: 'faithfulness',
           dataType: 'numeric',
-          count: 3,
-          mean: 0.5,
           points: [
             { start: '2026-12-01T00:00:00.000Z', count: 2, mean: 0.6 },
-            { start: '2026-12-02T00:00:00.000Z', count: 1, mean: null },
+            { start: '2026-12-02T00:00:00.000Z', count: 1, mean: 0.3 },
+            { start: '2026-12-03T00:00:00.000Z', count: 0, mean: null },
           ],
         },
         {
@@ -107,10 +106,11 @@ describe('scores in the dashboard', () => {
         name: 'faithfulness',
         dataType: 'numeric',
         count: 3,
-        mean: 0.5,
+        mean: expect.closeTo(0.5, 9),
         points: [
           { start: '2026-12-01T00:00:00.000Z', count: 2, mean: 0.6, labels: {} },
-          { start: '2026-12-02T00:00:00.000Z', count: 1, mean: null, labels: {} },
+          { start: '2026-12-02T00:00:00.000Z', count: 1, mean: 0.3, labels: {} },
+          { start: '2026-12-03T00:00:00.000Z', count: 0, mean: null, labels: {} },
         ],
       },
       {

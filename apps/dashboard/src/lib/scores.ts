@@ -106,8 +106,8 @@ const labelsOf = (v: unknown): Record<string, number> => {
 
 /**
  * The per-score series of a pipeline analytics answer (`scores`: one entry per name with its
- * `dataType`, totals and `points` per time bucket, each with `count`, `mean` for numbers and
- * booleans, `labels` counts for labels). Entries it cannot read are left out.
+ * `dataType` and `points` per time bucket, each with `count`, `mean` for numbers and the share of
+ * `true` for booleans, `labels` counts for labels). Entries it cannot read are left out.
  */
 export function scoreSeriesOf(analytics: unknown): ScoreSeries[] {
   const list = (analytics as Loose | null)?.scores;
@@ -120,7 +120,12 @@ export function scoreSeriesOf(analytics: unknown): ScoreSeries[] {
     const points = raw
       .filter((p) => p && typeof p.start === 'string')
       .map((p) => ({ start: p.start as string, count: num(p.count) ?? 0, mean: num(p.mean), labels: labelsOf(p.labels) }));
-    out.push({ name: e.name, dataType, count: num(e.count) ?? points.reduce((n, p) => n + p.count, 0), mean: num(e.mean), points });
+    const count = num(e.count) ?? points.reduce((n, p) => n + p.count, 0);
+    // Without an overall mean, the points' means weighted by their counts.
+    const weighed = points.filter((p) => p.mean !== null && p.count > 0);
+    const total = weighed.reduce((n, p) => n + p.count, 0);
+    const mean = num(e.mean) ?? (dataType !== 'categorical' && total > 0 ? weighed.reduce((n, p) => n + p.mean! * p.count, 0) / total : null);
+    out.push({ name: e.name, dataType, count, mean, points });
   }
   return out;
 }

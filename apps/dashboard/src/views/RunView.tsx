@@ -252,7 +252,7 @@ function StepRow({
           <span className="twisty" />
         )}
         {s.name}
-        <ScoreBadges scores={scores} max={2} />
+        <ScoreBadges scores={scores} max={2} compact />
       </span>
       <span className="muted">{s.type}</span>
       <StatusBadge status={s.status} />

@@ -8,6 +8,9 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { CANDIDATE_PREVIEW_FIELDS } from '../candidates/candidates.dto.js';
 import { RunsService } from '../runs/runs.service.js';
+import { parseScoreFilters, type ScoreCondition } from '../scores/score-filter.js';
+import { ScoreAnalyticsService } from '../scores/score-analytics.service.js';
+import { candidateScoreKey, ScoreReadsService } from '../scores/score-reads.service.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
 import { StepsService } from '../steps/steps.service.js';
 import type { CandidateEvaluationDto, CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
@@ -30,6 +33,8 @@ export class AnalyticsService {
     private readonly runs: RunsService,
     private readonly steps: StepsService,
     private readonly candidates: CandidatesService,
+    private readonly scores: ScoreReadsService,
+    private readonly scoreAnalytics: ScoreAnalyticsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -43,7 +48,18 @@ export class AnalyticsService {
     const { name, type, status, pipeline, minEliminationRatio, maxEliminationRatio, minDurationMs } = q;
     const rows = await this.repository.searchSteps(
       projectId,
-      { name, type, status, pipeline, minEliminationRatio, maxEliminationRatio, minDurationMs, from: toDate(q.from), to: toDate(q.to) },
+      {
+        name,
+        type,
+        status,
+        pipeline,
+        minEliminationRatio,
+        maxEliminationRatio,
+        minDurationMs,
+        scores: q.score === undefined ? undefined : (parseScoreFilters(q.score) as ScoreCondition[]),
+        from: toDate(q.from),
+        to: toDate(q.to),
+      },
       after,
       limit + 1,
       this.config.previewChars,
@@ -85,6 +101,10 @@ export class AnalyticsService {
       limit + 1,
       this.config.previewChars,
     );
+    const scores = await this.scores.ofCandidates(
+      projectId,
+      rows.slice(0, limit).map((r) => ({ stepId: r.step_id, key: r.key, runStartedAt: r.run_started_at })),
+    );
     return pageOf(
       rows,
       limit,
@@ -102,6 +122,7 @@ export class AnalyticsService {
         data: r.data,
         createdAt: r.created_at.toISOString(),
         truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS),
+        scores: scores.get(candidateScoreKey(r.step_id, r.key)) ?? [],
       }),
       (r) => encodeTimeIdCursor(r.created_at, r.step_id),
     );
@@ -125,12 +146,13 @@ export class AnalyticsService {
     const range = analyticsRange(q);
     const p = { projectId, pipeline };
     const steps = stepSpans(range.from, range.to);
-    const [runs, stepStats, reasons, durations] = await Promise.all([
+    const [runs, stepStats, reasons, durations, scores] = await Promise.all([
       this.repository.countRunsByBucket(p, range.bucket, runSpans(range.from, range.to, range.bucket === 'day')),
       this.repository.stepStats(p, steps),
       this.repository.topRejectionReasons(p, steps),
       this.repository.stepDurationHistograms(p, steps),
+      this.scoreAnalytics.series(projectId, pipeline, range),
     ]);
-    return pipelineAnalyticsOf(pipeline, range, { runs, steps: stepStats, reasons, durations });
+    return { ...pipelineAnalyticsOf(pipeline, range, { runs, steps: stepStats, reasons, durations }), scores };
   }
 }

@@ -15,6 +15,7 @@ import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { columnsAs, runRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import { type ScoreCondition, scoreFilterSql } from '../scores/score-filter.js';
 import { runDeletedQuery, runNotDeleted } from '../lifecycle/tombstones.js';
 import type { RunDto } from './runs.dto.js';
 import { RUN_PREVIEW_FIELDS } from './runs.dto.js';
@@ -84,6 +85,8 @@ export interface RunFilters {
   metadata?: string;
   /** A tsquery (see RunsService's toTsQuery) matched against runs and their steps. */
   tsQuery?: string;
+  /** Conditions on the run's own scores. */
+  scores?: ScoreCondition[];
   from?: Date;
   to?: Date;
   before?: TimeIdCursor;
@@ -216,6 +219,7 @@ export class RunsRepository {
         sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.project_id = ${projectId} AND s.run_id = runs.id AND s.run_started_at = runs.started_at AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
       );
     }
+    if (f.scores?.length) where.push(...scoreFilterSql(f.scores, 'run', { project: 'runs.project_id', id: 'runs.id', runStartedAt: 'runs.started_at' }));
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
     if (f.to !== undefined) where.push(sql`started_at < ${f.to}`);
     if (f.before !== undefined) where.push(sql`(started_at, id) < (${f.before.at}, ${f.before.id}::uuid)`);

@@ -21,6 +21,7 @@ import {
   type RunPageDto,
   type UpdateRunDto,
 } from './runs.dto.js';
+import { parseScoreFilters, type ScoreCondition } from '../scores/score-filter.js';
 import { type RunRow, RunsRepository } from './runs.repository.js';
 
 export type { RunRow } from './runs.repository.js';
@@ -181,6 +182,7 @@ export class RunsService {
         errorType: q.errorType,
         metadata: q.metadata === undefined ? undefined : JSON.stringify(q.metadata),
         tsQuery: q.q === undefined ? undefined : toTsQuery(q.q),
+        scores: q.score === undefined ? undefined : (parseScoreFilters(q.score) as ScoreCondition[]),
         from: q.from === undefined ? undefined : new Date(q.from),
         to: q.to === undefined ? undefined : new Date(q.to),
         before: q.cursor === undefined ? undefined : decodeTimeIdCursor(q.cursor),

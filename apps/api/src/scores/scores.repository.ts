@@ -114,6 +114,50 @@ export class ScoresRepository {
     return query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE ${sql.join(where, ' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${limit}`);
   }
 
+  /** A run's own scores and its steps' (not its candidates'), oldest first. */
+  async ofRun(db: Queryable, projectId: string, runId: string, runStartedAt: Date): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND run_id = ${runId}::uuid AND run_started_at = ${runStartedAt}
+          AND candidate_key IS NULL ORDER BY created_at, id`,
+    );
+  }
+
+  /**
+   * The steps' own scores (not their candidates'), oldest first. The steps' run starts (looked up
+   * first, an init plan) let PostgreSQL read only their days' partitions.
+   */
+  async ofSteps(db: Queryable, projectId: string, stepIds: string[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND step_id = ANY(${stepIds}::uuid[]) AND candidate_key IS NULL
+            AND run_started_at = ANY(ARRAY(SELECT run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ANY(${stepIds}::uuid[])))
+          ORDER BY created_at, id`,
+    );
+  }
+
+  /** The scores of a step's candidates with these keys, oldest first (read from the step's day only). */
+  async ofStepCandidates(db: Queryable, projectId: string, stepId: string, keys: string[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND step_id = ${stepId}::uuid AND candidate_key = ANY(${keys}::text[])
+            AND run_started_at = ANY(ARRAY(SELECT run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ${stepId}::uuid))
+          ORDER BY created_at, id`,
+    );
+  }
+
+  /** The scores of candidates, each a (step id, key, run start) triple, oldest first. */
+  async ofCandidates(db: Queryable, projectId: string, cs: { stepId: string; key: string; runStartedAt: Date }[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores
+          WHERE project_id = ${projectId}::uuid AND step_id IS NOT NULL
+            AND (step_id, candidate_key, run_started_at) IN (
+              SELECT * FROM unnest(${cs.map((c) => c.stepId)}::uuid[], ${cs.map((c) => c.key)}::text[], ${cs.map((c) => c.runStartedAt.toISOString())}::timestamptz[]))
+          ORDER BY created_at, id`,
+    );
+  }
+
   async update(
     db: Queryable,
     projectId: string,

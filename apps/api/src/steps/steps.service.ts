@@ -7,7 +7,8 @@ import type { Queryable } from '../database/queryable.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
-import type { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
+import { ScoreReadsService } from '../scores/score-reads.service.js';
+import type { CreateStepDto, StepDetailDto, StepDto, UpdateStepDto } from './steps.dto.js';
 import { type StepRow, StepsRepository } from './steps.repository.js';
 
 export type { StepRow } from './steps.repository.js';
@@ -45,7 +46,10 @@ const json = (value: unknown) => (value === undefined ? undefined : JSON.stringi
 
 @Injectable()
 export class StepsService {
-  constructor(private readonly repository: StepsRepository) {}
+  constructor(
+    private readonly repository: StepsRepository,
+    private readonly scores: ScoreReadsService,
+  ) {}
 
   /**
    * Creates a step under a run (and optionally a parent step of the same run), or updates the
@@ -177,6 +181,12 @@ export class StepsService {
     const row = await this.repository.findStep(projectId, id);
     if (!row) throw notFound('Step', id);
     return toStepDto(row);
+  }
+
+  /** A step in full with its own scores. */
+  async findStepWithScores(projectId: string, id: string): Promise<StepDetailDto> {
+    const [step, scores] = await Promise.all([this.findStep(projectId, id), this.scores.ofSteps(projectId, [id])]);
+    return { ...step, scores: scores.get(id) ?? [] };
   }
 
   /**

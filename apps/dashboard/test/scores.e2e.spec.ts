@@ -21,6 +21,7 @@ describe('dashboard: scores', () => {
   let readKey: string;
   let keyName: string;
   let runId: string;
+  let otherRunId: string;
   let selectId: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -54,7 +55,12 @@ describe('dashboard: scores', () => {
       },
       { type: 'rank' },
     );
+    run.score('run-verdict', 'bad');
     await run.complete({ output: { selected: 'B0CASE' } });
+    const other = await xray.startRun({ pipeline: 'scored-selection', evaluators: [() => ({ name: 'on-topic', value: 0.75 })] });
+    otherRunId = other.id;
+    other.score('run-verdict', 'good');
+    await other.complete();
     if (!(await xray.flush({ timeoutMs: 60_000 })) || xray.stats().rejected) throw new Error(`seeding failed: ${JSON.stringify(xray.stats())}`);
     browser = await launch();
     context = await browser.newContext({ viewport: { width: 1400, height: 800 } });
@@ -152,6 +158,41 @@ describe('dashboard: scores', () => {
     await w.page.getByTestId('run-scores').getByText('correct: ✗ false').waitFor();
     await w.page.getByTestId('candidate-row').filter({ hasText: 'B0CASE' }).getByText('verdict: wrong-category').waitFor();
     await done(w, 'scores-added');
+  });
+
+  it('filters runs by score from the form, with that score as a column', async () => {
+    const w = await open('/ui/runs?pipeline=scored-selection');
+    await w.page.getByTestId('run-row').nth(1).waitFor();
+    expect(await w.page.getByTestId('run-row').count()).toBe(2);
+    await w.page.getByLabel('Score', { exact: true }).fill('run-verdict=bad');
+    await w.page.getByRole('button', { name: 'Apply' }).click();
+    await w.page.waitForURL(/score=run-verdict%3Dbad|score=run-verdict=bad/);
+    await w.page.locator(`a[href="/ui/runs/${runId}"]`).waitFor();
+    await w.page.getByRole('columnheader', { name: 'Score: run-verdict' }).waitFor();
+    expect(await w.page.getByTestId('run-row').count()).toBe(1);
+    await w.page.getByTestId('run-score-cell').getByText('run-verdict: bad').waitFor();
+    // A numeric condition: the other run only.
+    await w.page.getByLabel('Score', { exact: true }).fill('on-topic>=0.5');
+    await w.page.getByRole('button', { name: 'Apply' }).click();
+    await w.page.locator(`a[href="/ui/runs/${otherRunId}"]`).waitFor();
+    expect(await w.page.getByTestId('run-row').count()).toBe(1);
+    // A filter the form cannot read is said, not sent.
+    await w.page.getByLabel('Score', { exact: true }).fill('on-topic>high');
+    await w.page.getByRole('alert').getByText('> compares with a number').waitFor();
+    await done(w, 'scores-runs-filter');
+  });
+
+  it('charts each score over time in analytics: the mean of numbers, label counts of labels', async () => {
+    const w = await open('/ui/analytics/scored-selection');
+    const section = w.page.getByTestId('score-series');
+    await section.waitFor();
+    const onTopic = section.locator('[data-score-name="on-topic"]');
+    await onTopic.getByText(/numeric · 2 scores · mean 0\.500/).waitFor();
+    await onTopic.getByTestId('score-chart').locator('canvas').waitFor();
+    const verdict = section.locator('[data-score-name="run-verdict"]');
+    await verdict.getByText(/categorical · 2 scores/).waitFor();
+    expect(await verdict.getByTestId('score-chart').getAttribute('aria-label')).toBe('Score run-verdict: bad 1, good 1');
+    await done(w, 'scores-analytics');
   });
 
   it('offers no score form to a key that may only read', async () => {

@@ -60,8 +60,7 @@ export function RunsView() {
 
   const runs = useInfiniteQuery({
     queryKey: ['runs', { ...search, sel: undefined }],
-    queryFn: async ({ pageParam }) =>
-      call(sdk.listRuns({ client: api, query: { ...query, cursor: pageParam ?? undefined } as NonNullable<Parameters<typeof sdk.listRuns>[0]>['query'] })),
+    queryFn: async ({ pageParam }) => call(sdk.listRuns({ client: api, query: { ...query, cursor: pageParam ?? undefined } })),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     placeholderData: (prev) => prev,

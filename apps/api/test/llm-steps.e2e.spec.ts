@@ -313,4 +313,129 @@ describe('LLM steps, model prices and run totals', () => {
     expectError(await request(t.http).get('/v1/runs').set(h).query({ sort: '-totalTokens', cursor: first.body.nextCursor }), 400, 'INVALID_CURSOR');
     expectError(await request(t.http).get('/v1/runs').set(h).query({ cursor: first.body.nextCursor }), 400, 'INVALID_CURSOR');
   });
+
+  it('answers LLM analytics from rollups that equal the raw steps, per time, pipeline, step name and model', async () => {
+    const { id: pid, key: aKey } = await t.newProject('llm-analytics');
+    const h = { Authorization: `Bearer ${aKey}` };
+    const base = Date.parse('2026-06-01T00:00:00.000Z');
+    const iso = (ms: number) => new Date(base + ms).toISOString();
+    const events: { type: string; body: Record<string, unknown> }[] = [];
+    const steps: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const runId = randomUUID();
+      const start = i * 5 * 3_600_000; // every 5 hours, over five days
+      const pipe = i % 3 === 0 ? 'support' : 'search';
+      events.push({ type: 'run-create', body: { id: runId, pipeline: pipe, startedAt: iso(start) } });
+      for (const [j, model] of ['gpt-4o-mini', i % 2 ? 'claude-3-5-haiku' : 'gpt-4o-mini'].entries()) {
+        const id = randomUUID();
+        steps.push(id);
+        events.push({
+          type: 'step-create',
+          body: {
+            id,
+            runId,
+            name: j ? 'answer' : 'rewrite',
+            type: 'llm',
+            model,
+            startedAt: iso(start + j * 1000),
+            usage: { input: 100 + i, output: 10 * j + 1 },
+            costUsd: 0.001 * (i + 1),
+          },
+        });
+        events.push({ type: 'step-update', body: { id, status: 'success', endedAt: iso(start + j * 1000 + 200 + 50 * i) } });
+      }
+      events.push({ type: 'step-create', body: { id: randomUUID(), runId, name: 'filter', type: 'filter', startedAt: iso(start + 5000) } });
+    }
+    const res = await request(t.http)
+      .post('/v1/ingest')
+      .set(h)
+      .send({ events: events.map((e) => ({ id: randomUUID(), ...e })) });
+    expect(res.body.results.filter((r: { status: number }) => r.status >= 300)).toEqual([]);
+    // Changes after the fact: new usage on some steps, a model changed, one replayed.
+    for (const [k, id] of steps.slice(0, 6).entries()) {
+      const patch = await request(t.http)
+        .patch(`/v1/steps/${id}`)
+        .set(h)
+        .send(k === 2 ? { model: 'gpt-4o' } : { usage: { input: 5000, output: 500 }, costUsd: 0.5 });
+      expect(patch.status).toBe(200);
+    }
+
+    for (const grain of ['hour', 'day']) {
+      const table = grain === 'hour' ? 'hourly' : 'daily';
+      const pairs: [string, string][] = [
+        [
+          `SELECT pipeline, ${grain}, name, model, calls, input_tokens::bigint, output_tokens::bigint, total_tokens::bigint, cost_usd::numeric FROM llm_usage_${table} WHERE project_id = $1 AND calls <> 0`,
+          `SELECT pipeline, date_trunc('${grain}', run_started_at, 'UTC'), name, coalesce(model, ''), count(*)::int, sum(coalesce(usage_input, 0))::bigint,
+                  sum(coalesce(usage_output, 0))::bigint, sum(coalesce(usage_total, 0))::bigint, sum(coalesce(cost_usd, 0))::numeric
+           FROM steps WHERE project_id = $1 AND (model IS NOT NULL OR usage_total IS NOT NULL OR cost_usd IS NOT NULL) GROUP BY 1, 2, 3, 4`,
+        ],
+        [
+          `SELECT pipeline, ${grain}, model, bucket, count FROM model_durations_${table} WHERE project_id = $1 AND count <> 0`,
+          `SELECT pipeline, date_trunc('${grain}', run_started_at, 'UTC'), model, xray_duration_bucket(duration_ms), count(*)::int
+           FROM steps WHERE project_id = $1 AND model IS NOT NULL AND duration_ms IS NOT NULL GROUP BY 1, 2, 3, 4`,
+        ],
+      ];
+      for (const [rollup, raw] of pairs) {
+        expect(await t.sql(`${rollup} EXCEPT ${raw}`, [pid])).toEqual([]);
+        expect(await t.sql(`${raw} EXCEPT ${rollup}`, [pid])).toEqual([]);
+        expect((await t.sql(rollup, [pid])).length).toBeGreaterThan(0);
+      }
+    }
+
+    const from = iso(0);
+    const to = iso(6 * 86_400_000);
+    const answer = await request(t.http).get('/v1/analytics/llm').set(h).query({ from, to });
+    expect(answer.status).toBe(200);
+    const raw = await t.sql<{ model: string; calls: number; total: string; cost: string; durations: number[] }>(
+      `SELECT model, count(*)::int AS calls, sum(usage_total)::text AS total, sum(cost_usd)::text AS cost, array_agg(duration_ms ORDER BY duration_ms) AS durations
+       FROM steps WHERE project_id = $1 AND model IS NOT NULL GROUP BY model`,
+      [pid],
+    );
+    expect(answer.body.byModel.map((m: { model: string }) => m.model).sort()).toEqual(raw.map((r) => r.model).sort());
+    for (const r of raw) {
+      const m = answer.body.byModel.find((x: { model: string }) => x.model === r.model);
+      expect({ calls: m.calls, totalTokens: m.totalTokens, costUsd: m.costUsd }).toEqual({
+        calls: r.calls,
+        totalTokens: Number(r.total),
+        costUsd: Number(r.cost),
+      });
+      const exact = (q: number) => r.durations[Math.round(q * (r.durations.length - 1))];
+      expect(Math.abs(m.p50DurationMs - exact(0.5)) / exact(0.5)).toBeLessThan(0.15);
+      expect(Math.abs(m.p95DurationMs - exact(0.95)) / exact(0.95)).toBeLessThan(0.15);
+    }
+    expect(answer.body.byModel.map((m: { costUsd: number }) => m.costUsd)).toEqual(
+      [...answer.body.byModel.map((m: { costUsd: number }) => m.costUsd)].sort((a, b) => b - a),
+    );
+    const [totals] = await t.sql<{ calls: number; cost: string }>(
+      `SELECT count(*)::int AS calls, sum(cost_usd)::text AS cost FROM steps WHERE project_id = $1 AND model IS NOT NULL`,
+      [pid],
+    );
+    expect(answer.body.totals).toMatchObject({ calls: totals.calls, costUsd: Number(totals.cost) });
+    expect(answer.body.byPipeline.map((p: { pipeline: string }) => p.pipeline).sort()).toEqual(['search', 'support']);
+    expect(answer.body.byStep.map((p: { pipeline: string; name: string }) => `${p.pipeline}/${p.name}`).sort()).toEqual([
+      'search/answer',
+      'search/rewrite',
+      'support/answer',
+      'support/rewrite',
+    ]);
+    // A day series of six days, its calls adding up to the total.
+    expect(answer.body.bucket).toBe('day');
+    expect(answer.body.timeSeries).toHaveLength(6);
+    expect(answer.body.timeSeries.reduce((n: number, p: { calls: number }) => n + p.calls, 0)).toBe(totals.calls);
+
+    // One pipeline, an hourly series over a day.
+    const day = await request(t.http)
+      .get('/v1/analytics/llm')
+      .set(h)
+      .query({ pipeline: 'support', from: iso(0), to: iso(86_400_000) });
+    expect(day.body).toMatchObject({ pipeline: 'support', bucket: 'hour' });
+    expect(day.body.timeSeries).toHaveLength(24);
+    const [support] = await t.sql<{ calls: number }>(
+      `SELECT count(*)::int AS calls FROM steps WHERE project_id = $1 AND pipeline = 'support' AND model IS NOT NULL AND run_started_at < $2`,
+      [pid, iso(86_400_000)],
+    );
+    expect(day.body.totals.calls).toBe(support.calls);
+    expect(day.body.timeSeries.filter((p: { calls: number }) => p.calls > 0).map((p: { start: string }) => p.start)).toEqual([iso(0), iso(15 * 3_600_000)]);
+    expectError(await request(t.http).get('/v1/analytics/llm').set(h).query({ from: to, to: from }), 400, 'INVALID_RANGE');
+  });
 });

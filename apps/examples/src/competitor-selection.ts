@@ -58,14 +58,21 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
       (step) => {
         steps[step.name] = step.id;
         const { keywords, tokens } = generateKeywords(REFERENCE);
+        // What the model call used; without costUsd the server prices it from the project's model prices.
+        step.llm({ usage: { input: 180, output: tokens }, timeToFirstTokenMs: 140 });
         step.complete({
           output: { keywords },
           reasoning: 'Phrases built from the title’s product noun and its distinguishing attributes',
-          metadata: { model: 'demo-llm', tokens },
         });
         return keywords;
       },
-      { type: 'llm', input: { prompt: `Search phrases for: ${REFERENCE.title}`, model: 'demo-llm' } },
+      {
+        type: 'llm',
+        model: 'demo-llm',
+        provider: 'demo',
+        modelParameters: { temperature: 0.2, maxTokens: 256 },
+        input: { prompt: `Search phrases for: ${REFERENCE.title}` },
+      },
     );
     const vocabulary = new Set(keywords.flatMap(words));
 

@@ -72,14 +72,14 @@ export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<
       (step) => {
         steps[step.name] = step.id;
         const rewritten = `${question} factory reset button default settings`;
+        step.llm({ usage: { input: 48, output: 16 }, costUsd: 0.000012, timeToFirstTokenMs: 95 });
         step.complete({
           output: { query: rewritten },
           reasoning: 'Added the phrases support articles use for this task',
-          metadata: { model: 'demo-llm', tokens: 64 },
         });
         return rewritten;
       },
-      { type: 'llm', input: { prompt: `Rewrite for search: ${question}`, model: 'demo-llm' } },
+      { type: 'llm', model: 'demo-llm-mini', provider: 'demo', modelParameters: { temperature: 0 }, input: { prompt: `Rewrite for search: ${question}` } },
     );
 
     const qTerms = new Set(terms(query));
@@ -160,10 +160,17 @@ export async function ragAnswer(xray: XrayClient, question = QUESTION): Promise<
           },
           { type: 'tool' },
         );
-        step.complete({ output: { answer, citations }, reasoning: 'Answered from the top reranked chunks only', metadata: { model: 'demo-llm', tokens: 412 } });
+        step.llm({ usage: { input: 1180, output: 412, cacheRead: 1024 }, costUsd: 0.00042, timeToFirstTokenMs: 310 });
+        step.complete({ output: { answer, citations }, reasoning: 'Answered from the top reranked chunks only' });
         return { answer, citations };
       },
-      { type: 'llm', input: { question, context: reranked.map((c) => c.text) } },
+      {
+        type: 'llm',
+        model: 'demo-llm',
+        provider: 'demo',
+        modelParameters: { temperature: 0.3, maxTokens: 512 },
+        input: { question, context: reranked.map((c) => c.text) },
+      },
     );
 
     await run.complete({ output: { answer, citations } });

@@ -78,6 +78,11 @@ describe('example pipelines', () => {
       ['answer', 'llm', 0, 0],
     ]);
     expect(run.steps[3].children[0]).toMatchObject({ name: 'check-citations', type: 'tool', candidatesIn: 5, candidatesOut: 5 });
+    // The LLM steps carry their model, usage and cost, and the run their totals.
+    expect(run.steps[0]).toMatchObject({ model: 'demo-llm-mini', provider: 'demo', usage: { input: 48, output: 16, total: 64 }, costUsd: 0.000012 });
+    expect(run.steps[3]).toMatchObject({ model: 'demo-llm', usage: { input: 1180, output: 412, total: 1592, cacheRead: 1024 }, costUsd: 0.00042 });
+    expect(run).toMatchObject({ inputTokens: 1228, outputTokens: 428, totalTokens: 1656 });
+    expect(run.costUsd).toBeCloseTo(0.000432, 12);
     expect(result.citations.every((c) => c.startsWith('router'))).toBe(true);
     expect((await explainRagAnswer(xray, result, baseUrl)).join('\n')).toContain(result.runId);
   });

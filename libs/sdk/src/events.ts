@@ -45,3 +45,6 @@ export type WireErrorInfo = ErrorInfoDto;
 
 /** The step-update fields that carry a step's candidate totals and summary. */
 export type StepCounts = Pick<UpdateStepDto, 'candidatesIn' | 'candidatesOut' | 'metadata'>;
+
+/** The LLM fields of a step: model, provider, parameters, token usage, cost, time to first token. */
+export type LlmFields = Pick<CreateStepDto, 'model' | 'provider' | 'modelParameters' | 'usage' | 'costUsd' | 'timeToFirstTokenMs'>;

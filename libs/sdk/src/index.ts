@@ -35,6 +35,7 @@ export {
   type StepCompleteOptions,
   type StepFailOptions,
   type CandidatesResult,
+  type LlmFields,
 } from './handles.js';
 export { DECISIONS, type Decision, type CandidateInput, type CandidatesOptions, type CaptureMode, type CandidateStats } from './candidates.js';
 export { XrayError, type XrayErrorKind, type RejectedEvent, type ErrorInfo } from './errors.js';

@@ -1,11 +1,16 @@
 import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesOptions, type CaptureMode } from './candidates.js';
 import { toErrorInfo, truncate, XrayError } from './errors.js';
-import type { EndStatus, StepCounts, StepType, WireCandidate } from './events.js';
+import type { EndStatus, LlmFields, StepCounts, StepType, WireCandidate } from './events.js';
 import { guard, isPlainObject, metadataOf, now, stepType, type Core } from './handle-core.js';
 import { recordScore, type ScoreOptions, type ScoreValue } from './scores.js';
 import { uuidv7 } from './uuid.js';
 
-export interface StepOptions {
+/**
+ * Options of a new step. The LLM fields (`model`, `provider`, `modelParameters`, `usage`,
+ * `costUsd`, `timeToFirstTokenMs`) make it a model call: `{ type: 'llm', model: 'gpt-4o-mini' }`.
+ * Without `costUsd`, the server prices the usage with the project's model prices.
+ */
+export interface StepOptions extends LlmFields {
   /** Kind of step (default `custom`). */
   type?: StepType;
   input?: unknown;
@@ -37,6 +42,45 @@ export interface CandidatesResult {
 }
 
 const MAX_REASONING = 100_000;
+const MAX_TOKENS = 2_000_000_000;
+const USAGE_KEYS = ['input', 'output', 'total', 'cacheRead', 'cacheWrite', 'reasoning'] as const;
+
+/**
+ * The LLM fields the server will take: strings cut to their limits, counts that are whole and
+ * not negative, finite non-negative numbers; anything else is left out (and reported), so one
+ * bad value never makes the server refuse the whole step.
+ */
+export function cleanLlmFields(core: Core, stepName: string, f: LlmFields | undefined): LlmFields {
+  if (!f || typeof f !== 'object') return {};
+  const out: LlmFields = {};
+  const skipped: string[] = [];
+  const text = (v: unknown, max: number) => (typeof v === 'string' && v.trim() !== '' ? truncate(v, max) : undefined);
+  const amount = (v: unknown, max: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max ? v : undefined);
+  const put = <K extends keyof LlmFields>(key: K, value: LlmFields[K] | undefined) => {
+    if (f[key] === undefined) return;
+    if (value === undefined) skipped.push(key);
+    else out[key] = value;
+  };
+  put('model', text(f.model, 200));
+  put('provider', text(f.provider, 100));
+  put('modelParameters', isPlainObject(f.modelParameters) ? f.modelParameters : undefined);
+  put('costUsd', amount(f.costUsd, 1_000_000));
+  put('timeToFirstTokenMs', amount(f.timeToFirstTokenMs, 86_400_000));
+  if (f.usage !== undefined) {
+    const usage: NonNullable<LlmFields['usage']> = {};
+    if (isPlainObject(f.usage)) {
+      for (const k of USAGE_KEYS) {
+        const v = (f.usage as Record<string, unknown>)[k];
+        if (v === undefined || v === null) continue;
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKENS) usage[k] = v;
+        else skipped.push(`usage.${k}`);
+      }
+    } else skipped.push('usage');
+    if (Object.keys(usage).length) out.usage = usage;
+  }
+  if (skipped.length) core.report(new XrayError('usage', `step "${stepName}": LLM field(s) ${skipped.join(', ')} left out (not a valid value)`));
+  return out;
+}
 
 /** Times `fn` as a step: success when it returns, the error recorded when it throws (then rethrown as is). */
 export async function runInStep<T>(step: Step, fn: (step: Step) => T | Promise<T>): Promise<T> {
@@ -78,9 +122,27 @@ export class Step {
           ...(parentStepId ? { parentStepId } : {}),
           ...(opts.type ? { type: stepType(core, opts.type) } : {}),
           ...(opts.input !== undefined ? { input: core.mask(opts.input, { field: 'input', runId, stepId: this.id }) } : {}),
+          ...cleanLlmFields(core, name, opts),
           ...metadataOf(opts.metadata),
           startedAt: now(),
         });
+      },
+      undefined,
+    );
+  }
+
+  /**
+   * Records what this step's model call was: model, provider, parameters, token usage, cost
+   * (USD), time to first token. Sent at once (a later call replaces what it sends; `usage`
+   * as a whole). Without `costUsd` the server computes the cost from the project's model prices.
+   */
+  llm(fields: LlmFields): void {
+    guard(
+      this.core,
+      'llm()',
+      () => {
+        const clean = cleanLlmFields(this.core, this.name, fields);
+        if (Object.keys(clean).length) this.core.emit('step-update', { id: this.id, ...clean });
       },
       undefined,
     );

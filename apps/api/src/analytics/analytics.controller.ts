@@ -5,6 +5,7 @@ import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
 import { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline-analytics.dto.js';
+import { LlmAnalyticsDto, LlmAnalyticsQueryDto } from './llm-analytics.dto.js';
 import { RunComparisonDto, ValuePairDto } from './run-comparison.dto.js';
 import { AnalyticsService } from './analytics.service.js';
 
@@ -61,5 +62,17 @@ export class AnalyticsController {
     @Query() query: PipelineAnalyticsQueryDto,
   ): Promise<PipelineAnalyticsDto> {
     return this.analytics.pipelineAnalytics(projectId, pipeline, query);
+  }
+
+  @Get('analytics/llm')
+  @ProjectRoute('read')
+  @ApiOperation({
+    summary: 'LLM analytics: calls, tokens and cost over time, per pipeline, per step name and per model, with p50/p95 latency per model',
+    description: 'Over the project, or one pipeline with `?pipeline=`. Steps count by the hour their run started.',
+  })
+  @ApiOkResponse({ type: LlmAnalyticsDto })
+  @ApiErrors(400)
+  getLlmAnalytics(@ProjectId() projectId: string, @Query() query: LlmAnalyticsQueryDto): Promise<LlmAnalyticsDto> {
+    return this.analytics.llmAnalytics(projectId, query);
   }
 }

@@ -80,10 +80,29 @@ export interface EvaluationRow {
   created_at: Date;
 }
 
-/** The pipeline whose analytics are read. */
+/** The pipeline whose analytics are read (LLM analytics: every pipeline when absent). */
 export interface PipelineRange {
   projectId: string;
   pipeline: string;
+}
+export interface LlmRange {
+  projectId: string;
+  pipeline?: string;
+}
+
+/** One group of the LLM usage rollup (see llmUsage); sums as PostgreSQL's text of them. */
+export interface LlmUsageRow {
+  grouping: 'time' | 'pipeline' | 'step' | 'model';
+  start: Date | null;
+  pipeline: string | null;
+  name: string | null;
+  model: string | null;
+  calls: number;
+  input_tokens: string;
+  output_tokens: string;
+  total_tokens: string;
+  cache_read_tokens: string;
+  cost_usd: string;
 }
 
 /** The fragment for a filter that is present; none for one that is not. */
@@ -225,6 +244,16 @@ export class AnalyticsRepository {
     );
   }
 
+  /** LLM usage of the range, grouped four ways (llmUsageQuery). */
+  llmUsage(p: LlmRange, bucket: 'hour' | 'day', spans: RollupSpans, db: Queryable = this.dataSource): Promise<LlmUsageRow[]> {
+    return query<LlmUsageRow>(db, llmUsageQuery(p, bucket, spans));
+  }
+
+  /** Per model, its calls' duration histogram. */
+  modelDurationHistograms(p: LlmRange, spans: RollupSpans, db: Queryable = this.dataSource): Promise<{ model: string; bucket: number; n: number }[]> {
+    return query(db, modelDurationsQuery(p, spans));
+  }
+
   /** Per step name, the duration histogram (buckets ascending; see percentileFromBuckets). */
   async stepDurationHistograms(p: PipelineRange, spans: RollupSpans, db: Queryable = this.dataSource): Promise<{ name: string; bucket: number; n: number }[]> {
     return query(
@@ -237,19 +266,47 @@ export class AnalyticsRepository {
 }
 
 /**
+ * LLM calls, tokens and cost from the llm_usage rollups, in one pass grouped four ways: by time
+ * bucket, by pipeline, by pipeline and step name, and by model (`grouping` says which).
+ */
+export function llmUsageQuery(p: LlmRange, bucket: 'hour' | 'day', spans: RollupSpans): Sql {
+  return sql`SELECT CASE WHEN GROUPING(start) = 0 THEN 'time' WHEN GROUPING(model) = 0 THEN 'model' WHEN GROUPING(name) = 0 THEN 'step' ELSE 'pipeline' END AS grouping,
+            start, pipeline, name, model, sum(calls)::int AS calls, sum(input_tokens)::text AS input_tokens, sum(output_tokens)::text AS output_tokens,
+            sum(total_tokens)::text AS total_tokens, sum(cache_read_tokens)::text AS cache_read_tokens, sum(cost_usd)::text AS cost_usd
+     FROM (SELECT date_trunc(${bucket}, t, 'UTC') AS start, * FROM (
+       ${rollupUnion('llm_usage', 'pipeline, name, model, calls, input_tokens, output_tokens, total_tokens, cache_read_tokens, cost_usd', spans, p)}
+     ) u) r
+     GROUP BY GROUPING SETS ((start), (pipeline), (pipeline, name), (model))
+     HAVING sum(calls) <> 0 OR sum(total_tokens) <> 0 OR sum(cost_usd) <> 0`;
+}
+
+/** Per model, the duration histogram of its calls (buckets ascending; see percentileFromBuckets). */
+export function modelDurationsQuery(p: LlmRange, spans: RollupSpans): Sql {
+  return sql`SELECT model, bucket, sum(count)::int AS n
+     FROM (${rollupUnion('model_durations', 'model, bucket, count', spans, p)}) r
+     GROUP BY model, bucket HAVING sum(count) > 0 ORDER BY model, bucket`;
+}
+
+/**
  * A UNION ALL over a rollup's daily and hourly tables for the spans, selecting `columns` and
  * the span's time as `t`. `table` and `columns` are names from this file, never from a request.
  */
-function rollupUnion(table: 'run_stats' | 'step_stats' | 'reason_counts' | 'step_durations', columns: string, spans: RollupSpans, p: PipelineRange): Sql {
+function rollupUnion(
+  table: 'run_stats' | 'step_stats' | 'reason_counts' | 'step_durations' | 'llm_usage' | 'model_durations',
+  columns: string,
+  spans: RollupSpans,
+  p: LlmRange,
+): Sql {
   const cols = sql.raw(columns);
+  const ofPipeline = p.pipeline === undefined ? sql`` : sql`AND pipeline = ${p.pipeline}`;
   const hourly = ([a, b]: [Date, Date]) =>
     sql`SELECT hour AS t, ${cols} FROM ${sql.raw(`${table}_hourly`)}
-        WHERE project_id = ${p.projectId} AND pipeline = ${p.pipeline} AND hour >= ${a} AND hour < ${b}`;
+        WHERE project_id = ${p.projectId} ${ofPipeline} AND hour >= ${a} AND hour < ${b}`;
   const [d0, d1] = spans.days;
   return sql.join(
     [
       sql`SELECT day AS t, ${cols} FROM ${sql.raw(`${table}_daily`)}
-          WHERE project_id = ${p.projectId} AND pipeline = ${p.pipeline} AND day >= ${d0} AND day < ${d1}`,
+          WHERE project_id = ${p.projectId} ${ofPipeline} AND day >= ${d0} AND day < ${d1}`,
       hourly(spans.headHours),
       hourly(spans.tailHours),
     ],

@@ -17,7 +17,9 @@ import type { CandidateEvaluationDto, CandidateEvaluationPageDto, SearchCandidat
 import { AnalyticsRepository } from './analytics.repository.js';
 import { analyticsRange, pipelineAnalyticsOf } from './pipeline-analytics.js';
 import type { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline-analytics.dto.js';
-import { runSpans, stepSpans } from './rollup-range.js';
+import { rollupSpans, runSpans, stepSpans } from './rollup-range.js';
+import { llmAnalyticsOf } from './llm-analytics.js';
+import type { LlmAnalyticsDto, LlmAnalyticsQueryDto } from './llm-analytics.dto.js';
 import { alignByPath, compareScores, compareSteps, pairsWithCandidates } from './run-comparison.js';
 import type { RunComparisonDto } from './run-comparison.dto.js';
 
@@ -162,5 +164,19 @@ export class AnalyticsService {
       this.scoreAnalytics.series(projectId, pipeline, range),
     ]);
     return { ...pipelineAnalyticsOf(pipeline, range, { runs, steps: stepStats, reasons, durations }), scores };
+  }
+
+  /**
+   * LLM calls, tokens and cost over time, per pipeline, per step name and per model, with each
+   * model's latency percentiles: from the LLM rollups, steps counted by the hour their run
+   * started (the range widened to whole hours); an hourly series reads hourly rollups only.
+   */
+  async llmAnalytics(projectId: string, q: LlmAnalyticsQueryDto): Promise<LlmAnalyticsDto> {
+    const range = analyticsRange(q);
+    const hour = 3_600_000;
+    const spans = rollupSpans(Math.floor(range.from.getTime() / hour) * hour, Math.ceil(range.to.getTime() / hour) * hour, range.bucket === 'day');
+    const p = { projectId, pipeline: q.pipeline };
+    const [rows, durations] = await Promise.all([this.repository.llmUsage(p, range.bucket, spans), this.repository.modelDurationHistograms(p, spans)]);
+    return llmAnalyticsOf(q.pipeline ?? null, range, rows, durations);
   }
 }

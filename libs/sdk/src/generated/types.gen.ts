@@ -1131,6 +1131,208 @@ export type LiveDto = {
     status: 'ok';
 };
 
+export type LlmAnalyticsDto = {
+    /**
+     * The pipeline asked for; null: every pipeline.
+     */
+    pipeline: string | null;
+    /**
+     * Start of the range.
+     */
+    from: string;
+    /**
+     * End of the range.
+     */
+    to: string;
+    /**
+     * Bucket size of `timeSeries`: hours for ranges up to 2 days, days beyond.
+     */
+    bucket: 'hour' | 'day';
+    /**
+     * Everything in the range.
+     */
+    totals: LlmUsageDto;
+    /**
+     * Every bucket of the range, empty ones included.
+     */
+    timeSeries: Array<LlmTimePointDto>;
+    /**
+     * Per pipeline, most expensive first (then most tokens).
+     */
+    byPipeline: Array<LlmPipelineUsageDto>;
+    /**
+     * Per pipeline and step name, most expensive first (at most 200).
+     */
+    byStep: Array<LlmStepUsageDto>;
+    /**
+     * Per model, most expensive first, with latency percentiles.
+     */
+    byModel: Array<LlmModelUsageDto>;
+};
+
+export type LlmModelUsageDto = {
+    /**
+     * LLM steps (steps with a model, token usage or a cost).
+     */
+    calls: number;
+    /**
+     * Input tokens.
+     */
+    inputTokens: number;
+    /**
+     * Output tokens.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens.
+     */
+    totalTokens: number;
+    /**
+     * Input tokens read from a prompt cache.
+     */
+    cacheReadTokens: number;
+    /**
+     * Cost in USD (sent or computed).
+     */
+    costUsd: number;
+    /**
+     * Model (`""` for steps with usage or cost but no model).
+     */
+    model: string;
+    /**
+     * Median duration of its finished calls, in ms (within 10% of the exact value).
+     */
+    p50DurationMs: number | null;
+    /**
+     * 95th percentile duration in ms (within 10% of the exact value).
+     */
+    p95DurationMs: number | null;
+};
+
+export type LlmPipelineUsageDto = {
+    /**
+     * LLM steps (steps with a model, token usage or a cost).
+     */
+    calls: number;
+    /**
+     * Input tokens.
+     */
+    inputTokens: number;
+    /**
+     * Output tokens.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens.
+     */
+    totalTokens: number;
+    /**
+     * Input tokens read from a prompt cache.
+     */
+    cacheReadTokens: number;
+    /**
+     * Cost in USD (sent or computed).
+     */
+    costUsd: number;
+    /**
+     * Pipeline.
+     */
+    pipeline: string;
+};
+
+export type LlmStepUsageDto = {
+    /**
+     * LLM steps (steps with a model, token usage or a cost).
+     */
+    calls: number;
+    /**
+     * Input tokens.
+     */
+    inputTokens: number;
+    /**
+     * Output tokens.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens.
+     */
+    totalTokens: number;
+    /**
+     * Input tokens read from a prompt cache.
+     */
+    cacheReadTokens: number;
+    /**
+     * Cost in USD (sent or computed).
+     */
+    costUsd: number;
+    /**
+     * Pipeline.
+     */
+    pipeline: string;
+    /**
+     * Step name.
+     */
+    name: string;
+};
+
+export type LlmTimePointDto = {
+    /**
+     * LLM steps (steps with a model, token usage or a cost).
+     */
+    calls: number;
+    /**
+     * Input tokens.
+     */
+    inputTokens: number;
+    /**
+     * Output tokens.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens.
+     */
+    totalTokens: number;
+    /**
+     * Input tokens read from a prompt cache.
+     */
+    cacheReadTokens: number;
+    /**
+     * Cost in USD (sent or computed).
+     */
+    costUsd: number;
+    /**
+     * Start of the bucket.
+     */
+    start: string;
+};
+
+export type LlmUsageDto = {
+    /**
+     * LLM steps (steps with a model, token usage or a cost).
+     */
+    calls: number;
+    /**
+     * Input tokens.
+     */
+    inputTokens: number;
+    /**
+     * Output tokens.
+     */
+    outputTokens: number;
+    /**
+     * Total tokens.
+     */
+    totalTokens: number;
+    /**
+     * Input tokens read from a prompt cache.
+     */
+    cacheReadTokens: number;
+    /**
+     * Cost in USD (sent or computed).
+     */
+    costUsd: number;
+};
+
 export type ModelPriceBodyDto = {
     /**
      * Which models it prices: a glob matched against the whole model name, case-insensitively. `*` is any run of characters, `?` exactly one, anything else itself: `gpt-4o-mini*` matches `gpt-4o-mini-2024-07-18`. Among the prices matching a model, the most specific pattern (most literal characters; none at all wildcards beats a glob) wins, then the latest `validFrom`.
@@ -3060,6 +3262,53 @@ export type GetReadinessResponses = {
 };
 
 export type GetReadinessResponse = GetReadinessResponses[keyof GetReadinessResponses];
+
+export type GetLlmAnalyticsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only this pipeline (default: every pipeline of the project).
+         */
+        pipeline?: string;
+        /**
+         * Start of the range (default: 7 days before `to`).
+         */
+        from?: string;
+        /**
+         * End of the range (default: now).
+         */
+        to?: string;
+    };
+    url: '/v1/analytics/llm';
+};
+
+export type GetLlmAnalyticsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetLlmAnalyticsError = GetLlmAnalyticsErrors[keyof GetLlmAnalyticsErrors];
+
+export type GetLlmAnalyticsResponses = {
+    200: LlmAnalyticsDto;
+};
+
+export type GetLlmAnalyticsResponse = GetLlmAnalyticsResponses[keyof GetLlmAnalyticsResponses];
 
 export type GetPipelineAnalyticsData = {
     body?: never;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect } from 'node:net';
 import request from 'supertest';
+import { loadConfig } from '../src/config/config.js';
 import { describeDatabaseError } from '../src/database/database-errors.js';
 import { grpcFailure, OtlpGrpcServer } from '../src/otlp/otlp-grpc.server.js';
 import { runIdOf } from '../src/otlp/otlp-mapping.js';
@@ -87,7 +88,7 @@ describe('OTLP/gRPC trace receiver (XRAY_OTLP_GRPC_PORT)', () => {
     port = t.app.get(OtlpGrpcServer).port!;
     client = new TraceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
     project = await t.newProject('grpc');
-  });
+  }, 180_000);
   afterAll(async () => {
     client?.close();
     await t?.close();
@@ -166,31 +167,27 @@ describe('OTLP/gRPC trace receiver (XRAY_OTLP_GRPC_PORT)', () => {
     expect(grpcFailure(400, 'bad', 5).metadata!.get('grpc-status-details-bin')).toEqual([]);
   });
 
-  it('is off unless XRAY_OTLP_GRPC_PORT is set, and stops with the app', async () => {
-    const plain = await createTestApp({}, { embedded: true });
-    expect(plain.app.get(OtlpGrpcServer).port).toBeUndefined();
-    await plain.close();
-
-    const own = await createTestApp({ XRAY_OTLP_GRPC_PORT: '0' }, { embedded: true });
-    const ownPort = own.app.get(OtlpGrpcServer).port!;
-    const listening = () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(ownPort, '127.0.0.1');
-        socket.once('connect', () => (socket.destroy(), resolve(true)));
-        socket.once('error', () => resolve(false));
-      });
-    expect(await listening()).toBe(true);
-    await own.close();
-    expect(await listening()).toBe(false);
+  it('is off unless XRAY_OTLP_GRPC_PORT is set', async () => {
+    const off = new OtlpGrpcServer(null as never, null as never, loadConfig({}));
+    await off.onApplicationBootstrap();
+    expect(off.port).toBeUndefined();
   });
 });
 
-describe('OTLP/gRPC rate limit', () => {
-  it('answers RESOURCE_EXHAUSTED with a RetryInfo past XRAY_RATE_LIMIT', async () => {
-    const t = await createTestApp({ XRAY_OTLP_GRPC_PORT: '0', XRAY_RATE_LIMIT: '2' }, { embedded: true });
-    const client = new TraceClient(`127.0.0.1:${t.app.get(OtlpGrpcServer).port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+describe('OTLP/gRPC with a rate limit, and its lifecycle', () => {
+  it('answers RESOURCE_EXHAUSTED with a RetryInfo past XRAY_RATE_LIMIT, and stops listening when the app closes', async () => {
+    const t = await createTestApp({ XRAY_OTLP_GRPC_PORT: '0', XRAY_RATE_LIMIT: '2' });
+    const port = t.app.get(OtlpGrpcServer).port!;
+    const client = new TraceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       export: (...args: unknown[]) => void;
     };
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), resolve(true)));
+        socket.once('error', () => resolve(false));
+      });
+    let closed = false;
     try {
       const project = await t.newProject('limited');
       const metadata = new grpc.Metadata();
@@ -203,9 +200,15 @@ describe('OTLP/gRPC rate limit', () => {
       const [details] = errors[2]!.metadata.get('grpc-status-details-bin') as Buffer[];
       const status = OTLP.RpcStatus.toObject(OTLP.RpcStatus.decode(details));
       expect(status.details[0].typeUrl).toBe('type.googleapis.com/google.rpc.RetryInfo');
-    } finally {
+
+      expect(await listening()).toBe(true);
       client.close();
       await t.close();
+      closed = true;
+      expect(await listening()).toBe(false);
+    } finally {
+      client.close();
+      if (!closed) await t.close();
     }
-  });
+  }, 180_000);
 });

@@ -73,7 +73,7 @@ describe('OTLP/HTTP receiver under hostile input', () => {
   beforeAll(async () => {
     t = await createTestApp();
     project = await t.newProject('otlp-hostile');
-  });
+  }, 180_000);
   afterAll(async () => t?.close());
 
   it('refuses a truncated export whole (400 naming protobuf), storing nothing', async () => {

@@ -407,6 +407,15 @@ describe('scores in reads and questions', () => {
       expect(candidate.scores.map((s: { id: string }) => s.id)).toEqual([id]);
       const summary = (await api('get', '/v1/scores/summary?pipeline=widget&name=thumbs').expect(200)).body.items;
       expect(summary).toEqual([expect.objectContaining({ count: 1 })]);
+      // The same new id twice in one batch: one score, answered twice.
+      const twice = { ...body, id: randomUUID(), name: 'twice' };
+      const pair = (
+        await api('post', '/v1/scores/batch')
+          .send({ scores: [twice, twice] })
+          .expect(201)
+      ).body.items;
+      expect(pair[1]).toEqual(pair[0]);
+      expect((await api('get', `/v1/scores?name=twice&stepId=${stepId}`).expect(200)).body.items).toHaveLength(1);
     });
 
     it('lets a feedback key create scores and nothing else, on every route', async () => {

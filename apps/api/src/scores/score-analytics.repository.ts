@@ -144,12 +144,14 @@ export class ScoreAnalyticsRepository {
             ORDER BY sc.run_id, sc.candidate_key, sc.created_at DESC, sc.id DESC
           ),
           totals AS (SELECT count(*)::int AS scored, count(*) FILTER (WHERE good)::int AS good FROM scored),
+          -- The item's candidates in its run, found by key in the run's day (the lineage index):
+          -- a few rows per item, where walking the run's steps would probe every step.
           rejected AS (
-            SELECT st.name AS step_name, st.id AS step_id, sd.run_id, sd.run_started_at, sd.key, sd.good
+            SELECT st.name AS step_name, c.step_id, sd.run_id, sd.run_started_at, sd.key, sd.good
             FROM scored sd
-            JOIN steps st ON st.project_id = ${p}::uuid AND st.run_id = sd.run_id AND st.run_started_at = sd.run_started_at
-            JOIN candidates c ON c.project_id = ${p}::uuid AND c.step_id = st.id AND c.key = sd.key
-                             AND c.run_id = sd.run_id AND c.run_started_at = sd.run_started_at AND c.decision = 'rejected'
+            JOIN candidates c ON c.project_id = ${p}::uuid AND c.key = sd.key AND c.run_started_at = sd.run_started_at
+                             AND c.run_id = sd.run_id AND c.decision = 'rejected'
+            JOIN steps st ON st.project_id = ${p}::uuid AND st.id = c.step_id AND st.run_id = c.run_id AND st.run_started_at = c.run_started_at
           ),
           per_step AS (
             SELECT step_name, count(*)::int AS rejected, count(*) FILTER (WHERE good)::int AS rejected_good,

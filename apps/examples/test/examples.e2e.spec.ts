@@ -83,10 +83,20 @@ describe('example pipelines', () => {
       expect(report).toMatchObject([{ target: 'candidate', stepId: r.steps.select, value: false, source: 'human', author: 'shopper-feedback' }]);
       expect(reviews[i].report).toMatchObject({ id: report[0].id, value: false });
     }
-    // Runs whose pick is of another category, found by their evaluator score.
-    const wrong = (await listRuns({ client: xray.api, query: { pipeline: 'competitor-selection', score: { 'same-category': 'false' } }, throwOnError: true }))
-      .data.items;
-    expect(wrong.map((r) => r.id).sort()).toEqual(runs.map((r) => r.runId).sort());
+    // Runs whose pick is of another category, found by their evaluator score: every run of the
+    // example picks the phone case, so all of them and none with same-category=true.
+    const byScore = async (condition: string) =>
+      (
+        await listRuns({ client: xray.api, query: { pipeline: 'competitor-selection', score: { 'same-category': condition }, limit: 100 }, throwOnError: true })
+      ).data.items
+        .map((r) => r.id)
+        .sort();
+    const all = (await listRuns({ client: xray.api, query: { pipeline: 'competitor-selection', limit: 100 }, throwOnError: true })).data.items
+      .map((r) => r.id)
+      .sort();
+    expect(all).toEqual(expect.arrayContaining(runs.map((r) => r.runId)));
+    expect(await byScore('false')).toEqual(all);
+    expect(await byScore('true')).toEqual([]);
 
     // The answer, worked out independently: good listings among each step's stored rejections.
     const catalog = new Map(makeCatalog().map((p) => [p.asin, p]));

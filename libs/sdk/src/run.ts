@@ -54,8 +54,9 @@ export class Run {
   ) {
     this.id = typeof opts?.id === 'string' && opts.id ? opts.id : uuidv7();
     this.pipeline = String(opts?.pipeline ?? '');
-    this.input = opts?.input;
     this.evaluators = Array.isArray(opts?.evaluators) ? [...(opts.evaluators as Evaluator[])] : [];
+    // Kept for the evaluators only: a run without them holds no reference to its input.
+    this.input = this.evaluators.length ? opts?.input : undefined;
     guard(
       core,
       'startRun()',

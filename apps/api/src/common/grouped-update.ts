@@ -6,7 +6,8 @@ import { createdTimes, endChange } from '../domain/lifecycle.js';
 function endedAtColumns(dto: { status?: string; endedAt?: string }, eventTime?: Date): { end_mode: string; ended_at?: string; event_time?: string } {
   const change = endChange(dto, eventTime);
   if (change.mode === 'set') return { end_mode: 'set', ended_at: change.endedAt.toISOString() };
-  if (change.mode === 'end') return { end_mode: 'end', event_time: change.at?.toISOString() };
+  // Without an event time the end is now, taken here: Citus evaluates no now() inside a CASE.
+  if (change.mode === 'end') return { end_mode: 'end', event_time: (change.at ?? new Date()).toISOString() };
   return { end_mode: change.mode };
 }
 
@@ -63,7 +64,7 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): A
     [
       'ended_at',
       sql.raw(`CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
-         WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(COALESCE(${u}event_time, now()), ${cur}.started_at))
+         WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(${u}event_time, ${cur}.started_at))
          WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`),
     ],
   ];
@@ -104,8 +105,8 @@ export function endAssignment(dto: { status?: string; endedAt?: string }, eventT
   const change = endChange(dto, eventTime);
   if (change.mode === 'set') return ['ended_at', sql`${change.endedAt}`];
   if (change.mode === 'end') {
-    const at = change.at ? sql`${change.at}::timestamptz` : sql`now()`;
-    return ['ended_at', sql`COALESCE(ended_at, GREATEST(${at}, started_at))`];
+    // now() is taken here: Citus evaluates no now() inside a COALESCE.
+    return ['ended_at', sql`COALESCE(ended_at, GREATEST(${change.at ?? new Date()}::timestamptz, started_at))`];
   }
   if (change.mode === 'clear') return ['ended_at', sql`NULL`];
   return undefined;

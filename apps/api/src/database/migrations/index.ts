@@ -9,6 +9,7 @@ import { AddStepsRunStartedIndex1795514400000 } from './1795514400000-AddStepsRu
 import { PartitionedStorage1795600000000 } from './1795600000000-PartitionedStorage.js';
 import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.js';
 import { AddScores1795600200000 } from './1795600200000-AddScores.js';
+import { DistributeOnCitus1795600500000 } from './1795600500000-DistributeOnCitus.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -24,4 +25,5 @@ export const migrations: (new () => unknown)[] = [
   PartitionedStorage1795600000000,
   AddDataLifecycle1795600100000,
   AddScores1795600200000,
+  DistributeOnCitus1795600500000,
 ];

@@ -12,9 +12,7 @@ export class DatabaseHandle {
   readonly partitions: DayPartitions;
   /**
    * Whether bulk loads may use COPY FROM STDIN: PostgreSQL serves it; the embedded server's
-   * socket does not carry the COPY sub-protocol, so there every write is a statement. Nor on a
-   * Citus coordinator: its COPY into a distributed partitioned table hands the workers rows they
-   * cannot read (Citus 13.2 on PostgreSQL 15), so there too candidates go by statement.
+   * socket does not carry the COPY sub-protocol, so there every write is a statement.
    */
   readonly copyIn: boolean;
 
@@ -25,7 +23,7 @@ export class DatabaseHandle {
     readonly citus = false,
   ) {
     this.partitions = new DayPartitions(dataSource);
-    this.copyIn = embedded === undefined && !citus;
+    this.copyIn = embedded === undefined;
   }
 }
 

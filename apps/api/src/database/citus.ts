@@ -1,3 +1,4 @@
+import { dayOfPartition } from './partitions.js';
 import type { Queryable } from './queryable.js';
 
 /**
@@ -117,4 +118,28 @@ export function citusShardCount(env: NodeJS.ProcessEnv = process.env): number | 
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 64000) throw new Error(`XRAY_CITUS_SHARD_COUNT must be a whole number from 1 to 64000, got ${raw}`);
   return n;
+}
+
+/**
+ * Converts the day partitions of candidates older than `before` (a UTC midnight) to Citus's
+ * columnar storage (compressed, read-only in practice: columnar rows cannot be updated or
+ * deleted one by one, so a replay into such a day, an erasure touching it or a run deletion
+ * fails until the day leaves by retention). Steps stay row-stored (their full-text index is a GIN
+ * index, which columnar tables do not have). Answers the partitions converted; each is its own
+ * statement, so a long conversion can be stopped and taken up again.
+ */
+export async function convertToColumnar(db: Queryable, before: Date, log: (line: string) => void = () => undefined): Promise<string[]> {
+  const rows = await db.query<{ name: string; am: string | null }[]>(
+    `SELECT c.relname AS name, am.amname AS am FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     LEFT JOIN pg_am am ON am.oid = c.relam WHERE i.inhparent = 'candidates'::regclass ORDER BY c.relname`,
+  );
+  const converted: string[] = [];
+  for (const { name, am } of rows) {
+    const day = dayOfPartition(name);
+    if (!day || day.getTime() >= before.getTime() || am === 'columnar') continue;
+    log(`converting ${name}`);
+    await db.query(`SELECT alter_table_set_access_method($1, 'columnar')`, [name]);
+    converted.push(name);
+  }
+  return converted;
 }

@@ -199,6 +199,7 @@ async function measure(column: 'project_id' | 'run_id') {
             (await c.query(`SELECT sum(citus_total_relation_size(inhrelid))::bigint AS b FROM pg_inherits WHERE inhparent = 'candidates'::regclass`)).rows[0].b,
           );
         const heap = await size();
+        await c.query('CREATE EXTENSION IF NOT EXISTS citus_columnar');
         for (let d = 0; d < 3; d++) await c.query(`SELECT alter_table_set_access_method('candidates_d${d}', 'columnar')`);
         return { heap, columnar: await size() };
       });
@@ -213,6 +214,7 @@ const results: Awaited<ReturnType<typeof measure>>[] = [];
 for (const column of ['project_id', 'run_id'] as const) {
   console.error(`measuring ${column}…`);
   results.push(await measure(column));
+  console.error(JSON.stringify(results.at(-1)));
 }
 const f = (x: { p50: number; p95: number }) => `${x.p50.toFixed(1)} / ${x.p95.toFixed(1)}`;
 console.log(`\n${RUNS} runs x ${PER_RUN} candidates per scenario, ${CLIENTS} writers, ${ROUNDS} rounds per query (ms p50 / p95)\n`);

@@ -133,6 +133,8 @@ export async function convertToColumnar(db: Queryable, before: Date, log: (line:
     `SELECT c.relname AS name, am.amname AS am FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      LEFT JOIN pg_am am ON am.oid = c.relam WHERE i.inhparent = 'candidates'::regclass ORDER BY c.relname`,
   );
+  // Columnar storage is its own extension (created on the workers too by Citus).
+  await db.query('CREATE EXTENSION IF NOT EXISTS citus_columnar');
   const converted: string[] = [];
   for (const { name, am } of rows) {
     const day = dayOfPartition(name);

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +39,9 @@ export interface TestApp {
 const citusUrl = process.env.XRAY_TEST_CITUS_URL;
 if (citusUrl) {
   process.env.DATABASE_URL = citusUrl;
+  // A test database on a cluster takes longer to make (three databases, the tables' shards on
+  // every worker, the day partitions distributed as they are created).
+  jest.setTimeout(300_000);
   // Few shards per table: each test database creates its tables' shards on every worker.
   process.env.XRAY_CITUS_SHARD_COUNT ??= '4';
 }

@@ -106,7 +106,11 @@ run('xray on Citus', () => {
     expect(byName.has('rate_limit_counters')).toBe(false);
     // Partitions are distributed with their parent, co-located.
     const today = partitionName('candidates', dayOf(Date.now()));
-    expect(byName.get(today)).toMatchObject({ method: 'h', column: 'project_id', colocation: byName.get('runs')!.colocation });
+    const [partition] = await t.sql<{ method: string; column: string; colocation: number }>(
+      `SELECT partmethod AS method, column_to_column_name(logicalrelid, partkey) AS column, colocationid AS colocation FROM pg_dist_partition WHERE logicalrelid = $1::regclass`,
+      [today],
+    );
+    expect(partition).toEqual({ method: 'h', column: 'project_id', colocation: byName.get('runs')!.colocation });
   });
 
   it('stores a batch on one worker: every row of a project is in the shards of one node', async () => {

@@ -130,9 +130,9 @@ export class RunsRepository {
   async upsertRun(projectId: string, run: NewRun, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(RunRow & { inserted: boolean }) | undefined> {
     const rows = await query<RunRow & { inserted: boolean }>(
       db,
-      sql`WITH old AS (
+      sql`WITH old AS (SELECT * FROM (
          SELECT r.id, ${columnsAs('r', RUN_ROLLUP_COLUMNS, 'o_')} FROM runs r WHERE r.project_id = ${projectId} AND r.id = ${run.id} FOR UPDATE
-       ),
+       ) locked),
        written AS (
          INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
          SELECT ${run.id}, ${projectId}, ${run.pipeline}, ${run.pipelineVersion}, ${run.status}, ${run.input}::jsonb, ${run.output}::jsonb,

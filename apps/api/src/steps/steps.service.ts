@@ -145,8 +145,9 @@ export class StepsService {
     }
 
     const times = createdTimes({ ...dto, eventTime });
-    // On a replay, only the fields present in the request are written; metadata merges.
-    const onReplay: Sql[] = [sql`updated_at = now()`, sql`name = EXCLUDED.name`];
+    // On a replay, only the fields present in the request are written; metadata merges. The time
+    // is EXCLUDED.updated_at (the column's default, now()): Citus accepts no now() in DO UPDATE.
+    const onReplay: Sql[] = [sql`updated_at = EXCLUDED.updated_at`, sql`name = EXCLUDED.name`];
     if (dto.type !== undefined) onReplay.push(sql`type = EXCLUDED.type`);
     if (dto.status !== undefined) onReplay.push(sql`status = EXCLUDED.status`);
     if (dto.input !== undefined) onReplay.push(sql`input = EXCLUDED.input`);
@@ -154,7 +155,7 @@ export class StepsService {
     if (dto.reasoning !== undefined) onReplay.push(sql`reasoning = EXCLUDED.reasoning`);
     if (dto.startedAt !== undefined) onReplay.push(sql`started_at = EXCLUDED.started_at`);
     if (dto.metadata !== undefined) onReplay.push(sql`metadata = steps.metadata || EXCLUDED.metadata`);
-    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(steps.ended_at, GREATEST(now(), EXCLUDED.started_at))`);
+    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(steps.ended_at, GREATEST(EXCLUDED.updated_at, EXCLUDED.started_at))`);
     else if (dto.status === 'running') onReplay.push(sql`ended_at = NULL`);
     const llm = llmColumns(dto);
     for (const column of LLM_COLUMN_NAMES) if (column in llm) onReplay.push(sql.raw(`${column} = EXCLUDED.${column}`));

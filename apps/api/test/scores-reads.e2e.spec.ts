@@ -339,8 +339,12 @@ describe('scores in reads and questions', () => {
       expect(none).toMatchObject({ scoredItems: 0, goodItems: 0, steps: [] });
     });
 
-    it('answers 400 unless exactly one of good and min is given, and sees nothing of another project', async () => {
-      expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted'), 400, 'VALIDATION_FAILED');
+    it('takes good=true when neither good nor min is given, answers 400 for both, and sees nothing of another project', async () => {
+      const implicit = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted').expect(200)).body;
+      const explicit = (await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true').expect(200)).body;
+      expect({ ...implicit, from: null, to: null }).toEqual({ ...explicit, from: null, to: null });
+      expect(implicit.steps.length).toBeGreaterThan(0);
+      expect(implicit.good).toBe('true');
       expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true&min=1'), 400, 'VALIDATION_FAILED');
       expectError(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&min=high'), 400);
       expectError(await api('get', '/v1/analytics/score-rejections?name=wanted&good=true'), 400);

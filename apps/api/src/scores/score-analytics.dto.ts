@@ -147,7 +147,8 @@ export class ScoreRejectionsQueryDto {
   name: string;
 
   @ApiPropertyOptional({
-    description: 'A good score is this value: `true` or `false` for a boolean score, a label for a categorical one. Give `good` or `min`.',
+    description:
+      'A good score is this value: `true` or `false` for a boolean score, a label for a categorical one. Give `good` or `min`, not both; with neither, a good score is `true`.',
     maxLength: 200,
     example: 'true',
   })
@@ -157,7 +158,7 @@ export class ScoreRejectionsQueryDto {
   @MaxLength(200)
   good?: string;
 
-  @ApiPropertyOptional({ description: 'A good score is a number at or above this (numeric scores). Give `good` or `min`.', type: Number, example: 0.8 })
+  @ApiPropertyOptional({ description: 'A good score is a number at or above this (numeric scores), e.g. `0.8`. Give `good` or `min`, not both.', type: Number })
   @IsOptional()
   @Type(() => Number)
   @IsNumber({ allowNaN: false, allowInfinity: false })

@@ -121,11 +121,13 @@ export class ScoreAnalyticsService {
    * item carries a good score in that run (see ScoreAnalyticsRepository.rejections).
    */
   async rejections(projectId: string, q: ScoreRejectionsQueryDto): Promise<ScoreRejectionsDto> {
-    if ((q.good === undefined) === (q.min === undefined)) {
-      throw badRequest('VALIDATION_FAILED', 'Say what a good score is: `good` (true, false or a label) or `min` (a number), one of them', [
-        { field: q.good === undefined ? 'good' : 'min', message: 'give exactly one of good and min' },
+    if (q.good !== undefined && q.min !== undefined) {
+      throw badRequest('VALIDATION_FAILED', 'Say what a good score is with `good` (true, false or a label) or `min` (a number), not both', [
+        { field: 'min', message: 'give good or min, not both' },
       ]);
     }
+    // Neither: a good score is `true` (the thumbs-up of a boolean score).
+    if (q.min === undefined) q = { ...q, good: q.good ?? 'true' };
     const range = scoreRange(q);
     const good =
       q.good !== undefined ? sql`(sc.value_label = ${q.good} OR sc.value_bool::text = ${q.good})` : sql`sc.value_number >= ${q.min}::double precision`;

@@ -33,6 +33,7 @@ interface Fixtures {
   /** A score of its own for deleteScore (its page works beside updateScore's). */
   deletableScoreId: string;
   scoreConfigName: string;
+  modelPriceId: string;
 }
 
 /** The value a user would type into a path parameter, by route and parameter name. */
@@ -48,6 +49,7 @@ function pathValue(op: Operation, name: string, f: Fixtures): string {
   if (op.operationId === 'deleteScore') return f.deletableScoreId;
   if (name === 'id' && collection === 'scores') return f.scoreId;
   if (name === 'name' && collection === 'score-configs') return f.scoreConfigName;
+  if (name === 'id' && collection === 'model-prices') return f.modelPriceId;
   if (name === 'pipeline') return f.pipeline;
   if (name === 'key') return f.candidateKey;
   throw new Error(`${op.operationId}: no fixture for path parameter "${name}"; add one to pathValue`);
@@ -172,6 +174,8 @@ describe('Swagger UI: Try it out → Execute', () => {
       scoreId,
       deletableScoreId,
       scoreConfigName: 'quality',
+      modelPriceId: (await admin('post', '/v1/model-prices').send({ modelPattern: 'fixture-model-*', inputPerMillion: 1, outputPerMillion: 2 }).expect(201))
+        .body.id,
     };
     browser = await launchChromium();
   }, 120_000);

@@ -57,6 +57,8 @@ export async function benchQueries(options: {
   rounds: number;
   plans: boolean;
   log?: (s: string) => void;
+  /** Only the cases whose name matches. */
+  only?: RegExp;
 }): Promise<QueryFigure[]> {
   const log = options.log ?? console.log;
   process.env.DATABASE_URL = options.url;
@@ -121,7 +123,11 @@ export async function benchQueries(options: {
       ['compare two runs', `/v1/runs/${recent.id}/compare/${other.id}`],
       ['analytics: pipeline, 7 days', `/v1/analytics/pipelines/${recent.pipeline}`],
       ['analytics: pipeline, 30 days', `/v1/analytics/pipelines/${recent.pipeline}?from=${month}`],
-    ];
+      // Scores (seed with --scores): candidate scores named `wanted`.
+      ['scores: rejection question, 7 days', `/v1/analytics/score-rejections?pipeline=${recent.pipeline}&name=wanted&good=true`],
+      ['scores: rejection question, 30 days', `/v1/analytics/score-rejections?pipeline=${recent.pipeline}&name=wanted&good=true&from=${month}`],
+      ['scores: summary, 7 days', `/v1/scores/summary?pipeline=${recent.pipeline}&name=wanted`],
+    ].filter(([name]) => !options.only || options.only.test(name)) as [string, string][];
 
     const capture = captureQueries(ds);
     const figures: QueryFigure[] = [];

@@ -3,12 +3,14 @@
  * server-side multi-row INSERT … SELECT statements (generate_series) per round of 2,000 runs,
  * never row by row, printing progress, rate and ETA after each round.
  *
- *   npm run seed -- --runs 100000 [--project seed] [--days 30] [--batch 2000]
+ *   npm run seed -- --runs 100000 [--project seed] [--days 30] [--batch 2000] [--scores 1000000]
+ *   npm run seed -- --project big --add-scores 1000000     # scores for a project seeded before
  *
  * Per run: 10 steps (7 top level, 3 nested) and 100 candidates (30 in each of three filter
  * steps, 10 in the rank step), so --runs 100000 gives 1,000,000 steps and 10,000,000
  * candidates. Product keys come from a pool of 200,000, so each key is evaluated many times
- * across runs. Uses DATABASE_URL, or the embedded database in XRAY_DATA_DIR.
+ * across runs. `--scores N` adds about N candidate scores (see seedScores). Uses DATABASE_URL,
+ * or the embedded database in XRAY_DATA_DIR.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -208,6 +210,53 @@ export async function seed(
   }
 }
 
+/**
+ * About `total` candidate scores spread evenly over the project's runs, in rounds of runs: in
+ * each run, a share of the candidates of filter-by-price and filter-by-category (those that
+ * entered the funnel) scored `wanted` (boolean, one in three false), as a reviewer or an
+ * evaluator would; ids are deterministic, so a second call adds nothing. Answers how many
+ * scores the project has.
+ */
+export async function seedScores(url: string, projectName: string, total: number, log = console.log, batchRuns = DEFAULT_BATCH_RUNS): Promise<number> {
+  const ds = createDataSource({ url, poolSize: 2, statementTimeoutMs: 0 });
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+    const [project] = await ds.query('SELECT id FROM projects WHERE name = $1', [projectName]);
+    if (!project) throw new Error(`No project named ${projectName}`);
+    const runIds: { id: string }[] = await ds.query('SELECT id FROM runs WHERE project_id = $1 ORDER BY started_at', [project.id]);
+    // 60 candidates per run in the two filters: a run gets total/runs of them scored.
+    const perMille = Math.min(1000, Math.round(((total / Math.max(runIds.length, 1)) * 1000) / 60));
+    const started = Date.now();
+    let lastReport = 0;
+    for (let i = 0; i < runIds.length; i += batchRuns) {
+      const ids = runIds.slice(i, i + batchRuns).map((r) => r.id);
+      await ds.query(
+        `INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_bool, source, author, created_at, updated_at)
+         SELECT c.project_id, ${uuidOf("'score' || c.step_id::text || c.key")}, c.run_id, c.run_started_at, c.step_id, c.key, 'wanted', 'boolean',
+                (hashtext(c.key || c.run_id::text)::bigint & 2147483647) % 3 <> 0,
+                CASE WHEN c.step_id::text < '8' THEN 'human' ELSE 'evaluator' END, 'seed', c.run_started_at + interval '1 hour', c.run_started_at + interval '1 hour'
+         FROM steps s JOIN candidates c ON c.project_id = s.project_id AND c.step_id = s.id AND c.run_id = s.run_id AND c.run_started_at = s.run_started_at
+         WHERE s.project_id = $1::uuid AND s.run_id = ANY($2::uuid[]) AND s.name IN ('filter-by-price', 'filter-by-category')
+           AND (hashtext(c.key || c.step_id::text)::bigint & 2147483647) % 1000 < $3
+         ON CONFLICT DO NOTHING`,
+        [project.id, ids, perMille],
+      );
+      const now = Date.now();
+      const done = Math.min(runIds.length, i + batchRuns);
+      if (done === runIds.length || now - lastReport >= 2000) {
+        lastReport = now;
+        log(`  scores for ${fmt(done)}/${fmt(runIds.length)} runs (${formatDuration((now - started) / 1000)})`);
+      }
+    }
+    await ds.query('ANALYZE scores');
+    const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM scores WHERE project_id = $1', [project.id]);
+    return n;
+  } finally {
+    await ds.destroy();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -215,8 +264,12 @@ async function main(): Promise<void> {
       project: { type: 'string' },
       days: { type: 'string', default: '30' },
       batch: { type: 'string', default: String(DEFAULT_BATCH_RUNS) },
+      scores: { type: 'string', default: '0' },
+      'add-scores': { type: 'string' },
     },
   });
+  const scores = Number(values['add-scores'] ?? values.scores);
+  if (!Number.isInteger(scores) || scores < 0) throw new Error('--scores must be a whole number');
   const runs = Number(values.runs);
   const days = Number(values.days);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive whole number');
@@ -231,9 +284,25 @@ async function main(): Promise<void> {
     url = embedded.url;
   }
   const project = values.project ?? `seed-${Date.now()}`;
+  if (values['add-scores'] !== undefined) {
+    if (!values.project) throw new Error('--add-scores needs --project (the seeded project)');
+    try {
+      const t = Date.now();
+      const n = await seedScores(url, project, scores, console.log, batch);
+      console.log(`Done in ${((Date.now() - t) / 1000).toFixed(1)} s: project "${project}" has ${n} scores.`);
+    } finally {
+      await embedded?.stop();
+    }
+    return;
+  }
   console.log(`Seeding ${runs} runs into project "${project}" (${config.databaseUrl ? 'DATABASE_URL' : `embedded database in ${config.dataDir}`})`);
   try {
     const result = await seed(url, runs, project, days, console.log, batch);
+    if (scores > 0) {
+      const t = Date.now();
+      const n = await seedScores(url, project, scores, console.log, batch);
+      console.log(`  ${n} scores (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    }
     console.log(
       `Done in ${result.seconds.toFixed(1)} s: ${result.runs} runs, ${result.steps} steps, ${result.candidates} candidates.\n` +
         `Project ${result.projectId}, admin key (shown once): ${result.apiKey}`,

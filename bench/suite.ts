@@ -5,6 +5,7 @@ import { benchHttp, type HttpFigures } from './http.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchMemory, type MemoryFigures } from './memory.js';
 import { benchQueries } from './queries.js';
+import { benchScores, type ScoresFigures } from './scores.js';
 import { benchSdkOverhead, type SdkOverheadFigures } from './sdk-overhead.js';
 import pg from 'pg';
 import type { BenchContext } from './lib/report.js';
@@ -24,7 +25,7 @@ async function isSeeded(url: string): Promise<boolean> {
   }
 }
 
-export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard'] as const;
+export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard', 'scores'] as const;
 export type BenchName = (typeof SUITE)[number];
 
 export interface SuiteResults {
@@ -34,6 +35,7 @@ export interface SuiteResults {
   memory?: MemoryFigures;
   sdk?: SdkOverheadFigures;
   dashboard?: DashboardFigures;
+  scores?: ScoresFigures;
 }
 
 export interface SuiteOptions {
@@ -74,6 +76,14 @@ export async function runSuite({ names, ctx, queries }: SuiteOptions): Promise<S
       case 'dashboard':
         results.dashboard = await benchDashboard(ctx);
         break;
+      case 'scores': {
+        // Writes on a fresh database; the score queries too when DATABASE_URL holds seeded data.
+        const url = queries?.url ?? process.env.DATABASE_URL;
+        const seeded = url && (await isSeeded(url)) ? { url, project: queries?.project } : undefined;
+        if (!seeded) log('(score queries skipped: DATABASE_URL holds no seeded xray data; npm run seed -- --runs 100000 --scores 1000000)');
+        results.scores = await benchScores(ctx, seeded);
+        break;
+      }
       case 'queries': {
         // Owned by bench/queries.ts: it reads a database seeded beforehand (npm run seed).
         const url = queries?.url ?? process.env.DATABASE_URL;

@@ -160,7 +160,7 @@ export function configureApp(app: INestApplication, options: AppOptions = {}): I
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'X-Request-Id'],
       exposedHeaders: ['X-Request-Id', 'Retry-After'],
-      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       maxAge: 600,
     });
   }

@@ -21,7 +21,10 @@ import { isMainModule } from './common/main-module.js';
 import { validateDto } from './common/validation.js';
 import { ConfigModule } from './config/config.module.js';
 import { ConfigError, loadConfig, parseSize } from './config/config.js';
+import { DataSource } from 'typeorm';
+import { citusInstalled, citusShardCount, convertToColumnar, distributeTables } from './database/citus.js';
 import { DatabaseModule } from './database/database.module.js';
+import { addDays, dayOf } from './database/partitions.js';
 import { ExportQueryDto, type ImportResultDto } from './export/export.dto.js';
 import { ExportModule } from './export/export.module.js';
 import { ExportService } from './export/export.service.js';
@@ -63,6 +66,7 @@ interface Services {
   exports: ExportService;
   imports: ImportService;
   deletion: DeletionService;
+  dataSource: DataSource;
 }
 
 /** Where a command's output goes: results to stdout, progress to stderr. */
@@ -332,6 +336,49 @@ const COMMANDS: Command[] = [
       out(`Deletion ${done.id} ${done.status}: ${done.counts.runs} runs, ${done.counts.steps} steps, ${done.counts.candidates} candidates.`);
     },
   },
+  {
+    name: 'citus:distribute',
+    args: '',
+    summary: 'Distribute the database over its Citus cluster in place (after installing Citus and registering workers)',
+    details:
+      'Creates the citus extension if missing, makes the small tables reference tables and distributes the others by project\n' +
+      '(runs, steps, candidates, scores, ingest ids, rollups), moving their rows to the workers. Tables already distributed are\n' +
+      "left as they are. XRAY_CITUS_SHARD_COUNT sets the shards per table (default: Citus's citus.shard_count).",
+    options: {},
+    async parse(positionals, _values, usage) {
+      noArguments(positionals, usage);
+      return {};
+    },
+    async run({ dataSource }, _input: object, out, progress) {
+      const plan = await dataSource.transaction(async (tx) => {
+        if (!(await citusInstalled(tx))) await tx.query('CREATE EXTENSION citus');
+        return distributeTables(tx, { shardCount: citusShardCount(), log: progress });
+      });
+      const count = (kind: string) => plan.filter((p) => p.kind === kind).length;
+      out(`Distributed ${count('distributed')} table(s), made ${count('reference')} reference table(s); ${count('local')} stay on the coordinator.`);
+    },
+  },
+  {
+    name: 'citus:columnar',
+    args: '--older-than DAYS',
+    summary: "Convert candidates' day partitions older than DAYS days to Citus columnar storage (compressed; read-only)",
+    details:
+      '--older-than DAYS   whole UTC days older than this many days are converted (at least 1)\n' +
+      'A converted day cannot take new candidates, replays, erasures or run deletions; it leaves by retention as before.',
+    options: { 'older-than': { type: 'string' } },
+    async parse(positionals, values, usage) {
+      noArguments(positionals, usage);
+      const days = Number(values['older-than']);
+      if (values['older-than'] === undefined || !Number.isInteger(days) || days < 1)
+        throw new UsageError('--older-than DAYS must be a whole number of days, at least 1', usage);
+      return { days };
+    },
+    async run({ dataSource }, input: { days: number }, out, progress) {
+      if (!(await citusInstalled(dataSource))) throw new AppError(400, 'NOT_CITUS', 'The database is not a Citus coordinator (no citus extension)');
+      const converted = await convertToColumnar(dataSource, addDays(dayOf(Date.now()), -input.days), progress);
+      out(`Converted ${converted.length} partition(s) of candidates to columnar storage.`);
+    },
+  },
 ];
 
 const commandUsage = (c: Command) => `Usage: xray ${c.name}${c.args ? ` ${c.args}` : ''}\n\n${c.summary}.${c.details ? `\n\n${c.details}` : ''}`;
@@ -389,6 +436,7 @@ export async function runCli(
       exports: app.get(ExportService),
       imports: app.get(ImportService),
       deletion: app.get(DeletionService),
+      dataSource: app.get(DataSource),
     };
     await command.run(services, input as never, out, progress);
   } finally {

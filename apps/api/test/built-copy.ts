@@ -34,7 +34,8 @@ export async function buildCopy(): Promise<BuiltCopy> {
     cwd: REPO_ROOT,
   });
   // Files the build copies beside the compiled code (as `npm run build` does).
-  for (const asset of ['apps/api/src/otlp/otlp-trace.proto']) copyFileSync(join(REPO_ROOT, asset), join(dir, asset));
+  for (const asset of ['apps/api/src/otlp/otlp-trace.proto', 'apps/api/src/otlp/otlp-trace-service.proto'])
+    copyFileSync(join(REPO_ROOT, asset), join(dir, asset));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   return {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
@@ -29,25 +30,88 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * XRAY_TEST_CITUS_URL: the `postgres` database of a Citus coordinator whose workers are
+ * registered. Set, it stands in for DATABASE_URL: every test database is created on the
+ * coordinator and on each worker, with the citus extension, and the workers are registered in
+ * it, so the migrations distribute its tables (see the README's "Running on a Citus cluster").
+ */
+const citusUrl = process.env.XRAY_TEST_CITUS_URL;
+if (citusUrl) {
+  process.env.DATABASE_URL = citusUrl;
+  // A test database on a cluster takes longer to make (three databases, the tables' shards on
+  // every worker, the day partitions distributed as they are created).
+  jest.setTimeout(300_000);
+  // Few shards per table: each test database creates its tables' shards on every worker.
+  process.env.XRAY_CITUS_SHARD_COUNT ??= '4';
+}
+
 export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
+export const usingCitus = (): boolean => Boolean(citusUrl);
+
+const withDatabase = (serverUrl: string, database: string): string => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+};
+
+async function onServer<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A Citus coordinator's workers, as URLs of their `postgres` database (same user as the coordinator's). */
+async function citusWorkers(coordinatorUrl: string): Promise<{ host: string; port: number; url: string }[]> {
+  const rows = await onServer(
+    coordinatorUrl,
+    async (c) =>
+      (
+        await c.query<{ host: string; port: number }>(
+          `SELECT nodename AS host, nodeport AS port FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeport`,
+        )
+      ).rows,
+  );
+  return rows.map((r) => {
+    const url = new URL(coordinatorUrl);
+    url.hostname = r.host;
+    url.port = String(r.port);
+    url.pathname = '/postgres';
+    return { ...r, url: url.toString() };
+  });
+}
+
+const sameServer = (a: string, b: string): boolean => {
+  const [x, y] = [new URL(a), new URL(b)];
+  return x.hostname === y.hostname && (x.port || '5432') === (y.port || '5432');
+};
 
 export async function createTestDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `xray_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   // Tests only ever create, use and drop databases whose names say they are for tests.
   if (!/^xray_test_/.test(name)) throw new Error(`refusing to use database ${name}`);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  const citus = citusUrl !== undefined && sameServer(adminUrl, citusUrl);
+  const workers = citus ? await citusWorkers(adminUrl) : [];
+  const nodes = [adminUrl, ...workers.map((w) => w.url)];
+  for (const node of nodes) {
+    await onServer(node, (c) => c.query(`CREATE DATABASE ${name}`));
+    if (citus) await onServer(withDatabase(node, name), (c) => c.query(`CREATE EXTENSION citus`));
+  }
+  if (citus) {
+    const coordinator = new URL(adminUrl);
+    await onServer(withDatabase(adminUrl, name), async (c) => {
+      await c.query(`SELECT citus_set_coordinator_host($1, $2)`, [coordinator.hostname, Number(coordinator.port || 5432)]);
+      for (const w of workers) await c.query(`SELECT citus_add_node($1, $2)`, [w.host, w.port]);
+    });
+  }
   return {
-    url: url.toString(),
+    url: withDatabase(adminUrl, name),
     drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      for (const node of nodes) await onServer(node, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }

@@ -15,6 +15,7 @@ interface JsonSpan {
   attributes?: { key: string; value: Record<string, unknown> }[];
   events?: { name: string; timeUnixNano: string; attributes: { key: string; value: Record<string, unknown> }[] }[];
   status?: { code?: number; message?: string };
+  droppedAttributesCount?: number;
 }
 
 const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
@@ -270,6 +271,102 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
       errorMessage: expect.stringMatching(new RegExp(`span ${spans.generate.spanId}.*longer than ${t.config.maxStringLength}`)),
     });
     expect((await getRun(runIdOf(project.id, traceId))).body).toMatchObject({ status: 'success', stepCount: 1 });
+  });
+
+  it('takes input and output from the flattened message forms and system instructions, and candidates from gen_ai.retrieval.documents', async () => {
+    const traceId = hexId(40, 16);
+    const [root, chat, search] = [1, 2, 3].map((n) => hexId(40 * 16 + n, 8));
+    const spans: JsonSpan[] = [
+      {
+        traceId,
+        spanId: chat,
+        parentSpanId: root,
+        name: 'chat',
+        startTimeUnixNano: at(10),
+        endTimeUnixNano: at(20),
+        attributes: [
+          str('gen_ai.operation.name', 'chat'),
+          str('gen_ai.prompt.0.role', 'user'),
+          str('gen_ai.prompt.0.content', 'Weather?'),
+          str('gen_ai.completion.0.role', 'assistant'),
+          str('gen_ai.completion.0.tool_calls.0.name', 'get_weather'),
+          str('llm.input_messages.0.message.role', 'user'),
+        ],
+      },
+      {
+        traceId,
+        spanId: search,
+        parentSpanId: root,
+        name: 'search',
+        startTimeUnixNano: at(30),
+        endTimeUnixNano: at(40),
+        attributes: [
+          str('gen_ai.operation.name', 'retrieval'),
+          str('gen_ai.retrieval.query.text', 'paris weather'),
+          str('gen_ai.retrieval.documents', '[{"id":"w-1","score":0.7},{"id":"w-2","score":0.2}]'),
+        ],
+      },
+      {
+        traceId,
+        spanId: root,
+        name: 'agent',
+        startTimeUnixNano: at(0),
+        endTimeUnixNano: at(50),
+        attributes: [str('gen_ai.system_instructions', 'Be brief'), str('llm.output_messages.0.message.content', 'Sunny')],
+      },
+    ];
+    expect((await postJson(spans)).status).toBe(200);
+    const get = (stepSpan: string) =>
+      request(t.http)
+        .get(`/v1/steps/${stepIdOf(project.id, traceId, stepSpan)}`)
+        .set('Authorization', `Bearer ${project.key}`);
+    const chatStep = (await get(chat)).body;
+    expect(chatStep).toMatchObject({
+      type: 'llm',
+      input: [{ role: 'user', content: 'Weather?' }],
+      output: [{ role: 'assistant', tool_calls: [{ name: 'get_weather' }] }],
+    });
+    // The form not used for the input stays in the metadata; those used do not.
+    expect(Object.keys(chatStep.metadata.attributes).sort()).toEqual(['gen_ai.operation.name', 'llm.input_messages.0.message.role']);
+    expect((await get(root)).body).toMatchObject({
+      input: [{ role: 'system', parts: [{ type: 'text', content: 'Be brief' }] }],
+      output: [{ content: 'Sunny' }],
+    });
+    const searchStep = (await get(search)).body;
+    expect(searchStep).toMatchObject({ type: 'retrieval', input: 'paris weather', candidatesIn: 2, candidatesOut: 2 });
+    expect(searchStep.metadata.attributes).toEqual({ 'gen_ai.operation.name': 'retrieval' });
+    const candidates = await request(t.http)
+      .get(`/v1/steps/${stepIdOf(project.id, traceId, search)}/candidates`)
+      .set('Authorization', `Bearer ${project.key}`);
+    expect(candidates.body.items).toMatchObject([
+      { key: 'w-1', decision: 'accepted', rank: 1, score: 0.7 },
+      { key: 'w-2', decision: 'accepted', rank: 2, score: 0.2 },
+    ]);
+  });
+
+  it('keeps at most 128 attributes of a span in its metadata, counting the rest as dropped, and says so', async () => {
+    const traceId = hexId(41, 16);
+    const spanId = hexId(41 * 16 + 1, 8);
+    const attributes = Array.from({ length: 200 }, (_, i) => str(`custom.attr.${String(i).padStart(3, '0')}`, `v${i}`));
+    const root = { traceId, spanId, name: 'wide', startTimeUnixNano: at(0), endTimeUnixNano: at(1), attributes, droppedAttributesCount: 5 };
+    const body = jsonExport([root]);
+    body.resourceSpans[0].resource.attributes = Array.from({ length: 130 }, (_, i) => str(`res.${i}`, 'x'));
+    const res = await post(JSON.stringify(body), 'application/json');
+    expect(res.status).toBe(200);
+    expect(JSON.parse((res.body as Buffer).toString()).partialSuccess).toEqual({
+      rejectedSpans: '0',
+      errorMessage: expect.stringMatching(/72 attribute\(s\) of 1 span\(s\) dropped.*at most 128/),
+    });
+    const step = await request(t.http)
+      .get(`/v1/steps/${stepIdOf(project.id, traceId, spanId)}`)
+      .set('Authorization', `Bearer ${project.key}`);
+    expect(Object.keys(step.body.metadata.attributes)).toHaveLength(128);
+    expect(step.body.metadata.attributes).toHaveProperty(['custom.attr.127'], 'v127');
+    expect(step.body.metadata.attributes).not.toHaveProperty(['custom.attr.128']);
+    expect(step.body.metadata.otel.droppedAttributes).toBe(72 + 5);
+    const run = await getRun(runIdOf(project.id, traceId));
+    expect(Object.keys(run.body.metadata.otel.resource)).toHaveLength(128);
+    expect(run.body.metadata.otel.droppedResourceAttributes).toBe(2);
   });
 
   it('gives each project its own run for the same trace id', async () => {

@@ -121,6 +121,7 @@ describe('bounded previews, getCandidate, the bounded step tree and listRunSteps
         evaluations: Array.from({ length: 10 }, (_, i) => ({ check: `check-${i}`, passed: false, detail: '$89 > $50' })),
         data: big,
         createdAt: expect.any(String),
+        scores: [],
       });
     });
   });

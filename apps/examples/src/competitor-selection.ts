@@ -50,6 +50,17 @@ export async function competitorSelection(xray: XrayClient, opts: { catalogSize?
     input: { product: REFERENCE },
     metadata: { marketplace: 'US', catalog: 'demo' },
     tags: ['example'],
+    // Judges each run when it ends: recorded as an `evaluator` score on the run.
+    evaluators: [
+      {
+        name: 'category-check',
+        evaluate: ({ output }) => {
+          const picked = (output as { competitor?: Product } | undefined)?.competitor;
+          if (!picked) return undefined;
+          return { name: 'same-category', value: picked.category === REFERENCE.category, comment: `picked from ${picked.category}` };
+        },
+      },
+    ],
   });
   try {
     // 1. Keywords a shopper would search for.

@@ -1,8 +1,9 @@
 /** What the runner prints after an example: the run, and the queries that explain it. */
-import { getRun, getStep, searchCandidates, type XrayClient } from '@xray-sys/sdk';
+import { getRun, getScoreRejections, getStep, searchCandidates, type XrayClient } from '@xray-sys/sdk';
 import { REFERENCE } from './catalog.js';
 import type { CompetitorSelectionResult } from './competitor-selection.js';
 import type { RagResult } from './rag-answer.js';
+import type { Review } from './review.js';
 
 export interface LineageStep {
   step: string;
@@ -88,5 +89,31 @@ export async function explainRagAnswer(xray: XrayClient, result: RagResult, base
     `  curl -s "$BASE/v1/steps/${result.steps.rerank}/candidates?decision=rejected" -H "$H"   # what the reranker dropped, and why`,
     `  curl -s $BASE/v1/steps/${result.steps.retrieve}/candidates/summary -H "$H"`,
     `  curl -s $BASE/v1/steps/${result.steps.answer} -H "$H"   # the prompt context, the answer and its reasoning`,
+  ];
+}
+
+/**
+ * The scores of a reviewed run, and the cross-run question they answer: which step rejected the
+ * listings people marked correct (`GET /v1/analytics/score-rejections`).
+ */
+export async function explainReview(xray: XrayClient, result: CompetitorSelectionResult, review: Review, baseUrl: string): Promise<string[]> {
+  const answer = (
+    await getScoreRejections({ client: xray.api, query: { pipeline: 'competitor-selection', name: 'correct', good: 'true' }, throwOnError: true })
+  ).data;
+  const width = Math.max(...answer.steps.map((s) => s.stepName.length), 4);
+  return [
+    `Scores: the selected ${result.selected.asin} marked correct=${String(review.report.value)} (a shopper's report, POST /v1/scores);`,
+    `a reviewer marked ${review.scored - 1} listings the filters rejected or the final top 10 held (${review.good} correct).`,
+    '',
+    `Which step drops listings people marked correct? Over the last 7 days of competitor-selection (${answer.scoredItems} scored items, ${answer.goodItems} good):`,
+    ...answer.steps.map(
+      (s) =>
+        `  ${s.stepName.padEnd(width)}  rejected ${String(s.rejectedGood).padStart(4)} good of ${String(s.rejected).padStart(4)} scored (${(s.share * 100).toFixed(0)}%)  e.g. ${s.exampleKeys.slice(0, 3).join(', ')}`,
+    ),
+    '',
+    `  curl -s "$BASE/v1/analytics/score-rejections?pipeline=competitor-selection&name=correct&good=true" -H "$H"`,
+    `  curl -s "$BASE/v1/scores?runId=${result.runId}&name=correct&limit=5" -H "$H"   # the scores themselves`,
+    `  curl -s "$BASE/v1/runs?pipeline=competitor-selection&score%5Bsame-category%5D=false" -H "$H"   # runs whose pick is from another category`,
+    `Dashboard: ${baseUrl}/ui/runs/${result.runId}?step=${result.steps.select}`,
   ];
 }

@@ -7,7 +7,8 @@
  */
 import { getHealth, XrayClient } from '@xray-sys/sdk';
 import { competitorSelection } from './competitor-selection.js';
-import { explainCompetitorSelection, explainRagAnswer } from './explain.js';
+import { explainCompetitorSelection, explainRagAnswer, explainReview } from './explain.js';
+import { reviewCompetitorSelection } from './review.js';
 import { ragAnswer } from './rag-answer.js';
 
 const EXAMPLES: Record<string, { about: string; run: (xray: XrayClient, baseUrl: string) => Promise<string[]> }> = {
@@ -16,7 +17,9 @@ const EXAMPLES: Record<string, { about: string; run: (xray: XrayClient, baseUrl:
     run: async (xray, baseUrl) => {
       const result = await competitorSelection(xray);
       await landed(xray);
-      return explainCompetitorSelection(xray, result, baseUrl);
+      // People judge the run afterwards: the shopper's report and a reviewer's batch of scores.
+      const review = await reviewCompetitorSelection(xray, result);
+      return [...(await explainCompetitorSelection(xray, result, baseUrl)), '', ...(await explainReview(xray, result, review, baseUrl))];
     },
   },
   'rag-answer': {

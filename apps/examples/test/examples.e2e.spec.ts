@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import { getRun, getStep, XrayClient } from '@xray-sys/sdk';
+import { getRun, getScoreRejections, getStep, listCandidates, listRuns, listScores, XrayClient } from '@xray-sys/sdk';
 import { createTestApp, type TestApp } from '../../api/test/harness.js';
 import { PLANTED, REFERENCE } from '../src/catalog.js';
 import { competitorSelection } from '../src/competitor-selection.js';
-import { explainCompetitorSelection, explainRagAnswer, lineage } from '../src/explain.js';
+import { makeCatalog } from '../src/catalog.js';
+import { explainCompetitorSelection, explainRagAnswer, explainReview, lineage } from '../src/explain.js';
+import { isGoodCompetitor, reviewCompetitorSelection } from '../src/review.js';
 import { ragAnswer } from '../src/rag-answer.js';
 
 /** The example pipelines against the real server: they land whole, and the planted bug can be found with xray. */
@@ -65,6 +67,67 @@ describe('example pipelines', () => {
     expect(text).toContain(result.runId);
     expect(text).toContain(`/v1/candidates?key=${PLANTED.asin}`);
   });
+
+  it('competitor-selection is scored (evaluator, a shopper’s report, a reviewer), and the cross-run question points at the category filter', async () => {
+    const runs = [await competitorSelection(xray), await competitorSelection(xray)];
+    expect(await xray.flush({ timeoutMs: 30_000 })).toBe(true);
+    const reviews = [];
+    for (const r of runs) reviews.push(await reviewCompetitorSelection(xray, r));
+    expect(xray.stats()).toMatchObject({ rejected: 0, dropped: 0 });
+
+    for (const [i, r] of runs.entries()) {
+      // The evaluator judged the run; the shopper marked the phone case wrong.
+      const own = (await listScores({ client: xray.api, query: { runId: r.runId, name: 'same-category' }, throwOnError: true })).data.items;
+      expect(own).toMatchObject([{ target: 'run', value: false, source: 'evaluator', author: 'category-check', comment: 'picked from Phone Cases' }]);
+      const report = (await listScores({ client: xray.api, query: { runId: r.runId, key: PLANTED.asin, name: 'correct' }, throwOnError: true })).data.items;
+      expect(report).toMatchObject([{ target: 'candidate', stepId: r.steps.select, value: false, source: 'human', author: 'shopper-feedback' }]);
+      expect(reviews[i].report).toMatchObject({ id: report[0].id, value: false });
+    }
+    // Runs whose pick is of another category, found by their evaluator score: every run of the
+    // example picks the phone case, so all of them and none with same-category=true.
+    const byScore = async (condition: string) =>
+      (
+        await listRuns({ client: xray.api, query: { pipeline: 'competitor-selection', score: { 'same-category': condition }, limit: 100 }, throwOnError: true })
+      ).data.items
+        .map((r) => r.id)
+        .sort();
+    const all = (await listRuns({ client: xray.api, query: { pipeline: 'competitor-selection', limit: 100 }, throwOnError: true })).data.items
+      .map((r) => r.id)
+      .sort();
+    expect(all).toEqual(expect.arrayContaining(runs.map((r) => r.runId)));
+    expect(await byScore('false')).toEqual(all);
+    expect(await byScore('true')).toEqual([]);
+
+    // The answer, worked out independently: good listings among each step's stored rejections.
+    const catalog = new Map(makeCatalog().map((p) => [p.asin, p]));
+    const goodRejected = async (step: string) => {
+      let n = 0;
+      for (const r of runs) {
+        const page = await listCandidates({
+          client: xray.api,
+          path: { stepId: r.steps[step] },
+          query: { decision: 'rejected', limit: 500 },
+          throwOnError: true,
+        });
+        n += page.data.items.filter((c) => isGoodCompetitor(catalog.get(c.key)!)).length;
+      }
+      return n;
+    };
+    const answer = (
+      await getScoreRejections({ client: xray.api, query: { pipeline: 'competitor-selection', name: 'correct', good: 'true' }, throwOnError: true })
+    ).data;
+    expect(answer.steps[0].stepName).toBe('filter-by-category');
+    const byStep = Object.fromEntries(answer.steps.map((s) => [s.stepName, s.rejectedGood]));
+    expect(byStep['filter-by-category']).toBe(await goodRejected('filter-by-category'));
+    expect(byStep['filter-by-category']).toBeGreaterThan(0);
+    expect(byStep['filter-by-price'] ?? 0).toBe(0);
+    expect(byStep['filter-by-rating'] ?? 0).toBe(0);
+    expect(byStep.select ?? 0).toBe(await goodRejected('select'));
+    expect(byStep['filter-by-category']).toBeGreaterThan(byStep.select ?? 0);
+    const text = (await explainReview(xray, runs[0], reviews[0], baseUrl)).join('\n');
+    expect(text).toContain('score-rejections?pipeline=competitor-selection&name=correct&good=true');
+    expect(text).toMatch(/filter-by-category\s+rejected\s+\d+ good/);
+  }, 300_000); // two runs of 5,000 candidates and their reviews, on a machine shared with other suites
 
   it('rag-answer lands whole with its nested citation check', async () => {
     const result = await ragAnswer(xray);

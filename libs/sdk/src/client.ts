@@ -1,6 +1,10 @@
 import { XrayError } from './errors.js';
 import { createClient, createConfig, type Client } from './generated/client/index.js';
 import { client as defaultApiClient } from './generated/client.gen.js';
+import { createScore } from './generated/sdk.gen.js';
+import type { ScoreDto } from './generated/types.gen.js';
+import { isPlainObject } from './handle-core.js';
+import { scoreBody, type ScoreOptions, type ScoreTarget, type ScoreValue } from './scores.js';
 import { Run, type Core, type MaskContext, type StartRunOptions } from './handles.js';
 import type { EventBodies, EventType, JsonValue } from './events.js';
 import { Transport, type EventHooks, type TransportStats } from './transport.js';
@@ -57,6 +61,9 @@ export interface XrayClientOptions {
   /** Candidates per ingest event (default 1000; the server takes up to XRAY_MAX_CANDIDATES_PER_REQUEST). */
   candidatesPerEvent?: number;
 
+  /** How long an evaluator passed to `startRun` may take before it is given up and reported (default 30 s). */
+  evaluatorTimeoutMs?: number;
+
   /** Extra headers for every request. */
   headers?: Record<string, string>;
   /** A fetch implementation (default: the global one). */
@@ -64,6 +71,12 @@ export interface XrayClientOptions {
 }
 
 export type XrayStats = TransportStats;
+
+/** A score given after the fact (`xray.score`): what it judges, then the score. */
+export type ScoreRequest = ScoreOptions & {
+  name: string;
+  value: ScoreValue;
+} & ({ runId: string; stepId?: undefined; key?: undefined } | { stepId: string; key?: string; runId?: string });
 
 export interface ShutdownResult {
   /** True when everything recorded was answered before the deadline. */
@@ -118,6 +131,8 @@ export class XrayClient {
   private readonly exitFlushTimeoutMs: number;
   private exitHook?: () => void;
   private shutdownPromise?: Promise<ShutdownResult>;
+  /** Evaluators still running; flush and shutdown wait for them. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(options: XrayClientOptions = {}) {
     const o = options ?? {};
@@ -183,6 +198,12 @@ export class XrayClient {
       captureAllLimit: Math.floor(num(o.captureAllLimit, 10_000, 0, 100_000_000)),
       candidatesPerEvent: Math.floor(num(o.candidatesPerEvent, 1000, 1, 100_000)),
       maxReasons: 1000,
+      evaluatorTimeoutMs: num(o.evaluatorTimeoutMs, 30_000, 0, 3_600_000),
+      track: (work) => {
+        const p = work.catch((err: unknown) => this.report(new XrayError('internal', `background work failed: ${(err as Error)?.message}`, { cause: err })));
+        this.pending.add(p);
+        void p.finally(() => this.pending.delete(p));
+      },
     };
   }
 
@@ -191,11 +212,45 @@ export class XrayClient {
     return new Run(this.core, opts ?? ({} as StartRunOptions));
   }
 
+  /**
+   * Scores a run, a step or a candidate decision now, with a direct `POST /v1/scores`, and
+   * resolves to the stored score: for feedback that comes later than the run, e.g. in a web
+   * handler with a `feedback` key. Unlike the recording methods it rejects (an `XrayError` of
+   * kind `http` with the server's status and error, or `network`) so the caller can answer its
+   * own user. A repeat with the same `id` answers the score already stored.
+   */
+  async score(request: ScoreRequest): Promise<ScoreDto> {
+    const problems: XrayError[] = [];
+    const r = (isPlainObject(request) ? request : {}) as Partial<ScoreRequest>;
+    const target: ScoreTarget =
+      typeof r.stepId === 'string' && r.stepId ? { stepId: r.stepId, ...(r.key !== undefined ? { key: String(r.key) } : {}) } : { runId: r.runId };
+    if (!target.stepId && !target.runId) throw new XrayError('usage', 'xray.score() needs a runId, a stepId, or a stepId and a key');
+    const body = scoreBody({ report: (e) => problems.push(e) }, 'xray.score()', target, r.name, r.value, r, 'api');
+    if (!body) throw problems[0] ?? new XrayError('usage', 'xray.score(): invalid score');
+    // The server's default source is `api`; only send one the caller chose.
+    if (r.source === undefined) delete (body as { source?: string }).source;
+    if (typeof r.runId === 'string' && r.runId && target.stepId) (body as { runId?: string }).runId = r.runId;
+    let res: Awaited<ReturnType<typeof createScore>>;
+    try {
+      res = await createScore({ client: this.api, body });
+    } catch (err) {
+      throw new XrayError('network', `xray.score(): ${(err as Error)?.message ?? err}`, { cause: err });
+    }
+    if (res.data) return res.data;
+    const error = (res.error ?? {}) as { message?: string; error?: string };
+    throw new XrayError('http', `xray.score(): ${res.response.status} ${error.message ?? error.error ?? ''}`.trim(), {
+      status: res.response.status,
+      cause: res.error,
+    });
+  }
+
   /** Sends everything recorded so far; resolves true when all of it was answered, false at the timeout (default 30 s). Never rejects. */
   async flush(opts: { timeoutMs?: number } = {}): Promise<boolean> {
     if (!this.transport) return true;
     try {
-      return await this.transport.flush(num(opts?.timeoutMs, 30_000, 0, 3_600_000));
+      const deadline = Date.now() + num(opts?.timeoutMs, 30_000, 0, 3_600_000);
+      if (!(await this.settlePending(deadline))) return false;
+      return await this.transport.flush(Math.max(0, deadline - Date.now()));
     } catch (err) {
       this.report(new XrayError('internal', `flush failed: ${(err as Error)?.message}`, { cause: err }));
       return false;
@@ -210,8 +265,14 @@ export class XrayClient {
     if (this.shutdownPromise) return this.shutdownPromise;
     this.removeExitHook();
     if (!this.transport) return (this.shutdownPromise = Promise.resolve({ drained: true, unsent: 0 }));
-    const timeoutMs = num(opts?.timeoutMs, 5_000, 0, 3_600_000);
-    this.shutdownPromise = this.transport.shutdown(timeoutMs).catch((err: unknown) => {
+    const transport = this.transport;
+    const deadline = Date.now() + num(opts?.timeoutMs, 5_000, 0, 3_600_000);
+    // Evaluators still running get the first part of the deadline; what they record is then sent.
+    const closing =
+      this.pending.size === 0
+        ? transport.shutdown(deadline - Date.now())
+        : this.settlePending(deadline).then(() => transport.shutdown(Math.max(0, deadline - Date.now())));
+    this.shutdownPromise = closing.catch((err: unknown) => {
       this.report(new XrayError('internal', `shutdown failed: ${(err as Error)?.message}`, { cause: err }));
       return { drained: false, unsent: 0 };
     });
@@ -227,7 +288,7 @@ export class XrayClient {
           sent: 0,
           rejected: 0,
           dropped: 0,
-          droppedByKind: { runs: 0, steps: 0, candidates: 0 },
+          droppedByKind: { runs: 0, steps: 0, candidates: 0, scores: 0 },
           candidatesDropped: 0,
           unsent: 0,
           queued: 0,
@@ -236,6 +297,18 @@ export class XrayClient {
           batches: 0,
           retries: 0,
         };
+  }
+
+  /** Waits for running evaluators until the deadline; true when none is left. */
+  private async settlePending(deadline: number): Promise<boolean> {
+    while (this.pending.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.all(this.pending), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+    return true;
   }
 
   private report(err: XrayError): void {

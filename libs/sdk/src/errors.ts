@@ -16,6 +16,8 @@ export type XrayErrorKind =
   | 'mask'
   /** A value could not be turned into JSON as is (e.g. a BigInt); it was sent with replacements. */
   | 'serialize'
+  /** An evaluator threw, timed out or returned something that is not a score; nothing of it was recorded. */
+  | 'evaluator'
   /** Misuse of the SDK (e.g. an invalid candidate), or a bug in it. */
   | 'usage'
   | 'internal';

@@ -30,6 +30,10 @@ export interface Core {
   readonly captureAllLimit: number;
   readonly candidatesPerEvent: number;
   readonly maxReasons: number;
+  /** How long an evaluator may take before it is given up. */
+  readonly evaluatorTimeoutMs: number;
+  /** Background work (evaluators) that `flush` and `shutdown` wait for before sending. */
+  track(work: Promise<unknown>): void;
 }
 
 // The server refuses a whole event over one bad field (and then everything under it, a run's

@@ -1,6 +1,26 @@
 // @xray-sys/sdk: the instrumentation layer (XrayClient, Run, Step) and, re-exported, the
 // client generated from the API's OpenAPI document (every operation, typed).
-export { XrayClient, createApiClient, configureApi, SDK_VERSION, type XrayClientOptions, type XrayStats, type ShutdownResult } from './client.js';
+export {
+  XrayClient,
+  createApiClient,
+  configureApi,
+  SDK_VERSION,
+  type XrayClientOptions,
+  type XrayStats,
+  type ShutdownResult,
+  type ScoreRequest,
+} from './client.js';
+export {
+  SCORE_SOURCES,
+  type ScoreValue,
+  type ScoreSource,
+  type ScoreOptions,
+  type Evaluator,
+  type EvaluatorFn,
+  type EvaluatorContext,
+  type EvaluatorResult,
+  type EvaluatorOutput,
+} from './scores.js';
 export {
   Run,
   Step,

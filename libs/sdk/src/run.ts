@@ -1,6 +1,7 @@
 import { toErrorInfo, truncate, XrayError } from './errors.js';
 import type { EndStatus } from './events.js';
 import { guard, metadataOf, now, tagsOf, type Core } from './handle-core.js';
+import { recordScore, runEvaluators, type Evaluator, type EvaluatorContext, type ScoreOptions, type ScoreValue } from './scores.js';
 import { runInStep, Step, type StepOptions } from './step.js';
 import { uuidv7 } from './uuid.js';
 
@@ -13,6 +14,13 @@ export interface StartRunOptions {
   tags?: string[];
   /** Your own UUID for the run (default: a new UUIDv7). */
   id?: string;
+  /**
+   * Run when the run ends (`complete` or `fail`), in the background: what each returns is
+   * recorded as `evaluator` scores on the run. One that throws or takes longer than
+   * `evaluatorTimeoutMs` is reported to `onError` and records nothing; `flush` and `shutdown`
+   * wait for them.
+   */
+  evaluators?: readonly Evaluator[];
 }
 
 export interface RunCompleteOptions {
@@ -35,6 +43,9 @@ export class Run {
   readonly id: string;
   readonly pipeline: string;
   private endedFlag = false;
+  private readonly input: unknown;
+  private readonly evaluators: readonly Evaluator[];
+  private evaluated = false;
 
   /** @internal use `xray.startRun`. */
   constructor(
@@ -43,6 +54,9 @@ export class Run {
   ) {
     this.id = typeof opts?.id === 'string' && opts.id ? opts.id : uuidv7();
     this.pipeline = String(opts?.pipeline ?? '');
+    this.evaluators = Array.isArray(opts?.evaluators) ? [...(opts.evaluators as Evaluator[])] : [];
+    // Kept for the evaluators only: a run without them holds no reference to its input.
+    this.input = this.evaluators.length ? opts?.input : undefined;
     guard(
       core,
       'startRun()',
@@ -76,6 +90,11 @@ export class Run {
     return new Step(this.core, this.id, name, opts);
   }
 
+  /** Scores the run (default source `sdk`); sent in the background, never throws. */
+  score(name: string, value: ScoreValue, opts?: ScoreOptions): void {
+    recordScore(this.core, 'run.score()', { runId: this.id }, name, value, opts);
+  }
+
   /** Ends the run (default status `success`). Resolves at once: sending happens in the background. */
   async complete(opts: RunCompleteOptions = {}): Promise<void> {
     guard(
@@ -93,6 +112,7 @@ export class Run {
           ...metadataOf(opts.metadata),
           ...tagsOf(opts.tags),
         });
+        this.evaluate({ status, output: opts.output });
       },
       undefined,
     );
@@ -105,16 +125,26 @@ export class Run {
       'run.fail()',
       () => {
         this.endedFlag = true;
+        const error = toErrorInfo(err);
         this.core.emit('run-update', {
           id: this.id,
           status: 'error',
-          error: toErrorInfo(err),
+          error,
           endedAt: now(),
           ...(opts.output !== undefined ? { output: this.core.mask(opts.output, { field: 'output', runId: this.id }) } : {}),
           ...metadataOf(opts.metadata),
         });
+        this.evaluate({ status: 'error', output: opts.output, error });
       },
       undefined,
     );
+  }
+
+  /** Starts the evaluators once, on the first ending, in the background. */
+  private evaluate(end: Pick<EvaluatorContext, 'status' | 'output' | 'error'>): void {
+    if (this.evaluated || this.evaluators.length === 0) return;
+    this.evaluated = true;
+    const ctx: EvaluatorContext = { runId: this.id, pipeline: this.pipeline, input: this.input, ...end };
+    this.core.track(runEvaluators(this.core, this.evaluators, ctx));
   }
 }

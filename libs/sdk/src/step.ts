@@ -2,6 +2,7 @@ import { CandidateTally, selectCandidates, type CandidateInput, type CandidatesO
 import { toErrorInfo, truncate, XrayError } from './errors.js';
 import type { EndStatus, LlmFields, StepCounts, StepType, WireCandidate } from './events.js';
 import { guard, isPlainObject, metadataOf, now, stepType, type Core } from './handle-core.js';
+import { recordScore, type ScoreOptions, type ScoreValue } from './scores.js';
 import { uuidv7 } from './uuid.js';
 
 /**
@@ -160,6 +161,24 @@ export class Step {
   /** Starts a child step you end yourself with `complete` or `fail`. */
   startStep(name: string, opts?: StepOptions): Step {
     return new Step(this.core, this.runId, name, opts, this.id);
+  }
+
+  /** Scores the step (default source `sdk`); sent in the background, never throws. */
+  score(name: string, value: ScoreValue, opts?: ScoreOptions): void {
+    recordScore(this.core, 'step.score()', { stepId: this.id }, name, value, opts);
+  }
+
+  /**
+   * Scores one candidate decision of this step, by its key. The candidate must be stored (with
+   * `capture: 'sample'` or `'none'` it may not be): a score on a key the server does not have is
+   * refused and reported to `onError`.
+   */
+  scoreCandidate(key: string, name: string, value: ScoreValue, opts?: ScoreOptions): void {
+    if ((typeof key !== 'string' && typeof key !== 'number') || String(key) === '') {
+      this.core.report(new XrayError('usage', `step "${this.name}": scoreCandidate() needs the candidate's key; not recorded`));
+      return;
+    }
+    recordScore(this.core, 'step.scoreCandidate()', { stepId: this.id, key: String(key) }, name, value, opts);
   }
 
   /**

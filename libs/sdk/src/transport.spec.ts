@@ -279,7 +279,7 @@ describe('Transport', () => {
     const full = t.stats();
     // 61 recorded, at most 50 held (plus one request held by the 503s): only candidate batches went.
     expect(full.queued).toBeLessThanOrEqual(50);
-    expect(full.droppedByKind).toEqual({ runs: 0, steps: 0, candidates: full.dropped });
+    expect(full.droppedByKind).toEqual({ runs: 0, steps: 0, candidates: full.dropped, scores: 0 });
     expect(full.dropped).toBeGreaterThanOrEqual(11 - full.inFlight);
     expect(full.candidatesDropped).toBe(10 * full.dropped);
     expect([...told.values()].reduce((a, b) => a + b, 0)).toBe(full.candidatesDropped);

@@ -39,7 +39,7 @@ export class Transport {
   private enforcing = false;
   /** Queued events that a later event with the same key replaces. */
   private readonly replaceable = new Map<string, QueuedEvent>();
-  private readonly droppedByKind = { runs: 0, steps: 0, candidates: 0 };
+  private readonly droppedByKind = { runs: 0, steps: 0, candidates: 0, scores: 0 };
   private candidatesDropped = 0;
   private waiters: (() => void)[] = [];
   private readonly counters = { enqueued: 0, sent: 0, rejected: 0, dropped: 0, unsent: 0, batches: 0, retries: 0 };

@@ -3,7 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { createTestApp, type TestApp } from '../../../apps/api/test/harness.js';
 import { XrayClient, type XrayClientOptions } from '../src/client.js';
 import type { XrayError } from '../src/errors.js';
-import { getCandidateSummary, getRun, getStep, listCandidates, listRuns, type StepNodeDto } from '../src/generated/index.js';
+import {
+  createApiKey,
+  createScoreConfig,
+  getCandidateSummary,
+  getRun,
+  getStep,
+  listCandidates,
+  listRuns,
+  listScores,
+  type StepNodeDto,
+} from '../src/generated/index.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { normalizeOpenApi } from '../scripts/openapi-spec.js';
@@ -183,6 +193,95 @@ describe('SDK against the real server', () => {
     expect(search).toMatchObject({ status: 'error', error: { type: 'InventoryError', message: 'inventory service timed out' } });
     expect(search.children[0]).toMatchObject({ name: 'fetch-inventory', status: 'error', error: { message: 'inventory service timed out' } });
     expect(search.children[0].error?.stack).toContain('inventory service timed out');
+  });
+
+  it('records run, step, candidate and evaluator scores, and feedback given later with a feedback key', async () => {
+    const errors: XrayError[] = [];
+    const xray = client({ onError: (e) => errors.push(e) });
+    // A configured name is checked by the server: a label outside it is refused and reported, never thrown.
+    await createScoreConfig({ client: xray.api, body: { name: 'sdk-verdict', dataType: 'categorical', labels: ['good', 'bad'] }, throwOnError: true });
+    const stand = async function standInTitle(ctx: { output?: unknown }) {
+      return { name: 'mentions-stand', value: JSON.stringify(ctx.output ?? '').includes('stand'), comment: 'title check' };
+    };
+    const run = await xray.startRun({
+      pipeline: 'sdk-scores',
+      input: { title: 'laptop stand' },
+      evaluators: [
+        stand,
+        () => {
+          throw new Error('judge unavailable');
+        },
+      ],
+    });
+    let stepId = '';
+    await run.step(
+      'select',
+      (step) => {
+        stepId = step.id;
+        step.candidates([
+          { key: 'B0CASE', decision: 'selected' },
+          { key: 'B0STAND', decision: 'rejected', reason: 'lower score' },
+        ]);
+        step.score('confidence', 0.35, { comment: 'close call' });
+        step.scoreCandidate('B0CASE', 'correct', false, { comment: 'a phone case', source: 'human', author: 'qa' });
+        step.scoreCandidate('B0NEVER', 'correct', true);
+        step.score('sdk-verdict', 'meh');
+      },
+      { type: 'rank' },
+    );
+    run.score('sdk-verdict', 'bad', { id: '0193a2c6-7a00-7e1f-8a2b-3c4d5e6f7a99' });
+    await run.complete({ output: { title: 'Kickstand phone case' } });
+    expect(await xray.flush({ timeoutMs: 20_000 })).toBe(true);
+
+    const list = await listScores({ client: xray.api, query: { runId: run.id, limit: 100 }, throwOnError: true });
+    const byName = (name: string) => list.data.items.filter((s) => s.name === name);
+    expect(byName('confidence')).toMatchObject([{ target: 'step', stepId, value: 0.35, source: 'sdk', comment: 'close call' }]);
+    expect(byName('correct')).toMatchObject([{ target: 'candidate', stepId, key: 'B0CASE', value: false, source: 'human', author: 'qa' }]);
+    expect(byName('sdk-verdict')).toMatchObject([{ id: '0193a2c6-7a00-7e1f-8a2b-3c4d5e6f7a99', target: 'run', value: 'bad', source: 'sdk' }]);
+    expect(byName('mentions-stand')).toMatchObject([{ target: 'run', value: true, source: 'evaluator', author: 'standInTitle', comment: 'title check' }]);
+    expect(list.data.items).toHaveLength(4);
+    // Refused by the server (unknown candidate key, a label outside the configuration) or by the evaluator: reported.
+    const kinds = errors.map((e) => e.kind).sort();
+    expect(kinds).toEqual(['evaluator', 'rejected', 'rejected']);
+    expect(errors.find((e) => e.kind === 'evaluator')?.message).toMatch(/judge unavailable/);
+    expect(xray.stats()).toMatchObject({ rejected: 2, dropped: 0, unsent: 0, queued: 0 });
+
+    // Later, from a web handler holding only a feedback key.
+    const made = await createApiKey({ client: xray.api, body: { name: 'widget', scopes: ['feedback'] }, throwOnError: true });
+    const widget = client({ apiKey: made.data.key });
+    const feedback = {
+      stepId,
+      key: 'B0STAND',
+      name: 'thumbs',
+      value: 'up',
+      source: 'human' as const,
+      author: 'shopper',
+      id: '0193a2c6-7a00-7e1f-8a2b-3c4d5e6f7a98',
+    };
+    const stored = await widget.score(feedback);
+    expect(stored).toMatchObject({
+      id: feedback.id,
+      runId: run.id,
+      stepId,
+      key: 'B0STAND',
+      target: 'candidate',
+      value: 'up',
+      source: 'human',
+      author: 'shopper',
+    });
+    // A retry with the same id answers the same score; there is still one.
+    expect(await widget.score(feedback)).toMatchObject({ id: feedback.id });
+    const thumbs = await listScores({ client: xray.api, query: { runId: run.id, name: 'thumbs' }, throwOnError: true });
+    expect(thumbs.data.items).toHaveLength(1);
+    await expect(widget.score({ runId: '0193a2c6-7a00-7e1f-8a2b-3c4d5e6f7a00', name: 'thumbs', value: 'up' })).rejects.toMatchObject({
+      kind: 'http',
+      status: 404,
+    });
+    await expect(widget.score({ runId: run.id, name: 'sdk-verdict', value: 'meh' })).rejects.toMatchObject({
+      kind: 'http',
+      status: 400,
+      message: expect.stringContaining('must be one of'),
+    });
   });
 
   it('with the server down: runs at full speed, keeps memory bounded, and shuts down by its deadline', async () => {

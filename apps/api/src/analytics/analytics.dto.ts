@@ -12,6 +12,8 @@ import {
 import { PreviewEvaluationsField, PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalTimestamp, PageDtoOf } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { ScoreFilterParam } from '../scores/score-filter.js';
+import { ScoreDto } from '../scores/scores.dto.js';
 import { STEP_PREVIEW_FIELDS, type StepPreviewField } from '../steps/steps.dto.js';
 import { LlmFieldsDto } from '../steps/llm-fields.dto.js';
 
@@ -65,6 +67,9 @@ export class SearchStepsQueryDto {
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   minDurationMs?: number;
+
+  @ScoreFilterParam('the step’s own scores (not its candidates’)')
+  score?: Record<string, string>;
 
   @OptionalTimestamp('Only steps started at or after this time.')
   from?: string;
@@ -203,6 +208,9 @@ export class CandidateEvaluationDto {
 
   @TruncatedField(CANDIDATE_PREVIEW_FIELDS, ['data'])
   truncated: CandidatePreviewField[];
+
+  @ApiProperty({ type: [ScoreDto], description: 'Scores of this evaluation (the candidate of this step and key), oldest first.' })
+  scores: ScoreDto[];
 }
 
 export class CandidateEvaluationPageDto extends PageDtoOf(CandidateEvaluationDto, 'CandidateEvaluationPageDto', 'Evaluations of the item, newest first.') {}

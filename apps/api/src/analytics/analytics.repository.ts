@@ -6,6 +6,7 @@ import { previewColumn } from '../common/preview.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, type Sql, sql } from '../database/sql.js';
 import type { Decision, RunStatus, StepType } from '../domain/vocabulary.js';
+import { type ScoreCondition, scoreFilterSql } from '../scores/score-filter.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
 import { LLM_COLUMN_NAMES, type StepRow } from '../steps/steps.repository.js';
 import type { RollupSpans } from './rollup-range.js';
@@ -29,6 +30,8 @@ export interface StepSearchFilter {
   minEliminationRatio?: number;
   maxEliminationRatio?: number;
   minDurationMs?: number;
+  /** Conditions on the step's own scores. */
+  scores?: ScoreCondition[];
   from?: Date;
   to?: Date;
 }
@@ -63,6 +66,7 @@ export interface EvaluationFilter {
 
 export interface EvaluationRow {
   run_id: string;
+  run_started_at: Date;
   step_id: string;
   step_name: string;
   pipeline: string;
@@ -130,6 +134,7 @@ export class AnalyticsRepository {
       ...when(filter.minEliminationRatio, (v) => sql`elimination_ratio >= ${v}`),
       ...when(filter.maxEliminationRatio, (v) => sql`elimination_ratio <= ${v}`),
       ...when(filter.minDurationMs, (v) => sql`duration_ms >= ${v}`),
+      ...(filter.scores ? scoreFilterSql(filter.scores, 'step', { project: 'steps.project_id', id: 'steps.id', runStartedAt: 'steps.run_started_at' }) : []),
       ...when(filter.from, (v) => sql`started_at >= ${v}`),
       ...when(filter.to, (v) => sql`started_at < ${v}`),
       ...when(after, (c) => sql`(started_at, id) < (${c.at}, ${c.id}::uuid)`),
@@ -164,7 +169,7 @@ export class AnalyticsRepository {
     ];
     return query<EvaluationRow>(
       db,
-      sql`SELECT c.run_id, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
+      sql`SELECT c.run_id, c.run_started_at, c.step_id, s.name AS step_name, s.pipeline, c.key, c.decision, c.reason, c.score, c.rank,
               c.created_at, ${previewColumns(CANDIDATE_PREVIEW_FIELDS, 'c.')}
           FROM candidates c
           -- Each row's step from its own partition (a join would plan a scan of every partition's steps).

@@ -8,6 +8,9 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { CANDIDATE_PREVIEW_FIELDS } from '../candidates/candidates.dto.js';
 import { RunsService } from '../runs/runs.service.js';
+import { parseScoreFilters, type ScoreCondition } from '../scores/score-filter.js';
+import { ScoreAnalyticsService } from '../scores/score-analytics.service.js';
+import { candidateScoreKey, ScoreReadsService } from '../scores/score-reads.service.js';
 import { STEP_PREVIEW_FIELDS } from '../steps/steps.dto.js';
 import { llmFieldsOf, type StepRow, StepsService } from '../steps/steps.service.js';
 import type { CandidateEvaluationDto, CandidateEvaluationPageDto, SearchCandidatesQueryDto, SearchStepsQueryDto, StepSearchPageDto } from './analytics.dto.js';
@@ -17,7 +20,7 @@ import type { PipelineAnalyticsDto, PipelineAnalyticsQueryDto } from './pipeline
 import { rollupSpans, runSpans, stepSpans } from './rollup-range.js';
 import { llmAnalyticsOf } from './llm-analytics.js';
 import type { LlmAnalyticsDto, LlmAnalyticsQueryDto } from './llm-analytics.dto.js';
-import { alignByPath, compareSteps, pairsWithCandidates } from './run-comparison.js';
+import { alignByPath, compareScores, compareSteps, pairsWithCandidates } from './run-comparison.js';
 import type { RunComparisonDto } from './run-comparison.dto.js';
 
 export { percentileFromBuckets } from './pipeline-analytics.js';
@@ -32,6 +35,8 @@ export class AnalyticsService {
     private readonly runs: RunsService,
     private readonly steps: StepsService,
     private readonly candidates: CandidatesService,
+    private readonly scores: ScoreReadsService,
+    private readonly scoreAnalytics: ScoreAnalyticsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -45,7 +50,19 @@ export class AnalyticsService {
     const { name, type, status, pipeline, model, minEliminationRatio, maxEliminationRatio, minDurationMs } = q;
     const rows = await this.repository.searchSteps(
       projectId,
-      { name, type, status, pipeline, model, minEliminationRatio, maxEliminationRatio, minDurationMs, from: toDate(q.from), to: toDate(q.to) },
+      {
+        name,
+        type,
+        status,
+        pipeline,
+        model,
+        minEliminationRatio,
+        maxEliminationRatio,
+        minDurationMs,
+        scores: q.score === undefined ? undefined : (parseScoreFilters(q.score) as ScoreCondition[]),
+        from: toDate(q.from),
+        to: toDate(q.to),
+      },
       after,
       limit + 1,
       this.config.previewChars,
@@ -88,6 +105,10 @@ export class AnalyticsService {
       limit + 1,
       this.config.previewChars,
     );
+    const scores = await this.scores.ofCandidates(
+      projectId,
+      rows.slice(0, limit).map((r) => ({ stepId: r.step_id, key: r.key, runStartedAt: r.run_started_at })),
+    );
     return pageOf(
       rows,
       limit,
@@ -105,6 +126,7 @@ export class AnalyticsService {
         data: r.data,
         createdAt: r.created_at.toISOString(),
         truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS),
+        scores: scores.get(candidateScoreKey(r.step_id, r.key)) ?? [],
       }),
       (r) => encodeTimeIdCursor(r.created_at, r.step_id),
     );
@@ -113,10 +135,16 @@ export class AnalyticsService {
   /** Two runs' step trees aligned by path, with what differs and which candidates flipped. */
   async compareRuns(projectId: string, leftId: string, rightId: string): Promise<RunComparisonDto> {
     const [left, right] = await Promise.all([this.runs.findRun(projectId, leftId), this.runs.findRun(projectId, rightId)]);
-    const [leftTree, rightTree] = await Promise.all([this.steps.findStepTree(projectId, left), this.steps.findStepTree(projectId, right)]);
+    const [leftTree, rightTree, leftScores, rightScores] = await Promise.all([
+      this.steps.findStepTree(projectId, left),
+      this.steps.findStepTree(projectId, right),
+      this.scores.ofRun(projectId, left),
+      this.scores.ofRun(projectId, right),
+    ]);
     const aligned = alignByPath(leftTree, rightTree);
     const kept = await this.candidates.keptAndRejectedKeys(projectId, pairsWithCandidates(aligned));
-    return { left, right, steps: compareSteps(aligned, kept) };
+    const stepScores = new Map([...leftScores.steps, ...rightScores.steps]);
+    return { left, right, scores: compareScores(leftScores.run, rightScores.run), steps: compareSteps(aligned, kept, stepScores) };
   }
 
   /**
@@ -128,13 +156,14 @@ export class AnalyticsService {
     const range = analyticsRange(q);
     const p = { projectId, pipeline };
     const steps = stepSpans(range.from, range.to);
-    const [runs, stepStats, reasons, durations] = await Promise.all([
+    const [runs, stepStats, reasons, durations, scores] = await Promise.all([
       this.repository.countRunsByBucket(p, range.bucket, runSpans(range.from, range.to, range.bucket === 'day')),
       this.repository.stepStats(p, steps),
       this.repository.topRejectionReasons(p, steps),
       this.repository.stepDurationHistograms(p, steps),
+      this.scoreAnalytics.series(projectId, pipeline, range),
     ]);
-    return pipelineAnalyticsOf(pipeline, range, { runs, steps: stepStats, reasons, durations });
+    return { ...pipelineAnalyticsOf(pipeline, range, { runs, steps: stepStats, reasons, durations }), scores };
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { OptionalTimestamp } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { ScoreSeriesDto } from '../scores/score-analytics.dto.js';
 
 export class PipelineAnalyticsQueryDto {
   @OptionalTimestamp('Start of the range (default: 7 days before `to`).')
@@ -129,4 +130,11 @@ export class PipelineAnalyticsDto {
 
   @ApiProperty({ type: TimeSeriesDto, description: 'Runs and errors over time.' })
   timeSeries: TimeSeriesDto;
+
+  @ApiProperty({
+    type: [ScoreSeriesDto],
+    description:
+      'Each score name of the pipeline’s runs (run, step and candidate scores; the 50 most frequent) over the same buckets as `timeSeries`, by the scored runs’ start: the mean (numeric, or share of `true`) or label counts.',
+  })
+  scores: ScoreSeriesDto[];
 }

@@ -47,7 +47,7 @@ function groupBy<R, T>(rows: R[], key: (r: R) => string, value: (r: R) => T): Ma
   return out;
 }
 
-export function pipelineAnalyticsOf(pipeline: string, { from, to, bucket }: AnalyticsRange, rows: PipelineRollupRows): PipelineAnalyticsDto {
+export function pipelineAnalyticsOf(pipeline: string, { from, to, bucket }: AnalyticsRange, rows: PipelineRollupRows): Omit<PipelineAnalyticsDto, 'scores'> {
   const byStatus: Record<RunStatus, number> = { running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 };
   const noRuns = (): Record<RunStatus, number> => ({ running: 0, success: 0, error: 0, cancelled: 0, timed_out: 0 });
   const series = new Map<number, { runs: number; errors: number; byStatus: Record<RunStatus, number> }>();

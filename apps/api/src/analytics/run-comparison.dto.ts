@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { RUN_STATUSES } from '../domain/vocabulary.js';
 import { EXAMPLE } from '../common/examples.js';
 import { RunDto } from '../runs/runs.dto.js';
+import { SCORE_DATA_TYPES, type ScoreDataType } from '../scores/scores.dto.js';
 
 export class ValuePairDto {
   @ApiProperty({ nullable: true, description: 'Value in the first run.', oneOf: [{ type: 'string' }, { type: 'number' }], example: 3 })
@@ -49,6 +50,34 @@ export class CandidateFlipsDto {
   keptRightRejectedLeftCount: number;
 }
 
+export class ScoreSideDto {
+  @ApiProperty({ enum: SCORE_DATA_TYPES, description: 'The kind of value.', example: 'numeric' })
+  dataType: ScoreDataType;
+
+  @ApiProperty({ oneOf: [{ type: 'number' }, { type: 'boolean' }, { type: 'string' }], description: 'The latest score’s value.', example: 0.6 } as never)
+  value: number | boolean | string;
+
+  @ApiProperty({ type: 'integer', description: 'Scores of this name on this side (the latest one is shown).', example: 1 })
+  count: number;
+}
+
+export class ScoreDifferenceDto {
+  @ApiProperty({ description: 'Score name.', example: 'faithfulness' })
+  name: string;
+
+  @ApiProperty({ type: ScoreSideDto, nullable: true, description: 'In the first run (or its step); null when not scored with this name.' })
+  left: ScoreSideDto | null;
+
+  @ApiProperty({ type: ScoreSideDto, nullable: true, description: 'In the second run (or its step); null when not scored with this name.' })
+  right: ScoreSideDto | null;
+
+  @ApiProperty({ description: 'Whether the two sides differ (a value changed, or only one side has the score).', example: true })
+  changed: boolean;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'right − left when both are numeric; null otherwise.', example: 0.3 })
+  delta: number | null;
+}
+
 export class StepComparisonDto {
   @ApiProperty({
     type: [String],
@@ -73,6 +102,9 @@ export class StepComparisonDto {
 
   @ApiProperty({ type: CandidateFlipsDto, nullable: true, description: 'Candidate keys decided differently; null unless both sides stored candidates.' })
   candidates: CandidateFlipsDto | null;
+
+  @ApiProperty({ type: [ScoreDifferenceDto], description: 'The steps’ own scores by name (every name either side has), with what changed.' })
+  scores: ScoreDifferenceDto[];
 }
 
 export class RunComparisonDto {
@@ -81,6 +113,9 @@ export class RunComparisonDto {
 
   @ApiProperty({ type: RunDto, description: 'The second run.' })
   right: RunDto;
+
+  @ApiProperty({ type: [ScoreDifferenceDto], description: 'The runs’ own scores by name (every name either run has), with what changed.' })
+  scores: ScoreDifferenceDto[];
 
   @ApiProperty({ type: [StepComparisonDto], description: 'Steps aligned by path, in the first run’s order, then steps only the second has.' })
   steps: StepComparisonDto[];

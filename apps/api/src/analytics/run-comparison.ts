@@ -1,5 +1,6 @@
+import type { ScoreDto } from '../scores/scores.dto.js';
 import type { FullStepNode } from '../steps/steps.service.js';
-import type { StepComparisonDto, StepSideDto } from './run-comparison.dto.js';
+import type { ScoreDifferenceDto, ScoreSideDto, StepComparisonDto, StepSideDto } from './run-comparison.dto.js';
 
 /** Pure parts of comparing two runs: steps aligned by path, their differences, the candidates that flipped. */
 
@@ -40,9 +41,37 @@ export function pairsWithCandidates({ paths, left, right }: ReturnType<typeof al
   });
 }
 
+/** The latest score of each name on one side (scores oldest first), with how many there were. */
+function latestByName(scores: ScoreDto[]): Map<string, ScoreSideDto> {
+  const out = new Map<string, ScoreSideDto>();
+  for (const s of scores) out.set(s.name, { dataType: s.dataType, value: s.value, count: (out.get(s.name)?.count ?? 0) + 1 });
+  return out;
+}
+
+/** Every score name either side has (by name), its latest value on each side and whether it changed. */
+export function compareScores(leftScores: ScoreDto[], rightScores: ScoreDto[]): ScoreDifferenceDto[] {
+  const l = latestByName(leftScores);
+  const r = latestByName(rightScores);
+  const names = [...new Set([...l.keys(), ...r.keys()])].sort();
+  return names.map((name) => {
+    const a = l.get(name) ?? null;
+    const b = r.get(name) ?? null;
+    const numeric = a !== null && b !== null && typeof a.value === 'number' && typeof b.value === 'number';
+    return {
+      name,
+      left: a,
+      right: b,
+      changed: a === null || b === null || a.value !== b.value,
+      delta: numeric ? (b.value as number) - (a.value as number) : null,
+    };
+  });
+}
+
+/** `stepScores`: each step's own scores by step id (oldest first). */
 export function compareSteps(
   { paths, left, right }: ReturnType<typeof alignByPath>,
   kept: Map<string, { kept: Set<string>; rejected: Set<string> }>,
+  stepScores: Map<string, ScoreDto[]> = new Map(),
 ): StepComparisonDto[] {
   return paths.map((path) => {
     const l = left.get(path);
@@ -66,7 +95,8 @@ export function compareSteps(
         keptRightRejectedLeftCount: keptRight.length,
       };
     }
-    return { path: JSON.parse(path) as string[], left: l ? side(l) : null, right: r ? side(r) : null, differences, candidates };
+    const scores = compareScores((l && stepScores.get(l.id)) ?? [], (r && stepScores.get(r.id)) ?? []);
+    return { path: JSON.parse(path) as string[], left: l ? side(l) : null, right: r ? side(r) : null, differences, candidates, scores };
   });
 }
 

@@ -76,11 +76,14 @@ export class ApiKeysRepository {
     return row?.project_id;
   }
 
-  /** Marks the project's key revoked (keeping the first revocation time); false when it has no such key. */
+  /**
+   * Marks the project's key revoked (keeping the first revocation time); false when it has no such
+   * key. The time is this process's: Citus evaluates no now() inside a COALESCE.
+   */
   async revokeKey(projectId: string, id: string, db: Queryable = this.dataSource): Promise<boolean> {
     const rows = await queryChanged(
       db,
-      sql`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = ${id} AND project_id = ${projectId} RETURNING id`,
+      sql`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ${new Date()}::timestamptz) WHERE id = ${id} AND project_id = ${projectId} RETURNING id`,
     );
     return rows.length > 0;
   }

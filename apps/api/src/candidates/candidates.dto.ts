@@ -20,6 +20,7 @@ import { SelfValidated } from '../common/validation.js';
 import { CursorParam, LimitParam, OptionalEnum, OptionalJson, PageDtoOf } from '../common/dto-helpers.js';
 import { JsonField } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { ScoreDto } from '../scores/scores.dto.js';
 import { PreviewEvaluationsField, PreviewJsonField, TruncatedField } from '../common/preview.js';
 import { DECISIONS } from '../domain/vocabulary.js';
 
@@ -152,6 +153,9 @@ export class CandidateDto {
 
   @ApiProperty({ format: 'date-time', description: 'When it was first stored.', example: EXAMPLE.createdAt })
   createdAt: string;
+
+  @ApiProperty({ type: [ScoreDto], description: 'Scores of this candidate (this step and key), oldest first.' })
+  scores: ScoreDto[];
 }
 
 /** The JSON fields of a candidate that list answers bound to previews. */

@@ -6,6 +6,8 @@ import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
 import { validateCandidateBatch } from './candidate-batch.validator.js';
 import { truncatedFields } from '../common/preview.js';
+import { ScoreReadsService } from '../scores/score-reads.service.js';
+import type { ScoreDto } from '../scores/scores.dto.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { type CandidateRow, CandidatesRepository } from './candidates.repository.js';
 import {
@@ -18,7 +20,7 @@ import {
   type ListCandidatesQueryDto,
 } from './candidates.dto.js';
 
-const toCandidateDto = (r: CandidateRow): CandidateDto => ({
+const toCandidateDto = (r: CandidateRow, scores: ScoreDto[]): CandidateDto => ({
   key: r.key,
   decision: r.decision,
   score: r.score,
@@ -27,6 +29,7 @@ const toCandidateDto = (r: CandidateRow): CandidateDto => ({
   evaluations: r.evaluations,
   data: r.data,
   createdAt: r.created_at.toISOString(),
+  scores,
 });
 
 export interface CandidateBatch {
@@ -55,6 +58,7 @@ export class CandidatesService {
   constructor(
     private readonly repository: CandidatesRepository,
     private readonly steps: StepsRepository,
+    private readonly scores: ScoreReadsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -142,10 +146,15 @@ export class CandidatesService {
       limit + 1,
       this.config.previewChars,
     );
+    const scores = await this.scores.ofStepCandidates(
+      projectId,
+      stepId,
+      rows.slice(0, limit).map((r) => r.key),
+    );
     return pageOf(
       rows,
       limit,
-      (r): CandidateListItemDto => ({ ...toCandidateDto(r), truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS) }),
+      (r): CandidateListItemDto => ({ ...toCandidateDto(r, scores.get(r.key) ?? []), truncated: truncatedFields(r, CANDIDATE_PREVIEW_FIELDS) }),
       (r) => encodeKeyCursor(r.key),
     );
   }
@@ -155,7 +164,8 @@ export class CandidatesService {
     const row = await this.repository.findCandidateOfStep(projectId, stepId, key);
     if (!row) throw notFound('Step', stepId);
     if (!row.found) throw new AppError(404, 'CANDIDATE_NOT_FOUND', `Step ${stepId} has no candidate with this key`);
-    return toCandidateDto(row);
+    const scores = await this.scores.ofStepCandidates(projectId, stepId, [key]);
+    return toCandidateDto(row, scores.get(key) ?? []);
   }
 
   async summarize(projectId: string, stepId: string): Promise<CandidateSummaryDto> {

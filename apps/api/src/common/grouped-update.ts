@@ -6,7 +6,8 @@ import { createdTimes, endChange } from '../domain/lifecycle.js';
 function endedAtColumns(dto: { status?: string; endedAt?: string }, eventTime?: Date): { end_mode: string; ended_at?: string; event_time?: string } {
   const change = endChange(dto, eventTime);
   if (change.mode === 'set') return { end_mode: 'set', ended_at: change.endedAt.toISOString() };
-  if (change.mode === 'end') return { end_mode: 'end', event_time: change.at?.toISOString() };
+  // Without an event time the end is now, taken here: Citus evaluates no now() inside a CASE.
+  if (change.mode === 'end') return { end_mode: 'end', event_time: (change.at ?? new Date()).toISOString() };
   return { end_mode: change.mode };
 }
 
@@ -71,9 +72,10 @@ export function updatedColumns(fields: UpdateField[], cur: string, u: string): A
     ...fields.map((f): Assignment => [f.column, sql.raw(`CASE WHEN ${u}d ? '${f.key}' THEN ${value(f)} ELSE ${cur}.${f.column} END`)]),
     [
       'ended_at',
-      sql.raw(`CASE ${u}end_mode WHEN 'set' THEN ${u}ended_at
-         WHEN 'end' THEN COALESCE(${cur}.ended_at, GREATEST(COALESCE(${u}event_time, now()), ${cur}.started_at))
-         WHEN 'clear' THEN NULL ELSE ${cur}.ended_at END`),
+      // A searched CASE: Citus 13 sends a simple one (CASE x WHEN …) to the workers mangled.
+      sql.raw(`CASE WHEN ${u}end_mode = 'set' THEN ${u}ended_at
+         WHEN ${u}end_mode = 'end' THEN COALESCE(${cur}.ended_at, GREATEST(${u}event_time, ${cur}.started_at))
+         WHEN ${u}end_mode = 'clear' THEN NULL ELSE ${cur}.ended_at END`),
     ],
   ];
 }
@@ -113,8 +115,8 @@ export function endAssignment(dto: { status?: string; endedAt?: string }, eventT
   const change = endChange(dto, eventTime);
   if (change.mode === 'set') return ['ended_at', sql`${change.endedAt}`];
   if (change.mode === 'end') {
-    const at = change.at ? sql`${change.at}::timestamptz` : sql`now()`;
-    return ['ended_at', sql`COALESCE(ended_at, GREATEST(${at}, started_at))`];
+    // now() is taken here: Citus evaluates no now() inside a COALESCE.
+    return ['ended_at', sql`COALESCE(ended_at, GREATEST(${change.at ?? new Date()}::timestamptz, started_at))`];
   }
   if (change.mode === 'clear') return ['ended_at', sql`NULL`];
   return undefined;
@@ -144,11 +146,11 @@ export function updateWithRollups(o: {
   const from = sql.raw(`${o.table} ${a}`);
   const match = sql.raw([`${a}.id = o.o_id`, ...o.keys.map((k) => `${a}.${k} = o.o_${k}`)].join(' AND '));
   return sql`WITH ${o.updates ? sql`u AS (${o.updates}),` : sql``}
-       old AS (
+       old AS (SELECT * FROM (
          SELECT ${sql.raw(`${a}.id AS o_id`)}, ${columnsAs(a, o.rollupColumns, 'o_')} FROM ${from}
          ${o.updates ? sql.raw(`JOIN u ON u.id = ${a}.id`) : sql``}
          WHERE ${o.where} FOR UPDATE OF ${sql.raw(a)}
-       ),
+       ) locked),
        written AS (
          UPDATE ${from} SET ${setList([['updated_at', sql`now()`], ...o.set])}
          FROM old o ${o.updates ? sql`JOIN u ON u.id = o.o_id` : sql``}

@@ -1,10 +1,10 @@
 /**
  * Query-string parser: repeated keys become arrays, `metadata.<key>=<value>` and the OpenAPI
  * deepObject form `metadata[<key>]=<value>` (what Swagger UI and the generated SDK send) both
- * become `{ metadata: { key: value } }`. Nothing else nests, so a query can never build deep
- * objects or touch prototypes.
+ * become `{ metadata: { key: value } }`, and `score.<name>` / `score[<name>]` likewise. Nothing
+ * else nests, so a query can never build deep objects or touch prototypes.
  */
-const NESTABLE = new Set(['metadata']);
+const NESTABLE = new Set(['metadata', 'score']);
 
 /** `group.key` or `group[key]` for a nestable group, else undefined. */
 function nested(name: string): [group: string, key: string] | undefined {

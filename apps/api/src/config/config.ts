@@ -53,6 +53,10 @@ export interface AppConfig {
   metricsEnabled: boolean;
   /** Bearer token a scrape of `/metrics` must send; undefined: no token asked. */
   metricsToken?: string;
+  /** Port of the OTLP/gRPC trace receiver (XRAY_OTLP_GRPC_PORT; undefined: off, 0: any free port). */
+  otlpGrpcPort?: number;
+  /** Most spans one OTLP export may carry (XRAY_OTLP_MAX_SPANS); a larger export is refused whole. */
+  otlpMaxSpans: number;
 }
 
 export class ConfigError extends Error {
@@ -233,5 +237,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevel as AppConfig['logLevel'],
     metricsEnabled: metricsFlag === true || metricsToken !== undefined,
     metricsToken,
+    otlpGrpcPort: read(env, 'XRAY_OTLP_GRPC_PORT') === undefined ? undefined : int(env, 'XRAY_OTLP_GRPC_PORT', 0, 0, 65535),
+    otlpMaxSpans: int(env, 'XRAY_OTLP_MAX_SPANS', 10_000, 1, 1_000_000),
   };
 }

@@ -66,10 +66,14 @@ export function describeDatabaseError(exception: unknown): DescribedError | unde
     }
   }
   // Connection-level failures from the pg driver: the server went away, did not accept a
-  // connection in time, or did not answer a query by the client-side deadline (it hangs).
+  // connection in time, or did not answer a query by the client-side deadline (it hangs). On a
+  // Citus cluster, a worker the coordinator cannot reach (most such errors are SQLSTATE 08006,
+  // above; a COPY's is an internal error with this message).
   if (
     exception instanceof Error &&
-    /Connection terminated|timeout exceeded when trying to connect|Connection refused|Query read timeout|not queryable/i.test(exception.message)
+    /Connection terminated|timeout exceeded when trying to connect|Connection refused|Query read timeout|not queryable|could not connect to any active placements/i.test(
+      exception.message,
+    )
   ) {
     return unavailable();
   }

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { createDataSource, QUERY_TIMEOUT_MARGIN_MS } from './data-source.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
+import { citusInstalled } from './citus.js';
 import { DayPartitions } from './partitions.js';
 
 /** Holds the embedded server (when used) so shutdown can stop it after the pool closes. */
@@ -18,6 +19,8 @@ export class DatabaseHandle {
   constructor(
     readonly dataSource: DataSource,
     readonly embedded: EmbeddedPostgres | undefined,
+    /** Whether the database is a Citus coordinator (see database/citus.ts). */
+    readonly citus = false,
   ) {
     this.partitions = new DayPartitions(dataSource);
     this.copyIn = embedded === undefined;
@@ -65,7 +68,9 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
     await embedded?.stop();
     throw err;
   }
-  const handle = new DatabaseHandle(dataSource, embedded);
+  const citus = !embedded && (await citusInstalled(dataSource));
+  if (citus) logger.log('The database is a Citus coordinator: runs, steps, candidates and the other high-volume tables are distributed by project');
+  const handle = new DatabaseHandle(dataSource, embedded, citus);
   // The days' partitions before the first request (the sweeper keeps a week ahead after that).
   await handle.partitions.ensureAhead(new Date()).catch((err: Error) => logger.warn(`Could not create the day partitions ahead: ${err.message}`));
   return handle;

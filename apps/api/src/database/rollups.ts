@@ -8,7 +8,9 @@ import { type Sql, sql } from './sql.js';
  * changed (old and new values where it updated) and appends, as further CTEs, the signed deltas
  * those rows make to each rollup: the hourly table and, regrouped, the daily one.
  *
- * Old values are read by a CTE that locks the rows (SELECT … FOR UPDATE) and must run before
+ * Old values are read by a CTE that locks the rows (SELECT … FOR UPDATE, wrapped in `SELECT * FROM
+ * (…) locked`: Citus 13 ships a CTE whose own level locks rows to the workers in a format they
+ * misread, a subquery's lock it handles) and must run before
  * the statement's write: a row the same statement has already written is skipped by a later
  * FOR UPDATE. An UPDATE joins that CTE (so it runs first); an upsert's SELECT waits for it with
  * `WHERE (SELECT count(*) FROM old) >= 0`.

@@ -199,12 +199,16 @@ export class DeletionRepository {
     return row;
   }
 
-  /** Records a bulk deletion's progress (and, with a final status, its end). */
+  /**
+   * Records a bulk deletion's progress (and, with a final status, its end, by this process's
+   * clock: Citus evaluates no now() inside a CASE).
+   */
   async updateLog(db: Queryable, id: string, progress: { counts: object; done: number; status: string }): Promise<void> {
+    const finishedAt = progress.status === 'running' ? null : new Date();
     await query(
       db,
       sql`UPDATE deletion_log SET counts = ${JSON.stringify(progress.counts)}::jsonb, done = ${progress.done}, status = ${progress.status},
-              finished_at = CASE WHEN ${progress.status} = 'running' THEN NULL ELSE now() END
+              finished_at = ${finishedAt}::timestamptz
        WHERE id = ${id}`,
     );
   }

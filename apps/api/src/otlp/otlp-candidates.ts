@@ -3,8 +3,9 @@ import type { Attributes, OtlpValue } from './otlp-decode.js';
 
 /**
  * Candidates from OpenInference document lists (flattened attributes, zero-based):
- * - a retriever's `retrieval.documents.N.document.{id,score,content,metadata}`: each document
- *   retrieved is `accepted`, ranked by its position;
+ * - a retriever's `retrieval.documents.N.document.{id,score,content,metadata}`, or GenAI's
+ *   `gen_ai.retrieval.documents` (a list of `{id, score}`): each document retrieved is
+ *   `accepted`, ranked by its position;
  * - a reranker's `reranker.output_documents.N.document.*` are `selected` with their rank and
  *   score; its `reranker.input_documents.N.document.*` missing from the output are `rejected`,
  *   the reason naming the cut (`reranker.top_k`).
@@ -26,8 +27,30 @@ export interface DerivedCandidate {
 const LISTS = ['retrieval.documents', 'reranker.input_documents', 'reranker.output_documents'];
 const ITEM = /^(retrieval\.documents|reranker\.input_documents|reranker\.output_documents)\.(\d{1,6})\.document\.(id|score|content|metadata)$/;
 
+/** GenAI's retrieved documents: one attribute, a list of `{id, score, …}` (structured, or JSON text). */
+const GENAI_DOCUMENTS = 'gen_ai.retrieval.documents';
+
 /** Whether an attribute belongs to a document list (mapped to candidates, not kept in metadata). */
-export const isDocumentAttribute = (key: string): boolean => ITEM.test(key);
+export const isDocumentAttribute = (key: string): boolean => key === GENAI_DOCUMENTS || ITEM.test(key);
+
+/** `gen_ai.retrieval.documents` as documents: `id`, `score`, `content` as named, any other field kept as metadata. */
+function genAiDocuments(value: OtlpValue | undefined): Document[] {
+  const list = value === undefined || value === null ? [] : parsedJson(value);
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item, position) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return [];
+    const { id, score, content, ...rest } = item;
+    return [
+      {
+        position,
+        ...((typeof id === 'string' || typeof id === 'number') && String(id) !== '' ? { id: String(id) } : {}),
+        ...(typeof score === 'number' && Number.isFinite(score) ? { score } : {}),
+        ...(content !== undefined && content !== null ? { content } : {}),
+        ...(Object.keys(rest).length ? { metadata: rest } : {}),
+      },
+    ];
+  });
+}
 
 interface Document {
   position: number;
@@ -89,7 +112,8 @@ export function documentCandidates(attributes: Attributes): DerivedCandidate[] {
   const add = (c: DerivedCandidate) => {
     if (!out.has(c.key)) out.set(c.key, c);
   };
-  documents(attributes, LISTS[0]).forEach((d, i) => add({ key: keyOf(d), decision: 'accepted', rank: i + 1, ...scoreOf(d), ...dataOf(d) }));
+  const retrieved = [...documents(attributes, LISTS[0]), ...genAiDocuments(attributes[GENAI_DOCUMENTS])];
+  retrieved.forEach((d, i) => add({ key: keyOf(d), decision: 'accepted', rank: i + 1, ...scoreOf(d), ...dataOf(d) }));
   const outputs = documents(attributes, LISTS[2]);
   outputs.forEach((d, i) => add({ key: keyOf(d), decision: 'selected', rank: i + 1, ...scoreOf(d), ...dataOf(d) }));
   const kept = new Set(outputs.map(keyOf));

@@ -37,6 +37,8 @@ export interface OtlpSpan {
   status: { code: number; message?: string };
   resource: Attributes;
   scope: { name?: string; version?: string };
+  /** Attributes the exporter dropped already (its own limit). */
+  droppedAttributesCount?: number;
 }
 
 export interface DecodedTraces {
@@ -107,6 +109,7 @@ function readRequest(request: unknown): DecodedTraces {
           continue;
         }
         const status = object(span.status ?? {}, `${where}.status`);
+        const dropped = count(span.droppedAttributesCount, `${where}.droppedAttributesCount`);
         out.spans.push({
           traceId: traceId!,
           spanId: spanId!,
@@ -137,6 +140,7 @@ function readRequest(request: unknown): DecodedTraces {
           },
           resource,
           scope,
+          ...(dropped ? { droppedAttributesCount: dropped } : {}),
         });
       }
     }
@@ -176,6 +180,14 @@ function nanos(value: unknown, where: string): bigint {
   // A number past 2^53 was rounded by JSON.parse already (to within 256 ns at today's times).
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** 64) return BigInt(value);
   throw new Undecodable(`${where} must be an unsigned 64-bit integer (a decimal string or a number)`);
+}
+
+/** A uint32 count (0 when absent). */
+function count(value: unknown, where: string): number {
+  if (value === undefined || value === null) return 0;
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Undecodable(`${where} must be an unsigned 32-bit integer`);
+  return n;
 }
 
 /** Enums are integers in OTLP/JSON; the names are accepted too. */

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { STEP_TYPES } from '../domain/vocabulary.js';
-import { candidatesOf, isDocumentAttribute, parsedJson } from './otlp-candidates.js';
+import { candidatesOf, isDocumentAttribute } from './otlp-candidates.js';
 import type { Attributes, OtlpSpan, OtlpValue } from './otlp-decode.js';
+import { evaluationScores, isEvaluationAttribute } from './otlp-evaluations.js';
 import { spanLlmFields } from './otlp-llm.js';
+import { messagesIo } from './otlp-messages.js';
 
 /**
  * From OTLP spans to /v1/ingest events (pure, no database): a trace becomes a run, a span a
@@ -36,6 +38,9 @@ export interface MappedTraces {
   events: MappedEvent[];
   /** Spans whose parent span is neither in the request nor stored: kept as top-level steps. */
   orphans: number;
+  /** Attributes left out of step metadata past MAX_METADATA_ATTRIBUTES, and the spans they came from. */
+  droppedAttributes: number;
+  spansWithDroppedAttributes: number;
 }
 
 const MAX_NAME = 200;
@@ -104,22 +109,8 @@ export function pipelineOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefine
   return clip(text(ordered[0]?.resource['service.name']) ?? 'otel');
 }
 
-/**
- * Input and output: OpenInference `input.value` / `output.value` (parsed when the mime type says
- * JSON), else GenAI `gen_ai.input.messages` / `gen_ai.output.messages`, else OpenLLMetry's
- * `traceloop.entity.input` / `output` (both parsed when they hold JSON text).
- */
-function io(attributes: Attributes, which: 'input' | 'output'): unknown {
-  const value = attributes[`${which}.value`];
-  if (value !== undefined && value !== null) {
-    return typeof value === 'string' && text(attributes[`${which}.mime_type`]) === 'application/json' ? parsedJson(value) : value;
-  }
-  for (const key of [`gen_ai.${which}.messages`, `traceloop.entity.${which}`]) {
-    const found = attributes[key];
-    if (found !== undefined && found !== null) return parsedJson(found);
-  }
-  return undefined;
-}
+/** Input and output (otlp-messages.ts); `used` collects the attributes they came from. */
+const io = (attributes: Attributes, which: 'input' | 'output', used = new Set<string>()): unknown => messagesIo(attributes, which, used);
 
 /** Status ERROR → the step's error, from the last `exception` event, else the status message. */
 function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: string } | undefined {
@@ -134,10 +125,25 @@ function errorOf(span: OtlpSpan): { type?: string; message: string; stack?: stri
   };
 }
 
-function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
+/**
+ * At most this many attributes of a span (those not mapped to fields) are kept in its step's
+ * metadata, and of a resource in its run's, the first ones in the order received; the rest are
+ * dropped and counted (`otel.droppedAttributes`, with those the exporter dropped already).
+ */
+export const MAX_METADATA_ATTRIBUTES = 128;
+
+/** The first MAX_METADATA_ATTRIBUTES entries, and how many were left out. */
+function bounded(entries: [string, OtlpValue][]): { kept: Attributes; dropped: number } {
+  return { kept: Object.fromEntries(entries.slice(0, MAX_METADATA_ATTRIBUTES)), dropped: Math.max(0, entries.length - MAX_METADATA_ATTRIBUTES) };
+}
+
+function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): { metadata: Record<string, unknown>; dropped: number } {
   const llm = spanLlmFields(span.attributes).mapped;
-  const attributes = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !isDocumentAttribute(k) && !llm.has(k)));
-  return {
+  const { kept: attributes, dropped } = bounded(
+    Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !llm.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
+  );
+  const droppedAttributes = dropped + (span.droppedAttributesCount ?? 0);
+  const metadata = {
     otel: {
       traceId: span.traceId,
       spanId: span.spanId,
@@ -145,9 +151,11 @@ function metadataOf(span: OtlpSpan, orphan: boolean): Record<string, unknown> {
       ...(orphan ? { parentMissing: true } : {}),
       kind: span.kind,
       ...(span.scope.name ? { scope: { name: span.scope.name, ...(span.scope.version ? { version: span.scope.version } : {}) } } : {}),
+      ...(droppedAttributes ? { droppedAttributes } : {}),
     },
     ...(Object.keys(attributes).length ? { attributes } : {}),
   };
+  return { metadata, dropped };
 }
 
 /**
@@ -163,8 +171,9 @@ function runMetadataOf(spans: readonly OtlpSpan[], root: OtlpSpan | undefined): 
   };
   const sessionId = first('session.id', 'gen_ai.conversation.id');
   const userId = first('user.id');
+  const resource = bounded(Object.entries(ordered[0].resource));
   return {
-    otel: { traceId: ordered[0].traceId, resource: ordered[0].resource },
+    otel: { traceId: ordered[0].traceId, resource: resource.kept, ...(resource.dropped ? { droppedResourceAttributes: resource.dropped } : {}) },
     ...(sessionId ? { sessionId } : {}),
     ...(userId ? { userId } : {}),
   };
@@ -223,6 +232,8 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
   }
   const events: MappedEvent[] = [];
   let orphans = 0;
+  let droppedAttributes = 0;
+  let spansWithDroppedAttributes = 0;
   for (const [traceId, list] of traces) {
     const runId = runIdOf(projectId, traceId);
     const root = list.find((s) => !s.parentSpanId);
@@ -276,10 +287,16 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
       const attached = span.parentSpanId !== undefined && (inRequest.has(span.parentSpanId) || storedSteps.has(parentStepId!));
       const orphan = span.parentSpanId !== undefined && !attached;
       if (orphan) orphans++;
-      const input = io(span.attributes, 'input');
-      const output = io(span.attributes, 'output');
+      const used = new Set<string>();
+      const input = io(span.attributes, 'input', used);
+      const output = io(span.attributes, 'output', used);
       const reasoning = text(span.attributes['xray.step.reasoning']);
       const error = errorOf(span);
+      const { metadata, dropped } = metadataOf(span, orphan, used);
+      if (dropped > 0) {
+        droppedAttributes += dropped;
+        spansWithDroppedAttributes++;
+      }
       events.push({
         traceId,
         spanId: span.spanId,
@@ -295,7 +312,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             ...spanLlmFields(span.attributes).fields,
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
-            metadata: metadataOf(span, orphan),
+            metadata,
             startedAt: iso(span.startTimeUnixNano),
           },
         },
@@ -323,7 +340,11 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
           },
         },
       });
+      // Evaluation results on the span: scores of its step (otlp-evaluations.ts).
+      for (const body of evaluationScores(span, stepId, (name, key) => derivedUuid(projectId, traceId, span.spanId, 'evaluation', name, key ?? ''))) {
+        events.push({ traceId, spanId: span.spanId, event: { id: `${prefix}:${span.spanId}:score:${body.id as string}`, type: 'score-create', body } });
+      }
     }
   }
-  return { events, orphans };
+  return { events, orphans, droppedAttributes, spansWithDroppedAttributes };
 }

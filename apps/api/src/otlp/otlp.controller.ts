@@ -7,7 +7,7 @@ import { ProjectRoute } from '../common/api-docs.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { readOtlpBody } from './otlp-body.js';
-import { decodeTraces, encodeExportResponse, otlpEncoding } from './otlp-decode.js';
+import { encodeExportResponse, otlpEncoding } from './otlp-decode.js';
 import { OtlpExceptionFilter } from './otlp-exception.filter.js';
 import { OtlpService } from './otlp.service.js';
 
@@ -35,7 +35,7 @@ export class OtlpController {
       throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the export as application/x-protobuf or application/json');
     }
     const body = await readOtlpBody(req, req.headers['content-encoding'], this.config.maxBodyBytes);
-    const rejection = await this.otlp.export(projectId, decodeTraces(body, encoding));
+    const rejection = await this.otlp.receive(projectId, body, encoding);
     const answer = encodeExportResponse(encoding, rejection);
     res.status(200).type(answer.contentType).send(answer.body);
   }

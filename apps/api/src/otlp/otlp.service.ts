@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { AppError } from '../common/app-error.js';
 import { checkJson } from '../common/json-limits.js';
 import { failedEvent, readEvent } from '../ingest/ingest-envelope.js';
 import { IngestRepository } from '../ingest/ingest.repository.js';
 import { IngestWriter } from '../ingest/ingest.writer.js';
 import { StepsRepository } from '../steps/steps.repository.js';
-import type { DecodedTraces, OtlpSpan } from './otlp-decode.js';
-import { mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
+import { type DecodedTraces, decodeTraces, type OtlpEncoding, type OtlpSpan } from './otlp-decode.js';
+import { MAX_METADATA_ATTRIBUTES, mapSpans, runIdOf, stepIdOf } from './otlp-mapping.js';
 
 export interface Rejection {
   rejectedSpans: number;
@@ -30,6 +31,23 @@ export class OtlpService {
     private readonly steps: StepsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * One export as received (OTLP/HTTP or gRPC): decoded (400 when it cannot be), refused whole
+   * past XRAY_OTLP_MAX_SPANS spans (413: nothing of it is stored), then stored.
+   */
+  async receive(projectId: string, body: Buffer, encoding: OtlpEncoding): Promise<Rejection | undefined> {
+    const decoded = decodeTraces(body, encoding);
+    const count = decoded.spans.length + decoded.rejectedSpans;
+    if (count > this.config.otlpMaxSpans) {
+      throw new AppError(
+        413,
+        'TOO_MANY_SPANS',
+        `The export carries ${count} spans, more than the ${this.config.otlpMaxSpans} one export may carry (XRAY_OTLP_MAX_SPANS); nothing was stored: export in smaller batches`,
+      );
+    }
+    return this.export(projectId, decoded);
+  }
 
   /** Stores the spans; answers what was rejected and why, or undefined when everything was kept. */
   async export(projectId: string, decoded: DecodedTraces): Promise<Rejection | undefined> {
@@ -80,8 +98,11 @@ export class OtlpService {
       await this.attachWaitingChildren(projectId, decoded.spans, failedSpans);
       rejected += decoded.spans.filter((s) => failedTraces.has(s.traceId) || failedSpans.has(`${s.traceId}:${s.spanId}`)).length;
       if (mapped.orphans > 0) {
+        messages.push(`${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (they move under it when it arrives)`);
+      }
+      if (mapped.droppedAttributes > 0) {
         messages.push(
-          `${mapped.orphans} span(s) stored as top-level steps: their parent span has not been received (it is not attached when it arrives later)`,
+          `${mapped.droppedAttributes} attribute(s) of ${mapped.spansWithDroppedAttributes} span(s) dropped: a step's metadata keeps at most ${MAX_METADATA_ATTRIBUTES} attributes of its span (counted in metadata.otel.droppedAttributes)`,
         );
       }
     }

@@ -7,6 +7,7 @@ import { JsonField, PageDtoOf } from '../common/dto-helpers.js';
 import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/preview.js';
 import { RawJson } from '../common/validation.js';
 import { EXAMPLE } from '../common/examples.js';
+import { ScoreFilterParam } from '../scores/score-filter.js';
 import { CLIENT_STATUSES, RUN_STATUSES } from '../domain/vocabulary.js';
 
 /** The JSON fields of a run that list answers bound to previews. */
@@ -170,6 +171,9 @@ export class ListRunsQueryDto {
   @IsMetadataFilter()
   @RawJson()
   metadata?: Record<string, string>;
+
+  @ScoreFilterParam('the run’s own scores')
+  score?: Record<string, string>;
 
   @ApiPropertyOptional({
     description: 'Text search over pipeline name, step names and error messages (whole words; the last word may be a prefix).',

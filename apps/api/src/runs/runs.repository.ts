@@ -15,6 +15,7 @@ import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { columnsAs, runRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
+import { type ScoreCondition, scoreFilterSql } from '../scores/score-filter.js';
 import { runDeletedQuery, runNotDeleted } from '../lifecycle/tombstones.js';
 import type { RunDto } from './runs.dto.js';
 import { RUN_PREVIEW_FIELDS } from './runs.dto.js';
@@ -93,6 +94,8 @@ export interface RunFilters {
   metadata?: string;
   /** A tsquery (see RunsService's toTsQuery) matched against runs and their steps. */
   tsQuery?: string;
+  /** Conditions on the run's own scores. */
+  scores?: ScoreCondition[];
   from?: Date;
   to?: Date;
   /** Cost and token bounds (numbers as text, compared exactly). */
@@ -127,9 +130,9 @@ export class RunsRepository {
   async upsertRun(projectId: string, run: NewRun, onReplay: Sql[], db: Queryable = this.dataSource): Promise<(RunRow & { inserted: boolean }) | undefined> {
     const rows = await query<RunRow & { inserted: boolean }>(
       db,
-      sql`WITH old AS (
+      sql`WITH old AS (SELECT * FROM (
          SELECT r.id, ${columnsAs('r', RUN_ROLLUP_COLUMNS, 'o_')} FROM runs r WHERE r.project_id = ${projectId} AND r.id = ${run.id} FOR UPDATE
-       ),
+       ) locked),
        written AS (
          INSERT INTO runs (id, project_id, pipeline, pipeline_version, status, input, output, metadata, tags, started_at, ended_at)
          SELECT ${run.id}, ${projectId}, ${run.pipeline}, ${run.pipelineVersion}, ${run.status}, ${run.input}::jsonb, ${run.output}::jsonb,
@@ -242,6 +245,7 @@ export class RunsRepository {
         sql`(search @@ to_tsquery('simple', ${f.tsQuery}) OR EXISTS (SELECT 1 FROM steps s WHERE s.project_id = ${projectId} AND s.run_id = runs.id AND s.run_started_at = runs.started_at AND s.search @@ to_tsquery('simple', ${f.tsQuery})))`,
       );
     }
+    if (f.scores?.length) where.push(...scoreFilterSql(f.scores, 'run', { project: 'runs.project_id', id: 'runs.id', runStartedAt: 'runs.started_at' }));
     if (f.from !== undefined) where.push(sql`started_at >= ${f.from}`);
     if (f.to !== undefined) where.push(sql`started_at < ${f.to}`);
     if (f.minCostUsd !== undefined) where.push(sql`total_cost_usd >= ${f.minCostUsd}::numeric`);

@@ -21,6 +21,7 @@ import {
   type RunPageDto,
   type UpdateRunDto,
 } from './runs.dto.js';
+import { parseScoreFilters, type ScoreCondition } from '../scores/score-filter.js';
 import { type RunRow, type RunSort, RunsRepository } from './runs.repository.js';
 
 export type { RunRow } from './runs.repository.js';
@@ -87,8 +88,9 @@ export class RunsService {
     const times = createdTimes({ ...dto, eventTime });
     // Inside a transaction the caller has done this before opening it (creating a partition locks its parent).
     if (db === undefined) await this.partitions.ensure([times.startedAt]);
-    // On a replay, only the fields present in the request are written; metadata merges.
-    const onReplay: Sql[] = [sql`pipeline = EXCLUDED.pipeline`, sql`updated_at = now()`];
+    // On a replay, only the fields present in the request are written; metadata merges. The time
+    // is EXCLUDED.updated_at (the column's default, now()): Citus accepts no now() in DO UPDATE.
+    const onReplay: Sql[] = [sql`pipeline = EXCLUDED.pipeline`, sql`updated_at = EXCLUDED.updated_at`];
     if (dto.pipelineVersion !== undefined) onReplay.push(sql`pipeline_version = EXCLUDED.pipeline_version`);
     if (dto.status !== undefined) onReplay.push(sql`status = EXCLUDED.status`);
     if (dto.input !== undefined) onReplay.push(sql`input = EXCLUDED.input`);
@@ -96,7 +98,7 @@ export class RunsService {
     if (dto.metadata !== undefined) onReplay.push(sql`metadata = runs.metadata || EXCLUDED.metadata`);
     if (dto.tags !== undefined) onReplay.push(sql`tags = EXCLUDED.tags`);
     // started_at is kept as first stored: it is the partition key of the run's steps and candidates.
-    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(runs.ended_at, GREATEST(now(), runs.started_at))`);
+    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(runs.ended_at, GREATEST(EXCLUDED.updated_at, runs.started_at))`);
     else if (dto.status === 'running') onReplay.push(sql`ended_at = NULL`);
 
     const row = await this.repository.upsertRun(
@@ -199,6 +201,7 @@ export class RunsService {
         errorType: q.errorType,
         metadata: q.metadata === undefined ? undefined : JSON.stringify(q.metadata),
         tsQuery: q.q === undefined ? undefined : toTsQuery(q.q),
+        scores: q.score === undefined ? undefined : (parseScoreFilters(q.score) as ScoreCondition[]),
         from: q.from === undefined ? undefined : new Date(q.from),
         to: q.to === undefined ? undefined : new Date(q.to),
         minCostUsd: q.minCostUsd === undefined ? undefined : String(q.minCostUsd),

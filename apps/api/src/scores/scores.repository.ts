@@ -61,45 +61,64 @@ const CONFIG_COLUMNS = sql.raw('name, data_type, min, max, labels, description, 
  */
 @Injectable()
 export class ScoresRepository {
-  async runTarget(db: Queryable, projectId: string, runId: string): Promise<TargetRun | null> {
-    const [row] = await query<{ started_at: Date }>(db, sql`SELECT started_at FROM runs WHERE project_id = ${projectId}::uuid AND id = ${runId}::uuid`);
-    return row ? { runId, runStartedAt: row.started_at } : null;
+  /** The runs among `ids` in the project, with their starts, by id. */
+  async runTargets(db: Queryable, projectId: string, ids: string[]): Promise<Map<string, TargetRun>> {
+    if (ids.length === 0) return new Map();
+    const rows = await query<{ id: string; started_at: Date }>(
+      db,
+      sql`SELECT id, started_at FROM runs WHERE project_id = ${projectId}::uuid AND id = ANY(${ids}::uuid[])`,
+    );
+    return new Map(rows.map((r) => [r.id, { runId: r.id, runStartedAt: r.started_at }]));
   }
 
-  async stepTarget(db: Queryable, projectId: string, stepId: string): Promise<TargetRun | null> {
-    const [row] = await query<{ run_id: string; run_started_at: Date }>(
+  /** The steps among `ids` in the project, with their runs and run starts, by id. */
+  async stepTargets(db: Queryable, projectId: string, ids: string[]): Promise<Map<string, TargetRun>> {
+    if (ids.length === 0) return new Map();
+    const rows = await query<{ id: string; run_id: string; run_started_at: Date }>(
       db,
-      sql`SELECT run_id, run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ${stepId}::uuid LIMIT 1`,
+      sql`SELECT DISTINCT ON (id) id, run_id, run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ANY(${ids}::uuid[])`,
     );
-    return row ? { runId: row.run_id, runStartedAt: row.run_started_at } : null;
+    return new Map(rows.map((r) => [r.id, { runId: r.run_id, runStartedAt: r.run_started_at }]));
   }
 
-  async candidateExists(db: Queryable, projectId: string, stepId: string, run: TargetRun, key: string): Promise<boolean> {
-    const rows = await query(
+  /** Which of the candidates (step, key, and the step's run and start) exist, as `stepId\0key`. */
+  async existingCandidates(db: Queryable, projectId: string, cs: { stepId: string; key: string; run: TargetRun }[]): Promise<Set<string>> {
+    if (cs.length === 0) return new Set();
+    const rows = await query<{ step_id: string; key: string }>(
       db,
-      sql`SELECT 1 FROM candidates WHERE project_id = ${projectId}::uuid AND step_id = ${stepId}::uuid AND key = ${key}
-          AND run_id = ${run.runId}::uuid AND run_started_at = ${run.runStartedAt}`,
+      sql`SELECT c.step_id, c.key FROM candidates c
+          WHERE c.project_id = ${projectId}::uuid
+            AND (c.step_id, c.key, c.run_id, c.run_started_at) IN (
+              SELECT * FROM unnest(${cs.map((c) => c.stepId)}::uuid[], ${cs.map((c) => c.key)}::text[],
+                                   ${cs.map((c) => c.run.runId)}::uuid[], ${cs.map((c) => c.run.runStartedAt.toISOString())}::timestamptz[]))`,
     );
-    return rows.length > 0;
+    return new Set(rows.map((r) => `${r.step_id}\u0000${r.key}`));
+  }
+
+  /** The scores among `ids` in the project. */
+  async findMany(db: Queryable, projectId: string, ids: string[]): Promise<ScoreRow[]> {
+    if (ids.length === 0) return [];
+    return query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND id = ANY(${ids}::uuid[])`);
+  }
+
+  /** Inserts the scores (ids unique among them) whose ids are not taken in the project, in one statement; answers those inserted. */
+  async insertMany(db: Queryable, projectId: string, scores: NewScore[]): Promise<ScoreRow[]> {
+    if (scores.length === 0) return [];
+    return query<ScoreRow>(
+      db,
+      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata)
+          SELECT ${projectId}::uuid, x.id, x.run_id, x.run_started_at, x.step_id, x.candidate_key, x.name, x.data_type,
+                 x.value_number, x.value_bool, x.value_label, x.comment, x.source, x.author, x.metadata
+          FROM jsonb_to_recordset(${JSON.stringify(scores)}::jsonb) AS x(id uuid, run_id uuid, run_started_at timestamptz, step_id uuid, candidate_key text,
+               name text, data_type text, value_number double precision, value_bool boolean, value_label text, comment text, source text, author text, metadata jsonb)
+          WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project_id = ${projectId}::uuid AND s.id = x.id)
+          ON CONFLICT DO NOTHING
+          RETURNING ${COLUMNS}`,
+    );
   }
 
   async find(db: Queryable, projectId: string, id: string): Promise<ScoreRow | null> {
     const [row] = await query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND id = ${id}::uuid LIMIT 1`);
-    return row ?? null;
-  }
-
-  /** Inserts the score unless its id is taken in the project (answers null then). */
-  async insert(db: Queryable, projectId: string, s: NewScore): Promise<ScoreRow | null> {
-    const [row] = await query<ScoreRow>(
-      db,
-      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata)
-          SELECT ${projectId}::uuid, ${s.id}::uuid, ${s.run_id}::uuid, ${s.run_started_at}, ${s.step_id}::uuid, ${s.candidate_key}, ${s.name}, ${s.data_type},
-                 ${s.value_number}::double precision, ${s.value_bool}::boolean, ${s.value_label}, ${s.comment}, ${s.source}, ${s.author},
-                 ${s.metadata === null ? null : JSON.stringify(s.metadata)}::jsonb
-          WHERE NOT EXISTS (SELECT 1 FROM scores WHERE project_id = ${projectId}::uuid AND id = ${s.id}::uuid)
-          ON CONFLICT DO NOTHING
-          RETURNING ${COLUMNS}`,
-    );
     return row ?? null;
   }
 
@@ -112,6 +131,50 @@ export class ScoresRepository {
     if (f.source !== undefined) where.push(sql`source = ${f.source}`);
     if (after !== undefined) where.push(sql`(created_at, id) < (${after.at}, ${after.id}::uuid)`);
     return query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE ${sql.join(where, ' AND ')} ORDER BY created_at DESC, id DESC LIMIT ${limit}`);
+  }
+
+  /** A run's own scores and its steps' (not its candidates'), oldest first. */
+  async ofRun(db: Queryable, projectId: string, runId: string, runStartedAt: Date): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND run_id = ${runId}::uuid AND run_started_at = ${runStartedAt}
+          AND candidate_key IS NULL ORDER BY created_at, id`,
+    );
+  }
+
+  /**
+   * The steps' own scores (not their candidates'), oldest first. The steps' run starts (looked up
+   * first, an init plan) let PostgreSQL read only their days' partitions.
+   */
+  async ofSteps(db: Queryable, projectId: string, stepIds: string[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND step_id = ANY(${stepIds}::uuid[]) AND candidate_key IS NULL
+            AND run_started_at = ANY(ARRAY(SELECT run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ANY(${stepIds}::uuid[])))
+          ORDER BY created_at, id`,
+    );
+  }
+
+  /** The scores of a step's candidates with these keys, oldest first (read from the step's day only). */
+  async ofStepCandidates(db: Queryable, projectId: string, stepId: string, keys: string[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND step_id = ${stepId}::uuid AND candidate_key = ANY(${keys}::text[])
+            AND run_started_at = ANY(ARRAY(SELECT run_started_at FROM steps WHERE project_id = ${projectId}::uuid AND id = ${stepId}::uuid))
+          ORDER BY created_at, id`,
+    );
+  }
+
+  /** The scores of candidates, each a (step id, key, run start) triple, oldest first. */
+  async ofCandidates(db: Queryable, projectId: string, cs: { stepId: string; key: string; runStartedAt: Date }[]): Promise<ScoreRow[]> {
+    return query<ScoreRow>(
+      db,
+      sql`SELECT ${COLUMNS} FROM scores
+          WHERE project_id = ${projectId}::uuid AND step_id IS NOT NULL
+            AND (step_id, candidate_key, run_started_at) IN (
+              SELECT * FROM unnest(${cs.map((c) => c.stepId)}::uuid[], ${cs.map((c) => c.key)}::text[], ${cs.map((c) => c.runStartedAt.toISOString())}::timestamptz[]))
+          ORDER BY created_at, id`,
+    );
   }
 
   async update(

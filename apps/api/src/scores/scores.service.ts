@@ -15,7 +15,7 @@ import type {
   ScoreListDto,
   UpdateScoreDto,
 } from './scores.dto.js';
-import { type ScoreConfigRow, type ScoreRow, ScoresRepository, type TargetRun } from './scores.repository.js';
+import { type NewScore, type ScoreConfigRow, type ScoreRow, ScoresRepository, type TargetRun } from './scores.repository.js';
 
 type ScoreValue = number | boolean | string;
 type StoredValue = Pick<ScoreRow, 'data_type' | 'value_number' | 'value_bool' | 'value_label'>;
@@ -98,56 +98,91 @@ export class ScoresService {
     return this.dataSource.transaction((tx) => this.createWith(tx, projectId, dtos, prefix));
   }
 
-  /** Creates the scores on the caller's connection or transaction (the ingest writer's). */
+  /**
+   * Creates the scores on the caller's connection or transaction (the ingest writer's), set-wise:
+   * a handful of statements whatever their number (configurations, ids already stored, runs,
+   * steps, candidates, one INSERT). A score whose id is stored (or repeated earlier in `dtos`)
+   * answers that score. The first score in order that fails (bad value, target not found) fails
+   * the call, with the same error a one-by-one creation would give.
+   */
   async createWith(db: Queryable, projectId: string, dtos: CreateScoreDto[], prefix: (i: number) => string = () => ''): Promise<ScoreDto[]> {
-    const configs = new Map((await this.repository.configs(db, projectId, [...new Set(dtos.map((d) => d.name))])).map((c) => [c.name, c]));
-    const out: ScoreDto[] = [];
-    for (const [i, dto] of dtos.entries()) out.push(await this.createOne(db, projectId, dto, configs.get(dto.name), prefix(i)));
-    return out;
-  }
-
-  private async createOne(db: Queryable, projectId: string, dto: CreateScoreDto, config: ScoreConfigRow | undefined, at: string): Promise<ScoreDto> {
-    if (dto.id !== undefined) {
-      const existing = await this.repository.find(db, projectId, dto.id);
-      if (existing) return toScoreDto(existing);
+    const ids = [...new Set(dtos.flatMap((d) => (d.id === undefined ? [] : [d.id])))];
+    // One after the other: `db` may be a transaction's single connection.
+    const configList = await this.repository.configs(db, projectId, [...new Set(dtos.map((d) => d.name))]);
+    const stored = await this.repository.findMany(db, projectId, ids);
+    const runs = await this.repository.runTargets(db, projectId, [
+      ...new Set(dtos.flatMap((d) => (d.stepId === undefined && d.runId !== undefined ? [d.runId] : []))),
+    ]);
+    const steps = await this.repository.stepTargets(db, projectId, [...new Set(dtos.flatMap((d) => (d.stepId === undefined ? [] : [d.stepId])))]);
+    const configs = new Map(configList.map((c) => [c.name, c]));
+    const existing = new Map(stored.map((r) => [r.id, r]));
+    const candidates = await this.repository.existingCandidates(
+      db,
+      projectId,
+      dtos.flatMap((d) => {
+        const run = d.stepId === undefined ? undefined : steps.get(d.stepId);
+        return d.key !== undefined && d.stepId !== undefined && run && !existing.has(d.id ?? '') ? [{ stepId: d.stepId, key: d.key, run }] : [];
+      }),
+    );
+    // In order: answers for stored ids, checks for the rest (the first failure throws).
+    const plan: ({ stored: ScoreRow } | { id: string })[] = [];
+    const fresh = new Map<string, NewScore>();
+    for (const [i, dto] of dtos.entries()) {
+      const at = prefix(i);
+      const known = dto.id === undefined ? undefined : existing.get(dto.id);
+      if (known) {
+        plan.push({ stored: known });
+        continue;
+      }
+      if (dto.id !== undefined && fresh.has(dto.id)) {
+        plan.push({ id: dto.id });
+        continue;
+      }
+      const value = storedValue(dto.name, dto.value, configs.get(dto.name), `${at}value`);
+      const target = this.targetOf(dto, at, runs, steps, candidates);
+      const id = dto.id ?? randomUUID();
+      fresh.set(id, {
+        id,
+        run_id: target.runId,
+        run_started_at: target.runStartedAt,
+        step_id: dto.stepId ?? null,
+        candidate_key: dto.key ?? null,
+        name: dto.name,
+        ...value,
+        comment: dto.comment ?? null,
+        source: dto.source ?? 'api',
+        author: dto.author ?? null,
+        metadata: dto.metadata ?? null,
+      });
+      plan.push({ id });
     }
-    const value = storedValue(dto.name, dto.value, config, `${at}value`);
-    const target = await this.target(db, projectId, dto, at);
-    const row = await this.repository.insert(db, projectId, {
-      id: dto.id ?? randomUUID(),
-      run_id: target.runId,
-      run_started_at: target.runStartedAt,
-      step_id: dto.stepId ?? null,
-      candidate_key: dto.key ?? null,
-      name: dto.name,
-      ...value,
-      comment: dto.comment ?? null,
-      source: dto.source ?? 'api',
-      author: dto.author ?? null,
-      metadata: dto.metadata ?? null,
+    const inserted = new Map((await this.repository.insertMany(db, projectId, [...fresh.values()])).map((r) => [r.id, r]));
+    // Ids a concurrent retry stored between the lookup and the insert.
+    const raced = [...fresh.keys()].filter((id) => !inserted.has(id));
+    for (const r of await this.repository.findMany(db, projectId, raced)) inserted.set(r.id, r);
+    return plan.map((p) => {
+      if ('stored' in p) return toScoreDto(p.stored);
+      const row = inserted.get(p.id);
+      if (!row) throw new AppError(409, 'SCORE_CONFLICT', `Score ${p.id} is being created by another request; retry`);
+      return toScoreDto(row);
     });
-    if (row) return toScoreDto(row);
-    // Made by a concurrent retry with the same id.
-    const made = await this.repository.find(db, projectId, dto.id!);
-    if (!made) throw new AppError(409, 'SCORE_CONFLICT', `Score ${dto.id} is being created by another request; retry`);
-    return toScoreDto(made);
   }
 
-  /** The run (and its start) the score targets; 404 for ids not in the project. */
-  private async target(db: Queryable, projectId: string, dto: CreateScoreDto, at: string): Promise<TargetRun> {
+  /** The run (and its start) the score targets, from the looked-up targets; 404 for ids not in the project. */
+  private targetOf(dto: CreateScoreDto, at: string, runs: Map<string, TargetRun>, steps: Map<string, TargetRun>, candidates: Set<string>): TargetRun {
     if (dto.stepId === undefined) {
       if (dto.key !== undefined) throw invalidScore(`${at}stepId`, 'A candidate score names its step: stepId is required with key');
       if (dto.runId === undefined) throw invalidScore(`${at}runId`, 'A score targets a run (runId), a step (stepId) or a candidate (stepId and key)');
-      const run = await this.repository.runTarget(db, projectId, dto.runId);
+      const run = runs.get(dto.runId);
       if (!run) throw notFound('Run', dto.runId);
       return run;
     }
-    const step = await this.repository.stepTarget(db, projectId, dto.stepId);
+    const step = steps.get(dto.stepId);
     if (!step) throw notFound('Step', dto.stepId);
     if (dto.runId !== undefined && dto.runId !== step.runId) {
       throw invalidScore(`${at}runId`, `Step ${dto.stepId} belongs to run ${step.runId}, not ${dto.runId}`);
     }
-    if (dto.key !== undefined && !(await this.repository.candidateExists(db, projectId, dto.stepId, step, dto.key))) {
+    if (dto.key !== undefined && !candidates.has(`${dto.stepId}\u0000${dto.key}`)) {
       throw new AppError(404, 'CANDIDATE_NOT_FOUND', `Candidate ${dto.key} not found in step ${dto.stepId}`);
     }
     return step;

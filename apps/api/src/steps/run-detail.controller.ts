@@ -5,7 +5,9 @@ import { ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { RunsService } from '../runs/runs.service.js';
 import { DEFAULT_STEP_LIMIT, GetRunQueryDto, RunDetailDto } from './run-detail.dto.js';
+import { ScoreReadsService } from '../scores/score-reads.service.js';
 import { StepTreeService } from './step-tree.service.js';
+import type { StepNodeDto } from './steps.dto.js';
 
 /**
  * `GET /v1/runs/:id`: a run with its step tree. It lives with the steps (which depend on runs)
@@ -17,6 +19,7 @@ export class RunDetailController {
   constructor(
     private readonly runs: RunsService,
     private readonly steps: StepTreeService,
+    private readonly scores: ScoreReadsService,
   ) {}
 
   @Get(':id')
@@ -31,6 +34,16 @@ export class RunDetailController {
   @ApiErrors(400, 404)
   async getRun(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Query() query: GetRunQueryDto): Promise<RunDetailDto> {
     const run = await this.runs.findRun(projectId, id);
-    return { ...run, ...(await this.steps.findBoundedStepTree(projectId, run, query.stepLimit ?? DEFAULT_STEP_LIMIT)) };
+    const [tree, scores] = await Promise.all([
+      this.steps.findBoundedStepTree(projectId, run, query.stepLimit ?? DEFAULT_STEP_LIMIT),
+      this.scores.ofRun(projectId, run),
+    ]);
+    const attach = (nodes: StepNodeDto[]): void =>
+      nodes.forEach((n) => {
+        n.scores = scores.steps.get(n.id) ?? [];
+        attach(n.children);
+      });
+    attach(tree.steps);
+    return { ...run, scores: scores.run, ...tree };
   }
 }

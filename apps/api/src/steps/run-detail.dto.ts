@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { RunDto } from '../runs/runs.dto.js';
+import { ScoreDto } from '../scores/scores.dto.js';
 import { StepNodeDto } from './steps.dto.js';
 
 export const DEFAULT_STEP_LIMIT = 1000;
@@ -28,6 +29,12 @@ export class GetRunQueryDto {
 }
 
 export class RunDetailDto extends RunDto {
+  @ApiProperty({
+    type: [ScoreDto],
+    description: 'The run’s own scores, oldest first (each step of `steps` carries its own; `listScores?runId=` lists all, candidates’ included).',
+  })
+  scores: ScoreDto[];
+
   @ApiProperty({
     type: [StepNodeDto],
     description:

@@ -65,7 +65,7 @@ export class StepTreeService {
       .map((id) => byId.get(id)!)
       .sort((a, b) => a.position - b.position || a.started_at.getTime() - b.started_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const nodes = new Map<string, StepNodeDto>();
-    for (const row of rows) nodes.set(row.id, { ...toStepListItem(row), children: [] });
+    for (const row of rows) nodes.set(row.id, { ...toStepListItem(row), scores: [], children: [] });
     const roots: StepNodeDto[] = [];
     for (const node of nodes.values()) {
       const parent = node.parentStepId ? nodes.get(node.parentStepId) : undefined;

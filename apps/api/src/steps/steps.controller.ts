@@ -6,7 +6,7 @@ import { ProjectId } from '../auth/principal.js';
 import { ApiBodyExamples, ApiErrors, ApiIdParam, ProjectRoute } from '../common/api-docs.js';
 import { uuidParam } from '../common/uuid.pipe.js';
 import { StepTreeService } from './step-tree.service.js';
-import { CreateStepDto, ListRunStepsQueryDto, StepDto, StepPageDto, UpdateStepDto } from './steps.dto.js';
+import { CreateStepDto, ListRunStepsQueryDto, StepDetailDto, StepDto, StepPageDto, UpdateStepDto } from './steps.dto.js';
 import { StepsService } from './steps.service.js';
 
 const uuid = uuidParam;
@@ -66,10 +66,10 @@ export class StepsController {
   @Get('steps/:id')
   @ProjectRoute('read')
   @ApiIdParam('id', 'Step id.')
-  @ApiOperation({ summary: 'Get a step with its candidate counts and elimination ratio' })
-  @ApiOkResponse({ type: StepDto })
+  @ApiOperation({ summary: 'Get a step with its candidate counts, elimination ratio and its own scores' })
+  @ApiOkResponse({ type: StepDetailDto })
   @ApiErrors(400, 404)
-  getStep(@ProjectId() projectId: string, @Param('id', uuid) id: string): Promise<StepDto> {
-    return this.steps.findStep(projectId, id);
+  getStep(@ProjectId() projectId: string, @Param('id', uuid) id: string): Promise<StepDetailDto> {
+    return this.steps.findStepWithScores(projectId, id);
   }
 }

@@ -7,6 +7,7 @@ import { PreviewJsonField, PreviewObjectField, TruncatedField } from '../common/
 import { CLIENT_STATUSES, RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
 import { EXAMPLE } from '../common/examples.js';
+import { ScoreDto } from '../scores/scores.dto.js';
 import { LlmFieldsDto, LlmFieldsInputDto } from './llm-fields.dto.js';
 
 const MAX_COUNT = 2_000_000_000;
@@ -167,6 +168,12 @@ export class StepDto extends LlmFieldsDto {
   candidatesStored: number;
 }
 
+/** A step in full with its own scores (getStep). */
+export class StepDetailDto extends StepDto {
+  @ApiProperty({ type: [ScoreDto], description: 'The step’s own scores (not its candidates’; `listScores?stepId=` lists both), oldest first.' })
+  scores: ScoreDto[];
+}
+
 /** The JSON fields of a step that list answers and step trees bound to previews. */
 export const STEP_PREVIEW_FIELDS = ['input', 'output', 'metadata'] as const;
 export type StepPreviewField = (typeof STEP_PREVIEW_FIELDS)[number];
@@ -187,6 +194,9 @@ export class StepListItemDto extends OmitType(StepDto, ['input', 'output', 'meta
 }
 
 export class StepNodeDto extends StepListItemDto {
+  @ApiProperty({ type: [ScoreDto], description: 'The step’s own scores (not its candidates’), oldest first.' })
+  scores: ScoreDto[];
+
   @ApiProperty({ type: () => [StepNodeDto], description: 'Child steps in order, nested to any depth.', example: [] })
   children: StepNodeDto[];
 }

@@ -201,10 +201,10 @@ export class StepsRepository {
     const rows = await query<StepRow & { inserted: boolean }>(
       db,
       sql`WITH run AS (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${step.runId}),
-       old AS (
+       old AS (SELECT * FROM (
          SELECT s.id, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')} FROM steps s
          WHERE s.project_id = ${projectId} AND s.id = ${step.id} AND s.run_id = ${step.runId} FOR UPDATE
-       ),
+       ) locked),
        written AS (
          INSERT INTO steps (id, project_id, run_id, run_started_at, parent_step_id, name, type, status, input, output, reasoning,
                             metadata, started_at, ended_at, position, pipeline, ${sql.raw(LLM_COLUMN_NAMES.join(', '))})
@@ -464,12 +464,12 @@ export class StepsRepository {
    */
   stepCounterMoves(projectId: string, deltas: string, skip: string[]): Sql {
     return sql`,
-  counter_old AS (
+  counter_old AS (SELECT * FROM (
     SELECT s.id AS o_id, d.d_in, d.d_out, ${columnsAs('s', STEP_ROLLUP_COLUMNS, 'o_')}
     FROM ${sql.raw(deltas)} d JOIN steps s ON s.project_id = ${projectId} AND s.id = d.step_id
     WHERE NOT (d.step_id = ANY(${skip}::uuid[])) AND (d.d_in <> 0 OR d.d_out <> 0)
     FOR UPDATE OF s
-  ),
+  ) locked),
   counted AS (
     UPDATE steps s SET stored_in = s.stored_in + o.d_in, stored_out = s.stored_out + o.d_out, updated_at = now()
     FROM counter_old o WHERE s.project_id = ${projectId} AND s.id = o.o_id AND s.run_started_at = o.o_run_started_at

@@ -7,8 +7,9 @@ import type { Queryable } from '../database/queryable.js';
 import { type Sql, sql } from '../database/sql.js';
 import { createdTimes } from '../domain/lifecycle.js';
 import { isEnding } from '../domain/vocabulary.js';
+import { ScoreReadsService } from '../scores/score-reads.service.js';
 import type { LlmFieldsDto, LlmFieldsInputDto } from './llm-fields.dto.js';
-import type { CreateStepDto, StepDto, UpdateStepDto } from './steps.dto.js';
+import type { CreateStepDto, StepDetailDto, StepDto, UpdateStepDto } from './steps.dto.js';
 import { LLM_COLUMN_NAMES, type LlmColumns, type StepRow, StepsRepository } from './steps.repository.js';
 
 export type { StepRow } from './steps.repository.js';
@@ -120,7 +121,10 @@ const json = (value: unknown) => (value === undefined ? undefined : JSON.stringi
 
 @Injectable()
 export class StepsService {
-  constructor(private readonly repository: StepsRepository) {}
+  constructor(
+    private readonly repository: StepsRepository,
+    private readonly scores: ScoreReadsService,
+  ) {}
 
   /**
    * Creates a step under a run (and optionally a parent step of the same run), or updates the
@@ -141,8 +145,9 @@ export class StepsService {
     }
 
     const times = createdTimes({ ...dto, eventTime });
-    // On a replay, only the fields present in the request are written; metadata merges.
-    const onReplay: Sql[] = [sql`updated_at = now()`, sql`name = EXCLUDED.name`];
+    // On a replay, only the fields present in the request are written; metadata merges. The time
+    // is EXCLUDED.updated_at (the column's default, now()): Citus accepts no now() in DO UPDATE.
+    const onReplay: Sql[] = [sql`updated_at = EXCLUDED.updated_at`, sql`name = EXCLUDED.name`];
     if (dto.type !== undefined) onReplay.push(sql`type = EXCLUDED.type`);
     if (dto.status !== undefined) onReplay.push(sql`status = EXCLUDED.status`);
     if (dto.input !== undefined) onReplay.push(sql`input = EXCLUDED.input`);
@@ -150,7 +155,7 @@ export class StepsService {
     if (dto.reasoning !== undefined) onReplay.push(sql`reasoning = EXCLUDED.reasoning`);
     if (dto.startedAt !== undefined) onReplay.push(sql`started_at = EXCLUDED.started_at`);
     if (dto.metadata !== undefined) onReplay.push(sql`metadata = steps.metadata || EXCLUDED.metadata`);
-    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(steps.ended_at, GREATEST(now(), EXCLUDED.started_at))`);
+    if (isEnding(dto.status)) onReplay.push(sql`ended_at = COALESCE(steps.ended_at, GREATEST(EXCLUDED.updated_at, EXCLUDED.started_at))`);
     else if (dto.status === 'running') onReplay.push(sql`ended_at = NULL`);
     const llm = llmColumns(dto);
     for (const column of LLM_COLUMN_NAMES) if (column in llm) onReplay.push(sql.raw(`${column} = EXCLUDED.${column}`));
@@ -280,6 +285,12 @@ export class StepsService {
     const row = await this.repository.findStep(projectId, id);
     if (!row) throw notFound('Step', id);
     return toStepDto(row);
+  }
+
+  /** A step in full with its own scores. */
+  async findStepWithScores(projectId: string, id: string): Promise<StepDetailDto> {
+    const [step, scores] = await Promise.all([this.findStep(projectId, id), this.scores.ofSteps(projectId, [id])]);
+    return { ...step, scores: scores.get(id) ?? [] };
   }
 
   /**

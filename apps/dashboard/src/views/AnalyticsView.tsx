@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, call } from '../api/client.js';
@@ -11,6 +11,7 @@ import { ErrorBox, Loading } from '../components/common.js';
 import { RangePicker } from '../components/RangePicker.js';
 import { fmtDuration, fmtPct, fmtTime, fmtTokens, fmtUsd, rangeBounds } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
+import { labelsByCount, scoreSeriesOf, type ScoreSeries } from '../lib/scores.js';
 
 const route = getRouteApi('/analytics/$pipeline');
 
@@ -47,6 +48,7 @@ export default function AnalyticsView() {
     queryKey: ['analytics', pipeline, range ?? '', search.from ?? '', search.to ?? ''],
     queryFn: () => call(sdk.getPipelineAnalytics({ client: api, path: { pipeline }, query: rangeBounds(range, search.from, search.to) })),
   });
+  const scoreSeries = useMemo(() => scoreSeriesOf(a.data), [a.data]);
   return (
     <div>
       <h1>Analytics: {pipeline}</h1>
@@ -76,6 +78,7 @@ export default function AnalyticsView() {
           </div>
           <h2>Runs over time (by {a.data.timeSeries.bucket})</h2>
           <RunsChart points={a.data.timeSeries.points} />
+          <ScoresSection series={scoreSeries} bucket={a.data.timeSeries.bucket} />
           <h2>Steps</h2>
           <table className="grid" aria-label="Step statistics" data-testid="step-stats">
             <thead>
@@ -353,4 +356,90 @@ function RunsChart({ points }: { points: TimePointDto[] }) {
       data-testid="runs-chart"
     />
   );
+}
+
+/** Each score name of the pipeline over time: the mean of numbers and booleans, label counts of labels. */
+function ScoresSection({ series, bucket }: { series: ScoreSeries[]; bucket: string }) {
+  if (!series.length) return null;
+  return (
+    <section aria-label="Scores over time" data-testid="score-series">
+      <h2>Scores over time (by {bucket})</h2>
+      {series.map((s) => (
+        <div key={s.name} data-testid="score-chart-block" data-score-name={s.name}>
+          <h3>
+            {s.name}{' '}
+            <span className="muted">
+              {s.dataType} · {fmtInt(s.count)} score{s.count === 1 ? '' : 's'}
+              {s.mean != null ? ` · mean ${s.dataType === 'boolean' ? fmtPct(s.mean, 1) + ' true' : s.mean.toFixed(3)}` : ''}
+            </span>
+          </h3>
+          <ScoreChart series={s} />
+        </div>
+      ))}
+    </section>
+  );
+}
+
+function ScoreChart({ series }: { series: ScoreSeries }) {
+  const box = useRef<HTMLDivElement>(null);
+  const labels = useMemo(() => (series.dataType === 'categorical' ? labelsByCount(series).slice(0, 8) : []), [series]);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || !series.points.length) return;
+    const css = getComputedStyle(document.documentElement);
+    const color = (v: string) => css.getPropertyValue(v).trim();
+    const palette = ['--accent', '--ok', '--err', '--warn', '--run', '--fg-soft'].map(color);
+    const xs = series.points.map((p) => Date.parse(p.start) / 1000);
+    const axes = [
+      { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
+      { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
+    ];
+    let opts: uPlot.Options;
+    let data: uPlot.AlignedData;
+    if (series.dataType === 'categorical') {
+      // Stacked bars, most frequent label at the bottom; the legend shows each label's own count.
+      const cumulative = labels.map((_, level) => series.points.map((p) => labels.slice(0, level + 1).reduce((n, l) => n + (p.labels[l.label] ?? 0), 0)));
+      const bars = uPlot.paths.bars!({ size: [0.8, 40] });
+      opts = {
+        width: Math.max(300, el.clientWidth),
+        height: 180,
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+        axes,
+        series: [
+          {},
+          ...[...labels].reverse().map((l, i) => ({
+            label: l.label,
+            stroke: palette[(labels.length - 1 - i) % palette.length],
+            fill: palette[(labels.length - 1 - i) % palette.length],
+            paths: bars,
+            points: { show: false },
+            value: (_u: uPlot, _v: number, _s: number, idx: number | null) => (idx == null ? '--' : String(series.points[idx].labels[l.label] ?? 0)),
+          })),
+        ],
+      };
+      data = [xs, ...[...cumulative].reverse()];
+    } else {
+      opts = {
+        width: Math.max(300, el.clientWidth),
+        height: 180,
+        scales: series.dataType === 'boolean' ? { y: { range: [0, 1] } } : {},
+        axes,
+        series: [{}, { label: series.dataType === 'boolean' ? 'share true' : 'mean', stroke: palette[0], width: 2, spanGaps: true }],
+      };
+      data = [xs, series.points.map((p) => p.mean)];
+    }
+    const plot = new uPlot(opts, data, el);
+    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 180 });
+    window.addEventListener('resize', onResize);
+    return () => {
+      window.removeEventListener('resize', onResize);
+      plot.destroy();
+    };
+  }, [series, labels]);
+  if (!series.points.length) return <p className="muted">No scores of this name in this range.</p>;
+  const summary =
+    series.dataType === 'categorical'
+      ? labels.map((l) => `${l.label} ${l.count}`).join(', ')
+      : `mean per ${series.points.length} bucket(s), overall ${series.mean == null ? 'none' : series.mean.toFixed(3)}`;
+  return <div className="chart" ref={box} role="img" aria-label={`Score ${series.name}: ${summary}`} data-testid="score-chart" />;
 }

@@ -4,6 +4,8 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
 import { DecisionBadge, ErrorBox, Loading } from '../components/common.js';
+import { ScoreBadges } from '../components/Scores.js';
+import type { Score } from '../lib/scores.js';
 import { useListKeys } from '../components/keys.js';
 import { PipelinePicker } from '../components/PipelinePicker.js';
 import { fmtTime, shortId } from '../lib/format.js';
@@ -109,6 +111,7 @@ export function ItemView() {
                 <th>Decision</th>
                 <th className="num">Score</th>
                 <th>Reason and checks</th>
+                <th>Judged</th>
               </tr>
             </thead>
             <tbody>
@@ -138,6 +141,10 @@ export function ItemView() {
                         {c.detail ? `: ${c.detail}` : ''}
                       </span>
                     ))}
+                  </td>
+                  <td>
+                    {/* Scores of this evaluation (the candidate of this step and key), when the API sends them. */}
+                    <ScoreBadges scores={(e as { scores?: Score[] }).scores} max={3} />
                   </td>
                 </tr>
               ))}

@@ -5,10 +5,13 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
 import type { RunDetailDto, StepListItemDto, StepNodeDto } from '../api/sdk.js';
+import { useRunScores } from '../api/queries.js';
 import { ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.js';
+import { AddScore, ScoreBadges, ScoreList } from '../components/Scores.js';
 import { useListKeys } from '../components/keys.js';
 import { buildFunnel, countsBadge, fmtInt } from '../lib/funnel.js';
 import { fmtDuration, fmtTime, fmtTokens, fmtUsd } from '../lib/format.js';
+import type { Score } from '../lib/scores.js';
 import { ancestorsOf, buildTree, flattenTree, timeSpan, type TreeRow } from '../lib/tree.js';
 import { DeleteRun } from './DeleteRun.js';
 import { StepPanel } from './StepPanel.js';
@@ -28,6 +31,7 @@ export function RunView() {
     queryFn: () => call(sdk.getRun({ client: api, path: { id: runId }, query: { stepLimit: 1000 } })),
     refetchInterval: (q) => (q.state.data?.status === 'running' ? 3000 : false),
   });
+  const scores = useRunScores(runId);
   // A big run's tree comes bounded; the rest is fetched on demand as a flat, paged list.
   const [loadAll, setLoadAll] = useState(false);
   const rest = useQuery({
@@ -84,6 +88,7 @@ export function RunView() {
   if (run.error) return <ErrorBox error={run.error} />;
   const r = run.data;
   const stepCount = r.stepCount ?? rows.length;
+  const stepScores = scores.data?.steps;
 
   return (
     <>
@@ -121,6 +126,7 @@ export function RunView() {
                   top={v.start}
                   selected={v.index === selectedIndex}
                   collapsed={collapsed.has(rows[v.index].step.id)}
+                  scores={stepScores?.get(rows[v.index].step.id)}
                   onSelect={() => selectStep(rows[v.index].step.id)}
                   onToggle={() => setCollapsed((c) => toggled(c, rows[v.index].step.id))}
                 />
@@ -204,6 +210,7 @@ function StepRow({
   top,
   selected,
   collapsed,
+  scores,
   onSelect,
   onToggle,
 }: {
@@ -211,6 +218,7 @@ function StepRow({
   top: number;
   selected: boolean;
   collapsed: boolean;
+  scores?: Score[];
   onSelect: () => void;
   onToggle: () => void;
 }) {
@@ -244,6 +252,7 @@ function StepRow({
           <span className="twisty" />
         )}
         {s.name}
+        <ScoreBadges scores={scores} max={2} compact />
       </span>
       <span className="muted">{s.type}</span>
       <StatusBadge status={s.status} />
@@ -319,6 +328,7 @@ function RunHeader({ run }: { run: RunAnswer }) {
           </span>
         </div>
       </div>
+      <RunScores runId={run.id} />
       {run.error ? (
         <div className="error-box">
           <b>{run.error.type ?? 'Error'}:</b> {run.error.message}
@@ -342,5 +352,32 @@ function RunHeader({ run }: { run: RunAnswer }) {
         </div>
       ) : null}
     </section>
+  );
+}
+
+/** The run's own scores as chips, every score of it on request, and the add-score form. */
+function RunScores({ runId }: { runId: string }) {
+  const scores = useRunScores(runId);
+  const [open, setOpen] = useState(false);
+  const own = scores.data?.run ?? [];
+  const all = scores.data?.all.length ?? 0;
+  return (
+    <div className="row run-scores" data-testid="run-scores" aria-label="Run scores" role="group">
+      <b>Scores</b>
+      {own.length ? <ScoreBadges scores={own} max={8} /> : <span className="muted">{scores.isPending ? 'loading…' : 'none on the run'}</span>}
+      {all > own.length ? (
+        <span className="muted">
+          {all - own.length} on its steps and candidates{scores.data?.more ? ' (first 5,000 loaded)' : ''}
+        </span>
+      ) : null}
+      {own.length ? (
+        <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}>
+          {open ? 'Hide scores' : 'Run scores in full'}
+        </button>
+      ) : null}
+      <AddScore target={{ runId }} runId={runId} what="this run" />
+      {scores.error ? <ErrorBox error={scores.error} /> : null}
+      {open ? <ScoreList scores={own} label="Scores of the run" /> : null}
+    </div>
   );
 }

@@ -1,4 +1,4 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
 import { useMemo, useState, type FormEvent } from 'react';
 import { api, call } from '../api/client.js';
@@ -9,7 +9,9 @@ import { useListKeys } from '../components/keys.js';
 import { PipelinePicker } from '../components/PipelinePicker.js';
 import { RangePicker } from '../components/RangePicker.js';
 import { exportFileName, exportQuery } from '../lib/export.js';
+import { ScoreBadges } from '../components/Scores.js';
 import { fmtDuration, fmtTime, fmtTokens, fmtUsd, parseMetadataFilter, rangeBounds, shortId } from '../lib/format.js';
+import { parseScoreFilter, type Score } from '../lib/scores.js';
 
 const route = getRouteApi('/runs');
 const STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as const;
@@ -35,7 +37,10 @@ export function RunsView() {
     q: search.q ?? '',
     minDuration: search.minDuration ?? '',
     minCost: search.minCost ?? '',
+    score: search.score ?? '',
   });
+  const scoreFilter = search.score ? parseScoreFilter(search.score) : undefined;
+  const scoreName = scoreFilter && !('error' in scoreFilter) ? scoreFilter.name : undefined;
 
   const query = useMemo(() => {
     const bounds = rangeBounds(search.range, search.from, search.to);
@@ -55,6 +60,8 @@ export function RunsView() {
       minDurationMs: Number.isFinite(minDurationMs) ? minDurationMs : undefined,
       minCostUsd: minCostUsd !== undefined && Number.isFinite(minCostUsd) && minCostUsd >= 0 ? minCostUsd : undefined,
       sort: SORTS.find((o) => o.id === search.sort)?.id,
+      // `score[<name>]=<condition>`: runs with a score of their own that matches.
+      ...(scoreFilter && !('error' in scoreFilter) ? { score: scoreFilter.query } : {}),
       ...bounds,
       limit: 50,
     };
@@ -68,6 +75,7 @@ export function RunsView() {
     search.minDuration,
     search.minCost,
     search.sort,
+    search.score,
     search.range,
     search.from,
     search.to,
@@ -85,6 +93,17 @@ export function RunsView() {
   const items = (runs.data?.pages.flatMap((p) => p.items) ?? []) as RunRow[];
   const selIndex = items.findIndex((r) => r.id === search.sel);
   const hasCounts = items.some((r) => r.stepCount !== undefined);
+  // The filtered score's values, for its column: the newest 500 scores of that name, by run.
+  const named = useQuery({
+    queryKey: ['scores-named', scoreName ?? ''],
+    enabled: Boolean(scoreName),
+    queryFn: async () => {
+      const page = await call(sdk.listScores({ client: api, query: { name: scoreName, limit: 500 } }));
+      const byRun = new Map<string, Score[]>();
+      for (const s of page.items) if (s.target === 'run') byRun.set(s.runId, [...(byRun.get(s.runId) ?? []), s]);
+      return byRun;
+    },
+  });
   const filtered = Object.entries(search).some(([k, v]) => k !== 'sel' && k !== 'live' && v);
 
   useListKeys({
@@ -105,8 +124,10 @@ export function RunsView() {
       q: text.q.trim() || undefined,
       minDuration: text.minDuration.trim() || undefined,
       minCost: text.minCost.trim() || undefined,
+      score: text.score.trim() || undefined,
     });
   };
+  const scoreProblem = text.score.trim() ? parseScoreFilter(text.score) : undefined;
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c.slice(-1), id]));
 
   return (
@@ -144,6 +165,17 @@ export function RunsView() {
         <label htmlFor="runs-meta">
           Metadata key=value
           <input id="runs-meta" value={text.meta} onChange={(e) => setText({ ...text, meta: e.target.value })} placeholder="customer=acme" />
+        </label>
+        <label htmlFor="runs-score">
+          Score
+          <input
+            id="runs-score"
+            value={text.score}
+            onChange={(e) => setText({ ...text, score: e.target.value })}
+            placeholder="correct=false"
+            title="name=value (true, false, a number or a label), or name>=0.8, name<2…: runs with a score of their own that matches"
+            aria-invalid={scoreProblem && 'error' in scoreProblem ? true : undefined}
+          />
         </label>
         <label htmlFor="runs-min">
           Min duration (ms)
@@ -183,6 +215,11 @@ export function RunsView() {
         </button>
         <ExportButton search={search} />
       </form>
+      {scoreProblem && 'error' in scoreProblem ? (
+        <p className="check-failed" role="alert">
+          {scoreProblem.error}
+        </p>
+      ) : null}
       {runs.error ? <ErrorBox error={runs.error} /> : null}
       {runs.isPending ? <Loading what="Loading runs" /> : null}
       {!runs.isPending && items.length === 0 && !runs.error ? filtered ? <p className="muted">No runs match these filters.</p> : <EmptyProject /> : null}
@@ -206,6 +243,7 @@ export function RunsView() {
                   <th className="num">Candidates</th>
                 </>
               ) : null}
+              {scoreName ? <th>Score: {scoreName}</th> : null}
               <th>Error</th>
               <th>Run</th>
             </tr>
@@ -234,6 +272,15 @@ export function RunsView() {
                     <td className="num">{r.stepCount?.toLocaleString('en-US') ?? '—'}</td>
                     <td className="num">{r.candidateCount?.toLocaleString('en-US') ?? '—'}</td>
                   </>
+                ) : null}
+                {scoreName ? (
+                  <td data-testid="run-score-cell">
+                    {named.data?.get(r.id) ? (
+                      <ScoreBadges scores={named.data.get(r.id)} max={3} />
+                    ) : (
+                      <span className="muted">{named.isPending ? '…' : '—'}</span>
+                    )}
+                  </td>
                 ) : null}
                 <td className="wrap">{r.error ? `${r.error.type}: ${r.error.message}`.slice(0, 160) : ''}</td>
                 <td>

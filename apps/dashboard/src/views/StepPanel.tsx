@@ -5,7 +5,10 @@ import { useEffect, useRef, useState } from 'react';
 import { api, call } from '../api/client.js';
 import * as sdk from '../api/sdk.js';
 import type { CandidateListItemDto, EvaluationDto } from '../api/sdk.js';
+import { useRunScores } from '../api/queries.js';
 import { DecisionBadge, ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.js';
+import { AddScore, ScoreBadges, ScoreList } from '../components/Scores.js';
+import { candidateKey } from '../lib/scores.js';
 import { fmtDuration, fmtPct, fmtTime, fmtTokens, fmtUsage, fmtUsd } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
 
@@ -24,6 +27,8 @@ interface CaptureInfo {
 
 export function StepPanel({ stepId, runId, decision, reason }: { stepId: string; runId: string; decision?: string; reason?: string }) {
   const step = useQuery({ queryKey: ['step', stepId], queryFn: () => call(sdk.getStep({ client: api, path: { id: stepId } })) });
+  const scores = useRunScores(runId);
+  const own = scores.data?.steps.get(stepId) ?? [];
   if (step.isPending)
     return (
       <div className="pane-body">
@@ -135,6 +140,11 @@ export function StepPanel({ stepId, runId, decision, reason }: { stepId: string;
             {s.error.stack ? <pre>{s.error.stack}</pre> : null}
           </div>
         ) : null}
+        <section aria-label="Step scores" data-testid="step-scores">
+          <h3>Scores</h3>
+          <ScoreList scores={own} label={`Scores of ${s.name}`} />
+          <AddScore target={{ stepId }} runId={runId} what={`step ${s.name}`} />
+        </section>
         {s.reasoning ? (
           <>
             <h3>Reasoning</h3>
@@ -185,6 +195,7 @@ function Candidates({
   const navigate = useNavigate({ from: '/runs/$runId' });
   const setFilter = (patch: { decision?: string; reason?: string }) =>
     void navigate({ to: '/runs/$runId', params: { runId }, search: (prev) => ({ ...prev, ...patch }) });
+  const scores = useRunScores(runId).data?.candidates;
   const summary = useQuery({ queryKey: ['summary', stepId], queryFn: () => call(sdk.getCandidateSummary({ client: api, path: { stepId } })) });
   const dec = DECISIONS.find((d) => d === decision);
   const list = useInfiniteQuery({
@@ -275,6 +286,7 @@ function Candidates({
           <span role="columnheader">Score</span>
           <span role="columnheader">Rank</span>
           <span role="columnheader">Reason / failed checks</span>
+          <span role="columnheader">Scores</span>
         </div>
         {list.isPending ? <Loading what="Loading candidates" /> : null}
         <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>
@@ -328,7 +340,10 @@ function Candidates({
                   {c.reason ?? ''}
                   {failed.length ? <span className="check-failed"> {failed.map((f) => f.check).join(', ')}</span> : null}
                 </span>
-                {isOpen ? <CandidateDetail stepId={stepId} c={c} /> : null}
+                <span role="cell" data-testid="candidate-scores">
+                  <ScoreBadges scores={scores?.get(candidateKey(stepId, c.key))} max={2} />
+                </span>
+                {isOpen ? <CandidateDetail stepId={stepId} runId={runId} c={c} /> : null}
               </div>
             );
           })}
@@ -341,7 +356,8 @@ function Candidates({
   );
 }
 
-function CandidateDetail({ stepId, c }: { stepId: string; c: Candidate }) {
+function CandidateDetail({ stepId, runId, c }: { stepId: string; runId: string; c: Candidate }) {
+  const scores = useRunScores(runId).data?.candidates.get(candidateKey(stepId, c.key)) ?? [];
   const needsFull = (c.truncated ?? []).length > 0;
   const full = useQuery({
     queryKey: ['candidate', stepId, c.key],
@@ -367,6 +383,11 @@ function CandidateDetail({ stepId, c }: { stepId: string; c: Candidate }) {
       {needsFull && full.isPending ? <Loading what="Loading data" /> : null}
       {full.error ? <ErrorBox error={full.error} /> : null}
       {shown ? <JsonBlock value={shown.data} name={`candidate-${c.key}`} /> : null}
+      <div data-testid="candidate-score-detail">
+        <b>Scores of {c.key}</b>
+        <ScoreList scores={scores} label={`Scores of candidate ${c.key}`} />
+        <AddScore target={{ stepId, key: c.key }} runId={runId} what={`candidate ${c.key}`} />
+      </div>
     </div>
   );
 }

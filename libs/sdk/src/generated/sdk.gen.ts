@@ -3,7 +3,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateModelPriceData, CreateModelPriceErrors, CreateModelPriceResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateScoreConfigData, CreateScoreConfigErrors, CreateScoreConfigResponses, CreateScoreData, CreateScoreErrors, CreateScoreResponses, CreateScoresData, CreateScoresErrors, CreateScoresResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteModelPriceData, DeleteModelPriceErrors, DeleteModelPriceResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, DeleteScoreConfigData, DeleteScoreConfigErrors, DeleteScoreConfigResponses, DeleteScoreData, DeleteScoreErrors, DeleteScoreResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetLlmAnalyticsData, GetLlmAnalyticsErrors, GetLlmAnalyticsResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListModelPricesData, ListModelPricesErrors, ListModelPricesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, ListScoreConfigsData, ListScoreConfigsErrors, ListScoreConfigsResponses, ListScoresData, ListScoresErrors, ListScoresResponses, ReplaceModelPriceData, ReplaceModelPriceErrors, ReplaceModelPriceResponses, ReplaceScoreConfigData, ReplaceScoreConfigErrors, ReplaceScoreConfigResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
+import type { CompareRunsData, CompareRunsErrors, CompareRunsResponses, CreateApiKeyData, CreateApiKeyErrors, CreateApiKeyResponses, CreateCandidatesData, CreateCandidatesErrors, CreateCandidatesResponses, CreateModelPriceData, CreateModelPriceErrors, CreateModelPriceResponses, CreateProjectData, CreateProjectErrors, CreateProjectResponses, CreateRunData, CreateRunErrors, CreateRunResponses, CreateScoreConfigData, CreateScoreConfigErrors, CreateScoreConfigResponses, CreateScoreData, CreateScoreErrors, CreateScoreResponses, CreateScoresData, CreateScoresErrors, CreateScoresResponses, CreateStepData, CreateStepErrors, CreateStepResponses, DeleteModelPriceData, DeleteModelPriceErrors, DeleteModelPriceResponses, DeleteRunData, DeleteRunErrors, DeleteRunResponses, DeleteRunsData, DeleteRunsErrors, DeleteRunsResponses, DeleteScoreConfigData, DeleteScoreConfigErrors, DeleteScoreConfigResponses, DeleteScoreData, DeleteScoreErrors, DeleteScoreResponses, EraseCandidatesData, EraseCandidatesErrors, EraseCandidatesResponses, ExportRunsData, ExportRunsErrors, ExportRunsResponses, GetCandidateData, GetCandidateErrors, GetCandidateResponses, GetCandidateSummaryData, GetCandidateSummaryErrors, GetCandidateSummaryResponses, GetDeletionData, GetDeletionErrors, GetDeletionResponses, GetHealthData, GetHealthErrors, GetHealthResponses, GetKeyInfoData, GetKeyInfoErrors, GetKeyInfoResponses, GetLivenessData, GetLivenessResponses, GetLlmAnalyticsData, GetLlmAnalyticsErrors, GetLlmAnalyticsResponses, GetPipelineAnalyticsData, GetPipelineAnalyticsErrors, GetPipelineAnalyticsResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRunData, GetRunErrors, GetRunResponses, GetScoreRejectionsData, GetScoreRejectionsErrors, GetScoreRejectionsResponses, GetScoreSummaryData, GetScoreSummaryErrors, GetScoreSummaryResponses, GetStepData, GetStepErrors, GetStepResponses, ImportRunsData, ImportRunsErrors, ImportRunsResponses, IngestEventsData, IngestEventsErrors, IngestEventsResponses, ListApiKeysData, ListApiKeysErrors, ListApiKeysResponses, ListCandidatesData, ListCandidatesErrors, ListCandidatesResponses, ListDeletionsData, ListDeletionsErrors, ListDeletionsResponses, ListModelPricesData, ListModelPricesErrors, ListModelPricesResponses, ListPipelinesData, ListPipelinesErrors, ListPipelinesResponses, ListProjectsData, ListProjectsErrors, ListProjectsResponses, ListRunsData, ListRunsErrors, ListRunsResponses, ListRunStepsData, ListRunStepsErrors, ListRunStepsResponses, ListScoreConfigsData, ListScoreConfigsErrors, ListScoreConfigsResponses, ListScoresData, ListScoresErrors, ListScoresResponses, ReplaceModelPriceData, ReplaceModelPriceErrors, ReplaceModelPriceResponses, ReplaceScoreConfigData, ReplaceScoreConfigErrors, ReplaceScoreConfigResponses, RevokeApiKeyData, RevokeApiKeyErrors, RevokeApiKeyResponses, SearchCandidatesData, SearchCandidatesErrors, SearchCandidatesResponses, SearchStepsData, SearchStepsErrors, SearchStepsResponses, UpdateOwnProjectData, UpdateOwnProjectErrors, UpdateOwnProjectResponses, UpdateProjectData, UpdateProjectErrors, UpdateProjectResponses, UpdateRunData, UpdateRunErrors, UpdateRunResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateStepData, UpdateStepErrors, UpdateStepResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -51,6 +51,17 @@ export const getLlmAnalytics = <ThrowOnError extends boolean = false>(options?: 
 export const getPipelineAnalytics = <ThrowOnError extends boolean = false>(options: Options<GetPipelineAnalyticsData, ThrowOnError>) => (options.client ?? client).get<GetPipelineAnalyticsResponses, GetPipelineAnalyticsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
     url: '/v1/analytics/pipelines/{pipeline}',
+    ...options
+});
+
+/**
+ * Which step rejects what users scored good: per step name, rejected candidates with a good score
+ *
+ * For candidate scores named `name` in the pipeline’s runs started in [`from`, `to`) (default: the last 7 days): each scored item (a run and a key, its latest score of that name counting) is good when its value is `good` (`true`/`false` or a label) or at least `min`. Per step name: how many scored items steps of that name rejected in the same run (`rejected`), how many of those were good (`rejectedGood`, `share`), with example keys. A score on any candidate of the item in the run counts, so an item scored where it was retrieved shows which later filter dropped it. `?pipeline=competitor-selection&name=correct&good=true` points at the filter that rejects items reviewers marked correct.
+ */
+export const getScoreRejections = <ThrowOnError extends boolean = false>(options: Options<GetScoreRejectionsData, ThrowOnError>) => (options.client ?? client).get<GetScoreRejectionsResponses, GetScoreRejectionsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/analytics/score-rejections',
     ...options
 });
 
@@ -482,6 +493,17 @@ export const createScores = <ThrowOnError extends boolean = false>(options: Opti
 });
 
 /**
+ * Summarize scores per name: count, mean, min/max, distribution, by day
+ *
+ * Scores of runs started in [`from`, `to`) (default: the last 7 days), optionally of one pipeline, one name and one kind of target. Numeric scores get a 10-bucket histogram, boolean and categorical ones label counts (`true`/`false` for booleans); means of booleans are the share of `true`.
+ */
+export const getScoreSummary = <ThrowOnError extends boolean = false>(options?: Options<GetScoreSummaryData, ThrowOnError>) => (options?.client ?? client).get<GetScoreSummaryResponses, GetScoreSummaryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],
+    url: '/v1/scores/summary',
+    ...options
+});
+
+/**
  * Delete a score
  */
 export const deleteScore = <ThrowOnError extends boolean = false>(options: Options<DeleteScoreData, ThrowOnError>) => (options.client ?? client).delete<DeleteScoreResponses, DeleteScoreErrors, ThrowOnError>({
@@ -517,7 +539,7 @@ export const searchSteps = <ThrowOnError extends boolean = false>(options?: Opti
 });
 
 /**
- * Get a step with its candidate counts and elimination ratio
+ * Get a step with its candidate counts, elimination ratio and its own scores
  */
 export const getStep = <ThrowOnError extends boolean = false>(options: Options<GetStepData, ThrowOnError>) => (options.client ?? client).get<GetStepResponses, GetStepErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }, { name: 'X-API-Key', type: 'apiKey' }],

@@ -86,6 +86,10 @@ export type CandidateDto = {
      * When it was first stored.
      */
     createdAt: string;
+    /**
+     * Scores of this candidate (this step and key), oldest first.
+     */
+    scores: Array<ScoreDto>;
 };
 
 export type CandidateEvaluationDto = {
@@ -143,6 +147,10 @@ export type CandidateEvaluationDto = {
      * The fields of this item answered as a preview (cut at XRAY_PREVIEW_CHARS characters of their JSON text); always present, empty when nothing was cut.
      */
     truncated: Array<'evaluations' | 'data'>;
+    /**
+     * Scores of this evaluation (the candidate of this step and key), oldest first.
+     */
+    scores: Array<ScoreDto>;
 };
 
 export type CandidateEvaluationPageDto = {
@@ -233,6 +241,10 @@ export type CandidateListItemDto = {
      * When it was first stored.
      */
     createdAt: string;
+    /**
+     * Scores of this candidate (this step and key), oldest first.
+     */
+    scores: Array<ScoreDto>;
     /**
      * Per-check results. In lists and step trees, a value whose JSON text is longer than XRAY_PREVIEW_CHARS (default 2000) characters is replaced by a string holding its first XRAY_PREVIEW_CHARS characters followed by `…`, and `truncated` names the field; fetch the item itself for the full value.
      */
@@ -1016,6 +1028,21 @@ export type HealthDto = {
     database: 'up' | 'down';
 };
 
+export type HistogramBucketDto = {
+    /**
+     * Lower bound (inclusive).
+     */
+    from: number;
+    /**
+     * Upper bound (exclusive, inclusive for the last bucket).
+     */
+    to: number;
+    /**
+     * Scores in it.
+     */
+    count: number;
+};
+
 export type ImportResultDto = {
     /**
      * Runs read and stored (already stored ones included: an import is idempotent).
@@ -1110,6 +1137,17 @@ export type KeyInfoDto = {
      * When the key stops working; null if it does not expire (and for the root key).
      */
     expiresAt: string | null;
+};
+
+export type LabelCountDto = {
+    /**
+     * A label (categorical) or `true`/`false` (boolean).
+     */
+    label: string;
+    /**
+     * Scores with it.
+     */
+    count: number;
 };
 
 export type LiveDto = {
@@ -1446,6 +1484,10 @@ export type PipelineAnalyticsDto = {
      * Runs and errors over time.
      */
     timeSeries: TimeSeriesDto;
+    /**
+     * Each score name of the pipeline’s runs (run, step and candidate scores; the 50 most frequent) over the same buckets as `timeSeries`, by the scored runs’ start: the mean (numeric, or share of `true`) or label counts.
+     */
+    scores: Array<ScoreSeriesDto>;
 };
 
 export type PipelineListDto = {
@@ -1568,6 +1610,21 @@ export type ReasonStatDto = {
     count: number;
 };
 
+export type RejectionExampleDto = {
+    /**
+     * The run.
+     */
+    runId: string;
+    /**
+     * The step that rejected the candidate.
+     */
+    stepId: string;
+    /**
+     * The candidate’s key.
+     */
+    key: string;
+};
+
 export type RunComparisonDto = {
     /**
      * The first run.
@@ -1577,6 +1634,10 @@ export type RunComparisonDto = {
      * The second run.
      */
     right: RunDto;
+    /**
+     * The runs’ own scores by name (every name either run has), with what changed.
+     */
+    scores: Array<ScoreDifferenceDto>;
     /**
      * Steps aligned by path, in the first run’s order, then steps only the second has.
      */
@@ -1662,6 +1723,10 @@ export type RunDetailDto = {
      * Cost of all its steps in USD (sent or computed; 0 when none has a cost).
      */
     costUsd: number;
+    /**
+     * The run’s own scores, oldest first (each step of `steps` carries its own; `listScores?runId=` lists all, candidates’ included).
+     */
+    scores: Array<ScoreDto>;
     /**
      * Top-level steps in order, each with its children nested to any depth: at most `stepLimit` steps (see `stepsTruncated`), their JSON fields as bounded previews (see each step’s `truncated`; `getStep` answers a step in full).
      */
@@ -1948,6 +2013,29 @@ export type ScoreConfigListDto = {
     items: Array<ScoreConfigDto>;
 };
 
+export type ScoreDifferenceDto = {
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * In the first run (or its step); null when not scored with this name.
+     */
+    left: ScoreSideDto | null;
+    /**
+     * In the second run (or its step); null when not scored with this name.
+     */
+    right: ScoreSideDto | null;
+    /**
+     * Whether the two sides differ (a value changed, or only one side has the score).
+     */
+    changed: boolean;
+    /**
+     * right − left when both are numeric; null otherwise.
+     */
+    delta: number | null;
+};
+
 export type ScoreDto = {
     /**
      * Score id (the client’s id when it gave one).
@@ -2020,6 +2108,148 @@ export type ScoreListDto = {
     nextCursor: string | null;
 };
 
+export type ScoreNameSummaryDto = {
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * The kind of value (a name scored with several kinds has one entry per kind).
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * Scores.
+     */
+    count: number;
+    /**
+     * Mean value (numeric), or share of `true` (boolean); null for labels.
+     */
+    mean: number | null;
+    /**
+     * Lowest value (numeric only).
+     */
+    min: number | null;
+    /**
+     * Highest value (numeric only).
+     */
+    max: number | null;
+    /**
+     * Distribution of a categorical or boolean score: counts per label, most frequent first.
+     */
+    labels: Array<LabelCountDto>;
+    /**
+     * Distribution of a numeric score: 10 equal-width buckets from min to max (one when all are equal).
+     */
+    histogram: Array<HistogramBucketDto>;
+    /**
+     * By UTC day of the scored runs’ start, days with scores only.
+     */
+    byDay: Array<ScorePointDto>;
+};
+
+export type ScorePointDto = {
+    /**
+     * Start of the bucket (by the start of the scored runs).
+     */
+    start: string;
+    /**
+     * Scores in the bucket.
+     */
+    count: number;
+    /**
+     * Mean value (numeric), or share of `true` (boolean); null for labels or an empty bucket.
+     */
+    mean: number | null;
+    /**
+     * Counts per label (categorical) or per `true`/`false` (boolean); empty for numeric scores.
+     */
+    labels: Array<LabelCountDto>;
+};
+
+export type ScoreRejectionsDto = {
+    /**
+     * The pipeline.
+     */
+    pipeline: string;
+    /**
+     * The score name.
+     */
+    name: string;
+    /**
+     * The good value asked for, if any.
+     */
+    good: string | null;
+    /**
+     * The good threshold asked for, if any.
+     */
+    min: number | null;
+    /**
+     * Start of the range.
+     */
+    from: string;
+    /**
+     * End of the range.
+     */
+    to: string;
+    /**
+     * Items scored with this name (one per run and key; its latest score counts).
+     */
+    scoredItems: number;
+    /**
+     * Of those, items whose score is good.
+     */
+    goodItems: number;
+    /**
+     * Per step name that rejected scored items: most good items rejected first.
+     */
+    steps: Array<StepRejectionsDto>;
+};
+
+export type ScoreSeriesDto = {
+    /**
+     * Score name.
+     */
+    name: string;
+    /**
+     * The kind of value.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * One point per bucket of `timeSeries` (empty buckets included).
+     */
+    points: Array<ScorePointDto>;
+};
+
+export type ScoreSideDto = {
+    /**
+     * The kind of value.
+     */
+    dataType: 'numeric' | 'boolean' | 'categorical';
+    /**
+     * The latest score’s value.
+     */
+    value: number | boolean | string;
+    /**
+     * Scores of this name on this side (the latest one is shown).
+     */
+    count: number;
+};
+
+export type ScoreSummaryDto = {
+    /**
+     * Start of the range.
+     */
+    from: string;
+    /**
+     * End of the range.
+     */
+    to: string;
+    /**
+     * One entry per name (and kind of value), most scores first.
+     */
+    items: Array<ScoreNameSummaryDto>;
+};
+
 export type StatusCountsDto = {
     /**
      * Runs still running.
@@ -2066,6 +2296,133 @@ export type StepComparisonDto = {
      * Candidate keys decided differently; null unless both sides stored candidates.
      */
     candidates: CandidateFlipsDto | null;
+    /**
+     * The steps’ own scores by name (every name either side has), with what changed.
+     */
+    scores: Array<ScoreDifferenceDto>;
+};
+
+export type StepDetailDto = {
+    /**
+     * The model that answered.
+     */
+    model: string | null;
+    /**
+     * Who served it.
+     */
+    provider: string | null;
+    /**
+     * The request’s parameters.
+     */
+    modelParameters: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Token usage; null when none was reported.
+     */
+    usage: TokenUsageDto | null;
+    /**
+     * Cost in USD: sent by the client, or computed from a model price (see `costSource`).
+     */
+    costUsd: number | null;
+    /**
+     * `client`: sent with the step; `price`: computed at ingest from `costPrice`; null: no cost.
+     */
+    costSource: 'client' | 'price';
+    /**
+     * The model price a computed cost used, as it was then.
+     */
+    costPrice: PriceUsedDto | null;
+    /**
+     * Milliseconds to the first streamed token.
+     */
+    timeToFirstTokenMs: number | null;
+    /**
+     * Step id.
+     */
+    id: string;
+    /**
+     * The run this step belongs to.
+     */
+    runId: string;
+    /**
+     * The enclosing step; null for top-level steps.
+     */
+    parentStepId: string | null;
+    /**
+     * Step name.
+     */
+    name: string;
+    /**
+     * Kind of step.
+     */
+    type: 'llm' | 'retrieval' | 'filter' | 'rank' | 'transform' | 'tool' | 'custom';
+    /**
+     * Order among its siblings, from 0.
+     */
+    position: number;
+    /**
+     * Step status.
+     */
+    status: 'running' | 'success' | 'error' | 'cancelled' | 'timed_out';
+    /**
+     * What the step was given (any JSON value).
+     */
+    input?: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * What the step produced (any JSON value).
+     */
+    output?: {
+        [key: string]: unknown;
+    } | Array<unknown> | string | number | boolean | null;
+    /**
+     * Why the step failed, if it did.
+     */
+    error: ErrorInfoDto | null;
+    /**
+     * Why the step decided what it did.
+     */
+    reasoning: string | null;
+    /**
+     * Free-form key/value context.
+     */
+    metadata: {
+        [key: string]: unknown;
+    };
+    /**
+     * When the step started.
+     */
+    startedAt: string;
+    /**
+     * When the step ended; null while running.
+     */
+    endedAt: string | null;
+    /**
+     * endedAt − startedAt in milliseconds; null while running.
+     */
+    durationMs: number | null;
+    /**
+     * Candidates considered: the reported total, else the number stored.
+     */
+    candidatesIn: number;
+    /**
+     * Candidates kept: the reported total, else those stored as accepted or selected.
+     */
+    candidatesOut: number;
+    /**
+     * 1 − candidatesOut / candidatesIn; null when candidatesIn is 0.
+     */
+    eliminationRatio: number | null;
+    /**
+     * Candidates actually stored for this step (may be a sample).
+     */
+    candidatesStored: number;
+    /**
+     * The step’s own scores (not its candidates’; `listScores?stepId=` lists both), oldest first.
+     */
+    scores: Array<ScoreDto>;
 };
 
 export type StepDto = {
@@ -2432,6 +2789,10 @@ export type StepNodeDto = {
      */
     truncated: Array<'input' | 'output' | 'metadata'>;
     /**
+     * The step’s own scores (not its candidates’), oldest first.
+     */
+    scores: Array<ScoreDto>;
+    /**
      * Child steps in order, nested to any depth.
      */
     children: Array<StepNodeDto>;
@@ -2457,6 +2818,33 @@ export type StepReasonsDto = {
      * Top 10 rejection reasons, most frequent first.
      */
     reasons: Array<ReasonStatDto>;
+};
+
+export type StepRejectionsDto = {
+    /**
+     * Step name.
+     */
+    stepName: string;
+    /**
+     * Candidates steps of this name rejected whose item carries a score of this name in that run.
+     */
+    rejected: number;
+    /**
+     * Of those, the ones whose score is good.
+     */
+    rejectedGood: number;
+    /**
+     * rejectedGood / rejected.
+     */
+    share: number;
+    /**
+     * Up to 5 keys of good items it rejected, most often rejected first.
+     */
+    exampleKeys: Array<string>;
+    /**
+     * Up to 5 such rejections (newest runs first), to open in the run view.
+     */
+    examples: Array<RejectionExampleDto>;
 };
 
 export type StepSearchItemDto = {
@@ -2995,6 +3383,65 @@ export type GetPipelineAnalyticsResponses = {
 };
 
 export type GetPipelineAnalyticsResponse = GetPipelineAnalyticsResponses[keyof GetPipelineAnalyticsResponses];
+
+export type GetScoreRejectionsData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * The pipeline.
+         */
+        pipeline: string;
+        /**
+         * The score name, scored on candidates.
+         */
+        name: string;
+        /**
+         * A good score is this value: `true` or `false` for a boolean score, a label for a categorical one. Give `good` or `min`.
+         */
+        good?: string;
+        /**
+         * A good score is a number at or above this (numeric scores). Give `good` or `min`.
+         */
+        min?: number;
+        /**
+         * Only runs started at or after this time (default: 7 days before `to`).
+         */
+        from?: string;
+        /**
+         * Only runs started before this time (default: now).
+         */
+        to?: string;
+    };
+    url: '/v1/analytics/score-rejections';
+};
+
+export type GetScoreRejectionsErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetScoreRejectionsError = GetScoreRejectionsErrors[keyof GetScoreRejectionsErrors];
+
+export type GetScoreRejectionsResponses = {
+    200: ScoreRejectionsDto;
+};
+
+export type GetScoreRejectionsResponse = GetScoreRejectionsResponses[keyof GetScoreRejectionsResponses];
 
 export type ListApiKeysData = {
     body?: never;
@@ -3887,6 +4334,12 @@ export type ListRunsData = {
             [key: string]: string;
         };
         /**
+         * Score filters on the run’s own scores: `score[<name>]=<condition>` or `score.<name>=<condition>`; the condition is `>x`, `>=x`, `<x`, `<=x` or `=x` with a number x (a numeric score), `true` or `false` (a boolean score), or a label (a categorical score; write `label:<label>` for a label starting with `<`, `>` or `=` or reading `true`/`false`). At most 10 names, each once; all must hold. E.g. `?score[relevance]=>=0.8&score[correct]=false`. A bad condition answers 400 naming the parameter. In Swagger UI, type an object such as `{"relevance": ">=0.8"}`; `{}` filters nothing.
+         */
+        score?: {
+            [key: string]: string;
+        };
+        /**
          * Text search over pipeline name, step names and error messages (whole words; the last word may be a prefix).
          */
         q?: string;
@@ -4608,6 +5061,61 @@ export type CreateScoresResponses = {
 
 export type CreateScoresResponse = CreateScoresResponses[keyof CreateScoresResponses];
 
+export type GetScoreSummaryData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only scores of runs of this pipeline.
+         */
+        pipeline?: string;
+        /**
+         * Only scores with this name (default: every name, the 50 most frequent).
+         */
+        name?: string;
+        /**
+         * Only scores of runs, of steps or of candidates (default: all).
+         */
+        target?: 'run' | 'step' | 'candidate';
+        /**
+         * Only scores of runs started at or after this time (default: 7 days before `to`).
+         */
+        from?: string;
+        /**
+         * Only scores of runs started before this time (default: now).
+         */
+        to?: string;
+    };
+    url: '/v1/scores/summary';
+};
+
+export type GetScoreSummaryErrors = {
+    /**
+     * Invalid input (see `details`).
+     */
+    400: ErrorResponseDto;
+    /**
+     * Missing, unknown, revoked or expired API key.
+     */
+    401: ErrorResponseDto;
+    /**
+     * The key lacks the scope this operation needs.
+     */
+    403: ErrorResponseDto;
+    /**
+     * Too many requests: the key is over XRAY_RATE_LIMIT, or this address failed authentication XRAY_AUTH_FAILURE_LIMIT times this minute; retry after `Retry-After` seconds.
+     */
+    429: ErrorResponseDto;
+};
+
+export type GetScoreSummaryError = GetScoreSummaryErrors[keyof GetScoreSummaryErrors];
+
+export type GetScoreSummaryResponses = {
+    200: ScoreSummaryDto;
+};
+
+export type GetScoreSummaryResponse = GetScoreSummaryResponses[keyof GetScoreSummaryResponses];
+
 export type DeleteScoreData = {
     body?: never;
     path: {
@@ -4734,6 +5242,12 @@ export type SearchStepsData = {
          */
         minDurationMs?: number;
         /**
+         * Score filters on the step’s own scores (not its candidates’): `score[<name>]=<condition>` or `score.<name>=<condition>`; the condition is `>x`, `>=x`, `<x`, `<=x` or `=x` with a number x (a numeric score), `true` or `false` (a boolean score), or a label (a categorical score; write `label:<label>` for a label starting with `<`, `>` or `=` or reading `true`/`false`). At most 10 names, each once; all must hold. E.g. `?score[relevance]=>=0.8&score[correct]=false`. A bad condition answers 400 naming the parameter. In Swagger UI, type an object such as `{"relevance": ">=0.8"}`; `{}` filters nothing.
+         */
+        score?: {
+            [key: string]: string;
+        };
+        /**
          * Only steps started at or after this time.
          */
         from?: string;
@@ -4818,7 +5332,7 @@ export type GetStepErrors = {
 export type GetStepError = GetStepErrors[keyof GetStepErrors];
 
 export type GetStepResponses = {
-    200: StepDto;
+    200: StepDetailDto;
 };
 
 export type GetStepResponse = GetStepResponses[keyof GetStepResponses];

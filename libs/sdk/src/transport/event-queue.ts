@@ -1,13 +1,13 @@
 /**
  * The bounded buffer of events waiting to be sent: the ones ready to go, in the order they
  * were recorded, and the ones parked until a retry time. Past its bounds it drops by tier,
- * oldest first within a tier: candidate batches first, then notes about them, and structure
+ * oldest first within a tier: candidate batches first, then notes about them and scores, and structure
  * (run and step events) only when nothing else is left, because a dropped run or step create
  * makes everything under it an orphan.
  */
 
 /** What an event carries, for the drop order and the per-kind counts. */
-export type EventKind = 'runs' | 'steps' | 'candidates';
+export type EventKind = 'runs' | 'steps' | 'candidates' | 'scores';
 
 /** Drop order: tier 0 goes first, tier 2 last. */
 export type DropTier = 0 | 1 | 2;

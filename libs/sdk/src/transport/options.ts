@@ -41,8 +41,8 @@ export interface TransportStats {
    * step events only when no candidate batch was left to drop.
    */
   dropped: number;
-  /** `dropped` by what the events carried: run events, step events, candidate batches. */
-  droppedByKind: { runs: number; steps: number; candidates: number };
+  /** `dropped` by what the events carried: run events, step events, candidate batches, scores. */
+  droppedByKind: { runs: number; steps: number; candidates: number; scores: number };
   /** Candidates in the dropped candidate batches. */
   candidatesDropped: number;
   /** Events still unsent when shutdown hit its deadline, or recorded after shutdown. */

@@ -35,13 +35,13 @@ const KIND: Record<EventType, EventKind> = {
   'step-create': 'steps',
   'step-update': 'steps',
   'candidates-create': 'candidates',
-  // A score is small and kept like a step's event when the buffer is full (the SDK sends none yet).
-  'score-create': 'steps',
+  'score-create': 'scores',
 };
 
 export function queued(event: EncodedEvent, seq: number, hooks?: EventHooks): QueuedEvent {
   const kind = KIND[event.type];
-  const tier = kind === 'candidates' ? 0 : hooks?.note ? 1 : 2;
+  // Scores judge what runs and steps hold: when the buffer is full they go before structure.
+  const tier = kind === 'candidates' ? 0 : hooks?.note || kind === 'scores' ? 1 : 2;
   return { event, seq, bytes: event.bytes, kind, tier, notBefore: 0, attempts: noAttempts(), ...(hooks ? { hooks } : {}) };
 }
 

@@ -10,6 +10,7 @@ import { PartitionedStorage1795600000000 } from './1795600000000-PartitionedStor
 import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.js';
 import { AddScores1795600200000 } from './1795600200000-AddScores.js';
 import { AddLlmFields1795600300000 } from './1795600300000-AddLlmFields.js';
+import { DistributeOnCitus1795600500000 } from './1795600500000-DistributeOnCitus.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
 // and then listed here (an explicit list works the same from TypeScript and compiled JS).
@@ -26,4 +27,5 @@ export const migrations: (new () => unknown)[] = [
   AddDataLifecycle1795600100000,
   AddScores1795600200000,
   AddLlmFields1795600300000,
+  DistributeOnCitus1795600500000,
 ];

@@ -1,0 +1,171 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Queryable } from '../database/queryable.js';
+import { query, type Sql, sql } from '../database/sql.js';
+import type { ScoreTarget } from './score-analytics.dto.js';
+import type { ScoreDataType } from './scores.dto.js';
+
+/** Which scores an aggregate reads: a project's, of runs started in [from, to), optionally narrowed. */
+export interface ScoreScope {
+  projectId: string;
+  from: Date;
+  to: Date;
+  pipeline?: string;
+  name?: string;
+  target?: ScoreTarget;
+}
+
+export interface ScoreStatRow {
+  name: string;
+  data_type: ScoreDataType;
+  n: number;
+  mean: number | null;
+  lo: number | null;
+  hi: number | null;
+}
+
+export interface ScoreBucketRow {
+  name: string;
+  data_type: ScoreDataType;
+  start: Date;
+  n: number;
+  mean: number | null;
+}
+
+export interface ScoreLabelRow {
+  name: string;
+  data_type: ScoreDataType;
+  start: Date | null;
+  label: string;
+  n: number;
+}
+
+export interface RejectionRow {
+  scored: number;
+  good: number;
+  step_name: string | null;
+  rejected: number | null;
+  rejected_good: number | null;
+  example_keys: string[] | null;
+  examples: { runId: string; stepId: string; key: string }[] | null;
+}
+
+/**
+ * The scores of a scope, aliased `sc`. The range bounds the run start, the scores' partition
+ * key, so only the range's days are read; a pipeline is a semi-join on its runs in the range.
+ */
+function scopeWhere(s: ScoreScope): Sql {
+  const where = [sql`sc.project_id = ${s.projectId}::uuid`, sql`sc.run_started_at >= ${s.from}`, sql`sc.run_started_at < ${s.to}`];
+  if (s.name !== undefined) where.push(sql`sc.name = ${s.name}`);
+  if (s.target === 'run') where.push(sql`sc.step_id IS NULL`);
+  if (s.target === 'step') where.push(sql`sc.step_id IS NOT NULL AND sc.candidate_key IS NULL`);
+  if (s.target === 'candidate') where.push(sql`sc.candidate_key IS NOT NULL`);
+  if (s.pipeline !== undefined) {
+    where.push(
+      sql`sc.run_id IN (SELECT r.id FROM runs r WHERE r.project_id = ${s.projectId}::uuid AND r.pipeline = ${s.pipeline}
+                        AND r.started_at >= ${s.from} AND r.started_at < ${s.to})`,
+    );
+  }
+  return sql.join(where, ' AND ');
+}
+
+/** A score's value as a number for means: the number, or 1/0 for a boolean. */
+const MEAN_VALUE = sql.raw('COALESCE(sc.value_number, sc.value_bool::int::double precision)');
+/** A score's value as a label for distributions: the label, or `true`/`false`. */
+const LABEL_VALUE = sql.raw('COALESCE(sc.value_label, sc.value_bool::text)');
+
+/** Score aggregates read straight from the scores table (no rollups): summaries, series, the rejection question. */
+@Injectable()
+export class ScoreAnalyticsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Per name and kind: count, mean, min and max; the `limit` most frequent. */
+  stats(s: ScoreScope, limit: number, db: Queryable = this.dataSource): Promise<ScoreStatRow[]> {
+    return query<ScoreStatRow>(
+      db,
+      sql`SELECT sc.name, sc.data_type, count(*)::int AS n, avg(${MEAN_VALUE}) AS mean, min(sc.value_number) AS lo, max(sc.value_number) AS hi
+          FROM scores sc WHERE ${scopeWhere(s)}
+          GROUP BY sc.name, sc.data_type ORDER BY count(*) DESC, sc.name, sc.data_type LIMIT ${limit}`,
+    );
+  }
+
+  /** Per name, kind and time bucket (`hour` or `day` of the run start): count and mean. */
+  buckets(s: ScoreScope, bucket: 'hour' | 'day', db: Queryable = this.dataSource): Promise<ScoreBucketRow[]> {
+    return query<ScoreBucketRow>(
+      db,
+      sql`SELECT sc.name, sc.data_type, date_trunc(${bucket}, sc.run_started_at, 'UTC') AS start, count(*)::int AS n, avg(${MEAN_VALUE}) AS mean
+          FROM scores sc WHERE ${scopeWhere(s)} GROUP BY 1, 2, 3 ORDER BY 3`,
+    );
+  }
+
+  /** Label (or true/false) counts per name and kind, overall (`bucket` null) or per time bucket. */
+  labels(s: ScoreScope, bucket: 'hour' | 'day' | null, db: Queryable = this.dataSource): Promise<ScoreLabelRow[]> {
+    const start = bucket === null ? sql`NULL::timestamptz` : sql`date_trunc(${bucket}, sc.run_started_at, 'UTC')`;
+    return query<ScoreLabelRow>(
+      db,
+      sql`SELECT sc.name, sc.data_type, ${start} AS start, ${LABEL_VALUE} AS label, count(*)::int AS n
+          FROM scores sc WHERE ${scopeWhere(s)} AND sc.data_type <> 'numeric'
+          GROUP BY 1, 2, 3, 4 ORDER BY 3, count(*) DESC, 4`,
+    );
+  }
+
+  /** Numeric scores per name in 10 equal-width buckets between the name's min and max (bucket 0 only when they are equal). */
+  histograms(s: ScoreScope, db: Queryable = this.dataSource): Promise<{ name: string; lo: number; hi: number; b: number; n: number }[]> {
+    return query(
+      db,
+      sql`WITH bounds AS (
+            SELECT sc.name, min(sc.value_number) AS lo, max(sc.value_number) AS hi FROM scores sc
+            WHERE ${scopeWhere(s)} AND sc.data_type = 'numeric' GROUP BY sc.name
+          )
+          SELECT sc.name, b.lo, b.hi,
+                 CASE WHEN b.hi = b.lo THEN 0 ELSE LEAST(floor((sc.value_number - b.lo) / (b.hi - b.lo) * 10), 9) END::int AS b,
+                 count(*)::int AS n
+          FROM scores sc JOIN bounds b ON b.name = sc.name
+          WHERE ${scopeWhere(s)} AND sc.data_type = 'numeric'
+          GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
+    );
+  }
+
+  /**
+   * The cross-run question: for candidate scores named `name` in the pipeline's runs, each
+   * (run, key) taken once with its latest score, which steps of that run rejected the key, per
+   * step name. `good` is the condition on a scores row `sc` that makes a score good. Answers one
+   * row per step name (or one row with a null step name when none rejected a scored item),
+   * each repeating the totals.
+   */
+  rejections(s: ScoreScope & { pipeline: string; name: string }, good: Sql, db: Queryable = this.dataSource): Promise<RejectionRow[]> {
+    const p = s.projectId;
+    return query<RejectionRow>(
+      db,
+      sql`WITH scored AS MATERIALIZED (
+            SELECT DISTINCT ON (sc.run_id, sc.candidate_key) sc.run_id, sc.run_started_at, sc.candidate_key AS key, COALESCE(${good}, false) AS good
+            FROM scores sc
+            WHERE ${scopeWhere({ ...s, target: 'candidate' })}
+            ORDER BY sc.run_id, sc.candidate_key, sc.created_at DESC, sc.id DESC
+          ),
+          totals AS (SELECT count(*)::int AS scored, count(*) FILTER (WHERE good)::int AS good FROM scored),
+          -- The item's candidates in its run, found by key in the run's day (the lineage index):
+          -- a few rows per item, where walking the run's steps would probe every step.
+          rejected AS (
+            SELECT st.name AS step_name, c.step_id, sd.run_id, sd.run_started_at, sd.key, sd.good
+            FROM scored sd
+            JOIN candidates c ON c.project_id = ${p}::uuid AND c.key = sd.key AND c.run_started_at = sd.run_started_at
+                             AND c.run_id = sd.run_id AND c.decision = 'rejected'
+            JOIN steps st ON st.project_id = ${p}::uuid AND st.id = c.step_id AND st.run_id = c.run_id AND st.run_started_at = c.run_started_at
+          ),
+          per_step AS (
+            SELECT step_name, count(*)::int AS rejected, count(*) FILTER (WHERE good)::int AS rejected_good,
+                   (SELECT array_agg(k.key) FROM (
+                      SELECT r2.key FROM rejected r2 WHERE r2.step_name = r.step_name AND r2.good
+                      GROUP BY r2.key ORDER BY count(*) DESC, r2.key LIMIT 5) k) AS example_keys,
+                   (SELECT json_agg(json_build_object('runId', e.run_id, 'stepId', e.step_id, 'key', e.key)) FROM (
+                      SELECT r3.run_id, r3.step_id, r3.key FROM rejected r3 WHERE r3.step_name = r.step_name AND r3.good
+                      ORDER BY r3.run_started_at DESC, r3.run_id, r3.key LIMIT 5) e) AS examples
+            FROM rejected r GROUP BY step_name
+          )
+          SELECT t.scored, t.good, ps.step_name, ps.rejected, ps.rejected_good, ps.example_keys, ps.examples
+          FROM totals t LEFT JOIN per_step ps ON true
+          ORDER BY ps.rejected_good DESC NULLS LAST, ps.rejected DESC, ps.step_name`,
+    );
+  }
+}

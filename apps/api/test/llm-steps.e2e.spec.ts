@@ -438,4 +438,53 @@ describe('LLM steps, model prices and run totals', () => {
     expect(day.body.timeSeries.filter((p: { calls: number }) => p.calls > 0).map((p: { start: string }) => p.start)).toEqual([iso(0), iso(15 * 3_600_000)]);
     expectError(await request(t.http).get('/v1/analytics/llm').set(h).query({ from: to, to: from }), 400, 'INVALID_RANGE');
   });
+
+  it('exports LLM steps with their fields and imports them into another project with the same totals', async () => {
+    const { key: fromKey } = await t.newProject('llm-export');
+    const { key: toKey } = await t.newProject('llm-import');
+    const from = { Authorization: `Bearer ${fromKey}` };
+    const to = { Authorization: `Bearer ${toKey}` };
+    await request(t.http).post('/v1/model-prices').set(from).send({ modelPattern: 'm*', inputPerMillion: 1, outputPerMillion: 2 });
+    const run = await request(t.http).post('/v1/runs').set(from).send({ pipeline: 'moved' });
+    const step = await request(t.http)
+      .post(`/v1/runs/${run.body.id}/steps`)
+      .set(from)
+      .send({
+        name: 'call',
+        model: 'm-1',
+        provider: 'p',
+        modelParameters: { temperature: 1 },
+        usage: { input: 1_000_000, output: 500_000 },
+        timeToFirstTokenMs: 12,
+      });
+    expect(step.body).toMatchObject({ costUsd: 2, costSource: 'price' });
+    const exported = await request(t.http)
+      .get('/v1/export')
+      .query({ pipeline: 'moved' })
+      .set(from)
+      .buffer(true)
+      .parse((res, done) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => done(null, text));
+      });
+    expect(exported.status).toBe(200);
+    const imported = await request(t.http)
+      .post('/v1/import')
+      .set(to)
+      .set('Content-Type', 'application/x-ndjson')
+      .send(exported.body as string);
+    expect(imported.status).toBe(200);
+    const copy = (await request(t.http).get(`/v1/steps/${step.body.id}`).set(to)).body;
+    expect(copy).toMatchObject({
+      model: 'm-1',
+      provider: 'p',
+      modelParameters: { temperature: 1 },
+      usage: { input: 1_000_000, output: 500_000, total: 1_500_000 },
+      costUsd: 2,
+      costSource: 'client',
+      timeToFirstTokenMs: 12,
+    });
+    expect((await request(t.http).get(`/v1/runs/${run.body.id}`).set(to)).body).toMatchObject({ totalTokens: 1_500_000, costUsd: 2 });
+  });
 });

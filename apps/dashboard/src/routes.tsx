@@ -40,7 +40,7 @@ const indexRoute = createRoute({
 export const runsRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/runs',
-  validateSearch: strings('pipeline', 'status', 'tag', 'range', 'from', 'to', 'meta', 'q', 'minDuration', 'score', 'live', 'sel'),
+  validateSearch: strings('pipeline', 'status', 'tag', 'range', 'from', 'to', 'meta', 'q', 'minDuration', 'minCost', 'sort', 'score', 'live', 'sel'),
   component: RunsView,
 });
 

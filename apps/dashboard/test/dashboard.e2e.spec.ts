@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { getCandidateSummary, getPipelineAnalytics, getRun, listProjects, revokeApiKey, XrayClient } from '@xray-sys/sdk';
+import { getCandidateSummary, getLlmAnalytics, getPipelineAnalytics, getRun, listProjects, listRuns, revokeApiKey, XrayClient } from '@xray-sys/sdk';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -400,6 +400,38 @@ describe('dashboard in the browser', () => {
       await w.page.getByTestId('runs-chart').locator('canvas').first().waitFor();
       expect(await w.page.getByTestId('step-stats').locator('tbody tr').count()).toBe(api.steps.length);
       await done(w, 'analytics');
+    });
+
+    it('LLM steps: model, tokens and cost on the step, the run header, the runs list (sorted by cost) and analytics', async () => {
+      const run = (await getRun({ client: xray.api, path: { id: data.rag.runId } })).data!;
+      const answer = run.steps.find((s) => s.name === 'answer')!;
+      const w = await open(`/ui/runs/${data.rag.runId}?step=${answer.id}`);
+      await w.page.getByTestId('step-llm').waitFor();
+      expect(await w.page.getByTestId('step-model').textContent()).toBe(`${answer.model} (${answer.provider})`);
+      expect(await w.page.getByTestId('step-tokens').textContent()).toBe('1,180 in · 412 out (1,024 cached)');
+      expect(await w.page.getByTestId('step-cost').textContent()).toBe('$0.00042 (sent)');
+      expect(await w.page.getByTestId('run-header-tokens').textContent()).toBe(`${run.totalTokens.toLocaleString('en-US')} (1,228 in · 428 out)`);
+      expect(await w.page.getByTestId('run-header-cost').textContent()).toBe('$0.00043');
+      await done(w, 'llm-step');
+
+      // The runs list ordered by cost: the API's order, with the costs shown.
+      const api = (await listRuns({ client: xray.api, query: { sort: '-costUsd', limit: 50 } })).data!;
+      const list = await open('/ui/runs?sort=-costUsd');
+      await list.page.getByTestId('run-row').first().waitFor();
+      const ids = await list.page.getByTestId('run-row').evaluateAll((rows) => rows.map((r) => r.id.replace(/^run-/, '')));
+      expect(ids).toEqual(api.items.map((r) => r.id));
+      expect(await list.page.locator(`#run-${data.rag.runId} [data-testid="run-cost"]`).textContent()).toBe('$0.00043');
+      await done(list);
+
+      const llm = (await getLlmAnalytics({ client: xray.api, query: { pipeline: 'rag-answer', from: new Date(Date.now() - 7 * 86_400_000).toISOString() } }))
+        .data!;
+      const a = await open('/ui/analytics/rag-answer');
+      await a.page.getByTestId('llm-cards').waitFor();
+      expect(await a.page.getByTestId('llm-models').locator('tbody tr').count()).toBe(llm.byModel.length);
+      expect(await a.page.getByTestId('llm-models').locator('tbody tr td:first-child').allTextContents()).toEqual(llm.byModel.map((m) => m.model));
+      expect(await a.page.getByTestId('llm-steps').locator('tbody tr').count()).toBe(llm.byStep.length);
+      await a.page.getByTestId('llm-cost-chart').locator('canvas').first().waitFor();
+      await done(a, 'llm-analytics');
     });
 
     it('keys: creates a key (secret shown once) and revokes it', async () => {

@@ -22,6 +22,7 @@ import { EXAMPLE } from '../common/examples.js';
 import { RawJson } from '../common/validation.js';
 import { RUN_STATUSES, STEP_TYPES } from '../domain/vocabulary.js';
 import { ErrorInfoDto } from '../runs/runs.dto.js';
+import { LlmFieldsInputDto } from '../steps/llm-fields.dto.js';
 
 /**
  * The NDJSON export format, one JSON object per line, each with a `type`: a `run` line, then
@@ -126,7 +127,8 @@ export class ExportRunDto {
 }
 
 /** A step, every field in full. */
-export class ExportStepDto {
+/** A step as exported; an LLM step's fields (model, usage, costUsd, …) are present when set, and its cost is kept as a sent cost on import. */
+export class ExportStepDto extends LlmFieldsInputDto {
   @ApiProperty({ format: 'uuid', description: 'Step id (kept on import).', example: EXAMPLE.stepId })
   @IsUUID('all')
   id: string;

@@ -62,7 +62,9 @@ export class ExportRepository {
     return query<ExportStepRow>(
       db,
       sql`SELECT id, parent_step_id, name, type, position, status, input, output, error, reasoning, metadata,
-              started_at, ended_at, reported_in, reported_out
+              started_at, ended_at, reported_in, reported_out, model, provider, model_parameters,
+              usage_input, usage_output, usage_total, usage_cache_read, usage_cache_write, usage_reasoning, cost_usd, cost_source, cost_price,
+              time_to_first_token_ms
        FROM steps WHERE project_id = ${projectId} AND run_id = ${runId} AND run_started_at = ${runStartedAt} ${afterCursor}
        ORDER BY started_at, id LIMIT ${limit}`,
     );

@@ -11,6 +11,21 @@ import type {
   ExportStepLineDto,
 } from './export.dto.js';
 import { type ExportFilter, ExportRepository, type ExportRunRow, type ExportStepRow } from './export.repository.js';
+import type { LlmFieldsInputDto } from '../steps/llm-fields.dto.js';
+import { llmFieldsOf, type StepRow } from '../steps/steps.service.js';
+
+/** A step's LLM fields as an export line carries them (and createStep takes them back): only those set. */
+function llmInputOf(r: ExportStepRow): LlmFieldsInputDto {
+  const f = llmFieldsOf(r as unknown as StepRow);
+  const out: LlmFieldsInputDto = {};
+  if (f.model !== null) out.model = f.model;
+  if (f.provider !== null) out.provider = f.provider;
+  if (f.modelParameters !== null) out.modelParameters = f.modelParameters;
+  if (f.usage !== null) out.usage = Object.fromEntries(Object.entries(f.usage).filter(([, v]) => v !== null));
+  if (f.costUsd !== null) out.costUsd = f.costUsd;
+  if (f.timeToFirstTokenMs !== null) out.timeToFirstTokenMs = f.timeToFirstTokenMs;
+  return out;
+}
 
 /** Rows read per statement: runs, a run's steps, and candidates (also the most on one line). */
 export const EXPORT_PAGE = { runs: 100, steps: 500, candidates: 1000 } as const;
@@ -58,6 +73,7 @@ const toStepLine = (runId: string, r: ExportStepRow): ExportStepLineDto => ({
     endedAt: iso(r.ended_at),
     reportedIn: r.reported_in,
     reportedOut: r.reported_out,
+    ...llmInputOf(r),
   },
 });
 

@@ -57,3 +57,28 @@ export function parseMetadataFilter(text: string | undefined): Record<string, st
   }
   return Object.keys(out).length ? out : undefined;
 }
+
+/** A token count: `1,234`, `12.3k`, `4.56M`; `—` for none. */
+export function fmtTokens(n: number | null | undefined): string {
+  if (n == null) return '—';
+  if (n < 10_000) return n.toLocaleString('en-US');
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 100_000 ? 1 : 0)}k`;
+  return `${(n / 1_000_000).toFixed(n < 10_000_000 ? 2 : 1)}M`;
+}
+
+/** A cost in USD: cents-level for dollars, more digits for the fractions of a cent LLM calls cost. */
+export function fmtUsd(x: number | null | undefined): string {
+  if (x == null) return '—';
+  if (x === 0) return '$0';
+  if (x >= 1) return `$${x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  if (x >= 0.01) return `$${x.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`;
+  return `$${x.toPrecision(2)}`;
+}
+
+/** A step's token usage in one line: `1,200 in · 340 out (1,024 cached)`. */
+export function fmtUsage(u: { input: number | null; output: number | null; total: number | null; cacheRead: number | null } | null | undefined): string {
+  if (!u) return '—';
+  const parts = [u.input != null ? `${fmtTokens(u.input)} in` : null, u.output != null ? `${fmtTokens(u.output)} out` : null].filter(Boolean);
+  const line = parts.length ? parts.join(' · ') : `${fmtTokens(u.total)} total`;
+  return u.cacheRead ? `${line} (${fmtTokens(u.cacheRead)} cached)` : line;
+}

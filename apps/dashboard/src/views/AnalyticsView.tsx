@@ -6,10 +6,10 @@ import 'uplot/dist/uPlot.min.css';
 import { api, call } from '../api/client.js';
 import { usePipelines } from '../api/queries.js';
 import * as sdk from '../api/sdk.js';
-import type { TimePointDto } from '../api/sdk.js';
+import type { LlmTimePointDto, TimePointDto } from '../api/sdk.js';
 import { ErrorBox, Loading } from '../components/common.js';
 import { RangePicker } from '../components/RangePicker.js';
-import { fmtDuration, fmtPct, fmtTime, rangeBounds } from '../lib/format.js';
+import { fmtDuration, fmtPct, fmtTime, fmtTokens, fmtUsd, rangeBounds } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
 import { labelsByCount, scoreSeriesOf, type ScoreSeries } from '../lib/scores.js';
 
@@ -119,6 +119,7 @@ export default function AnalyticsView() {
               ))}
             </tbody>
           </table>
+          <LlmSection pipeline={pipeline} bounds={rangeBounds(range, search.from, search.to)} cacheKey={[range ?? '', search.from ?? '', search.to ?? '']} />
           <h2>Top rejection reasons</h2>
           {a.data.topRejectionReasons.length === 0 ? <p className="muted">No rejections in this range.</p> : null}
           {a.data.topRejectionReasons.map((s) => {
@@ -143,6 +144,151 @@ export default function AnalyticsView() {
         </>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * LLM calls of the pipeline: totals, cost and tokens over time, per model (with p50/p95
+ * latency) and per step name, from `GET /v1/analytics/llm`.
+ */
+function LlmSection({ pipeline, bounds, cacheKey }: { pipeline: string; bounds: { from?: string; to?: string }; cacheKey: string[] }) {
+  const llm = useQuery({
+    queryKey: ['llm-analytics', pipeline, ...cacheKey],
+    queryFn: () => call(sdk.getLlmAnalytics({ client: api, query: { pipeline, ...bounds } })),
+  });
+  if (llm.error) return <ErrorBox error={llm.error} />;
+  if (!llm.data) return <Loading what="Loading LLM usage" />;
+  const d = llm.data;
+  return (
+    <section aria-label="LLM usage" data-testid="llm-usage">
+      <h2>LLM calls, tokens and cost</h2>
+      {d.totals.calls === 0 ? (
+        <p className="muted">No LLM steps (steps with a model, token usage or a cost) in this range.</p>
+      ) : (
+        <>
+          <div className="cards" data-testid="llm-cards">
+            <div className="card">
+              LLM calls<b>{fmtInt(d.totals.calls)}</b>
+            </div>
+            <div className="card">
+              Tokens<b data-testid="llm-total-tokens">{fmtTokens(d.totals.totalTokens)}</b>
+            </div>
+            <div className="card">
+              Input / output<b>{`${fmtTokens(d.totals.inputTokens)} / ${fmtTokens(d.totals.outputTokens)}`}</b>
+            </div>
+            <div className="card">
+              Cost<b data-testid="llm-total-cost">{fmtUsd(d.totals.costUsd)}</b>
+            </div>
+          </div>
+          <h3>Cost over time (by {d.bucket})</h3>
+          <CostChart points={d.timeSeries} />
+          <h3>Per model</h3>
+          <table className="grid" aria-label="LLM usage per model" data-testid="llm-models">
+            <thead>
+              <tr>
+                <th>Model</th>
+                <th className="num">Calls</th>
+                <th className="num">Input tokens</th>
+                <th className="num">Output tokens</th>
+                <th className="num">Cost</th>
+                <th className="num">p50</th>
+                <th className="num">p95</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.byModel.map((m) => (
+                <tr key={m.model}>
+                  <td>{m.model || <span className="muted">(no model)</span>}</td>
+                  <td className="num">{fmtInt(m.calls)}</td>
+                  <td className="num">{fmtTokens(m.inputTokens)}</td>
+                  <td className="num">{fmtTokens(m.outputTokens)}</td>
+                  <td className="num">{fmtUsd(m.costUsd)}</td>
+                  <td className="num">{fmtDuration(m.p50DurationMs)}</td>
+                  <td className="num">{fmtDuration(m.p95DurationMs)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h3>Per step</h3>
+          <table className="grid" aria-label="LLM usage per step" data-testid="llm-steps">
+            <thead>
+              <tr>
+                <th>Step</th>
+                <th className="num">Calls</th>
+                <th className="num">Tokens</th>
+                <th className="num">Cost</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.byStep.map((st) => (
+                <tr key={`${st.pipeline}/${st.name}`}>
+                  <td>{st.name}</td>
+                  <td className="num">{fmtInt(st.calls)}</td>
+                  <td className="num">{fmtTokens(st.totalTokens)}</td>
+                  <td className="num">{fmtUsd(st.costUsd)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** Cost per bucket as bars (uPlot, canvas), with the tokens in the legend. */
+function CostChart({ points }: { points: LlmTimePointDto[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el || !points.length) return;
+    const css = getComputedStyle(document.documentElement);
+    const color = (v: string) => css.getPropertyValue(v).trim();
+    const plot = new uPlot(
+      {
+        width: Math.max(300, el.clientWidth),
+        height: 180,
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(0.000001, max)] } },
+        axes: [
+          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
+          {
+            stroke: color('--fg-soft'),
+            grid: { stroke: color('--border') },
+            ticks: { stroke: color('--border') },
+            values: (_u, vs) => vs.map((v) => fmtUsd(v)),
+          },
+        ],
+        series: [
+          {},
+          {
+            label: 'cost',
+            stroke: color('--run'),
+            fill: color('--run'),
+            paths: uPlot.paths.bars!({ size: [0.8, 40] }),
+            points: { show: false },
+            value: (_u: uPlot, _v: number, _s: number, i: number | null) =>
+              i == null ? '--' : `${fmtUsd(points[i].costUsd)} · ${fmtTokens(points[i].totalTokens)} tokens`,
+          },
+        ],
+      },
+      [points.map((p) => Date.parse(p.start) / 1000), points.map((p) => p.costUsd)],
+      el,
+    );
+    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 180 });
+    window.addEventListener('resize', onResize);
+    return () => {
+      window.removeEventListener('resize', onResize);
+      plot.destroy();
+    };
+  }, [points]);
+  return (
+    <div
+      className="chart"
+      ref={box}
+      role="img"
+      aria-label={`Cost per bucket: ${fmtUsd(points.reduce((n, p) => n + p.costUsd, 0))} in all`}
+      data-testid="llm-cost-chart"
+    />
   );
 }
 

@@ -10,7 +10,7 @@ import { ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.
 import { AddScore, ScoreBadges, ScoreList } from '../components/Scores.js';
 import { useListKeys } from '../components/keys.js';
 import { buildFunnel, countsBadge, fmtInt } from '../lib/funnel.js';
-import { fmtDuration, fmtTime } from '../lib/format.js';
+import { fmtDuration, fmtTime, fmtTokens, fmtUsd } from '../lib/format.js';
 import type { Score } from '../lib/scores.js';
 import { ancestorsOf, buildTree, flattenTree, timeSpan, type TreeRow } from '../lib/tree.js';
 import { DeleteRun } from './DeleteRun.js';
@@ -301,6 +301,20 @@ function RunHeader({ run }: { run: RunAnswer }) {
           <span>Duration</span>
           <span>{fmtDuration(run.durationMs)}</span>
         </div>
+        {run.totalTokens || run.costUsd ? (
+          <>
+            <div>
+              <span>Tokens</span>
+              <span data-testid="run-header-tokens" title={`${run.inputTokens} in · ${run.outputTokens} out · ${run.totalTokens} total`}>
+                {fmtTokens(run.totalTokens)} ({fmtTokens(run.inputTokens)} in · {fmtTokens(run.outputTokens)} out)
+              </span>
+            </div>
+            <div>
+              <span>Cost</span>
+              <span data-testid="run-header-cost">{fmtUsd(run.costUsd)}</span>
+            </div>
+          </>
+        ) : null}
         <div>
           <span>Tags</span>
           <span>

@@ -10,11 +10,17 @@ import { PipelinePicker } from '../components/PipelinePicker.js';
 import { RangePicker } from '../components/RangePicker.js';
 import { exportFileName, exportQuery } from '../lib/export.js';
 import { ScoreBadges } from '../components/Scores.js';
-import { fmtDuration, fmtTime, parseMetadataFilter, rangeBounds, shortId } from '../lib/format.js';
+import { fmtDuration, fmtTime, fmtTokens, fmtUsd, parseMetadataFilter, rangeBounds, shortId } from '../lib/format.js';
 import { parseScoreFilter, type Score } from '../lib/scores.js';
 
 const route = getRouteApi('/runs');
 const STATUSES = ['running', 'success', 'error', 'cancelled', 'timed_out'] as const;
+const SORTS = [
+  { id: '-startedAt', label: 'Newest first' },
+  { id: '-costUsd', label: 'Most expensive first' },
+  { id: '-totalTokens', label: 'Most tokens first' },
+  { id: 'costUsd', label: 'Cheapest first' },
+] as const;
 type Search = ReturnType<typeof route.useSearch>;
 
 /** Optional counters some list answers carry (steps, candidates); shown when present. */
@@ -30,6 +36,7 @@ export function RunsView() {
     meta: search.meta ?? '',
     q: search.q ?? '',
     minDuration: search.minDuration ?? '',
+    minCost: search.minCost ?? '',
     score: search.score ?? '',
   });
   const scoreFilter = search.score ? parseScoreFilter(search.score) : undefined;
@@ -38,6 +45,7 @@ export function RunsView() {
   const query = useMemo(() => {
     const bounds = rangeBounds(search.range, search.from, search.to);
     const minDurationMs = search.minDuration ? Number(search.minDuration) : undefined;
+    const minCostUsd = search.minCost ? Number(search.minCost) : undefined;
     return {
       pipeline: search.pipeline,
       status: STATUSES.find((s) => s === search.status),
@@ -50,13 +58,28 @@ export function RunsView() {
       metadata: parseMetadataFilter(search.meta),
       q: search.q,
       minDurationMs: Number.isFinite(minDurationMs) ? minDurationMs : undefined,
+      minCostUsd: minCostUsd !== undefined && Number.isFinite(minCostUsd) && minCostUsd >= 0 ? minCostUsd : undefined,
+      sort: SORTS.find((o) => o.id === search.sort)?.id,
       // `score[<name>]=<condition>`: runs with a score of their own that matches.
       ...(scoreFilter && !('error' in scoreFilter) ? { score: scoreFilter.query } : {}),
       ...bounds,
       limit: 50,
     };
     // `range` presets are relative: the key includes the preset id, not the computed instant.
-  }, [search.pipeline, search.status, search.tag, search.meta, search.q, search.minDuration, search.score, search.range, search.from, search.to]);
+  }, [
+    search.pipeline,
+    search.status,
+    search.tag,
+    search.meta,
+    search.q,
+    search.minDuration,
+    search.minCost,
+    search.sort,
+    search.score,
+    search.range,
+    search.from,
+    search.to,
+  ]);
 
   const runs = useInfiniteQuery({
     queryKey: ['runs', { ...search, sel: undefined }],
@@ -100,6 +123,7 @@ export function RunsView() {
       meta: text.meta.trim() || undefined,
       q: text.q.trim() || undefined,
       minDuration: text.minDuration.trim() || undefined,
+      minCost: text.minCost.trim() || undefined,
       score: text.score.trim() || undefined,
     });
   };
@@ -157,6 +181,24 @@ export function RunsView() {
           Min duration (ms)
           <input id="runs-min" inputMode="numeric" value={text.minDuration} onChange={(e) => setText({ ...text, minDuration: e.target.value })} />
         </label>
+        <label htmlFor="runs-min-cost">
+          Min cost (USD)
+          <input id="runs-min-cost" inputMode="decimal" value={text.minCost} onChange={(e) => setText({ ...text, minCost: e.target.value })} />
+        </label>
+        <label htmlFor="runs-sort">
+          Order
+          <select
+            id="runs-sort"
+            value={search.sort ?? '-startedAt'}
+            onChange={(e) => set({ sort: e.target.value === '-startedAt' ? undefined : e.target.value })}
+          >
+            {SORTS.map((o) => (
+              <option key={o.id} value={o.id}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit">Apply</button>
         <label className="row" htmlFor="runs-live">
           <span>
@@ -193,6 +235,8 @@ export function RunsView() {
               <th>Version</th>
               <th>Started</th>
               <th className="num">Duration</th>
+              <th className="num">Tokens</th>
+              <th className="num">Cost</th>
               {hasCounts ? (
                 <>
                   <th className="num">Steps</th>
@@ -217,6 +261,12 @@ export function RunsView() {
                 <td>{r.pipelineVersion ?? '—'}</td>
                 <td>{fmtTime(r.startedAt)}</td>
                 <td className="num">{fmtDuration(r.durationMs)}</td>
+                <td className="num" data-testid="run-tokens" title={`${r.inputTokens} in · ${r.outputTokens} out`}>
+                  {r.totalTokens ? fmtTokens(r.totalTokens) : '—'}
+                </td>
+                <td className="num" data-testid="run-cost">
+                  {r.costUsd ? fmtUsd(r.costUsd) : '—'}
+                </td>
                 {hasCounts ? (
                   <>
                     <td className="num">{r.stepCount?.toLocaleString('en-US') ?? '—'}</td>
@@ -250,7 +300,7 @@ export function RunsView() {
           </button>
         </p>
       ) : null}
-      <p className="muted">j/k move, Enter opens, / searches. Newest first; pages of 50.</p>
+      <p className="muted">j/k move, Enter opens, / searches. {SORTS.find((o) => o.id === (search.sort ?? '-startedAt'))?.label}; pages of 50.</p>
     </div>
   );
 }

@@ -9,7 +9,7 @@ import { useRunScores } from '../api/queries.js';
 import { DecisionBadge, ErrorBox, JsonBlock, Loading, StatusBadge } from '../components/common.js';
 import { AddScore, ScoreBadges, ScoreList } from '../components/Scores.js';
 import { candidateKey } from '../lib/scores.js';
-import { fmtDuration, fmtPct, fmtTime } from '../lib/format.js';
+import { fmtDuration, fmtPct, fmtTime, fmtTokens, fmtUsage, fmtUsd } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
 
 const DECISIONS = ['accepted', 'rejected', 'selected'] as const;
@@ -79,6 +79,61 @@ export function StepPanel({ stepId, runId, decision, reason }: { stepId: string;
             <span>{fmtInt(s.candidatesStored)}</span>
           </div>
         </div>
+        {s.model || s.usage || s.costUsd != null ? (
+          <section aria-label="Model call" data-testid="step-llm">
+            <h3>Model call</h3>
+            <div className="run-header">
+              <div>
+                <span>Model</span>
+                <span data-testid="step-model">
+                  {s.model ?? '—'}
+                  {s.provider ? <span className="muted"> ({s.provider})</span> : null}
+                </span>
+              </div>
+              <div>
+                <span>Tokens</span>
+                <span data-testid="step-tokens" title={s.usage ? `${fmtTokens(s.usage.total)} total` : undefined}>
+                  {fmtUsage(s.usage)}
+                </span>
+              </div>
+              {s.usage?.reasoning ? (
+                <div>
+                  <span>Reasoning tokens</span>
+                  <span>{fmtTokens(s.usage.reasoning)}</span>
+                </div>
+              ) : null}
+              <div>
+                <span>Cost</span>
+                <span
+                  data-testid="step-cost"
+                  title={
+                    s.costSource === 'price' && s.costPrice
+                      ? `Computed with the price of ${s.costPrice.modelPattern}: $${s.costPrice.inputPerMillion} in / $${s.costPrice.outputPerMillion} out per million tokens`
+                      : s.costSource === 'client'
+                        ? 'Sent with the step'
+                        : undefined
+                  }
+                >
+                  {fmtUsd(s.costUsd)}
+                  {s.costSource ? <span className="muted"> ({s.costSource === 'price' ? `priced as ${s.costPrice?.modelPattern}` : 'sent'})</span> : null}
+                </span>
+              </div>
+              {s.timeToFirstTokenMs != null ? (
+                <div>
+                  <span>First token</span>
+                  <span>{fmtDuration(s.timeToFirstTokenMs)}</span>
+                </div>
+              ) : null}
+            </div>
+            {s.modelParameters && Object.keys(s.modelParameters).length ? (
+              <p className="muted mono" data-testid="step-model-parameters">
+                {Object.entries(s.modelParameters)
+                  .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+                  .join(' · ')}
+              </p>
+            ) : null}
+          </section>
+        ) : null}
         {s.error ? (
           <div className="error-box">
             <b>{s.error.type ?? 'Error'}:</b> {s.error.message}

@@ -909,6 +909,32 @@ export type ExportRunLineDto = {
 
 export type ExportStepDto = {
     /**
+     * The model that answered, e.g. `gpt-4o-mini-2024-07-18`.
+     */
+    model?: string;
+    /**
+     * Who served it, e.g. `openai`, `anthropic`, `aws.bedrock`.
+     */
+    provider?: string;
+    /**
+     * The request’s parameters (temperature, max tokens, top p, …), as a JSON object.
+     */
+    modelParameters?: {
+        [key: string]: unknown;
+    };
+    /**
+     * Token usage (replaces the stored usage as a whole).
+     */
+    usage?: TokenUsageInputDto;
+    /**
+     * What the call cost, in USD. When sent it is kept as is; when not, the cost is computed from the project’s model prices (`/v1/model-prices`).
+     */
+    costUsd?: number;
+    /**
+     * Milliseconds from the request to the first streamed token.
+     */
+    timeToFirstTokenMs?: number;
+    /**
      * Step id (kept on import).
      */
     id: string;

@@ -211,7 +211,7 @@ export async function seed(
 }
 
 /**
- * About `total` candidate scores spread evenly over the project's runs, in rounds of runs: in
+ * About `total` candidate scores spread evenly over the project's runs, newest runs first, in rounds of runs: in
  * each run, a share of the candidates of filter-by-price and filter-by-category (those that
  * entered the funnel) scored `wanted` (boolean, one in three false), as a reviewer or an
  * evaluator would; ids are deterministic, so a second call adds nothing. Answers how many
@@ -224,7 +224,7 @@ export async function seedScores(url: string, projectName: string, total: number
     await ds.runMigrations({ transaction: 'each' });
     const [project] = await ds.query('SELECT id FROM projects WHERE name = $1', [projectName]);
     if (!project) throw new Error(`No project named ${projectName}`);
-    const runIds: { id: string }[] = await ds.query('SELECT id FROM runs WHERE project_id = $1 ORDER BY started_at', [project.id]);
+    const runIds: { id: string }[] = await ds.query('SELECT id FROM runs WHERE project_id = $1 ORDER BY started_at DESC', [project.id]);
     // 60 candidates per run in the two filters: a run gets total/runs of them scored.
     const perMille = Math.min(1000, Math.round(((total / Math.max(runIds.length, 1)) * 1000) / 60));
     const started = Date.now();

@@ -101,7 +101,7 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
          (SELECT count(*)::int FROM steps WHERE project_id = $1 AND duration_ms IS NOT NULL) AS durations,
          (SELECT coalesce(sum(count), 0)::int FROM reason_counts_hourly WHERE project_id = $1) AS reasons_hourly,
          (SELECT coalesce(sum(count), 0)::int FROM reason_counts_daily WHERE project_id = $1) AS reasons_daily,
-         (SELECT count(*)::int FROM candidates c JOIN steps s ON s.id = c.step_id
+         (SELECT count(*)::int FROM candidates c JOIN steps s ON s.project_id = c.project_id AND s.id = c.step_id
            WHERE c.project_id = $1 AND c.decision = 'rejected' AND c.reason IS NOT NULL AND s.type = 'filter') AS reasons`,
       [project.id],
     );
@@ -235,8 +235,8 @@ describe(`data lifecycle (${usingRealPostgres() ? 'PostgreSQL' : 'embedded'})`, 
       expect(await t.sql('SELECT 1 FROM candidates WHERE project_id = $1 AND key = $2', [project.id, person])).toEqual([]);
       // The filter step was created with its candidates in one batch: its counts are those stored.
       const [filter] = await t.sql<{ stored_in: number; stored_out: number; rows: number; kept: number }>(
-        `SELECT stored_in, stored_out, (SELECT count(*)::int FROM candidates WHERE step_id = s.id) AS rows,
-                (SELECT count(*)::int FROM candidates WHERE step_id = s.id AND decision <> 'rejected') AS kept
+        `SELECT stored_in, stored_out, (SELECT count(*)::int FROM candidates c WHERE c.project_id = s.project_id AND c.step_id = s.id) AS rows,
+                (SELECT count(*)::int FROM candidates c WHERE c.project_id = s.project_id AND c.step_id = s.id AND decision <> 'rejected') AS kept
          FROM steps s WHERE id = $1`,
         [again.filter],
       );

@@ -6,10 +6,11 @@ describe('endAssignment (the end-time rule of a single-row update)', () => {
   it.each([
     ['sets the end time sent', { endedAt: '2026-11-30T21:05:00.000Z' }, undefined, { text: 'ended_at = $1', values: [new Date('2026-11-30T21:05:00.000Z')] }],
     [
+      // "Now" is the process's clock, bound as a value (Citus evaluates no now() inside a COALESCE).
       'ends now on an ending status, never before the start',
       { status: 'success' },
       undefined,
-      { text: 'ended_at = COALESCE(ended_at, GREATEST(now(), started_at))', values: [] },
+      { text: 'ended_at = COALESCE(ended_at, GREATEST($1::timestamptz, started_at))', values: [expect.any(Date)] },
     ],
     [
       'ends at the event time when there is one',
@@ -21,7 +22,10 @@ describe('endAssignment (the end-time rule of a single-row update)', () => {
   ])('%s', (_name, dto, eventTime, expected) => {
     const end = endAssignment(dto, eventTime);
     expect(end).toBeDefined();
-    expect(setList([end!]).toQuery()).toEqual(expected);
+    const query = setList([end!]).toQuery();
+    expect(query).toEqual(expected);
+    if (eventTime === undefined && 'status' in dto && query.values.length === 1)
+      expect(Math.abs((query.values[0] as Date).getTime() - Date.now())).toBeLessThan(5_000);
   });
 
   it('leaves the end alone when the update says nothing about it', () => {

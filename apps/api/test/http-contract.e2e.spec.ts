@@ -96,6 +96,8 @@ describe('HTTP contract: errors, limits, health and docs', () => {
       'POST /v1/score-configs': 'createScoreConfig',
       'PUT /v1/score-configs/{name}': 'replaceScoreConfig',
       'DELETE /v1/score-configs/{name}': 'deleteScoreConfig',
+      'GET /v1/scores/summary': 'getScoreSummary',
+      'GET /v1/analytics/score-rejections': 'getScoreRejections',
       'GET /health': 'getHealth',
       'GET /health/live': 'getLiveness',
       'GET /health/ready': 'getReadiness',

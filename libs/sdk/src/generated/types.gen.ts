@@ -3397,11 +3397,11 @@ export type GetScoreRejectionsData = {
          */
         name: string;
         /**
-         * A good score is this value: `true` or `false` for a boolean score, a label for a categorical one. Give `good` or `min`.
+         * A good score is this value: `true` or `false` for a boolean score, a label for a categorical one. Give `good` or `min`, not both; with neither, a good score is `true`.
          */
         good?: string;
         /**
-         * A good score is a number at or above this (numeric scores). Give `good` or `min`.
+         * A good score is a number at or above this (numeric scores), e.g. `0.8`. Give `good` or `min`, not both.
          */
         min?: number;
         /**

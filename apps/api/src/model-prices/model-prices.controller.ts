@@ -42,7 +42,11 @@ export class ModelPricesController {
   @ProjectRoute('admin')
   @ApiIdParam('id', 'Price id.')
   @ApiOperation({ summary: 'Replace a model price', description: 'Costs already stored keep the price they were computed with.' })
-  @ApiBodyExamples(ModelPriceBodyDto, { gpt4oMini: { summary: 'A new price for gpt-4o-mini', value: PRICE_EXAMPLE } })
+  // A later validFrom than the creation's example: a pattern's prices are unique per validFrom, so
+  // the pre-filled replacement does not collide with the pre-filled creation.
+  @ApiBodyExamples(ModelPriceBodyDto, {
+    gpt4oMini: { summary: 'gpt-4o-mini priced anew from July', value: { ...PRICE_EXAMPLE, inputPerMillion: 0.12, validFrom: '2026-07-01T00:00:00.000Z' } },
+  })
   @ApiOkResponse({ type: ModelPriceDto })
   @ApiErrors(400, 404, 409)
   replaceModelPrice(@ProjectId() projectId: string, @Param('id', uuidParam) id: string, @Body() body: ModelPriceBodyDto): Promise<ModelPriceDto> {

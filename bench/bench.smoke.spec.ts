@@ -27,6 +27,9 @@ describe('benchmark suite (smoke)', () => {
       expect(results.http?.profile?.byCategory.length).toBeGreaterThan(0);
       expect(results.memory?.sdk.every((s) => s.bounded)).toBe(true);
       expect(results.sdk?.perStepUs.length).toBeGreaterThan(0);
+      expect(results.otlp?.spansPerSecond[0]).toBeGreaterThan(0);
+      expect(results.otlp?.ingestEventsPerSecond[0]).toBeGreaterThan(0);
+      expect(results.otlp?.p99Ms).toBeGreaterThan(0);
       for (const name of names) expect(out).toContain(`# ${name} (smoke)`);
     } catch (err) {
       console.log(lines.join('\n'));

@@ -4,6 +4,7 @@ import { benchDashboard, type DashboardFigures } from './dashboard.js';
 import { benchHttp, type HttpFigures } from './http.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchMemory, type MemoryFigures } from './memory.js';
+import { benchOtlp, type OtlpFigures } from './otlp.js';
 import { benchQueries } from './queries.js';
 import { benchSdkOverhead, type SdkOverheadFigures } from './sdk-overhead.js';
 import pg from 'pg';
@@ -24,7 +25,7 @@ async function isSeeded(url: string): Promise<boolean> {
   }
 }
 
-export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard'] as const;
+export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard', 'otlp'] as const;
 export type BenchName = (typeof SUITE)[number];
 
 export interface SuiteResults {
@@ -34,6 +35,7 @@ export interface SuiteResults {
   memory?: MemoryFigures;
   sdk?: SdkOverheadFigures;
   dashboard?: DashboardFigures;
+  otlp?: OtlpFigures;
 }
 
 export interface SuiteOptions {
@@ -73,6 +75,9 @@ export async function runSuite({ names, ctx, queries }: SuiteOptions): Promise<S
         break;
       case 'dashboard':
         results.dashboard = await benchDashboard(ctx);
+        break;
+      case 'otlp':
+        results.otlp = await benchOtlp(ctx);
         break;
       case 'queries': {
         // Owned by bench/queries.ts: it reads a database seeded beforehand (npm run seed).

@@ -29,6 +29,9 @@ describe('benchmark suite (smoke)', () => {
       expect(results.sdk?.perStepUs.length).toBeGreaterThan(0);
       expect(results.scores?.comparisons[0].median).toBeGreaterThan(0);
       expect(results.scores?.comparisons[0].baselineMedian).toBeGreaterThan(0);
+      expect(results.otlp?.spansPerSecond[0]).toBeGreaterThan(0);
+      expect(results.otlp?.ingestEventsPerSecond[0]).toBeGreaterThan(0);
+      expect(results.otlp?.p99Ms).toBeGreaterThan(0);
       for (const name of names) expect(out).toContain(`# ${name} (smoke)`);
     } catch (err) {
       console.log(lines.join('\n'));

@@ -2,7 +2,7 @@
  * The benchmark suite.
  *
  *   npm run bench                      every benchmark
- *   npm run bench -- candidates        one of them (candidates, ingest, http, queries, memory, sdk, dashboard, scores)
+ *   npm run bench -- candidates        one of them (candidates, ingest, http, queries, memory, sdk, dashboard, scores, otlp)
  *   npm run bench -- --smoke           every benchmark at tiny sizes (npm test runs this in-process)
  *
  * See bench/RESULTS.md for the latest figures and the machine they came from.

@@ -4,6 +4,7 @@ import { benchDashboard, type DashboardFigures } from './dashboard.js';
 import { benchHttp, type HttpFigures } from './http.js';
 import { benchIngest, type IngestFigures } from './ingest.js';
 import { benchMemory, type MemoryFigures } from './memory.js';
+import { benchOtlp, type OtlpFigures } from './otlp.js';
 import { benchQueries } from './queries.js';
 import { benchScores, type ScoresFigures } from './scores.js';
 import { benchSdkOverhead, type SdkOverheadFigures } from './sdk-overhead.js';
@@ -25,7 +26,7 @@ async function isSeeded(url: string): Promise<boolean> {
   }
 }
 
-export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard', 'scores'] as const;
+export const SUITE = ['candidates', 'ingest', 'http', 'queries', 'memory', 'sdk', 'dashboard', 'scores', 'otlp'] as const;
 export type BenchName = (typeof SUITE)[number];
 
 export interface SuiteResults {
@@ -36,6 +37,7 @@ export interface SuiteResults {
   sdk?: SdkOverheadFigures;
   dashboard?: DashboardFigures;
   scores?: ScoresFigures;
+  otlp?: OtlpFigures;
 }
 
 export interface SuiteOptions {
@@ -84,6 +86,9 @@ export async function runSuite({ names, ctx, queries }: SuiteOptions): Promise<S
         results.scores = await benchScores(ctx, seeded);
         break;
       }
+      case 'otlp':
+        results.otlp = await benchOtlp(ctx);
+        break;
       case 'queries': {
         // Owned by bench/queries.ts: it reads a database seeded beforehand (npm run seed).
         const url = queries?.url ?? process.env.DATABASE_URL;

@@ -197,7 +197,8 @@ describe('Swagger UI: Try it out → Execute', () => {
     await Promise.all(
       [...groups].map(async ([key, ops]) => {
         const { page, problems, context } = await watchedPage(browser);
-        await page.goto(`${baseUrl}/docs`);
+        // Every group's page loads Swagger UI's bundle at once: a busy machine can take a while.
+        await page.goto(`${baseUrl}/docs`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
         await page.locator('.opblock').first().waitFor();
         if (key) await authorize(page, key);
         for (const op of ops) {

@@ -26,10 +26,14 @@ const projectOf = (p: Principal): string => {
   return p.projectId;
 };
 
-/** A score id; `/v1/scores/batch` (POST only) is not one: other methods on it answer 405. */
+/**
+ * A score id; `/v1/scores/batch` (POST only) and `/v1/scores/summary` (GET only) are not ones:
+ * other methods on them answer 405.
+ */
 const scoreIdParam: PipeTransform<string, Promise<string>> = {
   transform: async (value, metadata) => {
     if (value === 'batch') throw new AppError(405, 'METHOD_NOT_ALLOWED', '/v1/scores/batch takes POST only');
+    if (value === 'summary') throw new AppError(405, 'METHOD_NOT_ALLOWED', '/v1/scores/summary takes GET only');
     return (await uuidParam.transform(value, metadata)) ?? value;
   },
 };

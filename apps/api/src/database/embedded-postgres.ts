@@ -1,16 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PgliteWire } from './pglite-wire.js';
 
 /**
  * The embedded default: PGlite (PostgreSQL compiled to WASM) served on a loopback port, so
- * the ordinary `pg` driver, our entities and our migrations run against it unchanged.
+ * the ordinary `pg` driver, our entities and our migrations run against it unchanged. The
+ * socket front is our own (pglite-wire.ts): it gives the single session to one request, or one
+ * transaction, at a time.
  */
 export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly server: PgliteWire,
     readonly url: string,
     readonly location: string,
   ) {}
@@ -21,14 +23,13 @@ export class EmbeddedPostgres {
     const location = inMemory ? dataDir : resolve(dataDir);
     if (!inMemory) mkdirSync(location, { recursive: true });
     const db = await PGlite.create(inMemory ? undefined : location);
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 64 });
-    await server.start();
-    const url = `postgres://postgres@${server.getServerConn()}/postgres`;
+    const server = new PgliteWire(db);
+    const url = `postgres://postgres@${await server.listen('127.0.0.1', port)}/postgres`;
     return new EmbeddedPostgres(db, server, url, location);
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
+    await this.server.close();
     await this.db.close();
   }
 }

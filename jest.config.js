@@ -14,6 +14,17 @@ const DATABASE_INDEPENDENT = [
   '<rootDir>/libs/sdk/test/generated.spec.ts',
   '<rootDir>/libs/sdk/test/package.spec.ts',
   '<rootDir>/bench/bench.smoke.spec.ts',
+  /*
+   * Suites of the surfaces above storage, run once (on PostgreSQL): the browser suites (Swagger
+   * UI, the dashboard), the operator CLI and the security suites drive the same HTTP and UI code
+   * whichever database is behind it, and take a third of the run. What differs by storage (every
+   * query and write, startup and shutdown, export and import) runs on both.
+   */
+  '<rootDir>/apps/api/test/browser/',
+  '<rootDir>/apps/dashboard/test/',
+  '<rootDir>/apps/api/test/cli.e2e.spec.ts',
+  '<rootDir>/apps/api/test/security/',
+  '<rootDir>/apps/api/test/otlp-hostile.e2e.spec.ts',
 ];
 /** @type {import('jest').Config} */
 export default {

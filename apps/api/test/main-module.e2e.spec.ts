@@ -41,7 +41,9 @@ describe('scripts run from a path with a space', () => {
     expect(progress[0]).toMatch(/^ {2}2\/5 runs \(40%\): [\d,]+ runs\/s, [\d,]+ candidates\/s, ETA \d+ (s|min)/);
     expect(progress[progress.length - 1]).toMatch(/^ {2}5\/5 runs \(100%\): [\d,]+ runs\/s, [\d,]+ candidates\/s, done in \d+ s$/);
     expect(result.stdout).toMatch(/Done in [\d.]+ s: 5 runs, 50 steps, 500 candidates\./);
-  });
+    // A child process that starts its own database (the embedded one: WASM start and every
+    // migration) before it seeds: on a loaded machine that alone can take a minute.
+  }, 180_000);
 
   it('bench/lib/baseline-server.js starts its server', async () => {
     const config = join(copy.dir, 'baseline config.json');

@@ -252,6 +252,30 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
     expect((await getRun(runId)).body).toEqual(run);
   });
 
+  it('ends a run whose child, sent first, starts after the root ends (clock skew) at its start, refusing nothing', async () => {
+    // Spans carry their own clocks (another host, or the SDK anchoring each span's clock anew):
+    // here the child starts 5 ms after the root ended. Sent first, it starts the run.
+    const traceId = hexId(41, 16);
+    const [rootId, childId] = [hexId(41 * 16 + 1, 8), hexId(41 * 16 + 2, 8)];
+    const root: JsonSpan = {
+      traceId,
+      spanId: rootId,
+      name: 'skewed',
+      startTimeUnixNano: at(0),
+      endTimeUnixNano: at(10),
+      status: { code: 2, message: 'failed' },
+    };
+    const child: JsonSpan = { traceId, spanId: childId, parentSpanId: rootId, name: 'late-clock', startTimeUnixNano: at(15), endTimeUnixNano: at(20) };
+    for (const spans of [[child], [root]]) {
+      const res = await postJson(spans);
+      expect(res.status).toBe(200);
+      expect(JSON.parse((res.body as Buffer).toString()).partialSuccess?.rejectedSpans ?? '0').toBe('0');
+    }
+    const run = (await getRun(runIdOf(project.id, traceId))).body;
+    expect(run).toMatchObject({ status: 'error', startedAt: '2026-11-30T12:00:00.015Z', endedAt: '2026-11-30T12:00:00.015Z', stepCount: 2 });
+    expect(run.steps).toMatchObject([{ name: 'skewed', status: 'error', children: [{ name: 'late-clock' }] }]);
+  });
+
   it('answers a partial success naming spans with invalid ids, storing the rest', async () => {
     const { spans } = ragTrace(4);
     const res = await postJson([spans.root, { ...spans.retrieve, spanId: 'abc' }]);

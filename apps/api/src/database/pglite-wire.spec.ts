@@ -49,7 +49,8 @@ describe('PgliteWire', () => {
         );
       } else {
         // Statements with different parameter counts, so a stolen unnamed statement shows.
-        const q = i % 2 === 1 ? pool.query('SELECT $1::int + 1 AS v', [i]) : pool.query('SELECT count(*)::int AS v, $1::text AS t FROM t WHERE id >= $2', ['x', i]);
+        const q =
+          i % 2 === 1 ? pool.query('SELECT $1::int + 1 AS v', [i]) : pool.query('SELECT count(*)::int AS v, $1::text AS t FROM t WHERE id >= $2', ['x', i]);
         work.push(
           q.then(
             (r) => {

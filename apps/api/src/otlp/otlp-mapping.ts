@@ -29,7 +29,7 @@ export const stepIdOf = (projectId: string, traceId: string, spanId: string) => 
 
 /** An event in the /v1/ingest envelope, and the span it came from (undefined for the run's). */
 export interface MappedEvent {
-  event: { id: string; type: string; body: Record<string, unknown> };
+  event: { id: string; type: string; timestamp?: string; body: Record<string, unknown> };
   spanId?: string;
   traceId: string;
 }
@@ -261,10 +261,14 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
         event: {
           id: `${prefix}:${root.spanId}:run-end`,
           type: 'run-update',
+          // The root's end as the event's time, not as endedAt: the run then ends then, but never
+          // before its start. Spans carry their own clocks: when the children arrived first, the
+          // run started at the earliest child, which skew (another host, or the SDK's per-span
+          // clock anchoring) can put after the root's end; an explicit endedAt would be refused.
+          timestamp: iso(root.endTimeUnixNano),
           body: {
             id: runId,
             status: error ? 'error' : 'success',
-            endedAt: iso(root.endTimeUnixNano),
             ...(error ? { error } : {}),
             ...(io(root.attributes, 'output') !== undefined ? { output: io(root.attributes, 'output') } : {}),
           },

@@ -1,12 +1,12 @@
 import { jest } from '@jest/globals';
 import { getCandidateSummary, getLlmAnalytics, getPipelineAnalytics, getRun, listProjects, listRuns, revokeApiKey, XrayClient } from '@xray-sys/sdk';
-import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createTestApp, type TestApp } from '../../api/test/harness.js';
+import type { TestApp } from '../../api/test/harness.js';
 import { PLANTED } from '../../examples/src/catalog.js';
-import { axeViolations, ensureBuilt, launch, screenshotDir, watchedPage, type Watched } from './support.js';
+import { startBrowserApp, type BrowserApp } from './browser-app.js';
+import { axeViolations, watchedPage } from './support.js';
 import { newKey, seed, XSS, type Seeded } from './seed.js';
 
 /**
@@ -20,6 +20,7 @@ import { newKey, seed, XSS, type Seeded } from './seed.js';
 jest.setTimeout(120_000);
 
 describe('dashboard in the browser', () => {
+  let app: BrowserApp;
   let t: TestApp;
   let origin: string;
   let xray: XrayClient;
@@ -28,48 +29,32 @@ describe('dashboard in the browser', () => {
   let browser: Browser;
   let context: BrowserContext;
   let shots: string;
+  let open: BrowserApp['open'];
+  let done: BrowserApp['done'];
   const timings: Record<string, number> = {};
 
   beforeAll(async () => {
-    ensureBuilt();
-    t = await createTestApp();
-    await t.app.listen(0, '127.0.0.1');
-    origin = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
-    adminKey = (await t.newProject('dashboard')).key;
-    xray = new XrayClient({ baseUrl: origin, apiKey: adminKey, exitFlushTimeoutMs: 0 });
-    data = await seed(xray);
-    browser = await launch();
     // The main context starts signed in (each test can run alone); signing in itself is tested in contexts of their own.
-    context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-    await context.addInitScript({ content: `localStorage.setItem('xray.apiKey', ${JSON.stringify(adminKey)})` });
-    shots = screenshotDir();
+    app = await startBrowserApp({
+      project: 'dashboard',
+      viewport: { width: 1280, height: 720 },
+      seed: async (client) => {
+        data = await seed(client);
+      },
+    });
+    ({ t, origin, xray, adminKey, browser, context, shots, open, done } = app);
   }, 300_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await xray?.shutdown({ timeoutMs: 1000 });
-    await t?.close();
+    await app?.close();
     if (Object.keys(timings).length) console.log(`dashboard timings (ms): ${JSON.stringify(timings)}`);
   });
 
-  const open = async (path: string, ctx = context): Promise<Watched> => {
-    const w = await watchedPage(ctx, origin);
-    w.page.setDefaultTimeout(45_000);
-    await w.page.goto(`${origin}${path}`);
-    return w;
-  };
   const signIn = async (page: Page, key: string, remember = true) => {
     await page.getByLabel('API key').fill(key);
     if (remember) await page.getByLabel('Remember on this device').check();
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  };
-  const done = async (w: Watched, name?: string) => {
-    if (name) await w.page.screenshot({ path: join(shots, `${name}.png`) });
-    const violations = name ? await axeViolations(w.page) : [];
-    await w.page.close();
-    expect(w.problems).toEqual([]);
-    expect(violations).toEqual([]);
   };
 
   describe('static serving', () => {

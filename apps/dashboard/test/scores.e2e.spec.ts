@@ -1,10 +1,7 @@
 import { jest } from '@jest/globals';
 import { createApiKey, getKeyInfo, listScores, XrayClient } from '@xray-sys/sdk';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { createTestApp, type TestApp } from '../../api/test/harness.js';
-import { axeViolations, ensureBuilt, launch, screenshotDir, watchedPage, type Watched } from './support.js';
+import type { Browser } from 'playwright-core';
+import { startBrowserApp, type BrowserApp } from './browser-app.js';
 
 /**
  * Scores in the dashboard, in real Chromium against the real server (PostgreSQL with
@@ -14,26 +11,27 @@ import { axeViolations, ensureBuilt, launch, screenshotDir, watchedPage, type Wa
 jest.setTimeout(120_000);
 
 describe('dashboard: scores', () => {
-  let t: TestApp;
-  let origin: string;
+  let app: BrowserApp;
   let xray: XrayClient;
-  let adminKey: string;
   let readKey: string;
   let keyName: string;
   let runId: string;
   let otherRunId: string;
   let selectId: string;
   let browser: Browser;
-  let context: BrowserContext;
-  let shots: string;
+  let open: BrowserApp['open'];
+  let done: BrowserApp['done'];
 
   beforeAll(async () => {
-    ensureBuilt();
-    t = await createTestApp();
-    await t.app.listen(0, '127.0.0.1');
-    origin = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
-    adminKey = (await t.newProject('scores-ui')).key;
-    xray = new XrayClient({ baseUrl: origin, apiKey: adminKey, exitFlushTimeoutMs: 0, flushIntervalMs: 20 });
+    app = await startBrowserApp({ project: 'scores-ui', viewport: { width: 1400, height: 800 }, client: { flushIntervalMs: 20 }, seed: seedScores });
+    ({ browser, open, done } = app);
+  }, 300_000);
+
+  afterAll(() => app?.close());
+
+  /** Two runs of one pipeline with scores from evaluators, on the run, a step and a candidate; and a read-only key. */
+  async function seedScores(client: XrayClient) {
+    xray = client;
     keyName = (await getKeyInfo({ client: xray.api, throwOnError: true })).data.keyName!;
     readKey = (await createApiKey({ client: xray.api, body: { name: 'reader', scopes: ['read'] }, throwOnError: true })).data.key;
     const run = await xray.startRun({
@@ -62,31 +60,8 @@ describe('dashboard: scores', () => {
     other.score('run-verdict', 'good');
     await other.complete();
     if (!(await xray.flush({ timeoutMs: 60_000 })) || xray.stats().rejected) throw new Error(`seeding failed: ${JSON.stringify(xray.stats())}`);
-    browser = await launch();
-    context = await browser.newContext({ viewport: { width: 1400, height: 800 } });
-    await context.addInitScript({ content: `localStorage.setItem('xray.apiKey', ${JSON.stringify(adminKey)})` });
-    shots = screenshotDir();
-  }, 300_000);
+  }
 
-  afterAll(async () => {
-    await browser?.close();
-    await xray?.shutdown({ timeoutMs: 1000 });
-    await t?.close();
-  });
-
-  const open = async (path: string, ctx = context): Promise<Watched> => {
-    const w = await watchedPage(ctx, origin);
-    w.page.setDefaultTimeout(45_000);
-    await w.page.goto(`${origin}${path}`);
-    return w;
-  };
-  const done = async (w: Watched, name?: string) => {
-    if (name) await w.page.screenshot({ path: join(shots, `${name}.png`) });
-    const violations = name ? await axeViolations(w.page) : [];
-    await w.page.close();
-    expect(w.problems).toEqual([]);
-    expect(violations).toEqual([]);
-  };
   const scoresOf = async (query: { runId: string; name?: string }) => (await listScores({ client: xray.api, query, throwOnError: true })).data.items;
 
   it('shows the SDK’s scores on the run, the step row, the step panel and the candidate', async () => {

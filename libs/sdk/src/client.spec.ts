@@ -1,10 +1,8 @@
 import { jest } from '@jest/globals';
-import { acceptAll, FakeIngest, freePort, type WireEvent } from '../test/fake-ingest.js';
-import { configureApi, XrayClient, type XrayClientOptions } from './client.js';
+import { acceptAll, fast, FakeIngest, freePort, withFakeIngest, type WireEvent } from '../test/fake-ingest.js';
+import { configureApi, XrayClient } from './client.js';
 import type { XrayError } from './errors.js';
 import { isUuidV7 } from './uuid.js';
-
-const fast: Partial<XrayClientOptions> = { flushIntervalMs: 10, retryBaseMs: 20, retryMaxMs: 200, exitFlushTimeoutMs: 0 };
 
 const ofType = (events: WireEvent[], type: string) => events.filter((e) => e.type === type);
 
@@ -13,15 +11,7 @@ describe('XrayClient against a fake ingest endpoint', () => {
   let xray: XrayClient;
   let errors: XrayError[];
 
-  beforeEach(async () => {
-    server = await new FakeIngest().start();
-    errors = [];
-    xray = new XrayClient({ baseUrl: server.url, apiKey: 'xr_unit', onError: (e) => errors.push(e), ...fast });
-  });
-  afterEach(async () => {
-    await xray.shutdown({ timeoutMs: 1000 });
-    await server.stop();
-  });
+  withFakeIngest((setup) => ({ server, xray, errors } = setup));
 
   it('records the quick start: a run, nested steps, candidates and statuses, in causal order', async () => {
     const run = await xray.startRun({ pipeline: 'competitor-selection', input: { title: 'stand' }, metadata: { env: 'test' }, tags: ['nightly'] });

@@ -1,23 +1,13 @@
-import { FakeIngest } from '../test/fake-ingest.js';
-import { XrayClient, type XrayClientOptions } from './client.js';
+import { FakeIngest, withFakeIngest } from '../test/fake-ingest.js';
+import type { XrayClient } from './client.js';
 import type { XrayError } from './errors.js';
-
-const fast: Partial<XrayClientOptions> = { flushIntervalMs: 10, retryBaseMs: 20, retryMaxMs: 200, exitFlushTimeoutMs: 0 };
 
 describe('LLM steps in the SDK', () => {
   let server: FakeIngest;
   let xray: XrayClient;
   let errors: XrayError[];
 
-  beforeEach(async () => {
-    server = await new FakeIngest().start();
-    errors = [];
-    xray = new XrayClient({ baseUrl: server.url, apiKey: 'xr_unit', onError: (e) => errors.push(e), ...fast });
-  });
-  afterEach(async () => {
-    await xray.shutdown({ timeoutMs: 1000 });
-    await server.stop();
-  });
+  withFakeIngest((setup) => ({ server, xray, errors } = setup));
 
   it('sends the LLM fields given as step options with the step, and step.llm() as an update', async () => {
     const run = await xray.startRun({ pipeline: 'rag' });

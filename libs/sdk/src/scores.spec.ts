@@ -1,10 +1,9 @@
-import { FakeIngest, type WireEvent } from '../test/fake-ingest.js';
-import { XrayClient, type XrayClientOptions } from './client.js';
+import { fast, FakeIngest, withFakeIngest, type WireEvent } from '../test/fake-ingest.js';
+import { XrayClient } from './client.js';
 import type { XrayError } from './errors.js';
 import type { EvaluatorContext } from './scores.js';
 import { isUuidV7 } from './uuid.js';
 
-const fast: Partial<XrayClientOptions> = { flushIntervalMs: 10, retryBaseMs: 20, retryMaxMs: 200, exitFlushTimeoutMs: 0 };
 const scoresOf = (events: WireEvent[]) => events.filter((e) => e.type === 'score-create').map((e) => e.body);
 
 describe('scores recorded by the SDK', () => {
@@ -12,15 +11,7 @@ describe('scores recorded by the SDK', () => {
   let xray: XrayClient;
   let errors: XrayError[];
 
-  beforeEach(async () => {
-    server = await new FakeIngest().start();
-    errors = [];
-    xray = new XrayClient({ baseUrl: server.url, apiKey: 'xr_unit', onError: (e) => errors.push(e), ...fast });
-  });
-  afterEach(async () => {
-    await xray.shutdown({ timeoutMs: 1000 });
-    await server.stop();
-  });
+  withFakeIngest((setup) => ({ server, xray, errors } = setup));
 
   it('sends run, step and candidate scores as score-create events after what they judge', async () => {
     const run = await xray.startRun({ pipeline: 'p' });

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { XrayClient, type XrayClientOptions } from '../src/client.js';
+import type { XrayError } from '../src/errors.js';
 
 export interface WireEvent {
   id: string;
@@ -81,4 +83,34 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/** Client options that flush and retry quickly, and never wait at process exit. */
+export const fast: Partial<XrayClientOptions> = { flushIntervalMs: 10, retryBaseMs: 20, retryMaxMs: 200, exitFlushTimeoutMs: 0 };
+
+/** One test's fake ingest server, a client (fast options) sending to it, and the errors it reported. */
+export interface FakeIngestClient {
+  server: FakeIngest;
+  xray: XrayClient;
+  errors: XrayError[];
+}
+
+/**
+ * In the enclosing describe: before each test, starts a FakeIngest and an XrayClient sending
+ * to it that collects its errors, and hands them to `use`; after each, shuts the client down
+ * (up to 1s) and stops the server.
+ */
+export function withFakeIngest(use: (setup: FakeIngestClient) => void): void {
+  let setup: FakeIngestClient;
+  beforeEach(async () => {
+    const server = await new FakeIngest().start();
+    const errors: XrayError[] = [];
+    const xray = new XrayClient({ baseUrl: server.url, apiKey: 'xr_unit', onError: (e) => errors.push(e), ...fast });
+    setup = { server, xray, errors };
+    use(setup);
+  });
+  afterEach(async () => {
+    await setup.xray.shutdown({ timeoutMs: 1000 });
+    await setup.server.stop();
+  });
 }

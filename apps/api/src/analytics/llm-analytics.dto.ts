@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { OptionalTimestamp } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
+import { TimeBucketDto } from './time-bucket.dto.js';
 
 export class LlmAnalyticsQueryDto {
   @ApiPropertyOptional({ description: 'Only this pipeline (default: every pipeline of the project).', maxLength: 200 })
@@ -38,10 +39,7 @@ export class LlmUsageDto {
   costUsd: number;
 }
 
-export class LlmTimePointDto extends LlmUsageDto {
-  @ApiProperty({ format: 'date-time', description: 'Start of the bucket.', example: '2026-11-30T09:00:00.000Z' })
-  start: string;
-}
+export class LlmTimePointDto extends IntersectionType(LlmUsageDto, TimeBucketDto) {}
 
 export class LlmPipelineUsageDto extends LlmUsageDto {
   @ApiProperty({ description: 'Pipeline.', example: EXAMPLE.pipeline })

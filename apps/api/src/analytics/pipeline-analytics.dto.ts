@@ -2,6 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { OptionalTimestamp } from '../common/dto-helpers.js';
 import { EXAMPLE } from '../common/examples.js';
 import { ScoreSeriesDto } from '../scores/score-analytics.dto.js';
+import { TimeBucketDto } from './time-bucket.dto.js';
 
 export class PipelineAnalyticsQueryDto {
   @OptionalTimestamp('Start of the range (default: 7 days before `to`).')
@@ -80,10 +81,7 @@ export class StepReasonsDto {
   reasons: ReasonStatDto[];
 }
 
-export class TimePointDto {
-  @ApiProperty({ format: 'date-time', description: 'Start of the bucket.', example: '2026-11-30T09:00:00.000Z' })
-  start: string;
-
+export class TimePointDto extends TimeBucketDto {
   @ApiProperty({ type: 'integer', description: 'Runs started in the bucket.', example: 12 })
   runs: number;
 

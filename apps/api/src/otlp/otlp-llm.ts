@@ -58,11 +58,10 @@ const tokenCount = (v: OtlpValue | undefined): number | undefined => {
 const name = (v: OtlpValue | undefined, max: number): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : undefined);
 const isObject = (v: unknown): v is Record<string, OtlpValue> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const cache = new WeakMap<Attributes, SpanLlmFields>();
 const NONE: SpanLlmFields = Object.freeze({ fields: Object.freeze({}), mapped: new Set<string>() });
 const mayBeLlm = (key: string) => key.startsWith('gen_ai.') || key.startsWith('llm.') || key === TIME_TO_FIRST_TOKEN;
 
-/** The span's LLM fields and the attributes they came from (computed once per attribute set). */
+/** The span's LLM fields and the attributes they came from. */
 export function spanLlmFields(attributes: Attributes): SpanLlmFields {
   // Most spans of a big trace carry no LLM attribute at all: answered without building anything.
   let any = false;
@@ -72,13 +71,7 @@ export function spanLlmFields(attributes: Attributes): SpanLlmFields {
       break;
     }
   }
-  if (!any) return NONE;
-  let found = cache.get(attributes);
-  if (!found) {
-    found = mapLlmAttributes(attributes);
-    cache.set(attributes, found);
-  }
-  return found;
+  return any ? mapLlmAttributes(attributes) : NONE;
 }
 
 function mapLlmAttributes(a: Attributes): SpanLlmFields {

@@ -137,8 +137,13 @@ function bounded(entries: [string, OtlpValue][]): { kept: Attributes; dropped: n
   return { kept: Object.fromEntries(entries.slice(0, MAX_METADATA_ATTRIBUTES)), dropped: Math.max(0, entries.length - MAX_METADATA_ATTRIBUTES) };
 }
 
-function metadataOf(span: OtlpSpan, orphan: boolean, used: ReadonlySet<string>): { metadata: Record<string, unknown>; dropped: number } {
-  const llm = spanLlmFields(span.attributes).mapped;
+/** The step's metadata: the span's ids and kind, and its attributes but those in `used` or `llm` (mapped to fields of the step). */
+function metadataOf(
+  span: OtlpSpan,
+  orphan: boolean,
+  used: ReadonlySet<string>,
+  llm: ReadonlySet<string>,
+): { metadata: Record<string, unknown>; dropped: number } {
   const { kept: attributes, dropped } = bounded(
     Object.entries(span.attributes).filter(([k]) => !MAPPED.has(k) && !used.has(k) && !llm.has(k) && !isDocumentAttribute(k) && !isEvaluationAttribute(k)),
   );
@@ -296,7 +301,8 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
       const output = io(span.attributes, 'output', used);
       const reasoning = text(span.attributes['xray.step.reasoning']);
       const error = errorOf(span);
-      const { metadata, dropped } = metadataOf(span, orphan, used);
+      const llm = spanLlmFields(span.attributes);
+      const { metadata, dropped } = metadataOf(span, orphan, used, llm.mapped);
       if (dropped > 0) {
         droppedAttributes += dropped;
         spansWithDroppedAttributes++;
@@ -313,7 +319,7 @@ export function mapSpans(projectId: string, spans: readonly OtlpSpan[], storedRu
             ...(attached ? { parentStepId } : {}),
             name: clip(span.name.trim() || '(unnamed span)'),
             type: stepType(span.attributes),
-            ...spanLlmFields(span.attributes).fields,
+            ...llm.fields,
             ...(input !== undefined ? { input } : {}),
             ...(reasoning ? { reasoning } : {}),
             metadata,

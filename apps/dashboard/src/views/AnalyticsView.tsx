@@ -1,14 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
-import { useEffect, useMemo, useRef } from 'react';
+import { useCallback, useMemo } from 'react';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { api, call } from '../api/client.js';
 import { usePipelines } from '../api/queries.js';
 import * as sdk from '../api/sdk.js';
 import type { LlmTimePointDto, TimePointDto } from '../api/sdk.js';
 import { ErrorBox, Loading } from '../components/common.js';
 import { RangePicker } from '../components/RangePicker.js';
+import { themeAxis, UplotChart, type ThemeColor, type UplotPlot } from '../components/UplotChart.js';
 import { fmtDuration, fmtPct, fmtTime, fmtTokens, fmtUsd, rangeBounds } from '../lib/format.js';
 import { fmtInt } from '../lib/funnel.js';
 import { labelsByCount, scoreSeriesOf, type ScoreSeries } from '../lib/scores.js';
@@ -238,122 +238,81 @@ function LlmSection({ pipeline, bounds, cacheKey }: { pipeline: string; bounds: 
 
 /** Cost per bucket as bars (uPlot, canvas), with the tokens in the legend. */
 function CostChart({ points }: { points: LlmTimePointDto[] }) {
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const el = box.current;
-    if (!el || !points.length) return;
-    const css = getComputedStyle(document.documentElement);
-    const color = (v: string) => css.getPropertyValue(v).trim();
-    const plot = new uPlot(
-      {
-        width: Math.max(300, el.clientWidth),
-        height: 180,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(0.000001, max)] } },
-        axes: [
-          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
-          {
-            stroke: color('--fg-soft'),
-            grid: { stroke: color('--border') },
-            ticks: { stroke: color('--border') },
-            values: (_u, vs) => vs.map((v) => fmtUsd(v)),
-          },
-        ],
-        series: [
-          {},
-          {
-            label: 'cost',
-            stroke: color('--run'),
-            fill: color('--run'),
-            paths: uPlot.paths.bars!({ size: [0.8, 40] }),
-            points: { show: false },
-            value: (_u: uPlot, _v: number, _s: number, i: number | null) =>
-              i == null ? '--' : `${fmtUsd(points[i].costUsd)} · ${fmtTokens(points[i].totalTokens)} tokens`,
-          },
-        ],
-      },
-      [points.map((p) => Date.parse(p.start) / 1000), points.map((p) => p.costUsd)],
-      el,
-    );
-    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 180 });
-    window.addEventListener('resize', onResize);
-    return () => {
-      window.removeEventListener('resize', onResize);
-      plot.destroy();
-    };
-  }, [points]);
-  return (
-    <div
-      className="chart"
-      ref={box}
-      role="img"
-      aria-label={`Cost per bucket: ${fmtUsd(points.reduce((n, p) => n + p.costUsd, 0))} in all`}
-      data-testid="llm-cost-chart"
-    />
+  const draw = useCallback(
+    (color: ThemeColor): UplotPlot | null => {
+      if (!points.length) return null;
+      return {
+        options: {
+          scales: { y: { range: (_u, _min, max) => [0, Math.max(0.000001, max)] } },
+          axes: [themeAxis(color), { ...themeAxis(color), values: (_u, vs) => vs.map((v) => fmtUsd(v)) }],
+          series: [
+            {},
+            {
+              label: 'cost',
+              stroke: color('--run'),
+              fill: color('--run'),
+              paths: uPlot.paths.bars!({ size: [0.8, 40] }),
+              points: { show: false },
+              value: (_u: uPlot, _v: number, _s: number, i: number | null) =>
+                i == null ? '--' : `${fmtUsd(points[i].costUsd)} · ${fmtTokens(points[i].totalTokens)} tokens`,
+            },
+          ],
+        },
+        data: [points.map((p) => Date.parse(p.start) / 1000), points.map((p) => p.costUsd)],
+      };
+    },
+    [points],
   );
+  return <UplotChart height={180} draw={draw} label={`Cost per bucket: ${fmtUsd(points.reduce((n, p) => n + p.costUsd, 0))} in all`} testId="llm-cost-chart" />;
 }
 
 type RunStatusName = keyof TimePointDto['byStatus'];
 
 /** Runs per bucket stacked by status (successes below, errors on top); uPlot draws canvas, sized to its box. */
 function RunsChart({ points }: { points: TimePointDto[] }) {
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const el = box.current;
-    if (!el || !points.length) return;
-    const css = getComputedStyle(document.documentElement);
-    const color = (v: string) => css.getPropertyValue(v).trim();
-    const xs = points.map((p) => Date.parse(p.start) / 1000);
-    // Stacked bottom to top: success, running, cancelled, timed_out, error. uPlot draws each
-    // series as the running total up to it, tallest first, so each band shows one status.
-    const stack: [RunStatusName, string][] = [
-      ['success', '--ok'],
-      ['running', '--run'],
-      ['cancelled', '--fg-soft'],
-      ['timed_out', '--warn'],
-      ['error', '--err'],
-    ];
-    const cumulative = stack.map((_, level) => points.map((p) => stack.slice(0, level + 1).reduce((n, [status]) => n + p.byStatus[status], 0)));
-    const bars = uPlot.paths.bars!({ size: [0.8, 40] });
-    const plot = new uPlot(
-      {
-        width: Math.max(300, el.clientWidth),
-        height: 220,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [
-          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
-          { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
-        ],
-        series: [
-          {},
-          ...[...stack].reverse().map(([status, variable]) => ({
-            label: status,
-            stroke: color(variable),
-            fill: color(variable),
-            paths: bars,
-            points: { show: false },
-            // The legend shows the status's own count, not the running total drawn.
-            value: (_u: uPlot, _v: number, _s: number, i: number | null) => (i == null ? '--' : String(points[i].byStatus[status])),
-          })),
-        ],
-      },
-      [xs, ...[...cumulative].reverse()],
-      el,
-    );
-    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 220 });
-    window.addEventListener('resize', onResize);
-    return () => {
-      window.removeEventListener('resize', onResize);
-      plot.destroy();
-    };
-  }, [points]);
+  const draw = useCallback(
+    (color: ThemeColor): UplotPlot => {
+      const xs = points.map((p) => Date.parse(p.start) / 1000);
+      // Stacked bottom to top: success, running, cancelled, timed_out, error. uPlot draws each
+      // series as the running total up to it, tallest first, so each band shows one status.
+      const stack: [RunStatusName, string][] = [
+        ['success', '--ok'],
+        ['running', '--run'],
+        ['cancelled', '--fg-soft'],
+        ['timed_out', '--warn'],
+        ['error', '--err'],
+      ];
+      const cumulative = stack.map((_, level) => points.map((p) => stack.slice(0, level + 1).reduce((n, [status]) => n + p.byStatus[status], 0)));
+      const bars = uPlot.paths.bars!({ size: [0.8, 40] });
+      return {
+        options: {
+          scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+          axes: [themeAxis(color), themeAxis(color)],
+          series: [
+            {},
+            ...[...stack].reverse().map(([status, variable]) => ({
+              label: status,
+              stroke: color(variable),
+              fill: color(variable),
+              paths: bars,
+              points: { show: false },
+              // The legend shows the status's own count, not the running total drawn.
+              value: (_u: uPlot, _v: number, _s: number, i: number | null) => (i == null ? '--' : String(points[i].byStatus[status])),
+            })),
+          ],
+        },
+        data: [xs, ...[...cumulative].reverse()],
+      };
+    },
+    [points],
+  );
   if (!points.length) return <p className="muted">No runs in this range.</p>;
   return (
-    <div
-      className="chart"
-      ref={box}
-      role="img"
-      aria-label={`Runs per bucket: ${fmtInt(points.reduce((n, p) => n + p.runs, 0))} runs, ${fmtInt(points.reduce((n, p) => n + p.errors, 0))} errors`}
-      data-testid="runs-chart"
+    <UplotChart
+      height={220}
+      draw={draw}
+      label={`Runs per bucket: ${fmtInt(points.reduce((n, p) => n + p.runs, 0))} runs, ${fmtInt(points.reduce((n, p) => n + p.errors, 0))} errors`}
+      testId="runs-chart"
     />
   );
 }
@@ -381,65 +340,50 @@ function ScoresSection({ series, bucket }: { series: ScoreSeries[]; bucket: stri
 }
 
 function ScoreChart({ series }: { series: ScoreSeries }) {
-  const box = useRef<HTMLDivElement>(null);
   const labels = useMemo(() => (series.dataType === 'categorical' ? labelsByCount(series).slice(0, 8) : []), [series]);
-  useEffect(() => {
-    const el = box.current;
-    if (!el || !series.points.length) return;
-    const css = getComputedStyle(document.documentElement);
-    const color = (v: string) => css.getPropertyValue(v).trim();
-    const palette = ['--accent', '--ok', '--err', '--warn', '--run', '--fg-soft'].map(color);
-    const xs = series.points.map((p) => Date.parse(p.start) / 1000);
-    const axes = [
-      { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
-      { stroke: color('--fg-soft'), grid: { stroke: color('--border') }, ticks: { stroke: color('--border') } },
-    ];
-    let opts: uPlot.Options;
-    let data: uPlot.AlignedData;
-    if (series.dataType === 'categorical') {
-      // Stacked bars, most frequent label at the bottom; the legend shows each label's own count.
-      const cumulative = labels.map((_, level) => series.points.map((p) => labels.slice(0, level + 1).reduce((n, l) => n + (p.labels[l.label] ?? 0), 0)));
-      const bars = uPlot.paths.bars!({ size: [0.8, 40] });
-      opts = {
-        width: Math.max(300, el.clientWidth),
-        height: 180,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes,
-        series: [
-          {},
-          ...[...labels].reverse().map((l, i) => ({
-            label: l.label,
-            stroke: palette[(labels.length - 1 - i) % palette.length],
-            fill: palette[(labels.length - 1 - i) % palette.length],
-            paths: bars,
-            points: { show: false },
-            value: (_u: uPlot, _v: number, _s: number, idx: number | null) => (idx == null ? '--' : String(series.points[idx].labels[l.label] ?? 0)),
-          })),
-        ],
+  const draw = useCallback(
+    (color: ThemeColor): UplotPlot => {
+      const palette = ['--accent', '--ok', '--err', '--warn', '--run', '--fg-soft'].map(color);
+      const xs = series.points.map((p) => Date.parse(p.start) / 1000);
+      const axes = [themeAxis(color), themeAxis(color)];
+      if (series.dataType === 'categorical') {
+        // Stacked bars, most frequent label at the bottom; the legend shows each label's own count.
+        const cumulative = labels.map((_, level) => series.points.map((p) => labels.slice(0, level + 1).reduce((n, l) => n + (p.labels[l.label] ?? 0), 0)));
+        const bars = uPlot.paths.bars!({ size: [0.8, 40] });
+        return {
+          options: {
+            scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+            axes,
+            series: [
+              {},
+              ...[...labels].reverse().map((l, i) => ({
+                label: l.label,
+                stroke: palette[(labels.length - 1 - i) % palette.length],
+                fill: palette[(labels.length - 1 - i) % palette.length],
+                paths: bars,
+                points: { show: false },
+                value: (_u: uPlot, _v: number, _s: number, idx: number | null) => (idx == null ? '--' : String(series.points[idx].labels[l.label] ?? 0)),
+              })),
+            ],
+          },
+          data: [xs, ...[...cumulative].reverse()],
+        };
+      }
+      return {
+        options: {
+          scales: series.dataType === 'boolean' ? { y: { range: [0, 1] } } : {},
+          axes,
+          series: [{}, { label: series.dataType === 'boolean' ? 'share true' : 'mean', stroke: palette[0], width: 2, spanGaps: true }],
+        },
+        data: [xs, series.points.map((p) => p.mean)],
       };
-      data = [xs, ...[...cumulative].reverse()];
-    } else {
-      opts = {
-        width: Math.max(300, el.clientWidth),
-        height: 180,
-        scales: series.dataType === 'boolean' ? { y: { range: [0, 1] } } : {},
-        axes,
-        series: [{}, { label: series.dataType === 'boolean' ? 'share true' : 'mean', stroke: palette[0], width: 2, spanGaps: true }],
-      };
-      data = [xs, series.points.map((p) => p.mean)];
-    }
-    const plot = new uPlot(opts, data, el);
-    const onResize = () => plot.setSize({ width: Math.max(300, el.clientWidth), height: 180 });
-    window.addEventListener('resize', onResize);
-    return () => {
-      window.removeEventListener('resize', onResize);
-      plot.destroy();
-    };
-  }, [series, labels]);
+    },
+    [series, labels],
+  );
   if (!series.points.length) return <p className="muted">No scores of this name in this range.</p>;
   const summary =
     series.dataType === 'categorical'
       ? labels.map((l) => `${l.label} ${l.count}`).join(', ')
       : `mean per ${series.points.length} bucket(s), overall ${series.mean == null ? 'none' : series.mean.toFixed(3)}`;
-  return <div className="chart" ref={box} role="img" aria-label={`Score ${series.name}: ${summary}`} data-testid="score-chart" />;
+  return <UplotChart height={180} draw={draw} label={`Score ${series.name}: ${summary}`} testId="score-chart" />;
 }

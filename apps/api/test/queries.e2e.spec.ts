@@ -319,9 +319,20 @@ describe('cross-run queries', () => {
           .send({ name: 'ok', status: 'success', startedAt: stale.startedAt })
       ).body;
       const fresh = (await request(t.http).post('/v1/runs').set('Authorization', `Bearer ${key}`).send({ pipeline: 'stuck' })).body;
+      // Another project's stale run: the sweep goes project by project, and takes every one.
+      const other = await t.newProject('sweep-other');
+      const otherStale = (
+        await request(t.http)
+          .post('/v1/runs')
+          .set('Authorization', `Bearer ${other.key}`)
+          .send({ pipeline: 'stuck', startedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() })
+      ).body;
 
       const result = await t.app.get(RunTimeoutSweeper).sweepOnce();
       expect(result).toMatchObject({ runs: expect.any(Number), steps: expect.any(Number) });
+      expect(result!.runs).toBeGreaterThanOrEqual(2);
+      const otherRun = await request(t.http).get(`/v1/runs/${otherStale.id}`).set('Authorization', `Bearer ${other.key}`);
+      expect(otherRun.body).toMatchObject({ status: 'timed_out', error: { type: 'Timeout' } });
       const run = (await get(`/v1/runs/${stale.id}`)).body;
       expect(run).toMatchObject({ status: 'timed_out', error: { type: 'Timeout' } });
       expect(run.endedAt).not.toBeNull();

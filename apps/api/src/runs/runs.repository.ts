@@ -282,10 +282,21 @@ export class RunsRepository {
    * module's to close). Answers the ids timed out.
    */
   async timeOutStaleRuns(timeoutMs: number, db: Queryable = this.dataSource): Promise<{ project_id: string; id: string }[]> {
+    const stale = sql`r.status = 'running' AND r.started_at < now() - make_interval(secs => ${timeoutMs}::double precision / 1000)`;
+    // Project by project: each UPDATE (which locks its rows) then stays within one project, which
+    // on a Citus cluster is one shard group (a locking statement across shards is refused there).
+    const projects = await query<{ project_id: string }>(db, sql`SELECT DISTINCT r.project_id FROM runs r WHERE ${stale}`);
+    const timedOut: { project_id: string; id: string }[] = [];
+    for (const { project_id } of projects) timedOut.push(...(await this.timeOutStaleRunsOf(project_id, stale, timeoutMs, db)));
+    return timedOut;
+  }
+
+  private timeOutStaleRunsOf(projectId: string, stale: Sql, timeoutMs: number, db: Queryable): Promise<{ project_id: string; id: string }[]> {
     return query<{ project_id: string; id: string }>(
       db,
       this.updateWithRollups({
-        where: sql`r.status = 'running' AND r.started_at < now() - make_interval(secs => ${timeoutMs}::double precision / 1000)`,
+        projectId,
+        where: stale,
         set: [
           ['status', sql`'timed_out'`],
           ['ended_at', sql`GREATEST(now(), r.started_at)`],

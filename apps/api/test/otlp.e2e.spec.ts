@@ -255,8 +255,8 @@ describe('POST /v1/traces (OTLP/HTTP)', () => {
   it('ends a run whose child, sent first, starts after the root ends (clock skew) at its start, refusing nothing', async () => {
     // Spans carry their own clocks (another host, or the SDK anchoring each span's clock anew):
     // here the child starts 5 ms after the root ended. Sent first, it starts the run.
-    const traceId = hexId(41, 16);
-    const [rootId, childId] = [hexId(41 * 16 + 1, 8), hexId(41 * 16 + 2, 8)];
+    const traceId = hexId(61, 16);
+    const [rootId, childId] = [hexId(61 * 16 + 1, 8), hexId(61 * 16 + 2, 8)];
     const root: JsonSpan = {
       traceId,
       spanId: rootId,

@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { generateApiKey } from '../src/auth/api-key.util.js';
@@ -86,12 +88,12 @@ describe('migrating an existing database to the partitioned layout', () => {
     await old.destroy();
 
     // The current release starts on it: the migration runs at start-up.
-    const log = console.log;
-    console.log = (...args: unknown[]) => void progress.push(args.join(' '));
+    // The migration reports through the server's logger (JSON lines in production).
+    const spy = jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => void progress.push(String(message)));
     try {
       t = await createTestApp({}, { shareDatabaseWith: { databaseUrl: url } as TestApp });
     } finally {
-      console.log = log;
+      spy.mockRestore();
     }
   }, 120_000);
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { addDays, createDayPartitions, dayOf, type PartitionedTable } from '../partitions.js';
 import { rebuildRollupsStatements } from '../rollups.js';
@@ -29,7 +30,8 @@ export class PartitionedStorage1795600000000 implements MigrationInterface {
   public async up(q: QueryRunner): Promise<void> {
     // Progress is printed when there are rows to move (a fresh database migrates silently).
     let verbose = false;
-    const log = (line: string) => verbose && console.log(`[migration ${this.name}] ${line}`);
+    const logger = new Logger(this.name);
+    const log = (line: string) => verbose && logger.log(line);
 
     for (const [trigger, table] of [
       ['runs_rollup_insert', 'runs'],

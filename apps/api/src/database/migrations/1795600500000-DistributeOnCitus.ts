@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { citusInstalled, citusShardCount, distributeTables } from '../citus.js';
 
@@ -17,7 +18,9 @@ export class DistributeOnCitus1795600500000 implements MigrationInterface {
       await q.query(`CREATE EXTENSION citus`);
     }
     const workers: { n: number }[] = await q.query(`SELECT count(*)::int AS n FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary'`);
-    const log = (line: string) => console.log(`[migration ${this.name}] ${line}`);
+    // Through the server's logger, so its format (XRAY_LOG_FORMAT) holds for these lines too.
+    const logger = new Logger(this.name);
+    const log = (line: string) => logger.log(line);
     if (workers[0].n === 0)
       log('no worker nodes are registered: the distributed tables stay on the coordinator until workers are added and the shards rebalanced');
     await distributeTables(q, { shardCount: citusShardCount(), log: process.env.XRAY_LOG_LEVEL === 'silent' ? undefined : log });

@@ -282,16 +282,18 @@ export class RunsRepository {
    * module's to close). Answers the ids timed out.
    */
   async timeOutStaleRuns(timeoutMs: number, db: Queryable = this.dataSource): Promise<{ project_id: string; id: string }[]> {
-    const stale = sql`r.status = 'running' AND r.started_at < now() - make_interval(secs => ${timeoutMs}::double precision / 1000)`;
+    // The time is taken here, not with now(): Citus evaluates no now() inside GREATEST or CASE.
+    const now = new Date();
+    const stale = sql`r.status = 'running' AND r.started_at < ${new Date(now.getTime() - timeoutMs)}::timestamptz`;
     // Project by project: each UPDATE (which locks its rows) then stays within one project, which
     // on a Citus cluster is one shard group (a locking statement across shards is refused there).
     const projects = await query<{ project_id: string }>(db, sql`SELECT DISTINCT r.project_id FROM runs r WHERE ${stale}`);
     const timedOut: { project_id: string; id: string }[] = [];
-    for (const { project_id } of projects) timedOut.push(...(await this.timeOutStaleRunsOf(project_id, stale, timeoutMs, db)));
+    for (const { project_id } of projects) timedOut.push(...(await this.timeOutStaleRunsOf(project_id, stale, now, timeoutMs, db)));
     return timedOut;
   }
 
-  private timeOutStaleRunsOf(projectId: string, stale: Sql, timeoutMs: number, db: Queryable): Promise<{ project_id: string; id: string }[]> {
+  private timeOutStaleRunsOf(projectId: string, stale: Sql, now: Date, timeoutMs: number, db: Queryable): Promise<{ project_id: string; id: string }[]> {
     return query<{ project_id: string; id: string }>(
       db,
       this.updateWithRollups({
@@ -299,8 +301,9 @@ export class RunsRepository {
         where: stale,
         set: [
           ['status', sql`'timed_out'`],
-          ['ended_at', sql`GREATEST(now(), r.started_at)`],
-          ['error', sql`COALESCE(r.error, jsonb_build_object('type', 'Timeout', 'message', 'Run was still running after ' || ${timeoutMs}::text || ' ms'))`],
+          ['ended_at', sql`GREATEST(${now}::timestamptz, r.started_at)`],
+          // The error as a value: jsonb_build_object is not immutable, and Citus evaluates none inside COALESCE.
+          ['error', sql`COALESCE(r.error, ${JSON.stringify({ type: 'Timeout', message: `Run was still running after ${timeoutMs} ms` })}::jsonb)`],
         ],
       }),
     );

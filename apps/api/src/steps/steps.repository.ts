@@ -447,7 +447,8 @@ export class StepsRepository {
         where: sql`s.run_id = ANY(${runIds}::uuid[]) AND s.status = 'running'`,
         set: [
           ['status', sql`'timed_out'`],
-          ['ended_at', sql`GREATEST(now(), s.started_at)`],
+          // The time is taken here: Citus evaluates no now() inside GREATEST.
+          ['ended_at', sql`GREATEST(${new Date()}::timestamptz, s.started_at)`],
         ],
       }),
     );

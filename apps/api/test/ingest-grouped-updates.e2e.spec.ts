@@ -196,8 +196,8 @@ describe('POST /v1/ingest: grouped updates equal the single endpoints', () => {
     expect(res.body.results.filter((r: { status: number }) => r.status >= 300)).toEqual([]);
     const rows = await t.sql(
       `SELECT name, stored_in, stored_out,
-              (SELECT count(*)::int FROM candidates c WHERE c.step_id = s.id) AS stored,
-              (SELECT count(*)::int FROM candidates c WHERE c.step_id = s.id AND c.decision <> 'rejected') AS kept
+              (SELECT count(*)::int FROM candidates c WHERE c.project_id = s.project_id AND c.step_id = s.id) AS stored,
+              (SELECT count(*)::int FROM candidates c WHERE c.project_id = s.project_id AND c.step_id = s.id AND c.decision <> 'rejected') AS kept
        FROM steps s WHERE run_id = $1 ORDER BY name`,
       [runId],
     );

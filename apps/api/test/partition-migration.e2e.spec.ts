@@ -108,7 +108,7 @@ describe('migrating an existing database to the partitioned layout', () => {
     // Each step and candidate is in its run's day partition.
     const misplaced = await t.sql(
       `SELECT s.id FROM steps s JOIN runs r ON r.project_id = s.project_id AND r.id = s.run_id
-       WHERE s.run_started_at <> r.started_at OR s.tableoid::regclass::text <> 'steps_d' || to_char(r.started_at AT TIME ZONE 'UTC', 'YYYYMMDD')`,
+       WHERE s.run_started_at <> r.started_at OR regexp_replace(s.tableoid::regclass::text, '_[0-9]+$', '') <> 'steps_d' || to_char(r.started_at AT TIME ZONE 'UTC', 'YYYYMMDD')`,
     );
     expect(misplaced).toEqual([]);
     const old = await t.sql(`SELECT relname FROM pg_class WHERE relname IN ('steps_old', 'candidates_old', 'ingest_events_old')`);

@@ -497,7 +497,8 @@ export class StepsRepository {
       sql`SELECT id, metadata->'otel'->>'parentSpanId' AS "parentSpanId" FROM steps
        WHERE project_id = ${projectId} AND run_id = ${runId}::uuid AND parent_step_id IS NULL
          AND run_started_at = (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${runId}::uuid)
-         AND metadata->'otel'->>'parentMissing' = 'true' AND metadata->'otel'->>'parentSpanId' = ANY(${spanIds}::text[])`,
+         AND metadata->'otel'->>'parentMissing' = 'true' AND metadata->'otel'->>'parentSpanId' = ANY(${spanIds}::text[])
+       ORDER BY started_at, position, id`,
     );
   }
 

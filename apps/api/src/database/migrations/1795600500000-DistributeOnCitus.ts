@@ -21,9 +21,11 @@ export class DistributeOnCitus1795600500000 implements MigrationInterface {
     // Through the server's logger, so its format (XRAY_LOG_FORMAT) holds for these lines too.
     const logger = new Logger(this.name);
     const log = (line: string) => logger.log(line);
+    // Each table's line is detail (debug): the start-up says once that the database is a Citus coordinator.
+    const detail = (line: string) => logger.debug(line);
     if (workers[0].n === 0)
       log('no worker nodes are registered: the distributed tables stay on the coordinator until workers are added and the shards rebalanced');
-    await distributeTables(q, { shardCount: citusShardCount(), log: process.env.XRAY_LOG_LEVEL === 'silent' ? undefined : log });
+    await distributeTables(q, { shardCount: citusShardCount(), log: process.env.XRAY_LOG_LEVEL === 'silent' ? undefined : detail });
   }
 
   public async down(): Promise<void> {

@@ -84,6 +84,8 @@ export class PgliteWire {
   private readonly queue: Turn[] = [];
   /** The connection the session belongs to until PostgreSQL reports it idle again. */
   private owner?: Connection;
+  /** The connection whose turn is running now, if any (drain() cleans up after it). */
+  private current?: Connection;
   private running = false;
 
   constructor(private readonly db: PGlite) {}
@@ -123,16 +125,19 @@ export class PgliteWire {
       connection.closed = true;
       this.connections.delete(connection);
       for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].connection === connection) this.queue.splice(i, 1);
-      if (this.owner === connection) void this.abandon();
+      // Gone between its turns while owning the session; one gone during its turn is drain()'s.
+      if (this.owner === connection && this.current !== connection) void this.abandon(connection).then(() => this.drain());
     });
   }
 
-  /** The owner went away mid-transaction (or mid-COPY): undo its work and free the session. */
-  private async abandon(): Promise<void> {
+  /**
+   * The owner went away mid-transaction (or mid-COPY): undo its work and free the session. Only
+   * the owner's turns may run meanwhile, and it has none left, so the ROLLBACK is its own.
+   */
+  private async abandon(connection: Connection): Promise<void> {
     // (exec takes PGlite's own lock: not inside runExclusive, which would wait for itself)
     await this.db.exec('ROLLBACK').catch(() => undefined);
-    this.owner = undefined;
-    void this.drain();
+    if (this.owner === connection) this.owner = undefined;
   }
 
   private next(): Turn | undefined {
@@ -147,6 +152,7 @@ export class PgliteWire {
     try {
       for (let turn = this.next(); turn; turn = this.next()) {
         const { connection } = turn;
+        this.current = connection;
         let tail: Buffer = Buffer.alloc(0);
         await this.db.runExclusive(() =>
           this.db.execProtocolRawStream(turn.bytes, {
@@ -160,10 +166,12 @@ export class PgliteWire {
         );
         // ReadyForQuery ('Z', length 5, status) ends every complete response; 'I' means idle.
         const idle = tail.length === 6 && tail[0] === 0x5a && tail.readInt32BE(1) === 5 && tail[5] === 0x49;
-        this.owner = idle || connection.closed ? undefined : connection;
-        if (connection.closed && !idle) await this.db.exec('ROLLBACK').catch(() => undefined);
+        this.owner = idle ? undefined : connection;
+        this.current = undefined;
+        if (connection.closed && !idle) await this.abandon(connection);
       }
     } finally {
+      this.current = undefined;
       this.running = false;
     }
   }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import type { QueryRunner } from 'typeorm';
+import { AddScoreRejections1795600600000 } from '../src/database/migrations/1795600600000-AddScoreRejections.js';
 import { createTestApp, expectError, type TestApp } from './harness.js';
 
 /**
@@ -327,6 +329,83 @@ describe('scores in reads and questions', () => {
         { stepName: 'filter-by-category', rejected: 3, rejectedGood: 1, share: 1 / 3, exampleKeys: ['A'], examples: undefined },
       ]);
       expect(body.steps[1].examples).toEqual([{ runId: run1.runId, stepId: run1.stepIds[1], key: 'A' }]);
+    });
+
+    it('follows rejections that arrive after the score, decisions a replay changes, and writers running at once', async () => {
+      const ask = async () =>
+        (await api('get', '/v1/analytics/score-rejections?pipeline=late-rejections&name=wanted&good=true').expect(200)).body.steps.map(
+          (s: { stepName: string; rejected: number; rejectedGood: number }) => [s.stepName, s.rejected, s.rejectedGood],
+        );
+      const { runId, stepIds } = await runWith('late-rejections', [{ name: 'retrieve', candidates: ['A', 'B'].map((key) => ({ key, decision: 'accepted' })) }]);
+      await score({ stepId: stepIds[0], key: 'A', name: 'wanted', value: true });
+      await score({ stepId: stepIds[0], key: 'B', name: 'wanted', value: false });
+      expect(await ask()).toEqual([]);
+
+      // The filter step comes after the scores: its rejections count (the first batch is COPY's).
+      const filter = (await api('post', `/v1/runs/${runId}/steps`).send({ name: 'filter', type: 'filter' }).expect(201)).body.id as string;
+      await api('post', `/v1/steps/${filter}/candidates`)
+        .send({ candidates: ['A', 'B'].map((key) => ({ key, decision: 'rejected' })) })
+        .expect(201);
+      expect(await ask()).toEqual([['filter', 2, 1]]);
+
+      // A replay that accepts A takes it back out (the statement path).
+      await api('post', `/v1/steps/${filter}/candidates`)
+        .send({ candidates: [{ key: 'A', decision: 'accepted' }] })
+        .expect(201);
+      expect(await ask()).toEqual([['filter', 1, 0]]);
+
+      // Through /v1/ingest, in the batch's transaction.
+      const rerank = randomUUID();
+      await api('post', '/v1/ingest')
+        .send({
+          events: [
+            { id: randomUUID(), type: 'step-create', body: { id: rerank, runId, name: 'rerank', type: 'rank' } },
+            { id: randomUUID(), type: 'candidates-create', body: { stepId: rerank, candidates: [{ key: 'A', decision: 'rejected' }] } },
+          ],
+        })
+        .expect((res) => expect(res.status).toBeLessThan(300));
+      expect(await ask()).toEqual([
+        ['rerank', 1, 1],
+        ['filter', 1, 0],
+      ]);
+
+      // Many scores and many rejecting batches at once, in another run: every rejection counted once.
+      const keys = Array.from({ length: 12 }, (_, i) => `K${i}`);
+      const race = await runWith('late-rejections', [{ name: 'retrieve', candidates: keys.map((key) => ({ key, decision: 'accepted' })) }]);
+      const filters: string[] = [];
+      for (let i = 0; i < 4; i++)
+        filters.push(
+          (
+            await api('post', `/v1/runs/${race.runId}/steps`)
+              .send({ name: `race-${i}`, type: 'filter' })
+              .expect(201)
+          ).body.id,
+        );
+      await Promise.all([
+        ...keys.map((key) => score({ stepId: race.stepIds[0], key, name: 'wanted', value: true })),
+        ...filters.map((id) =>
+          api('post', `/v1/steps/${id}/candidates`)
+            .send({ candidates: keys.map((key) => ({ key, decision: 'rejected' })) })
+            .expect(201),
+        ),
+      ]);
+      const after = Object.fromEntries((await ask()).map(([name, rejected, good]: [string, number, number]) => [name, [rejected, good]]));
+      for (let i = 0; i < 4; i++) expect(after[`race-${i}`]).toEqual([12, 12]);
+    });
+
+    it('fills the rejections of scores stored before they were recorded (the migration)', async () => {
+      const ask = async () => ({
+        ...(await api('get', '/v1/analytics/score-rejections?pipeline=rejections&name=wanted&good=true').expect(200)).body,
+        from: null,
+        to: null,
+      });
+      const answer = await ask();
+      expect(answer.steps.length).toBeGreaterThan(0);
+      const migration = new AddScoreRejections1795600600000();
+      const runner = { query: (text: string, params?: unknown[]) => t.sql(text, params) } as unknown as QueryRunner;
+      await migration.down(runner);
+      await migration.up(runner);
+      expect(await ask()).toEqual(answer);
     });
 
     it('takes a numeric threshold or a label as what is good', async () => {

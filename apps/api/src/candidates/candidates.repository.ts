@@ -10,6 +10,7 @@ import type { Queryable } from '../database/queryable.js';
 import { reasonRollups } from '../database/rollups.js';
 import { query, type Sql, sql } from '../database/sql.js';
 import { keyNotErased } from '../lifecycle/tombstones.js';
+import { moveRejectionsOfCandidates } from '../database/score-rejections.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { CANDIDATE_PREVIEW_FIELDS, type CandidateDto, type CandidateInputDto } from './candidates.dto.js';
 
@@ -54,8 +55,8 @@ export class CandidatesRepository {
     stepIds: string[],
     counted: string[],
     db: Queryable = this.dataSource,
-  ): Promise<{ step_id: string; stored: number }[]> {
-    return query<{ step_id: string; stored: number }>(
+  ): Promise<{ step_id: string; name: string; run_id: string; run_started_at: Date; stored: number }[]> {
+    return query<{ step_id: string; name: string; run_id: string; run_started_at: Date; stored: number }>(
       db,
       sql`
 WITH input AS (
@@ -100,8 +101,8 @@ reason_old AS (${reasonRows('prev')})${reasonRollups([
         { from: 'reason_new', sign: 1 },
         { from: 'reason_old', sign: -1 },
       ])}
-SELECT s.id AS step_id, count(w.step_id)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
-FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
+SELECT s.id AS step_id, s.name, s.run_id, s.run_started_at, count(w.step_id)::int AS stored, (SELECT count(*) FROM counted)::int AS counted
+FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id, s.name, s.run_id, s.run_started_at`,
     );
   }
 
@@ -126,10 +127,10 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
       await runner.startTransaction();
       // A project that has erased keys takes the statement path, which leaves them out.
       const [step] = (await runner.query(
-        `SELECT id, run_id, run_started_at, stored_in, EXISTS (SELECT 1 FROM erased_keys WHERE project_id = $1) AS erased
+        `SELECT id, name, run_id, run_started_at, stored_in, EXISTS (SELECT 1 FROM erased_keys WHERE project_id = $1) AS erased
          FROM steps WHERE project_id = $1 AND id = $2 FOR UPDATE`,
         [projectId, stepId],
-      )) as { id: string; run_id: string; run_started_at: Date; stored_in: number; erased: boolean }[];
+      )) as { id: string; name: string; run_id: string; run_started_at: Date; stored_in: number; erased: boolean }[];
       if (!step || step.stored_in !== 0 || step.erased) {
         await runner.rollbackTransaction();
         return step ? { found: true, fresh: false } : { found: false };
@@ -154,6 +155,12 @@ FROM step s LEFT JOIN written w ON w.step_id = s.id GROUP BY s.id`,
         )${reasonRollups([{ from: 'reason_new', sign: 1 }])}
         SELECT count(*)::int AS counted FROM counted`.toQuery();
       await runner.query(text, values);
+      const at = { id: stepId, name: step.name, runId: step.run_id, runStartedAt: step.run_started_at };
+      await moveRejectionsOfCandidates(
+        runner,
+        projectId,
+        candidates.map((c) => ({ step: at, key: c.key, rejected: c.decision === 'rejected' })),
+      );
       await runner.commitTransaction();
       return { found: true, fresh: true, stored: candidates.length };
     } catch (err) {

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { AppError, notFound } from '../common/app-error.js';
 import { decodeKeyCursor, encodeKeyCursor, pageOf } from '../common/cursor.js';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -6,6 +7,7 @@ import type { Queryable } from '../database/queryable.js';
 import type { AppConfig } from '../config/config.js';
 import { validateCandidateBatch } from './candidate-batch.validator.js';
 import { truncatedFields } from '../common/preview.js';
+import { moveRejectionsOfCandidates, type WrittenDecision } from '../database/score-rejections.js';
 import { ScoreReadsService } from '../scores/score-reads.service.js';
 import type { ScoreDto } from '../scores/scores.dto.js';
 import { StepsRepository } from '../steps/steps.repository.js';
@@ -56,6 +58,7 @@ export function assertUniqueKeys(candidates: CandidateInputDto[]): void {
 @Injectable()
 export class CandidatesService {
   constructor(
+    private readonly dataSource: DataSource,
     private readonly repository: CandidatesRepository,
     private readonly steps: StepsRepository,
     private readonly scores: ScoreReadsService,
@@ -121,8 +124,21 @@ export class CandidatesService {
     // The step ids as their own parameter: the steps are then found by primary key, whatever
     // the planner believes about the rows jsonb_to_recordset yields.
     const stepIds = [...new Set(batches.map((b) => b.stepId))];
-    const result = await this.repository.insertCandidateBatch(projectId, payload, single, stepIds, [...counted], db);
-    return new Map(result.map((r) => [r.step_id, r.stored]));
+    // The batch and the rejections recorded on its items' scores move together (database/score-rejections.ts).
+    const write = async (tx: Queryable) => {
+      const result = await this.repository.insertCandidateBatch(projectId, payload, single, stepIds, [...counted], tx);
+      const steps = new Map(
+        result.filter((r) => r.stored > 0).map((r) => [r.step_id, { id: r.step_id, name: r.name, runId: r.run_id, runStartedAt: r.run_started_at }]),
+      );
+      const decisions: WrittenDecision[] = [];
+      for (const b of batches) {
+        const step = steps.get(b.stepId);
+        if (step) for (const c of b.candidates) decisions.push({ step, key: c.key, rejected: c.decision === 'rejected' });
+      }
+      await moveRejectionsOfCandidates(tx, projectId, decisions);
+      return new Map(result.map((r) => [r.step_id, r.stored]));
+    };
+    return db ? write(db) : this.dataSource.transaction(write);
   }
 
   /** Keeps the exported storage times of a step's candidates (import); idempotent. */

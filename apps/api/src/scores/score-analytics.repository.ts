@@ -131,27 +131,23 @@ export class ScoreAnalyticsRepository {
    * (run, key) taken once with its latest score, which steps of that run rejected the key, per
    * step name. `good` is the condition on a scores row `sc` that makes a score good. Answers one
    * row per step name (or one row with a null step name when none rejected a scored item),
-   * each repeating the totals.
+   * each repeating the totals. The rejecting steps are read from the score itself
+   * (database/score-rejections.ts): scores alone, no probe of the candidates per item.
    */
   rejections(s: ScoreScope & { pipeline: string; name: string }, good: Sql, db: Queryable = this.dataSource): Promise<RejectionRow[]> {
-    const p = s.projectId;
     return query<RejectionRow>(
       db,
       sql`WITH scored AS MATERIALIZED (
-            SELECT DISTINCT ON (sc.run_id, sc.candidate_key) sc.run_id, sc.run_started_at, sc.candidate_key AS key, COALESCE(${good}, false) AS good
+            SELECT DISTINCT ON (sc.run_id, sc.candidate_key) sc.run_id, sc.run_started_at, sc.candidate_key AS key, COALESCE(${good}, false) AS good,
+                   sc.rejected_steps, sc.rejected_names
             FROM scores sc
             WHERE ${scopeWhere({ ...s, target: 'candidate' })}
             ORDER BY sc.run_id, sc.candidate_key, sc.created_at DESC, sc.id DESC
           ),
           totals AS (SELECT count(*)::int AS scored, count(*) FILTER (WHERE good)::int AS good FROM scored),
-          -- The item's candidates in its run, found by key in the run's day (the lineage index):
-          -- a few rows per item, where walking the run's steps would probe every step.
           rejected AS (
-            SELECT st.name AS step_name, c.step_id, sd.run_id, sd.run_started_at, sd.key, sd.good
-            FROM scored sd
-            JOIN candidates c ON c.project_id = ${p}::uuid AND c.key = sd.key AND c.run_started_at = sd.run_started_at
-                             AND c.run_id = sd.run_id AND c.decision = 'rejected'
-            JOIN steps st ON st.project_id = ${p}::uuid AND st.id = c.step_id AND st.run_id = c.run_id AND st.run_started_at = c.run_started_at
+            SELECT u.step_name, u.step_id, sd.run_id, sd.run_started_at, sd.key, sd.good
+            FROM scored sd CROSS JOIN LATERAL unnest(sd.rejected_steps, sd.rejected_names) AS u(step_id, step_name)
           ),
           per_step AS (
             SELECT step_name, count(*)::int AS rejected, count(*) FILTER (WHERE good)::int AS rejected_good,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
+import { refreshRejectionsSql } from '../database/score-rejections.js';
 import type { ScoreDataType, ScoreSource } from './scores.dto.js';
 
 export interface ScoreRow {
@@ -114,6 +115,16 @@ export class ScoresRepository {
           WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project_id = ${projectId}::uuid AND s.id = x.id)
           ON CONFLICT DO NOTHING
           RETURNING ${COLUMNS}`,
+    );
+  }
+
+  /** Sets which steps rejected the items of these new candidate scores (score-rejections.ts). */
+  async refreshRejections(db: Queryable, projectId: string, scores: Pick<NewScore, 'id' | 'run_started_at'>[]): Promise<void> {
+    if (scores.length === 0) return;
+    const starts = [...new Set(scores.map((s) => s.run_started_at.toISOString()))];
+    await query(
+      db,
+      refreshRejectionsSql(projectId, sql`s2.id = ANY(${scores.map((s) => s.id)}::uuid[]) AND s2.run_started_at = ANY(${starts}::timestamptz[])`),
     );
   }
 

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppError, badRequest, notFound } from '../common/app-error.js';
 import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
+import { lockRunRejections } from '../database/score-rejections.js';
 import type {
   CreateScoreConfigDto,
   CreateScoreDto,
@@ -156,7 +157,16 @@ export class ScoresService {
       });
       plan.push({ id });
     }
+    // A candidate score records which steps of its run rejected its item (score-rejections.ts).
+    const onCandidates = [...fresh.values()].filter((s) => s.candidate_key !== null);
+    await lockRunRejections(
+      db,
+      onCandidates.map((s) => s.run_id),
+      'exclusive',
+    );
     const inserted = new Map((await this.repository.insertMany(db, projectId, [...fresh.values()])).map((r) => [r.id, r]));
+    const scored = onCandidates.filter((s) => inserted.has(s.id));
+    await this.repository.refreshRejections(db, projectId, scored);
     // Ids a concurrent retry stored between the lookup and the insert.
     const raced = [...fresh.keys()].filter((id) => !inserted.has(id));
     for (const r of await this.repository.findMany(db, projectId, raced)) inserted.set(r.id, r);

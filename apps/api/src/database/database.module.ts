@@ -32,6 +32,30 @@ function describeUrl(url: string): string {
   return `${u.hostname}:${u.port || 5432}${u.pathname}`;
 }
 
+/**
+ * Applies pending migrations on a connection of their own, without the requests' statement
+ * timeout: a migration may rightly take minutes (moving rows to partitions, distributing a
+ * table on a Citus cluster, waiting for a lock held by a running server).
+ */
+async function migrate(url: string, logger: Logger): Promise<void> {
+  const migrator = createDataSource({ url, poolSize: 1 });
+  await migrator.initialize();
+  try {
+    // Say so before the work starts: on a large database a migration can take a while.
+    const pending = await new MigrationExecutor(migrator).getPendingMigrations();
+    if (pending.length === 0) {
+      logger.log(`Schema is up to date (${migrator.migrations.length} migrations)`);
+      return;
+    }
+    const started = Date.now();
+    logger.log(`Applying ${pending.length} migration(s): ${pending.map((m) => m.name).join(', ')}`);
+    const applied = await migrator.runMigrations({ transaction: 'each' });
+    logger.log(`Applied ${applied.length} migration(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await migrator.destroy();
+  }
+}
+
 async function connect(config: AppConfig): Promise<DatabaseHandle> {
   const logger = new Logger('Database');
   let embedded: EmbeddedPostgres | undefined;
@@ -50,19 +74,8 @@ async function connect(config: AppConfig): Promise<DatabaseHandle> {
   const queryTimeoutMs = !embedded && config.statementTimeoutMs > 0 ? config.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : undefined;
   const dataSource = createDataSource({ url, poolSize, statementTimeoutMs: config.statementTimeoutMs, queryTimeoutMs });
   try {
+    if (config.migrate) await migrate(url, logger);
     await dataSource.initialize();
-    if (config.migrate) {
-      // Say so before the work starts: on a large database a migration can take a while.
-      const pending = await new MigrationExecutor(dataSource).getPendingMigrations();
-      if (pending.length === 0) {
-        logger.log(`Schema is up to date (${dataSource.migrations.length} migrations)`);
-      } else {
-        const started = Date.now();
-        logger.log(`Applying ${pending.length} migration(s): ${pending.map((m) => m.name).join(', ')}`);
-        const applied = await dataSource.runMigrations({ transaction: 'each' });
-        logger.log(`Applied ${applied.length} migration(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      }
-    }
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();

@@ -77,7 +77,15 @@ export interface WrittenDecision {
 export async function moveRejectionsOfCandidates(db: Queryable, projectId: string, written: WrittenDecision[]): Promise<void> {
   if (written.length === 0) return;
   const runIds = [...new Set(written.map((w) => w.step.runId))];
+  const starts = [...new Set(written.map((w) => w.step.runStartedAt.toISOString()))];
   await lockRunRejections(db, runIds, 'shared');
+  // Most batches' runs have no candidate scores: then the batch is not sent again.
+  const scored = await query(
+    db,
+    sql`SELECT 1 FROM scores WHERE project_id = ${projectId}::uuid AND run_id = ANY(${runIds}::uuid[])
+          AND run_started_at = ANY(${starts}::timestamptz[]) AND candidate_key IS NOT NULL LIMIT 1`,
+  );
+  if (scored.length === 0) return;
   const col = <T>(f: (w: WrittenDecision) => T) => written.map(f);
   await query(
     db,

@@ -27,6 +27,9 @@ export interface TestApp {
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Creates a project through the API and returns its admin key. */
   newProject(prefix?: string): Promise<{ id: string; key: string }>;
+  /** Closes the app only (once), keeping its test database. */
+  closeApp(): Promise<void>;
+  /** Closes the app, then drops its test database. */
   close(): Promise<void>;
 }
 
@@ -48,6 +51,23 @@ if (citusUrl) {
 
 export const usingRealPostgres = (): boolean => Boolean(process.env.DATABASE_URL);
 export const usingCitus = (): boolean => Boolean(citusUrl);
+
+/**
+ * Runs a test's trigger statement (CREATE or DROP TRIGGER, ALTER TABLE … ENABLE or DISABLE
+ * TRIGGER: a fault injected into a table). On a Citus coordinator a trigger on a distributed
+ * table needs `citus.enable_unsafe_triggers` in the session (Citus then puts it on every
+ * shard), so the statement runs on a connection of its own.
+ */
+export async function triggerDdl(t: Pick<TestApp, 'sql' | 'databaseUrl'>, statement: string): Promise<void> {
+  if (!usingCitus()) {
+    await t.sql(statement);
+    return;
+  }
+  await onServer(t.databaseUrl, async (c) => {
+    await c.query('SET citus.enable_unsafe_triggers = on');
+    await c.query(statement);
+  });
+}
 
 const withDatabase = (serverUrl: string, database: string): string => {
   const url = new URL(serverUrl);
@@ -161,6 +181,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   const handle = app.get(DatabaseHandle);
 
   let counter = 0;
+  let appClosed: Promise<void> | undefined;
+  const closeApp = () => (appClosed ??= app.close());
   return {
     app,
     http,
@@ -174,8 +196,9 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
       if (res.status !== 201) throw new Error(`creating project failed: ${res.status} ${JSON.stringify(res.body)}`);
       return { id: res.body.id, key: res.body.apiKey.key };
     },
+    closeApp,
     async close() {
-      await app.close();
+      await closeApp();
       await drop?.();
     },
   };

@@ -28,7 +28,8 @@ const lockKeyOf = (runId: string): number => parseInt(runId.slice(0, 8), 16) | 0
 /**
  * Takes the runs' rejection locks for the rest of the transaction, in one order (no deadlock
  * between two writers that need several). Must come in a statement before the one that reads
- * what the lock protects, so that statement's snapshot sees what a waited-for writer committed.
+ * what the lock protects, so that statement's snapshot sees what a waited-for writer committed:
+ * a score's creation takes it before its INSERT, a candidate batch after writing its rows.
  */
 export async function lockRunRejections(db: Queryable, runIds: Iterable<string>, mode: 'shared' | 'exclusive'): Promise<void> {
   const keys = [...new Set([...runIds].map(lockKeyOf))].sort((a, b) => a - b);
@@ -38,21 +39,28 @@ export async function lockRunRejections(db: Queryable, runIds: Iterable<string>,
 }
 
 /**
+ * The steps that rejected a scored item in its run, as one row (`steps`, `names`; null when
+ * none did), for the score row `s` (its project, run, run start and key). The item's
+ * candidates are found by key in its run's day (the lineage index).
+ */
+export function rejectionsOf(projectId: string, s: Sql): Sql {
+  return sql`SELECT array_agg(st.id ORDER BY st.id) AS steps, array_agg(st.name ORDER BY st.id) AS names
+    FROM candidates c
+    JOIN steps st ON st.project_id = c.project_id AND st.id = c.step_id AND st.run_id = c.run_id AND st.run_started_at = c.run_started_at
+    WHERE c.project_id = ${projectId}::uuid AND c.key = ${s}.candidate_key AND c.run_id = ${s}.run_id AND c.run_started_at = ${s}.run_started_at
+      AND c.decision = 'rejected'`;
+}
+
+/**
  * Sets the rejection columns of the project's candidate scores that `where` (over `s2`) picks,
- * from the candidates stored now; rows already right are left alone (a replay writes nothing).
- * Each item's candidates are found by key in its run's day (the lineage index).
+ * from the candidates stored now; rows already right are left alone (the migration that added
+ * them, and the seed script).
  */
 export function refreshRejectionsSql(projectId: string, where: Sql): Sql {
   return sql`UPDATE scores sc SET rejected_steps = n.steps, rejected_names = n.names
     FROM (
       SELECT s2.project_id, s2.id, s2.run_started_at, r.steps, r.names FROM scores s2
-      CROSS JOIN LATERAL (
-        SELECT array_agg(st.id ORDER BY st.id) AS steps, array_agg(st.name ORDER BY st.id) AS names
-        FROM candidates c
-        JOIN steps st ON st.project_id = c.project_id AND st.id = c.step_id AND st.run_id = c.run_id AND st.run_started_at = c.run_started_at
-        WHERE c.project_id = s2.project_id AND c.key = s2.candidate_key AND c.run_id = s2.run_id AND c.run_started_at = s2.run_started_at
-          AND c.decision = 'rejected'
-      ) r
+      CROSS JOIN LATERAL (${rejectionsOf(projectId, sql.raw('s2'))}) r
       WHERE s2.project_id = ${projectId}::uuid AND s2.candidate_key IS NOT NULL AND ${where}
     ) n
     WHERE sc.project_id = n.project_id AND sc.id = n.id AND sc.run_started_at = n.run_started_at

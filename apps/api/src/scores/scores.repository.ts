@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
-import { refreshRejectionsSql } from '../database/score-rejections.js';
+import { rejectionsOf } from '../database/score-rejections.js';
 import type { ScoreDataType, ScoreSource } from './scores.dto.js';
 
 export interface ScoreRow {
@@ -102,29 +102,27 @@ export class ScoresRepository {
     return query<ScoreRow>(db, sql`SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND id = ANY(${ids}::uuid[])`);
   }
 
-  /** Inserts the scores (ids unique among them) whose ids are not taken in the project, in one statement; answers those inserted. */
+  /**
+   * Inserts the scores (ids unique among them, none found stored by {@link findMany} just
+   * before) in one statement; answers those inserted. An id a concurrent retry stored in the
+   * meantime is skipped by the primary key: a retry names the same target, so its row lands in
+   * the same day partition (a check across every partition cost ~2 ms per score at 40 days).
+   * A candidate score records which steps of its run rejected its item
+   * (database/score-rejections.ts; the caller holds the runs' lock).
+   */
   async insertMany(db: Queryable, projectId: string, scores: NewScore[]): Promise<ScoreRow[]> {
     if (scores.length === 0) return [];
     return query<ScoreRow>(
       db,
-      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata)
+      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata,
+                              rejected_steps, rejected_names)
           SELECT ${projectId}::uuid, x.id, x.run_id, x.run_started_at, x.step_id, x.candidate_key, x.name, x.data_type,
-                 x.value_number, x.value_bool, x.value_label, x.comment, x.source, x.author, x.metadata
+                 x.value_number, x.value_bool, x.value_label, x.comment, x.source, x.author, x.metadata, r.steps, r.names
           FROM jsonb_to_recordset(${JSON.stringify(scores)}::jsonb) AS x(id uuid, run_id uuid, run_started_at timestamptz, step_id uuid, candidate_key text,
                name text, data_type text, value_number double precision, value_bool boolean, value_label text, comment text, source text, author text, metadata jsonb)
-          WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.project_id = ${projectId}::uuid AND s.id = x.id)
+          LEFT JOIN LATERAL (${rejectionsOf(projectId, sql.raw('x'))}) r ON x.candidate_key IS NOT NULL
           ON CONFLICT DO NOTHING
           RETURNING ${COLUMNS}`,
-    );
-  }
-
-  /** Sets which steps rejected the items of these new candidate scores (score-rejections.ts). */
-  async refreshRejections(db: Queryable, projectId: string, scores: Pick<NewScore, 'id' | 'run_started_at'>[]): Promise<void> {
-    if (scores.length === 0) return;
-    const starts = [...new Set(scores.map((s) => s.run_started_at.toISOString()))];
-    await query(
-      db,
-      refreshRejectionsSql(projectId, sql`s2.id = ANY(${scores.map((s) => s.id)}::uuid[]) AND s2.run_started_at = ANY(${starts}::timestamptz[])`),
     );
   }
 

@@ -165,8 +165,6 @@ export class ScoresService {
       'exclusive',
     );
     const inserted = new Map((await this.repository.insertMany(db, projectId, [...fresh.values()])).map((r) => [r.id, r]));
-    const scored = onCandidates.filter((s) => inserted.has(s.id));
-    await this.repository.refreshRejections(db, projectId, scored);
     // Ids a concurrent retry stored between the lookup and the insert.
     const raced = [...fresh.keys()].filter((id) => !inserted.has(id));
     for (const r of await this.repository.findMany(db, projectId, raced)) inserted.set(r.id, r);

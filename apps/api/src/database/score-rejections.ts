@@ -15,8 +15,9 @@ import { query, type Sql, sql } from './sql.js';
  * A creation and a batch would miss each other if they ran at once (each reading before the
  * other commits), so both take a transaction-scoped advisory lock per run first: exclusive for
  * a score's creation, shared for candidate batches (they never wait for each other; their
- * changes to one score row are applied one after the other by the row's own lock). Deleting a run,
- * erasing a key and retention remove the scores with the candidates, so nothing else moves it.
+ * changes to one score row are applied one after the other by the row's own lock). Deleting a
+ * run, erasing a key and retention remove the scores with the candidates, so nothing else
+ * moves it.
  */
 
 /** The advisory lock class of a run's score rejections (the run is the second key). */

@@ -23,7 +23,7 @@ import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js'
 import { addDays, createDayPartitions, dayOf } from '../apps/api/src/database/partitions.js';
 import { rebuildLlmRollupsStatements, rebuildRollupsStatements } from '../apps/api/src/database/rollups.js';
 import { refreshRejectionsSql } from '../apps/api/src/database/score-rejections.js';
-import { sql } from '../apps/api/src/database/sql.js';
+import { query, sql } from '../apps/api/src/database/sql.js';
 
 export interface SeedResult {
   projectId: string;
@@ -245,8 +245,7 @@ export async function seedScores(url: string, projectName: string, total: number
         [project.id, ids, perMille],
       );
       // Which steps rejected each scored item, as the API records it when a score is created.
-      const refresh = refreshRejectionsSql(project.id, sql`s2.run_id = ANY(${ids}::uuid[])`).toQuery();
-      await ds.query(refresh.text, refresh.values);
+      await query(ds, refreshRejectionsSql(project.id, sql`s2.run_id = ANY(${ids}::uuid[])`));
       const now = Date.now();
       const done = Math.min(runIds.length, i + batchRuns);
       if (done === runIds.length || now - lastReport >= 2000) {

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { refreshRejectionsSql } from '../score-rejections.js';
-import { sql } from '../sql.js';
+import { query, sql } from '../sql.js';
 
 /**
  * Candidate scores record which steps of their run rejected their item (`rejected_steps`, the
@@ -15,8 +15,7 @@ export class AddScoreRejections1795600600000 implements MigrationInterface {
     await q.query(`ALTER TABLE "scores" ADD COLUMN "rejected_steps" uuid[], ADD COLUMN "rejected_names" text[]`);
     const projects: { project_id: string }[] = await q.query(`SELECT DISTINCT project_id FROM scores WHERE candidate_key IS NOT NULL`);
     for (const { project_id } of projects) {
-      const { text, values } = refreshRejectionsSql(project_id, sql`true`).toQuery();
-      await q.query(text, values);
+      await query(q, refreshRejectionsSql(project_id, sql`true`));
     }
   }
 

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { QueryRunner } from 'typeorm';
+import { AddScoreRejectionRollup1795600700000 } from '../src/database/migrations/1795600700000-AddScoreRejectionRollup.js';
 import { AddScoreRejections1795600600000 } from '../src/database/migrations/1795600600000-AddScoreRejections.js';
+import { sql } from '../src/database/sql.js';
+import { ScoreAnalyticsRepository } from '../src/scores/score-analytics.repository.js';
 import { createTestApp, expectError, type TestApp } from './harness.js';
 
 /**
@@ -431,6 +434,186 @@ describe('scores in reads and questions', () => {
       expect(theirs).toMatchObject({ scoredItems: 0, steps: [] });
     });
   });
+  describe('the rejection question’s rollup, against the scores themselves', () => {
+    /**
+     * Runs started hours ago, inside whole hours of the default range: their items are counted
+     * from the rollup (database/score-rejections.ts). After every kind of write that can change
+     * an item's latest score or its rejections, the answer must equal the question asked of the
+     * scores table itself (the query the edges of a range still use).
+     */
+    const HOUR = 3_600_000;
+    const hoursAgo = (h: number) => new Date(Math.floor(Date.now() / HOUR) * HOUR - h * HOUR + 17 * 60_000).toISOString();
+    const keys = Array.from({ length: 10 }, (_, i) => `R${i}`);
+
+    async function pastRun(pipeline: string, h: number) {
+      const runId = (
+        await api('post', '/v1/runs')
+          .send({ pipeline, startedAt: hoursAgo(h) })
+          .expect(201)
+      ).body.id as string;
+      const step = async (name: string, type: string, candidates: { key: string; decision: string }[]) => {
+        const id = (await api('post', `/v1/runs/${runId}/steps`).send({ name, type }).expect(201)).body.id as string;
+        await api('post', `/v1/steps/${id}/candidates`).send({ candidates }).expect(201);
+        return id;
+      };
+      const retrieve = await step(
+        'retrieve',
+        'retrieval',
+        keys.map((key) => ({ key, decision: 'accepted' })),
+      );
+      await step(
+        'filter-by-category',
+        'filter',
+        keys.map((key, i) => ({ key, decision: i < 4 ? 'rejected' : 'accepted' })),
+      );
+      await step(
+        'filter-by-price',
+        'filter',
+        keys.map((key, i) => ({ key, decision: i === 4 || i === 5 ? 'rejected' : 'accepted' })),
+      );
+      return { runId, retrieve };
+    }
+
+    /** The answer, and the rollup's own item count, checked against the live question over the same range. */
+    async function expectSameAsScores(pipeline: string, what: { good?: string; min?: number }) {
+      const condition = what.min !== undefined ? `min=${what.min}` : `good=${what.good}`;
+      const answer = (await api('get', `/v1/analytics/score-rejections?pipeline=${pipeline}&name=wanted&${condition}`).expect(200)).body;
+      const good =
+        what.min !== undefined
+          ? sql`sc.value_number >= ${what.min}::double precision`
+          : sql`(sc.value_label = ${what.good} OR sc.value_bool::text = ${what.good})`;
+      const live = await t.app
+        .get(ScoreAnalyticsRepository)
+        .rejections({ projectId: project.id, pipeline, name: 'wanted', from: new Date(answer.from), to: new Date(answer.to) }, good);
+      expect({ scoredItems: answer.scoredItems, goodItems: answer.goodItems }).toEqual({ scoredItems: live[0]?.scored ?? 0, goodItems: live[0]?.good ?? 0 });
+      expect(answer.steps).toEqual(
+        live
+          .filter((r) => r.step_name !== null)
+          .map((r) => ({
+            stepName: r.step_name,
+            rejected: r.rejected,
+            rejectedGood: r.rejected_good,
+            share: r.rejected! > 0 ? r.rejected_good! / r.rejected! : 0,
+            exampleKeys: r.example_keys ?? [],
+            examples: r.examples ?? [],
+          })),
+      );
+      // Those items were counted by the rollup, not by the scores read at the range's edges.
+      const [rolled] = await t.sql<{ n: number }>(
+        `SELECT COALESCE(sum(items), 0)::int AS n FROM score_rejections_hourly WHERE project_id = $1 AND pipeline = $2 AND name = 'wanted' AND step_name = ''`,
+        [project.id, pipeline],
+      );
+      expect(rolled.n).toBe(answer.scoredItems);
+      return answer;
+    }
+
+    it('stays exact through scores created, superseded, updated and deleted', async () => {
+      const { retrieve } = await pastRun('rollup-scores', 5);
+      const wanted = (key: string, value: boolean | number) => ({ stepId: retrieve, key, name: 'wanted', value });
+      const created = (
+        await api('post', '/v1/scores/batch')
+          .send({ scores: keys.slice(0, 6).map((key, i) => wanted(key, i % 2 === 0)) })
+          .expect(201)
+      ).body.items as { id: string }[];
+      const first = await expectSameAsScores('rollup-scores', { good: 'true' });
+      expect(first).toMatchObject({ scoredItems: 6, goodItems: 3 });
+      expect(first.steps).toEqual([
+        expect.objectContaining({ stepName: 'filter-by-category', rejected: 4, rejectedGood: 2 }),
+        expect.objectContaining({ stepName: 'filter-by-price', rejected: 2, rejectedGood: 1 }),
+      ]);
+      // A later score of R0 supersedes the first (the latest counts).
+      await new Promise((r) => setTimeout(r, 5));
+      const later = await score(wanted('R0', false));
+      expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 2 });
+      // Updating the latest score moves it; updating a superseded one does not.
+      await api('patch', `/v1/scores/${created[2].id}`).send({ value: false }).expect(200);
+      await api('patch', `/v1/scores/${created[0].id}`).send({ value: false }).expect(200);
+      expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 1 });
+      await api('patch', `/v1/scores/${created[0].id}`).send({ value: true }).expect(200);
+      // Deleting the latest brings the one before it back; deleting an item's only score removes the item.
+      await api('delete', `/v1/scores/${later.id}`).expect(204);
+      expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 2 });
+      await api('delete', `/v1/scores/${created[5].id}`).expect(204);
+      expect(await expectSameAsScores('rollup-scores', { good: 'false' })).toMatchObject({ scoredItems: 5, goodItems: 3 });
+      // Through /v1/ingest, and numeric scores of the same name in another run.
+      await api('post', '/v1/ingest')
+        .send({ events: [{ id: randomUUID(), type: 'score-create', body: { id: randomUUID(), ...wanted('R6', true) } }] })
+        .expect((res) => expect(res.body.results).toEqual([expect.objectContaining({ status: 201 })]));
+      const numeric = await pastRun('rollup-scores', 3);
+      for (const [i, key] of keys.slice(0, 5).entries()) await score({ stepId: numeric.retrieve, key, name: 'wanted', value: i / 4 });
+      await expectSameAsScores('rollup-scores', { good: 'true' });
+      expect(await expectSameAsScores('rollup-scores', { min: 0.5 })).toMatchObject({ scoredItems: 11, goodItems: 3 });
+    });
+
+    it('stays exact through late rejections, replays, deleted runs, erased keys and writers at once', async () => {
+      const { runId, retrieve } = await pastRun('rollup-writes', 4);
+      for (const [i, key] of keys.entries()) await score({ stepId: retrieve, key, name: 'wanted', value: i % 3 !== 0 });
+      await expectSameAsScores('rollup-writes', { good: 'true' });
+      // A step that rejects after the scores (COPY's first batch), a replay that changes its decisions, and ingest.
+      const rerank = (await api('post', `/v1/runs/${runId}/steps`).send({ name: 'rerank', type: 'rank' }).expect(201)).body.id as string;
+      await api('post', `/v1/steps/${rerank}/candidates`)
+        .send({ candidates: keys.slice(6).map((key) => ({ key, decision: 'rejected' })) })
+        .expect(201);
+      await expectSameAsScores('rollup-writes', { good: 'true' });
+      await api('post', `/v1/steps/${rerank}/candidates`)
+        .send({ candidates: [{ key: 'R6', decision: 'accepted' }] })
+        .expect(201);
+      const guard = randomUUID();
+      await api('post', '/v1/ingest')
+        .send({
+          events: [
+            { id: randomUUID(), type: 'step-create', body: { id: guard, runId, name: 'guardrail', type: 'filter' } },
+            { id: randomUUID(), type: 'candidates-create', body: { stepId: guard, candidates: [{ key: 'R7', decision: 'rejected' }] } },
+          ],
+        })
+        .expect((res) => expect(res.status).toBeLessThan(300));
+      const afterLate = await expectSameAsScores('rollup-writes', { good: 'true' });
+      expect(afterLate.steps.map((s: { stepName: string }) => s.stepName).sort()).toEqual(['filter-by-category', 'filter-by-price', 'guardrail', 'rerank']);
+
+      // A deleted run leaves the rollup with its scores.
+      const gone = await pastRun('rollup-writes', 4);
+      for (const key of keys) await score({ stepId: gone.retrieve, key, name: 'wanted', value: true });
+      expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(20);
+      await api('delete', `/v1/runs/${gone.runId}`).expect(200);
+      expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(10);
+      // An erased key leaves it everywhere.
+      await api('delete', '/v1/candidates').query({ key: 'R1' }).expect(200);
+      expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(9);
+
+      // Scores and rejecting batches of one run at once (R1 is erased: no longer stored).
+      const race = await pastRun('rollup-writes', 2);
+      const kept = keys.filter((key) => key !== 'R1');
+      const filters: string[] = [];
+      for (let i = 0; i < 3; i++)
+        filters.push(
+          (
+            await api('post', `/v1/runs/${race.runId}/steps`)
+              .send({ name: `race-${i}`, type: 'filter' })
+              .expect(201)
+          ).body.id,
+        );
+      await Promise.all([
+        ...kept.map((key) => score({ stepId: race.retrieve, key, name: 'wanted', value: true })),
+        ...filters.map((id) =>
+          api('post', `/v1/steps/${id}/candidates`)
+            .send({ candidates: kept.map((key) => ({ key, decision: 'rejected' })) })
+            .expect(201),
+        ),
+      ]);
+      const raced = await expectSameAsScores('rollup-writes', { good: 'true' });
+      for (let i = 0; i < 3; i++) expect(raced.steps).toContainEqual(expect.objectContaining({ stepName: `race-${i}`, rejected: 9, rejectedGood: 9 }));
+    });
+
+    it('is filled from the stored scores by its migration', async () => {
+      const before = await expectSameAsScores('rollup-writes', { good: 'true' });
+      const migration = new AddScoreRejectionRollup1795600700000();
+      const runner = { query: (text: string, params?: unknown[]) => t.sql(text, params) } as unknown as QueryRunner;
+      await migration.down(runner);
+      await migration.up(runner);
+      expect({ ...(await expectSameAsScores('rollup-writes', { good: 'true' })), from: null, to: null }).toEqual({ ...before, from: null, to: null });
+    });
+  });
+
   describe('compareRuns', () => {
     it('shows the runs’ and aligned steps’ score differences by name', async () => {
       const a = await runWith('compare', [{ name: 'retrieve' }, { name: 'rank' }]);

@@ -248,6 +248,17 @@ describe('scores', () => {
     ]);
     const stored = await api('get', `/v1/scores?runId=${run}`).expect(200);
     expect(stored.body.items).toEqual([expect.objectContaining({ id: score, runId: run, stepId: step, key: 'B0NEW', value: 'bad', target: 'candidate' })]);
+    // A later batch scores what an earlier one stored: a candidate, a step and a run.
+    const later = await api('post', '/v1/ingest')
+      .send({
+        events: [
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), stepId: step, key: 'B0NEW', name: 'later', value: 1 } },
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), stepId: step, name: 'later', value: 2 } },
+          { id: randomUUID(), type: 'score-create', body: { id: randomUUID(), runId: run, name: 'later', value: 3 } },
+        ],
+      })
+      .expect(207);
+    expect(later.body.results.map((r: { status: number }) => r.status)).toEqual([201, 201, 201]);
   });
 
   it('erases the scores of an erased candidate key', async () => {

@@ -18,6 +18,7 @@ export const PARTITIONED_TABLES = [
   { table: 'run_stats_hourly', column: 'hour' },
   { table: 'llm_usage_hourly', column: 'hour' },
   { table: 'model_durations_hourly', column: 'hour' },
+  { table: 'score_rejections_hourly', column: 'hour' },
   { table: 'ingest_events', column: 'created_at' },
 ] as const;
 

@@ -96,6 +96,9 @@ export async function moveRejectionsOfCandidates(db: Queryable, projectId: strin
   );
   if (scored.length === 0) return;
   const col = <T>(f: (w: WrittenDecision) => T) => written.map(f);
+  const touched = sql`sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL
+          AND sc.run_id = d.run_id AND sc.run_started_at = d.run_started_at AND sc.candidate_key = d.key
+          AND sc.run_id = ANY(${runIds}::uuid[])`;
   await query(
     db,
     sql`WITH d AS (
@@ -105,17 +108,103 @@ export async function moveRejectionsOfCandidates(db: Queryable, projectId: strin
                       ${col((w) => w.step.runStartedAt.toISOString())}::timestamptz[], ${col((w) => w.key)}::text[], ${col((w) => w.rejected)}::boolean[])
             AS x(step_id, step_name, run_id, run_started_at, key, rejected)
           GROUP BY x.run_id, x.run_started_at, x.key
+        ),
+        old AS (SELECT * FROM (
+          SELECT sc.id, sc.run_started_at, sc.rejected_names FROM scores sc JOIN d ON true WHERE ${touched} FOR UPDATE OF sc
+        ) locked),
+        moved AS (
+          UPDATE scores sc SET (rejected_steps, rejected_names) = (
+            SELECT array_agg(e.id ORDER BY e.id), array_agg(e.name ORDER BY e.id) FROM (
+              SELECT u.id, u.name FROM unnest(sc.rejected_steps, sc.rejected_names) AS u(id, name) WHERE u.id <> ALL(d.touched)
+              UNION ALL
+              SELECT v.id, v.name FROM unnest(d.rej_steps, d.rej_names) AS v(id, name)
+            ) e
+          )
+          FROM d, old
+          WHERE ${touched} AND old.id = sc.id AND old.run_started_at = sc.run_started_at
+          RETURNING sc.id, sc.run_id, sc.run_started_at, sc.candidate_key, sc.name, sc.created_at, sc.data_type, sc.value_number, sc.value_bool, sc.value_label,
+                    sc.rejected_names, old.rejected_names AS old_names
+        ),
+        -- Only an item's latest score counts (creations and deletions, which could change which one
+        -- that is, wait for the run's lock this batch holds).
+        latest AS (
+          SELECT m.* FROM moved m
+          WHERE m.rejected_names IS DISTINCT FROM m.old_names AND NOT EXISTS (
+            SELECT 1 FROM scores s2 WHERE s2.project_id = ${projectId}::uuid AND s2.run_id = m.run_id AND s2.run_started_at = m.run_started_at
+              AND s2.candidate_key = m.candidate_key AND s2.name = m.name AND (s2.created_at, s2.id) > (m.created_at, m.id))
+        ),
+        contribution AS (
+          SELECT l.run_id, l.run_started_at, l.name, u.step_name, l.data_type, l.value_number, l.value_bool, l.value_label, 1 AS items
+          FROM latest l CROSS JOIN LATERAL unnest(l.rejected_names) AS u(step_name)
+          UNION ALL
+          SELECT l.run_id, l.run_started_at, l.name, u.step_name, l.data_type, l.value_number, l.value_bool, l.value_label, -1
+          FROM latest l CROSS JOIN LATERAL unnest(l.old_names) AS u(step_name)
         )
-        UPDATE scores sc SET (rejected_steps, rejected_names) = (
-          SELECT array_agg(e.id ORDER BY e.id), array_agg(e.name ORDER BY e.id) FROM (
-            SELECT u.id, u.name FROM unnest(sc.rejected_steps, sc.rejected_names) AS u(id, name) WHERE u.id <> ALL(d.touched)
-            UNION ALL
-            SELECT v.id, v.name FROM unnest(d.rej_steps, d.rej_names) AS v(id, name)
-          ) e
-        )
-        FROM d
-        WHERE sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL
-          AND sc.run_id = d.run_id AND sc.run_started_at = d.run_started_at AND sc.candidate_key = d.key
-          AND sc.run_id = ANY(${runIds}::uuid[])`,
+        ${upsertRollup(projectId, 'contribution')}`,
   );
+}
+
+/**
+ * The rollup upsert (a statement's last part) for the rows of the relation `from`: run_id,
+ * run_started_at, name, step_name (`''` for the item totals), data_type, the value columns and
+ * `items`, a signed count. Groups that sum to zero are not written.
+ */
+function upsertRollup(projectId: string, from: string): Sql {
+  return sql`INSERT INTO score_rejections_hourly AS t (project_id, pipeline, hour, name, step_name, data_type, value_key, value_number, value_bool, value_label, items)
+    SELECT ${projectId}::uuid, r.pipeline, date_trunc('hour', x.run_started_at, 'UTC'), x.name, x.step_name, x.data_type,
+           COALESCE(x.value_label, x.value_bool::text, x.value_number::text, ''), x.value_number, x.value_bool, x.value_label, sum(x.items)::int
+    FROM ${sql.raw(from)} x JOIN runs r ON r.project_id = ${projectId}::uuid AND r.id = x.run_id
+    GROUP BY r.pipeline, 3, x.name, x.step_name, x.data_type, 7, x.value_number, x.value_bool, x.value_label
+    HAVING sum(x.items) <> 0
+    ON CONFLICT (project_id, pipeline, hour, name, step_name, data_type, value_key) DO UPDATE SET items = t.items + EXCLUDED.items`;
+}
+
+/** A candidate score's item as the question counts it: once per run, key and score name. */
+export interface ScoredItem {
+  runId: string;
+  runStartedAt: Date;
+  key: string;
+  name: string;
+}
+
+/**
+ * Moves the rejection rollup by the contribution of the latest candidate score of each item
+ * that `where` (over the scores row `sc`) picks, as stored now, `sign` times: -1 before a write
+ * that may change an item's latest score, +1 after it (the caller holds the runs' exclusive
+ * lock, so no candidate batch moves those scores in between), or -1 alone before the item's
+ * scores are deleted.
+ */
+export async function moveRejectionRollup(db: Queryable, projectId: string, where: Sql, sign: 1 | -1): Promise<void> {
+  await query(
+    db,
+    sql`WITH latest AS (
+          SELECT DISTINCT ON (sc.run_id, sc.candidate_key, sc.name) sc.run_id, sc.run_started_at, sc.name, sc.data_type, sc.value_number, sc.value_bool,
+                 sc.value_label, sc.rejected_names
+          FROM scores sc WHERE sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL AND ${where}
+          ORDER BY sc.run_id, sc.candidate_key, sc.name, sc.created_at DESC, sc.id DESC
+        ),
+        contribution AS (
+          SELECT l.run_id, l.run_started_at, l.name, '' AS step_name, l.data_type, l.value_number, l.value_bool, l.value_label, ${sign}::int AS items FROM latest l
+          UNION ALL
+          SELECT l.run_id, l.run_started_at, l.name, u.step_name, l.data_type, l.value_number, l.value_bool, l.value_label, ${sign}::int
+          FROM latest l CROSS JOIN LATERAL unnest(l.rejected_names) AS u(step_name)
+        )
+        ${upsertRollup(projectId, 'contribution')}`,
+  );
+}
+
+/** The scores of these items (every score of each, so its latest is among them), for {@link moveRejectionRollup}. */
+export function ofItems(items: ScoredItem[]): Sql {
+  return sql`(sc.run_id, sc.run_started_at, sc.candidate_key, sc.name) IN (
+    SELECT * FROM unnest(${items.map((i) => i.runId)}::uuid[], ${items.map((i) => i.runStartedAt.toISOString())}::timestamptz[],
+                         ${items.map((i) => i.key)}::text[], ${items.map((i) => i.name)}::text[]))`;
+}
+
+/**
+ * Fills the rollup of a project's candidate scores from scratch (the migration that added it,
+ * and the seed script): its rows are deleted, then every item's latest score counted once.
+ */
+export async function rebuildRejectionRollup(db: Queryable, projectId: string): Promise<void> {
+  await query(db, sql`DELETE FROM score_rejections_hourly WHERE project_id = ${projectId}::uuid`);
+  await moveRejectionRollup(db, projectId, sql`true`, 1);
 }

@@ -249,6 +249,11 @@ function idsNamed(events: readonly IngestEvent[]): { events: string[]; runs: str
     }
     if (p.kind === 'step-update') steps.add(p.id);
     if (p.kind === 'candidates-create') steps.add(p.stepId);
+    // A score's target may have been stored by an earlier batch.
+    if (p.kind === 'score-create') {
+      if (p.dto.stepId !== undefined) steps.add(p.dto.stepId);
+      else if (p.dto.runId !== undefined) runs.add(p.dto.runId);
+    }
   }
   return { events: [...new Set(events.map((e) => e.eventId))], runs: [...runs], steps: [...steps] };
 }

@@ -26,6 +26,7 @@ const RUN_DAY_TABLES: PartitionedTable[] = [
   'run_stats_hourly',
   'llm_usage_hourly',
   'model_durations_hourly',
+  'score_rejections_hourly',
 ];
 
 /** Runs deleted per statement once their partitions are gone (one row each, no steps left to find). */

@@ -115,18 +115,15 @@ export class OtlpService {
    * the parent's span has arrived: the spans of this request are the parents they may wait for.
    */
   private async attachWaitingChildren(projectId: string, spans: readonly OtlpSpan[], failed: ReadonlySet<string>): Promise<void> {
-    const byTrace = new Map<string, string[]>();
-    for (const s of spans) {
-      if (failed.has(`${s.traceId}:${s.spanId}`)) continue;
-      if (byTrace.has(s.traceId)) byTrace.get(s.traceId)!.push(s.spanId);
-      else byTrace.set(s.traceId, [s.spanId]);
-    }
+    const parents = spans.flatMap((s) => (failed.has(`${s.traceId}:${s.spanId}`) ? [] : [{ traceId: s.traceId, spanId: s.spanId }]));
+    const traceOfRun = new Map(parents.map((p) => [runIdOf(projectId, p.traceId), p.traceId]));
+    const named = parents.map((p) => ({ runId: runIdOf(projectId, p.traceId), spanId: p.spanId }));
+    // Most exports find none waiting: one read, and no transaction.
+    const waiting = await this.steps.findWaitingForParent(projectId, named);
+    if (waiting.length === 0) return;
     await this.dataSource.transaction(async (db) => {
-      for (const [traceId, spanIds] of byTrace) {
-        const runId = runIdOf(projectId, traceId);
-        for (const waiting of await this.steps.findWaitingForParent(projectId, runId, spanIds, db)) {
-          await this.steps.attachToParent(projectId, runId, waiting.id, stepIdOf(projectId, traceId, waiting.parentSpanId), db);
-        }
+      for (const w of waiting) {
+        await this.steps.attachToParent(projectId, w.runId, w.id, stepIdOf(projectId, traceOfRun.get(w.runId)!, w.parentSpanId), db);
       }
     });
   }

@@ -195,7 +195,12 @@ export class StepRejectionsDto {
   @ApiProperty({ description: 'rejectedGood / rejected.', example: 0.575 })
   share: number;
 
-  @ApiProperty({ type: [String], description: 'Up to 5 keys of good items it rejected, most often rejected first.', example: ['B0STAND', 'B0RISER'] })
+  @ApiProperty({
+    type: [String],
+    description:
+      'Up to 5 keys of good items it rejected, most often rejected first, among the newest 50 or more of them (the newest whole hours of the range that hold that many).',
+    example: ['B0STAND', 'B0RISER'],
+  })
   exampleKeys: string[];
 
   @ApiProperty({ type: [RejectionExampleDto], description: 'Up to 5 such rejections (newest runs first), to open in the run view.' })

@@ -69,12 +69,19 @@ function scopeWhere(s: ScoreScope): Sql {
   return sql.join(where, ' AND ');
 }
 
+/** The rejection question's scope: a project's pipeline and candidate score name, runs started in [from, to). */
+export type RejectionScope = Pick<ScoreScope, 'projectId' | 'from' | 'to'> & { pipeline: string; name: string };
+
+function rollupWhere(s: RejectionScope): Sql {
+  return sql`sc.project_id = ${s.projectId}::uuid AND sc.pipeline = ${s.pipeline} AND sc.name = ${s.name} AND sc.hour >= ${s.from} AND sc.hour < ${s.to}`;
+}
+
 /** A score's value as a number for means: the number, or 1/0 for a boolean. */
 const MEAN_VALUE = sql.raw('COALESCE(sc.value_number, sc.value_bool::int::double precision)');
 /** A score's value as a label for distributions: the label, or `true`/`false`. */
 const LABEL_VALUE = sql.raw('COALESCE(sc.value_label, sc.value_bool::text)');
 
-/** Score aggregates read straight from the scores table (no rollups): summaries, series, the rejection question. */
+/** Score aggregates: summaries and series read from the scores table, the rejection question mostly from its rollup. */
 @Injectable()
 export class ScoreAnalyticsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -127,6 +134,33 @@ export class ScoreAnalyticsRepository {
   }
 
   /**
+   * The cross-run question from its rollup (database/score-rejections.ts), for runs started in
+   * whole hours [from, to): per step name, the items it rejected and how many of them were good
+   * (`good` over the rollup row `sc`, whose value columns are a score's); step name `''` is the
+   * items scored.
+   */
+  rejectionCounts(s: RejectionScope, good: Sql, db: Queryable = this.dataSource): Promise<{ step_name: string; n: number; n_good: number }[]> {
+    return query(
+      db,
+      sql`SELECT sc.step_name, sum(sc.items)::int AS n, COALESCE(sum(sc.items) FILTER (WHERE ${good}), 0)::int AS n_good
+          FROM score_rejections_hourly sc
+          WHERE ${rollupWhere(s)}
+          GROUP BY sc.step_name HAVING sum(sc.items) <> 0`,
+    );
+  }
+
+  /** From the rollup: per step name and hour (newest first), the good items it rejected, where any. */
+  rejectedGoodByHour(s: RejectionScope, good: Sql, db: Queryable = this.dataSource): Promise<{ step_name: string; hour: Date; n_good: number }[]> {
+    return query(
+      db,
+      sql`SELECT sc.step_name, sc.hour, sum(sc.items)::int AS n_good
+          FROM score_rejections_hourly sc
+          WHERE ${rollupWhere(s)} AND sc.step_name <> '' AND ${good}
+          GROUP BY sc.step_name, sc.hour HAVING sum(sc.items) > 0 ORDER BY sc.hour DESC`,
+    );
+  }
+
+  /**
    * The cross-run question: for candidate scores named `name` in the pipeline's runs, each
    * (run, key) taken once with its latest score, which steps of that run rejected the key, per
    * step name. `good` is the condition on a scores row `sc` that makes a score good. Answers one
@@ -134,7 +168,7 @@ export class ScoreAnalyticsRepository {
    * each repeating the totals. The rejecting steps are read from the score itself
    * (database/score-rejections.ts): scores alone, no probe of the candidates per item.
    */
-  rejections(s: ScoreScope & { pipeline: string; name: string }, good: Sql, db: Queryable = this.dataSource): Promise<RejectionRow[]> {
+  rejections(s: RejectionScope, good: Sql, db: Queryable = this.dataSource): Promise<RejectionRow[]> {
     return query<RejectionRow>(
       db,
       sql`WITH scored AS MATERIALIZED (

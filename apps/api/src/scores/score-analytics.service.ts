@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppError, badRequest } from '../common/app-error.js';
-import { sql } from '../database/sql.js';
+import { type Sql, sql } from '../database/sql.js';
 import type {
   LabelCountDto,
   ScorePointDto,
@@ -10,13 +10,15 @@ import type {
   ScoreSummaryDto,
   ScoreSummaryQueryDto,
 } from './score-analytics.dto.js';
-import { type ScoreLabelRow, ScoreAnalyticsRepository, type ScoreScope } from './score-analytics.repository.js';
+import { type RejectionScope, type ScoreLabelRow, ScoreAnalyticsRepository, type ScoreScope } from './score-analytics.repository.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const MAX_RANGE_DAYS = 366;
 /** Names a summary or an analytics answer shows at most. */
 const MAX_NAMES = 50;
+/** How many of a step's good rejected items its example keys are drawn from (the newest; see rejectionExamples). */
+const EXAMPLE_POOL = 50;
 
 /** A range of run starts: default the 7 days before now; 400 INVALID_RANGE when empty or over 366 days. */
 export function scoreRange(q: { from?: string; to?: string }, now = new Date()): { from: Date; to: Date } {
@@ -131,8 +133,10 @@ export class ScoreAnalyticsService {
     const range = scoreRange(q);
     const good =
       q.good !== undefined ? sql`(sc.value_label = ${q.good} OR sc.value_bool::text = ${q.good})` : sql`sc.value_number >= ${q.min}::double precision`;
-    const rows = await this.repository.rejections({ projectId, ...range, pipeline: q.pipeline, name: q.name }, good);
-    const first = rows[0];
+    const scope = { projectId, pipeline: q.pipeline, name: q.name };
+    const counts = await this.rejectionCounts(scope, range, good);
+    const examples = await this.rejectionExamples(scope, range, good);
+    const total = counts.get('') ?? { n: 0, n_good: 0 };
     return {
       pipeline: q.pipeline,
       name: q.name,
@@ -140,19 +144,71 @@ export class ScoreAnalyticsService {
       min: q.min ?? null,
       from: range.from.toISOString(),
       to: range.to.toISOString(),
-      scoredItems: first?.scored ?? 0,
-      goodItems: first?.good ?? 0,
-      steps: rows
-        .filter((r) => r.step_name !== null)
-        .map((r) => ({
-          stepName: r.step_name!,
-          rejected: r.rejected!,
-          rejectedGood: r.rejected_good!,
-          share: r.rejected! > 0 ? r.rejected_good! / r.rejected! : 0,
-          exampleKeys: r.example_keys ?? [],
-          examples: r.examples ?? [],
+      scoredItems: total.n,
+      goodItems: total.n_good,
+      steps: [...counts]
+        .filter(([step, c]) => step !== '' && c.n > 0)
+        .sort(([a, x], [b, y]) => y.n_good - x.n_good || y.n - x.n || (a < b ? -1 : a > b ? 1 : 0))
+        .map(([stepName, c]) => ({
+          stepName,
+          rejected: c.n,
+          rejectedGood: c.n_good,
+          share: c.n > 0 ? c.n_good / c.n : 0,
+          exampleKeys: examples.get(stepName)?.example_keys ?? [],
+          examples: examples.get(stepName)?.examples ?? [],
         })),
     };
+  }
+
+  /**
+   * Per step name (`''`: the items scored), the items rejected and the good ones among them:
+   * the whole hours of the range from the rollup, the partial hours at its edges from the scores.
+   */
+  private async rejectionCounts(scope: Omit<RejectionScope, 'from' | 'to'>, range: { from: Date; to: Date }, good: Sql) {
+    const h0 = new Date(Math.ceil(range.from.getTime() / HOUR) * HOUR);
+    const h1 = new Date(Math.floor(range.to.getTime() / HOUR) * HOUR);
+    const counts = new Map<string, { n: number; n_good: number }>();
+    const add = (step: string, n: number, nGood: number) => {
+      const c = counts.get(step) ?? { n: 0, n_good: 0 };
+      counts.set(step, { n: c.n + n, n_good: c.n_good + nGood });
+    };
+    const live = async (from: Date, to: Date) => {
+      if (from >= to) return;
+      const rows = await this.repository.rejections({ ...scope, from, to }, good);
+      if (rows.length) add('', rows[0].scored, rows[0].good);
+      for (const r of rows) if (r.step_name !== null) add(r.step_name, r.rejected!, r.rejected_good!);
+    };
+    if (h0 >= h1) {
+      await live(range.from, range.to);
+      return counts;
+    }
+    for (const r of await this.repository.rejectionCounts({ ...scope, from: h0, to: h1 }, good)) add(r.step_name, r.n, r.n_good);
+    await live(range.from, h0);
+    await live(h1, range.to);
+    return counts;
+  }
+
+  /**
+   * Each step's example keys and newest examples, from the scores of the newest hours of the
+   * range that hold at least {@link EXAMPLE_POOL} of the good items it rejected (all of them when
+   * it has fewer), found from the rollup: the newest examples are exact, the keys most often
+   * rejected are those of that pool.
+   */
+  private async rejectionExamples(scope: Omit<RejectionScope, 'from' | 'to'>, range: { from: Date; to: Date }, good: Sql) {
+    const hours = await this.repository.rejectedGoodByHour({ ...scope, from: new Date(Math.floor(range.from.getTime() / HOUR) * HOUR), to: range.to }, good);
+    const seen = new Map<string, number>();
+    let from = range.to;
+    for (const h of hours) {
+      const n = seen.get(h.step_name) ?? 0;
+      if (n >= EXAMPLE_POOL) continue;
+      seen.set(h.step_name, n + h.n_good);
+      if (h.hour < from) from = h.hour;
+    }
+    // The edge after the last whole hour is not in the rollup: always read.
+    from = new Date(Math.min(from.getTime(), Math.floor(range.to.getTime() / HOUR) * HOUR));
+    if (from < range.from) from = range.from;
+    const rows = from < range.to ? await this.repository.rejections({ ...scope, from, to: range.to }, good) : [];
+    return new Map(rows.filter((r) => r.step_name !== null).map((r) => [r.step_name!, r]));
   }
 }
 

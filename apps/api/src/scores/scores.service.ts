@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppError, badRequest, notFound } from '../common/app-error.js';
 import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
-import { lockRunRejections } from '../database/score-rejections.js';
+import { lockRunRejections, moveRejectionRollup, ofItems } from '../database/score-rejections.js';
 import type {
   CreateScoreConfigDto,
   CreateScoreDto,
@@ -164,7 +164,11 @@ export class ScoresService {
       onCandidates.map((s) => s.run_id),
       'exclusive',
     );
+    // The rejection rollup moves from the items' latest scores before to those after.
+    const items = onCandidates.map((c) => ({ runId: c.run_id, runStartedAt: c.run_started_at, key: c.candidate_key!, name: c.name }));
+    if (items.length) await moveRejectionRollup(db, projectId, ofItems(items), -1);
     const inserted = new Map((await this.repository.insertMany(db, projectId, [...fresh.values()])).map((r) => [r.id, r]));
+    if (items.length) await moveRejectionRollup(db, projectId, ofItems(items), 1);
     // Ids a concurrent retry stored between the lookup and the insert.
     const raced = [...fresh.keys()].filter((id) => !inserted.has(id));
     for (const r of await this.repository.findMany(db, projectId, raced)) inserted.set(r.id, r);
@@ -208,20 +212,42 @@ export class ScoresService {
       if (!current) throw notFound('Score', id);
       const [config] = await this.repository.configs(tx, projectId, [current.name]);
       const value = dto.value === undefined ? current : storedValue(current.name, dto.value, config);
-      const row = await this.repository.update(tx, projectId, current, {
-        data_type: value.data_type,
-        value_number: value.value_number,
-        value_bool: value.value_bool,
-        value_label: value.value_label,
-        comment: dto.comment === undefined ? current.comment : dto.comment,
-        metadata: dto.metadata === undefined ? current.metadata : dto.metadata,
-      });
+      const row = await this.movingRejectionRollup(tx, projectId, current, () =>
+        this.repository.update(tx, projectId, current, {
+          data_type: value.data_type,
+          value_number: value.value_number,
+          value_bool: value.value_bool,
+          value_label: value.value_label,
+          comment: dto.comment === undefined ? current.comment : dto.comment,
+          metadata: dto.metadata === undefined ? current.metadata : dto.metadata,
+        }),
+      );
       return toScoreDto(row);
     });
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    if (!(await this.repository.delete(this.dataSource, projectId, id))) throw notFound('Score', id);
+    await this.dataSource.transaction(async (tx) => {
+      const current = await this.repository.find(tx, projectId, id);
+      if (!current || !(await this.movingRejectionRollup(tx, projectId, current, () => this.repository.delete(tx, projectId, id)))) {
+        throw notFound('Score', id);
+      }
+    });
+  }
+
+  /**
+   * Runs a write that changes a stored score, moving the rejection rollup when it is a candidate
+   * score (its item's latest score may change): under its run's exclusive lock, the item's
+   * contribution is taken out before the write and put back after it.
+   */
+  private async movingRejectionRollup<T>(tx: Queryable, projectId: string, score: ScoreRow, write: () => Promise<T>): Promise<T> {
+    if (score.candidate_key === null) return write();
+    await lockRunRejections(tx, [score.run_id], 'exclusive');
+    const item = ofItems([{ runId: score.run_id, runStartedAt: score.run_started_at, key: score.candidate_key, name: score.name }]);
+    await moveRejectionRollup(tx, projectId, item, -1);
+    const result = await write();
+    await moveRejectionRollup(tx, projectId, item, 1);
+    return result;
   }
 
   async listConfigs(projectId: string): Promise<ScoreConfigDto[]> {

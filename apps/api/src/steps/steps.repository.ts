@@ -482,23 +482,26 @@ export class StepsRepository {
   }
 
   /**
-   * Steps of a run stored without their parent because it had not arrived (OpenTelemetry spans:
+   * Steps stored without their parent because it had not arrived (OpenTelemetry spans:
    * `metadata.otel.parentMissing`, the parent's span id in `metadata.otel.parentSpanId`), whose
-   * parent span is one of `spanIds`.
+   * parent span is among those named (`runIds[i]` with `spanIds[i]`), for every run at once: one
+   * statement per export, however many traces it carries. Answers each with its run.
    */
   async findWaitingForParent(
     projectId: string,
-    runId: string,
-    spanIds: string[],
+    parents: { runId: string; spanId: string }[],
     db: Queryable = this.dataSource,
-  ): Promise<{ id: string; parentSpanId: string }[]> {
-    return query<{ id: string; parentSpanId: string }>(
+  ): Promise<{ id: string; runId: string; parentSpanId: string }[]> {
+    if (parents.length === 0) return [];
+    return query<{ id: string; runId: string; parentSpanId: string }>(
       db,
-      sql`SELECT id, metadata->'otel'->>'parentSpanId' AS "parentSpanId" FROM steps
-       WHERE project_id = ${projectId} AND run_id = ${runId}::uuid AND parent_step_id IS NULL
-         AND run_started_at = (SELECT started_at FROM runs WHERE project_id = ${projectId} AND id = ${runId}::uuid)
-         AND metadata->'otel'->>'parentMissing' = 'true' AND metadata->'otel'->>'parentSpanId' = ANY(${spanIds}::text[])
-       ORDER BY started_at, position, id`,
+      sql`WITH p AS (SELECT DISTINCT * FROM unnest(${parents.map((p) => p.runId)}::uuid[], ${parents.map((p) => p.spanId)}::text[]) AS p(run_id, span_id)),
+       r AS (SELECT id, started_at FROM runs WHERE project_id = ${projectId} AND id IN (SELECT run_id FROM p))
+       SELECT s.id, s.run_id AS "runId", s.metadata->'otel'->>'parentSpanId' AS "parentSpanId"
+       FROM steps s JOIN r ON s.run_id = r.id AND s.run_started_at = r.started_at
+       WHERE s.project_id = ${projectId} AND s.parent_step_id IS NULL AND s.metadata->'otel'->>'parentMissing' = 'true'
+         AND (s.run_id, s.metadata->'otel'->>'parentSpanId') IN (SELECT run_id, span_id FROM p)
+       ORDER BY s.run_id, s.started_at, s.position, s.id`,
     );
   }
 

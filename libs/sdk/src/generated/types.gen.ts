@@ -2838,7 +2838,7 @@ export type StepRejectionsDto = {
      */
     share: number;
     /**
-     * Up to 5 keys of good items it rejected, most often rejected first.
+     * Up to 5 keys of good items it rejected, most often rejected first, among the newest 50 or more of them (the newest whole hours of the range that hold that many).
      */
     exampleKeys: Array<string>;
     /**

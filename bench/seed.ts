@@ -23,6 +23,7 @@ import { EmbeddedPostgres } from '../apps/api/src/database/embedded-postgres.js'
 import { addDays, createDayPartitions, dayOf } from '../apps/api/src/database/partitions.js';
 import { rebuildLlmRollupsStatements, rebuildRollupsStatements } from '../apps/api/src/database/rollups.js';
 import { rebuildRejectionRollup, refreshRejectionsSql } from '../apps/api/src/database/score-rejections.js';
+import { rebuildScoreValues } from '../apps/api/src/database/score-values.js';
 import { query, sql } from '../apps/api/src/database/sql.js';
 
 export interface SeedResult {
@@ -253,11 +254,13 @@ export async function seedScores(url: string, projectName: string, total: number
         log(`  scores for ${fmt(done)}/${fmt(runIds.length)} runs (${formatDuration((now - started) / 1000)})`);
       }
     }
-    // The rollup the rejection question reads, as the API keeps it.
+    // The rollups score reads use, as the API keeps them.
     await rebuildRejectionRollup(ds, project.id);
-    log(`  rejection rollup filled (${formatDuration((Date.now() - started) / 1000)})`);
+    await rebuildScoreValues(ds, project.id);
+    log(`  score rollups filled (${formatDuration((Date.now() - started) / 1000)})`);
     await ds.query('ANALYZE scores');
     await ds.query('ANALYZE score_rejections_hourly');
+    await ds.query('ANALYZE score_values_hourly');
     const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM scores WHERE project_id = $1', [project.id]);
     return n;
   } finally {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { QueryRunner } from 'typeorm';
-import { AddScoreRejectionRollup1795600700000 } from '../src/database/migrations/1795600700000-AddScoreRejectionRollup.js';
+import { AddScoreRollups1795600700000 } from '../src/database/migrations/1795600700000-AddScoreRollups.js';
 import { AddScoreRejections1795600600000 } from '../src/database/migrations/1795600600000-AddScoreRejections.js';
 import { sql } from '../src/database/sql.js';
 import { ScoreAnalyticsRepository } from '../src/scores/score-analytics.repository.js';
@@ -507,8 +507,31 @@ describe('scores in reads and questions', () => {
       return answer;
     }
 
+    /**
+     * The summary over the default range (its whole hours from the rollup) equals the summary
+     * over the partial hour that holds every run of the pipeline (read from the scores).
+     */
+    async function expectSummarySameAsScores(pipeline: string, h: number) {
+      const start = Math.floor(Date.parse(hoursAgo(h)) / HOUR) * HOUR;
+      const within = `from=${new Date(start + 1).toISOString()}&to=${new Date(start + HOUR - 1).toISOString()}`;
+      const rounded = (items: Record<string, unknown>[]) =>
+        JSON.parse(JSON.stringify(items, (_, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(10)) : v)));
+      for (const narrow of ['', '&target=candidate', '&name=wanted']) {
+        const rolled = (await api('get', `/v1/scores/summary?pipeline=${pipeline}${narrow}`).expect(200)).body.items;
+        const live = (await api('get', `/v1/scores/summary?pipeline=${pipeline}${narrow}&${within}`).expect(200)).body.items;
+        expect(rounded(rolled)).toEqual(rounded(live));
+      }
+      const [counted] = await t.sql<{ n: number }>(`SELECT COALESCE(sum(n), 0)::int AS n FROM score_values_hourly WHERE project_id = $1 AND pipeline = $2`, [
+        project.id,
+        pipeline,
+      ]);
+      const summary = (await api('get', `/v1/scores/summary?pipeline=${pipeline}`).expect(200)).body.items as { count: number }[];
+      expect(counted.n).toBe(summary.reduce((n, i) => n + i.count, 0));
+      expect(counted.n).toBeGreaterThan(0);
+    }
+
     it('stays exact through scores created, superseded, updated and deleted', async () => {
-      const { retrieve } = await pastRun('rollup-scores', 5);
+      const { runId: scoredRun, retrieve } = await pastRun('rollup-scores', 5);
       const wanted = (key: string, value: boolean | number) => ({ stepId: retrieve, key, name: 'wanted', value });
       const created = (
         await api('post', '/v1/scores/batch')
@@ -525,11 +548,15 @@ describe('scores in reads and questions', () => {
       await new Promise((r) => setTimeout(r, 5));
       const later = await score(wanted('R0', false));
       expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 2 });
+      await score({ runId: scoredRun, name: 'run-verdict', value: 'fine' });
+      await score({ stepId: retrieve, name: 'step-quality', value: 0.75 });
+      await expectSummarySameAsScores('rollup-scores', 5);
       // Updating the latest score moves it; updating a superseded one does not.
       await api('patch', `/v1/scores/${created[2].id}`).send({ value: false }).expect(200);
       await api('patch', `/v1/scores/${created[0].id}`).send({ value: false }).expect(200);
       expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 1 });
       await api('patch', `/v1/scores/${created[0].id}`).send({ value: true }).expect(200);
+      await expectSummarySameAsScores('rollup-scores', 5);
       // Deleting the latest brings the one before it back; deleting an item's only score removes the item.
       await api('delete', `/v1/scores/${later.id}`).expect(204);
       expect(await expectSameAsScores('rollup-scores', { good: 'true' })).toMatchObject({ scoredItems: 6, goodItems: 2 });
@@ -539,9 +566,10 @@ describe('scores in reads and questions', () => {
       await api('post', '/v1/ingest')
         .send({ events: [{ id: randomUUID(), type: 'score-create', body: { id: randomUUID(), ...wanted('R6', true) } }] })
         .expect((res) => expect(res.body.results).toEqual([expect.objectContaining({ status: 201 })]));
-      const numeric = await pastRun('rollup-scores', 3);
+      const numeric = await pastRun('rollup-scores', 5);
       for (const [i, key] of keys.slice(0, 5).entries()) await score({ stepId: numeric.retrieve, key, name: 'wanted', value: i / 4 });
       await expectSameAsScores('rollup-scores', { good: 'true' });
+      await expectSummarySameAsScores('rollup-scores', 5);
       expect(await expectSameAsScores('rollup-scores', { min: 0.5 })).toMatchObject({ scoredItems: 11, goodItems: 3 });
     });
 
@@ -574,11 +602,13 @@ describe('scores in reads and questions', () => {
       const gone = await pastRun('rollup-writes', 4);
       for (const key of keys) await score({ stepId: gone.retrieve, key, name: 'wanted', value: true });
       expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(20);
+      await expectSummarySameAsScores('rollup-writes', 4);
       await api('delete', `/v1/runs/${gone.runId}`).expect(200);
       expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(10);
       // An erased key leaves it everywhere.
       await api('delete', '/v1/candidates').query({ key: 'R1' }).expect(200);
       expect((await expectSameAsScores('rollup-writes', { good: 'true' })).scoredItems).toBe(9);
+      await expectSummarySameAsScores('rollup-writes', 4);
 
       // Scores and rejecting batches of one run at once (R1 is erased: no longer stored).
       const race = await pastRun('rollup-writes', 2);
@@ -606,11 +636,12 @@ describe('scores in reads and questions', () => {
 
     it('is filled from the stored scores by its migration', async () => {
       const before = await expectSameAsScores('rollup-writes', { good: 'true' });
-      const migration = new AddScoreRejectionRollup1795600700000();
+      const migration = new AddScoreRollups1795600700000();
       const runner = { query: (text: string, params?: unknown[]) => t.sql(text, params) } as unknown as QueryRunner;
       await migration.down(runner);
       await migration.up(runner);
       expect({ ...(await expectSameAsScores('rollup-writes', { good: 'true' })), from: null, to: null }).toEqual({ ...before, from: null, to: null });
+      await expectSummarySameAsScores('rollup-scores', 5);
     });
   });
 

@@ -19,6 +19,7 @@ export const PARTITIONED_TABLES = [
   { table: 'llm_usage_hourly', column: 'hour' },
   { table: 'model_durations_hourly', column: 'hour' },
   { table: 'score_rejections_hourly', column: 'hour' },
+  { table: 'score_values_hourly', column: 'hour' },
   { table: 'ingest_events', column: 'created_at' },
 ] as const;
 

@@ -4,6 +4,7 @@ import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { reasonRollups, runRollups, STEP_ROLLUP_COLUMNS, stepRollups } from '../database/rollups.js';
 import { moveRejectionRollup } from '../database/score-rejections.js';
+import { scoreValueRollup } from '../database/score-values.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
 import { StepsRepository } from '../steps/steps.repository.js';
 import { keyHash } from './tombstones.js';
@@ -107,7 +108,7 @@ export class DeletionRepository {
     // The runs' starts name the partitions their steps and candidates are in.
     const ofRuns = sql`project_id = ${projectId}::uuid AND run_id = ANY(${runs.ids}::uuid[]) AND run_started_at = ANY(${runs.starts}::timestamptz[])`;
     await moveRejectionRollup(db, projectId, sql`sc.run_id = ANY(${runs.ids}::uuid[]) AND sc.run_started_at = ANY(${runs.starts}::timestamptz[])`, -1);
-    await query(db, sql`DELETE FROM scores WHERE ${ofRuns}`);
+    await query(db, sql`WITH gone AS (DELETE FROM scores WHERE ${ofRuns} RETURNING *)${scoreValueRollup(projectId, [{ from: 'gone', sign: -1 }])} SELECT 1`);
     const [candidates] = await query<{ n: number }>(
       db,
       sql`WITH gone AS (
@@ -145,7 +146,12 @@ export class DeletionRepository {
   /** Deletes the scores of candidates with this key (any step, any run of the project). */
   async deleteKeyScores(db: Queryable, projectId: string, key: string): Promise<void> {
     await moveRejectionRollup(db, projectId, sql`sc.candidate_key = ${key}`, -1);
-    await query(db, sql`DELETE FROM scores WHERE project_id = ${projectId}::uuid AND candidate_key = ${key}`);
+    await query(
+      db,
+      sql`WITH gone AS (DELETE FROM scores WHERE project_id = ${projectId}::uuid AND candidate_key = ${key} RETURNING *)${scoreValueRollup(projectId, [
+        { from: 'gone', sign: -1 },
+      ])} SELECT 1`,
+    );
   }
 
   /** Records the key as erased (its hash), so candidates with it are not stored again. */

@@ -27,6 +27,7 @@ const RUN_DAY_TABLES: PartitionedTable[] = [
   'llm_usage_hourly',
   'model_durations_hourly',
   'score_rejections_hourly',
+  'score_values_hourly',
 ];
 
 /** Runs deleted per statement once their partitions are gone (one row each, no steps left to find). */

@@ -77,11 +77,40 @@ function rollupWhere(s: RejectionScope): Sql {
 }
 
 /** A score's value as a number for means: the number, or 1/0 for a boolean. */
-const MEAN_VALUE = sql.raw('COALESCE(sc.value_number, sc.value_bool::int::double precision)');
+const MEAN_VALUE = 'COALESCE(sc.value_number, sc.value_bool::int::double precision)';
+/** The mean of the values of `sv` rows (each counted `n` times); null when none is a number or a boolean. */
+const WEIGHTED_MEAN = sql.raw(`sum(sc.n * ${MEAN_VALUE}) / NULLIF(sum(sc.n) FILTER (WHERE ${MEAN_VALUE} IS NOT NULL), 0)`);
+
+const HOUR = 3_600_000;
+
+/**
+ * The scores of a scope as the CTE `sv`: rows of name, data_type, hour (of the run's start),
+ * the value columns and `n`, how many scores carry that value. The whole hours of the range
+ * come from the rollup (database/score-values.ts), the partial hours at its edges from the
+ * scores themselves.
+ */
+function scoreValues(s: ScoreScope): Sql {
+  const h0 = new Date(Math.ceil(s.from.getTime() / HOUR) * HOUR);
+  const h1 = new Date(Math.floor(s.to.getTime() / HOUR) * HOUR);
+  const live = (from: Date, to: Date) =>
+    sql`SELECT sc.name, sc.data_type, date_trunc('hour', sc.run_started_at, 'UTC') AS hour, sc.value_number, sc.value_bool, sc.value_label, 1 AS n
+        FROM scores sc WHERE ${scopeWhere({ ...s, from, to })}`;
+  if (h0 >= h1) return sql`sv AS (${live(s.from, s.to)})`;
+  const where = [sql`sc.project_id = ${s.projectId}::uuid`, sql`sc.hour >= ${h0}`, sql`sc.hour < ${h1}`, sql`sc.n <> 0`];
+  if (s.name !== undefined) where.push(sql`sc.name = ${s.name}`);
+  if (s.pipeline !== undefined) where.push(sql`sc.pipeline = ${s.pipeline}`);
+  if (s.target !== undefined) where.push(sql`sc.target = ${s.target}`);
+  const parts = [
+    sql`SELECT sc.name, sc.data_type, sc.hour, sc.value_number, sc.value_bool, sc.value_label, sc.n FROM score_values_hourly sc WHERE ${sql.join(where, ' AND ')}`,
+  ];
+  if (s.from < h0) parts.push(live(s.from, h0));
+  if (h1 < s.to) parts.push(live(h1, s.to));
+  return sql`sv AS (${sql.join(parts, ' UNION ALL ')})`;
+}
 /** A score's value as a label for distributions: the label, or `true`/`false`. */
 const LABEL_VALUE = sql.raw('COALESCE(sc.value_label, sc.value_bool::text)');
 
-/** Score aggregates: summaries and series read from the scores table, the rejection question mostly from its rollup. */
+/** Score aggregates: summaries, series and the rejection question, from their rollups (the partial hours at a range's edges from the scores). */
 @Injectable()
 export class ScoreAnalyticsRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -90,9 +119,9 @@ export class ScoreAnalyticsRepository {
   stats(s: ScoreScope, limit: number, db: Queryable = this.dataSource): Promise<ScoreStatRow[]> {
     return query<ScoreStatRow>(
       db,
-      sql`SELECT sc.name, sc.data_type, count(*)::int AS n, avg(${MEAN_VALUE}) AS mean, min(sc.value_number) AS lo, max(sc.value_number) AS hi
-          FROM scores sc WHERE ${scopeWhere(s)}
-          GROUP BY sc.name, sc.data_type ORDER BY count(*) DESC, sc.name, sc.data_type LIMIT ${limit}`,
+      sql`WITH ${scoreValues(s)}
+          SELECT sc.name, sc.data_type, sum(sc.n)::int AS n, ${WEIGHTED_MEAN} AS mean, min(sc.value_number) AS lo, max(sc.value_number) AS hi
+          FROM sv sc GROUP BY sc.name, sc.data_type ORDER BY sum(sc.n) DESC, sc.name, sc.data_type LIMIT ${limit}`,
     );
   }
 
@@ -100,19 +129,21 @@ export class ScoreAnalyticsRepository {
   buckets(s: ScoreScope, bucket: 'hour' | 'day', db: Queryable = this.dataSource): Promise<ScoreBucketRow[]> {
     return query<ScoreBucketRow>(
       db,
-      sql`SELECT sc.name, sc.data_type, date_trunc(${bucket}, sc.run_started_at, 'UTC') AS start, count(*)::int AS n, avg(${MEAN_VALUE}) AS mean
-          FROM scores sc WHERE ${scopeWhere(s)} GROUP BY 1, 2, 3 ORDER BY 3`,
+      sql`WITH ${scoreValues(s)}
+          SELECT sc.name, sc.data_type, date_trunc(${bucket}, sc.hour, 'UTC') AS start, sum(sc.n)::int AS n, ${WEIGHTED_MEAN} AS mean
+          FROM sv sc GROUP BY 1, 2, 3 ORDER BY 3`,
     );
   }
 
   /** Label (or true/false) counts per name and kind, overall (`bucket` null) or per time bucket. */
   labels(s: ScoreScope, bucket: 'hour' | 'day' | null, db: Queryable = this.dataSource): Promise<ScoreLabelRow[]> {
-    const start = bucket === null ? sql`NULL::timestamptz` : sql`date_trunc(${bucket}, sc.run_started_at, 'UTC')`;
+    const start = bucket === null ? sql`NULL::timestamptz` : sql`date_trunc(${bucket}, sc.hour, 'UTC')`;
     return query<ScoreLabelRow>(
       db,
-      sql`SELECT sc.name, sc.data_type, ${start} AS start, ${LABEL_VALUE} AS label, count(*)::int AS n
-          FROM scores sc WHERE ${scopeWhere(s)} AND sc.data_type <> 'numeric'
-          GROUP BY 1, 2, 3, 4 ORDER BY 3, count(*) DESC, 4`,
+      sql`WITH ${scoreValues(s)}
+          SELECT sc.name, sc.data_type, ${start} AS start, ${LABEL_VALUE} AS label, sum(sc.n)::int AS n
+          FROM sv sc WHERE sc.data_type <> 'numeric'
+          GROUP BY 1, 2, 3, 4 ORDER BY 3, sum(sc.n) DESC, 4`,
     );
   }
 
@@ -120,15 +151,13 @@ export class ScoreAnalyticsRepository {
   histograms(s: ScoreScope, db: Queryable = this.dataSource): Promise<{ name: string; lo: number; hi: number; b: number; n: number }[]> {
     return query(
       db,
-      sql`WITH bounds AS (
-            SELECT sc.name, min(sc.value_number) AS lo, max(sc.value_number) AS hi FROM scores sc
-            WHERE ${scopeWhere(s)} AND sc.data_type = 'numeric' GROUP BY sc.name
-          )
+      sql`WITH ${scoreValues(s)},
+          bounds AS (SELECT sc.name, min(sc.value_number) AS lo, max(sc.value_number) AS hi FROM sv sc WHERE sc.data_type = 'numeric' GROUP BY sc.name)
           SELECT sc.name, b.lo, b.hi,
                  CASE WHEN b.hi = b.lo THEN 0 ELSE LEAST(floor((sc.value_number - b.lo) / (b.hi - b.lo) * 10), 9) END::int AS b,
-                 count(*)::int AS n
-          FROM scores sc JOIN bounds b ON b.name = sc.name
-          WHERE ${scopeWhere(s)} AND sc.data_type = 'numeric'
+                 sum(sc.n)::int AS n
+          FROM sv sc JOIN bounds b ON b.name = sc.name
+          WHERE sc.data_type = 'numeric'
           GROUP BY 1, 2, 3, 4 ORDER BY 1, 4`,
     );
   }

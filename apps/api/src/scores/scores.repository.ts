@@ -3,6 +3,7 @@ import type { TimeIdCursor } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
 import { query, queryChanged, type Sql, sql } from '../database/sql.js';
 import { rejectionsOf } from '../database/score-rejections.js';
+import { scoreValueRollup } from '../database/score-values.js';
 import type { ScoreDataType, ScoreSource } from './scores.dto.js';
 
 export interface ScoreRow {
@@ -51,9 +52,25 @@ export interface TargetRun {
   runStartedAt: Date;
 }
 
-const COLUMNS = sql.raw(
-  'id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata, created_at, updated_at',
-);
+const COLUMN_LIST = [
+  'id',
+  'run_id',
+  'run_started_at',
+  'step_id',
+  'candidate_key',
+  'name',
+  'data_type',
+  'value_number',
+  'value_bool',
+  'value_label',
+  'comment',
+  'source',
+  'author',
+  'metadata',
+  'created_at',
+  'updated_at',
+];
+const COLUMNS = sql.raw(COLUMN_LIST.join(', '));
 const CONFIG_COLUMNS = sql.raw('name, data_type, min, max, labels, description, created_at, updated_at');
 
 /**
@@ -114,7 +131,8 @@ export class ScoresRepository {
     if (scores.length === 0) return [];
     return query<ScoreRow>(
       db,
-      sql`INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata,
+      sql`WITH inserted AS (
+          INSERT INTO scores (project_id, id, run_id, run_started_at, step_id, candidate_key, name, data_type, value_number, value_bool, value_label, comment, source, author, metadata,
                               rejected_steps, rejected_names)
           SELECT ${projectId}::uuid, x.id, x.run_id, x.run_started_at, x.step_id, x.candidate_key, x.name, x.data_type,
                  x.value_number, x.value_bool, x.value_label, x.comment, x.source, x.author, x.metadata, r.steps, r.names
@@ -122,7 +140,9 @@ export class ScoresRepository {
                name text, data_type text, value_number double precision, value_bool boolean, value_label text, comment text, source text, author text, metadata jsonb)
           LEFT JOIN LATERAL (${rejectionsOf(projectId, sql.raw('x'))}) r ON x.candidate_key IS NOT NULL
           ON CONFLICT DO NOTHING
-          RETURNING ${COLUMNS}`,
+          RETURNING ${COLUMNS}
+          )${scoreValueRollup(projectId, [{ from: 'inserted', sign: 1 }])}
+          SELECT * FROM inserted`,
     );
   }
 
@@ -192,18 +212,33 @@ export class ScoresRepository {
     current: ScoreRow,
     v: Pick<ScoreRow, 'value_number' | 'value_bool' | 'value_label' | 'data_type' | 'comment' | 'metadata'>,
   ): Promise<ScoreRow> {
-    const [row] = await queryChanged<ScoreRow>(
+    const [row] = await query<ScoreRow>(
       db,
-      sql`UPDATE scores SET data_type = ${v.data_type}, value_number = ${v.value_number}::double precision, value_bool = ${v.value_bool}::boolean,
-            value_label = ${v.value_label}, comment = ${v.comment}, metadata = ${v.metadata === null ? null : JSON.stringify(v.metadata)}::jsonb, updated_at = now()
-          WHERE project_id = ${projectId}::uuid AND id = ${current.id}::uuid AND run_started_at = ${current.run_started_at}
-          RETURNING ${COLUMNS}`,
+      sql`WITH old AS (SELECT * FROM (
+            SELECT ${COLUMNS} FROM scores WHERE project_id = ${projectId}::uuid AND id = ${current.id}::uuid AND run_started_at = ${current.run_started_at} FOR UPDATE
+          ) locked),
+          updated AS (
+            UPDATE scores s SET data_type = ${v.data_type}, value_number = ${v.value_number}::double precision, value_bool = ${v.value_bool}::boolean,
+              value_label = ${v.value_label}, comment = ${v.comment}, metadata = ${v.metadata === null ? null : JSON.stringify(v.metadata)}::jsonb, updated_at = now()
+            FROM old WHERE s.project_id = ${projectId}::uuid AND s.id = old.id AND s.run_started_at = old.run_started_at
+            RETURNING ${sql.raw(COLUMN_LIST.map((c) => `s.${c}`).join(', '))}
+          )${scoreValueRollup(projectId, [
+            { from: 'updated', sign: 1 },
+            { from: 'old', sign: -1 },
+          ])}
+          SELECT * FROM updated`,
     );
     return row;
   }
 
   async delete(db: Queryable, projectId: string, id: string): Promise<boolean> {
-    const rows = await queryChanged(db, sql`DELETE FROM scores WHERE project_id = ${projectId}::uuid AND id = ${id}::uuid RETURNING id`);
+    const rows = await query(
+      db,
+      sql`WITH gone AS (DELETE FROM scores WHERE project_id = ${projectId}::uuid AND id = ${id}::uuid RETURNING ${COLUMNS})${scoreValueRollup(projectId, [
+        { from: 'gone', sign: -1 },
+      ])}
+      SELECT id FROM gone`,
+    );
     return rows.length > 0;
   }
 

@@ -11,7 +11,7 @@ import { AddDataLifecycle1795600100000 } from './1795600100000-AddDataLifecycle.
 import { AddScores1795600200000 } from './1795600200000-AddScores.js';
 import { AddLlmFields1795600300000 } from './1795600300000-AddLlmFields.js';
 import { DistributeOnCitus1795600500000 } from './1795600500000-DistributeOnCitus.js';
-import { AddScoreRejectionRollup1795600700000 } from './1795600700000-AddScoreRejectionRollup.js';
+import { AddScoreRollups1795600700000 } from './1795600700000-AddScoreRollups.js';
 import { AddScoreRejections1795600600000 } from './1795600600000-AddScoreRejections.js';
 
 // Every migration, in order. A new migration is generated with `npm run migration:generate`
@@ -31,5 +31,5 @@ export const migrations: (new () => unknown)[] = [
   AddLlmFields1795600300000,
   DistributeOnCitus1795600500000,
   AddScoreRejections1795600600000,
-  AddScoreRejectionRollup1795600700000,
+  AddScoreRollups1795600700000,
 ];

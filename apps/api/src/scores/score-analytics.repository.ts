@@ -13,6 +13,8 @@ export interface ScoreScope {
   pipeline?: string;
   name?: string;
   target?: ScoreTarget;
+  /** Only runs started in these ranges (within [from, to)), instead of all of [from, to). */
+  within?: [Date, Date][];
 }
 
 export interface ScoreStatRow {
@@ -55,7 +57,13 @@ export interface RejectionRow {
  * key, so only the range's days are read; a pipeline is a semi-join on its runs in the range.
  */
 function scopeWhere(s: ScoreScope): Sql {
-  const where = [sql`sc.project_id = ${s.projectId}::uuid`, sql`sc.run_started_at >= ${s.from}`, sql`sc.run_started_at < ${s.to}`];
+  const ranges = s.within ?? [[s.from, s.to]];
+  const started = (column: string) =>
+    sql`(${sql.join(
+      ranges.map(([a, b]) => sql`(${sql.raw(column)} >= ${a} AND ${sql.raw(column)} < ${b})`),
+      ' OR ',
+    )})`;
+  const where = [sql`sc.project_id = ${s.projectId}::uuid`, started('sc.run_started_at')];
   if (s.name !== undefined) where.push(sql`sc.name = ${s.name}`);
   if (s.target === 'run') where.push(sql`sc.step_id IS NULL`);
   if (s.target === 'step') where.push(sql`sc.step_id IS NOT NULL AND sc.candidate_key IS NULL`);
@@ -63,14 +71,14 @@ function scopeWhere(s: ScoreScope): Sql {
   if (s.pipeline !== undefined) {
     where.push(
       sql`sc.run_id IN (SELECT r.id FROM runs r WHERE r.project_id = ${s.projectId}::uuid AND r.pipeline = ${s.pipeline}
-                        AND r.started_at >= ${s.from} AND r.started_at < ${s.to})`,
+                        AND ${started('r.started_at')})`,
     );
   }
   return sql.join(where, ' AND ');
 }
 
 /** The rejection question's scope: a project's pipeline and candidate score name, runs started in [from, to). */
-export type RejectionScope = Pick<ScoreScope, 'projectId' | 'from' | 'to'> & { pipeline: string; name: string };
+export type RejectionScope = Pick<ScoreScope, 'projectId' | 'from' | 'to' | 'within'> & { pipeline: string; name: string };
 
 function rollupWhere(s: RejectionScope): Sql {
   return sql`sc.project_id = ${s.projectId}::uuid AND sc.pipeline = ${s.pipeline} AND sc.name = ${s.name} AND sc.hour >= ${s.from} AND sc.hour < ${s.to}`;

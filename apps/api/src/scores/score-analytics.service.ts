@@ -19,6 +19,8 @@ const MAX_RANGE_DAYS = 366;
 const MAX_NAMES = 50;
 /** How many of a step's good rejected items its example keys are drawn from (the newest; see rejectionExamples). */
 const EXAMPLE_POOL = 50;
+/** How many of a step's newest hours its examples are read from at most. */
+const EXAMPLE_HOURS = 6;
 
 /** A range of run starts: default the 7 days before now; 400 INVALID_RANGE when empty or over 366 days. */
 export function scoreRange(q: { from?: string; to?: string }, now = new Date()): { from: Date; to: Date } {
@@ -189,25 +191,29 @@ export class ScoreAnalyticsService {
   }
 
   /**
-   * Each step's example keys and newest examples, from the scores of the newest hours of the
-   * range that hold at least {@link EXAMPLE_POOL} of the good items it rejected (all of them when
-   * it has fewer), found from the rollup: the newest examples are exact, the keys most often
-   * rejected are those of that pool.
+   * Each step's example keys and newest examples, read from the scores of a few hours of the
+   * range, found from the rollup: per step, its newest hours with good items it rejected, until
+   * they hold {@link EXAMPLE_POOL} of them or {@link EXAMPLE_HOURS} hours are taken (each such
+   * hour holds one at least, so its five newest examples are always among them), and the
+   * partial hour at the range's end (not in the rollup). The example keys are the most frequent
+   * among those items.
    */
   private async rejectionExamples(scope: Omit<RejectionScope, 'from' | 'to'>, range: { from: Date; to: Date }, good: Sql) {
-    const hours = await this.repository.rejectedGoodByHour({ ...scope, from: new Date(Math.floor(range.from.getTime() / HOUR) * HOUR), to: range.to }, good);
-    const seen = new Map<string, number>();
-    let from = range.to;
+    const whole = new Date(Math.floor(range.from.getTime() / HOUR) * HOUR);
+    const hours = await this.repository.rejectedGoodByHour({ ...scope, from: whole, to: range.to }, good);
+    const taken = new Map<string, { n: number; hours: number }>();
+    const starts = new Set<number>([Math.floor(range.to.getTime() / HOUR) * HOUR]);
     for (const h of hours) {
-      const n = seen.get(h.step_name) ?? 0;
-      if (n >= EXAMPLE_POOL) continue;
-      seen.set(h.step_name, n + h.n_good);
-      if (h.hour < from) from = h.hour;
+      const t = taken.get(h.step_name) ?? { n: 0, hours: 0 };
+      if (t.n >= EXAMPLE_POOL || t.hours >= EXAMPLE_HOURS) continue;
+      taken.set(h.step_name, { n: t.n + h.n_good, hours: t.hours + 1 });
+      starts.add(h.hour.getTime());
     }
-    // The edge after the last whole hour is not in the rollup: always read.
-    from = new Date(Math.min(from.getTime(), Math.floor(range.to.getTime() / HOUR) * HOUR));
-    if (from < range.from) from = range.from;
-    const rows = from < range.to ? await this.repository.rejections({ ...scope, from, to: range.to }, good) : [];
+    const within = [...starts]
+      .sort((a, b) => a - b)
+      .map((t): [Date, Date] => [new Date(Math.max(t, range.from.getTime())), new Date(Math.min(t + HOUR, range.to.getTime()))])
+      .filter(([a, b]) => a < b);
+    const rows = within.length ? await this.repository.rejections({ ...scope, from: range.from, to: range.to, within }, good) : [];
     return new Map(rows.filter((r) => r.step_name !== null).map((r) => [r.step_name!, r]));
   }
 }

@@ -169,20 +169,33 @@ export interface ScoredItem {
 
 /**
  * Moves the rejection rollup by the contribution of the latest candidate score of each item
- * that `where` (over the scores row `sc`) picks, as stored now, `sign` times: -1 before a write
- * that may change an item's latest score, +1 after it (the caller holds the runs' exclusive
- * lock, so no candidate batch moves those scores in between), or -1 alone before the item's
- * scores are deleted.
+ * (those named, or those of the scores `where` picks over the scores row `sc`), as stored now,
+ * `sign` times: -1 before a write that may change an item's latest score, +1 after it (the
+ * caller holds the runs' exclusive lock, so no candidate batch moves those scores in between),
+ * or -1 alone before the items' scores are deleted. Named items are looked up one by one on the
+ * item index (`idx_scores_item`).
  */
-export async function moveRejectionRollup(db: Queryable, projectId: string, where: Sql, sign: 1 | -1): Promise<void> {
+export async function moveRejectionRollup(db: Queryable, projectId: string, of: { items: ScoredItem[] } | { where: Sql }, sign: 1 | -1): Promise<void> {
+  if ('items' in of && of.items.length === 0) return;
+  // Named items: each one's newest score, read backwards on the item index (idx_scores_item).
+  const latest =
+    'items' in of
+      ? sql`SELECT sc.run_id, sc.run_started_at, sc.name, sc.data_type, sc.value_number, sc.value_bool, sc.value_label, sc.rejected_names
+          FROM (SELECT DISTINCT * FROM unnest(${of.items.map((i) => i.runId)}::uuid[], ${of.items.map((i) => i.runStartedAt.toISOString())}::timestamptz[],
+                       ${of.items.map((i) => i.key)}::text[], ${of.items.map((i) => i.name)}::text[]) AS i(run_id, run_started_at, key, name)) i
+          CROSS JOIN LATERAL (
+            SELECT * FROM scores sc
+            WHERE sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL AND sc.run_id = i.run_id AND sc.run_started_at = i.run_started_at
+              AND sc.candidate_key = i.key AND sc.name = i.name
+            ORDER BY sc.created_at DESC, sc.id DESC LIMIT 1
+          ) sc`
+      : sql`SELECT DISTINCT ON (sc.run_id, sc.candidate_key, sc.name) sc.run_id, sc.run_started_at, sc.name, sc.data_type, sc.value_number, sc.value_bool,
+                 sc.value_label, sc.rejected_names
+          FROM scores sc WHERE sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL AND ${of.where}
+          ORDER BY sc.run_id, sc.candidate_key, sc.name, sc.created_at DESC, sc.id DESC`;
   await query(
     db,
-    sql`WITH latest AS (
-          SELECT DISTINCT ON (sc.run_id, sc.candidate_key, sc.name) sc.run_id, sc.run_started_at, sc.name, sc.data_type, sc.value_number, sc.value_bool,
-                 sc.value_label, sc.rejected_names
-          FROM scores sc WHERE sc.project_id = ${projectId}::uuid AND sc.candidate_key IS NOT NULL AND ${where}
-          ORDER BY sc.run_id, sc.candidate_key, sc.name, sc.created_at DESC, sc.id DESC
-        ),
+    sql`WITH latest AS (${latest}),
         contribution AS (
           SELECT l.run_id, l.run_started_at, l.name, '' AS step_name, l.data_type, l.value_number, l.value_bool, l.value_label, ${sign}::int AS items FROM latest l
           UNION ALL
@@ -193,18 +206,11 @@ export async function moveRejectionRollup(db: Queryable, projectId: string, wher
   );
 }
 
-/** The scores of these items (every score of each, so its latest is among them), for {@link moveRejectionRollup}. */
-export function ofItems(items: ScoredItem[]): Sql {
-  return sql`(sc.run_id, sc.run_started_at, sc.candidate_key, sc.name) IN (
-    SELECT * FROM unnest(${items.map((i) => i.runId)}::uuid[], ${items.map((i) => i.runStartedAt.toISOString())}::timestamptz[],
-                         ${items.map((i) => i.key)}::text[], ${items.map((i) => i.name)}::text[]))`;
-}
-
 /**
  * Fills the rollup of a project's candidate scores from scratch (the migration that added it,
  * and the seed script): its rows are deleted, then every item's latest score counted once.
  */
 export async function rebuildRejectionRollup(db: Queryable, projectId: string): Promise<void> {
   await query(db, sql`DELETE FROM score_rejections_hourly WHERE project_id = ${projectId}::uuid`);
-  await moveRejectionRollup(db, projectId, sql`true`, 1);
+  await moveRejectionRollup(db, projectId, { where: sql`true` }, 1);
 }

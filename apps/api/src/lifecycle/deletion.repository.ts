@@ -107,7 +107,12 @@ export class DeletionRepository {
     if (runs.ids.length === 0) return { runs: 0, steps: 0, candidates: 0 };
     // The runs' starts name the partitions their steps and candidates are in.
     const ofRuns = sql`project_id = ${projectId}::uuid AND run_id = ANY(${runs.ids}::uuid[]) AND run_started_at = ANY(${runs.starts}::timestamptz[])`;
-    await moveRejectionRollup(db, projectId, sql`sc.run_id = ANY(${runs.ids}::uuid[]) AND sc.run_started_at = ANY(${runs.starts}::timestamptz[])`, -1);
+    await moveRejectionRollup(
+      db,
+      projectId,
+      { where: sql`sc.run_id = ANY(${runs.ids}::uuid[]) AND sc.run_started_at = ANY(${runs.starts}::timestamptz[])` },
+      -1,
+    );
     await query(db, sql`WITH gone AS (DELETE FROM scores WHERE ${ofRuns} RETURNING *)${scoreValueRollup(projectId, [{ from: 'gone', sign: -1 }])} SELECT 1`);
     const [candidates] = await query<{ n: number }>(
       db,
@@ -145,7 +150,7 @@ export class DeletionRepository {
 
   /** Deletes the scores of candidates with this key (any step, any run of the project). */
   async deleteKeyScores(db: Queryable, projectId: string, key: string): Promise<void> {
-    await moveRejectionRollup(db, projectId, sql`sc.candidate_key = ${key}`, -1);
+    await moveRejectionRollup(db, projectId, { where: sql`sc.candidate_key = ${key}` }, -1);
     await query(
       db,
       sql`WITH gone AS (DELETE FROM scores WHERE project_id = ${projectId}::uuid AND candidate_key = ${key} RETURNING *)${scoreValueRollup(projectId, [

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppError, badRequest, notFound } from '../common/app-error.js';
 import { decodeTimeIdCursor, encodeTimeIdCursor, pageOf } from '../common/cursor.js';
 import type { Queryable } from '../database/queryable.js';
-import { lockRunRejections, moveRejectionRollup, ofItems } from '../database/score-rejections.js';
+import { lockRunRejections, moveRejectionRollup } from '../database/score-rejections.js';
 import type {
   CreateScoreConfigDto,
   CreateScoreDto,
@@ -166,9 +166,9 @@ export class ScoresService {
     );
     // The rejection rollup moves from the items' latest scores before to those after.
     const items = onCandidates.map((c) => ({ runId: c.run_id, runStartedAt: c.run_started_at, key: c.candidate_key!, name: c.name }));
-    if (items.length) await moveRejectionRollup(db, projectId, ofItems(items), -1);
+    await moveRejectionRollup(db, projectId, { items }, -1);
     const inserted = new Map((await this.repository.insertMany(db, projectId, [...fresh.values()])).map((r) => [r.id, r]));
-    if (items.length) await moveRejectionRollup(db, projectId, ofItems(items), 1);
+    await moveRejectionRollup(db, projectId, { items }, 1);
     // Ids a concurrent retry stored between the lookup and the insert.
     const raced = [...fresh.keys()].filter((id) => !inserted.has(id));
     for (const r of await this.repository.findMany(db, projectId, raced)) inserted.set(r.id, r);
@@ -243,7 +243,7 @@ export class ScoresService {
   private async movingRejectionRollup<T>(tx: Queryable, projectId: string, score: ScoreRow, write: () => Promise<T>): Promise<T> {
     if (score.candidate_key === null) return write();
     await lockRunRejections(tx, [score.run_id], 'exclusive');
-    const item = ofItems([{ runId: score.run_id, runStartedAt: score.run_started_at, key: score.candidate_key, name: score.name }]);
+    const item = { items: [{ runId: score.run_id, runStartedAt: score.run_started_at, key: score.candidate_key, name: score.name }] };
     await moveRejectionRollup(tx, projectId, item, -1);
     const result = await write();
     await moveRejectionRollup(tx, projectId, item, 1);

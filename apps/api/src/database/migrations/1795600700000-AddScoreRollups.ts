@@ -13,8 +13,8 @@ import { rebuildScoreValues } from '../score-values.js';
  * - `score_rejections_hourly` (database/score-rejections.ts): per project, pipeline, hour, score
  *   name, step name (`''`: the items scored) and score value, the (run, key) items counted by
  *   their latest score (the cross-run rejection question).
- * And an index of candidate scores by name and run start, for the few hours that question still
- * reads from the scores.
+ * And two indexes of candidate scores: by name and run start, for the few hours that question
+ * still reads from the scores; by item (run, key, name), for the writers that move its rollup.
  */
 export class AddScoreRollups1795600700000 implements MigrationInterface {
   name = 'AddScoreRollups1795600700000';
@@ -53,6 +53,10 @@ export class AddScoreRollups1795600700000 implements MigrationInterface {
     // The rejection question reads the scores of a few hours directly (a range's partial edge
     // hours, a step's newest examples): by name and run start, not the whole day partition.
     await q.query(`CREATE INDEX "idx_scores_name_started" ON "scores" ("project_id", "name", "run_started_at") WHERE "candidate_key" IS NOT NULL`);
+    // The writers that move the rejection rollup find an item's (run, key, name) newest score.
+    await q.query(
+      `CREATE INDEX "idx_scores_item" ON "scores" ("project_id", "run_id", "candidate_key", "name", "created_at", "id") WHERE "candidate_key" IS NOT NULL`,
+    );
     // A partition for every day that has scores, and the days around today.
     const days = new Set<number>();
     const today = dayOf(Date.now());
@@ -69,6 +73,7 @@ export class AddScoreRollups1795600700000 implements MigrationInterface {
   }
 
   public async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX "idx_scores_item"`);
     await q.query(`DROP INDEX "idx_scores_name_started"`);
     await q.query(`DROP TABLE "score_values_hourly"`);
     await q.query(`DROP TABLE "score_rejections_hourly"`);
